@@ -1,0 +1,543 @@
+//! Settings from flags > process environment > `.env` (dotenvy), validated,
+//! and the paths of every file under the data directory.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::{Host, Url};
+
+use crate::secret::SecretString;
+
+/// Every setting name, in the order `.env.example` documents them.
+pub const SETTING_NAMES: &[&str] = &[
+    "CONFLUENCE_BASE_URL",
+    "CONFLUENCE_USERNAME",
+    "CONFLUENCE_API_TOKEN",
+    "CONFLUENCE_AUTH",
+    "CONFLUENCE_DEPLOYMENT",
+    "CONFLUENCE_DATA_DIR",
+    "CONFLUENCE_VAULT_PASSPHRASE",
+    "CONFLUENCE_COOKIE_TTL_DAYS",
+    "CONFLUENCE_KDF_LOG_N",
+    "CONFLUENCE_CA_BUNDLE",
+    "CONFLUENCE_TIMEOUT_SECS",
+];
+
+/// Settings whose values are secret: never echoed in an error.
+const SECRET_SETTINGS: &[&str] = &["CONFLUENCE_API_TOKEN", "CONFLUENCE_VAULT_PASSPHRASE"];
+
+/// Smallest and largest scrypt cost (log2 N) accepted for new vaults.
+pub const KDF_LOG_N_RANGE: std::ops::RangeInclusive<u8> = 10..=20;
+/// Default scrypt cost for new vaults.
+pub const DEFAULT_KDF_LOG_N: u8 = 17;
+pub const DEFAULT_COOKIE_TTL_DAYS: u32 = 14;
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+
+/// A setting that could not be used. Names the setting, the bad value (unless
+/// secret) and what a valid one looks like.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name}={shown} is not valid: {why}. Expected {expected}.")]
+    Invalid {
+        name: &'static str,
+        shown: String,
+        why: String,
+        expected: &'static str,
+    },
+    #[error("cannot read the settings file {path}: {reason}")]
+    EnvFile { path: PathBuf, reason: String },
+    #[error("no data directory: the platform has none; set CONFLUENCE_DATA_DIR or pass --data-dir")]
+    NoDataDir,
+    #[error(
+        "CONFLUENCE_BASE_URL is not set. Put it in {env_file} (e.g. CONFLUENCE_BASE_URL=https://your-site.atlassian.net/wiki), export it, or pass --base-url"
+    )]
+    MissingBaseUrl { env_file: String },
+}
+
+/// How requests authenticate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthSetting {
+    Auto,
+    Basic,
+    Bearer,
+    Cookie,
+}
+
+/// Cloud or Server/Data Center.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeploymentSetting {
+    Auto,
+    Cloud,
+    Server,
+}
+
+/// Overrides given on the command line (highest precedence).
+#[derive(Clone, Debug, Default)]
+pub struct FlagOverrides {
+    pub env_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub base_url: Option<String>,
+}
+
+/// The validated settings.
+#[derive(Debug)]
+pub struct Settings {
+    pub base_url: Option<Url>,
+    pub username: Option<String>,
+    pub api_token: Option<SecretString>,
+    pub auth: AuthSetting,
+    pub deployment: DeploymentSetting,
+    pub data_dir: PathBuf,
+    pub vault_passphrase: Option<SecretString>,
+    pub cookie_ttl: time::Duration,
+    pub kdf_log_n: u8,
+    pub ca_bundle: Option<PathBuf>,
+    pub timeout: Duration,
+    /// The `.env` file that was read, if any.
+    pub env_file_used: Option<PathBuf>,
+    /// The `.env` file that was looked for (shown in guidance).
+    pub env_file_looked_for: PathBuf,
+}
+
+impl Settings {
+    /// Loads settings: flags > process environment > the `.env` file.
+    pub fn load(flags: &FlagOverrides) -> Result<Settings, ConfigError> {
+        let (file_vars, used, looked_for) = read_env_file(flags.env_file.as_deref())?;
+        let source = SettingSource {
+            file: file_vars,
+            process: |name: &str| std::env::var(name).ok(),
+        };
+        Settings::from_source(flags, &source, used, looked_for)
+    }
+
+    /// Loads settings from explicit variables only (tests, the demo).
+    pub fn from_vars(
+        flags: &FlagOverrides,
+        vars: &HashMap<String, String>,
+    ) -> Result<Settings, ConfigError> {
+        let source = SettingSource {
+            file: HashMap::new(),
+            process: |name: &str| vars.get(name).cloned(),
+        };
+        Settings::from_source(flags, &source, None, PathBuf::from(".env"))
+    }
+
+    fn from_source<F: Fn(&str) -> Option<String>>(
+        flags: &FlagOverrides,
+        src: &SettingSource<F>,
+        env_file_used: Option<PathBuf>,
+        env_file_looked_for: PathBuf,
+    ) -> Result<Settings, ConfigError> {
+        let base_url = match flags
+            .base_url
+            .clone()
+            .or_else(|| src.get("CONFLUENCE_BASE_URL"))
+        {
+            Some(raw) => Some(parse_base_url(&raw)?),
+            None => None,
+        };
+        let data_dir = match flags.data_dir.clone() {
+            Some(p) => p,
+            None => match src.get("CONFLUENCE_DATA_DIR") {
+                Some(p) => PathBuf::from(p),
+                None => dirs::data_dir()
+                    .ok_or(ConfigError::NoDataDir)?
+                    .join("confluence-tui"),
+            },
+        };
+        let auth = match src
+            .get("CONFLUENCE_AUTH")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("auto") => AuthSetting::Auto,
+            Some("basic") => AuthSetting::Basic,
+            Some("bearer") => AuthSetting::Bearer,
+            Some("cookie") => AuthSetting::Cookie,
+            Some(_) => {
+                return Err(invalid(
+                    src,
+                    "CONFLUENCE_AUTH",
+                    "unknown auth mode",
+                    "one of auto, basic, bearer, cookie",
+                ));
+            }
+        };
+        let deployment = match src
+            .get("CONFLUENCE_DEPLOYMENT")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("auto") => DeploymentSetting::Auto,
+            Some("cloud") => DeploymentSetting::Cloud,
+            Some("server") | Some("datacenter") | Some("dc") => DeploymentSetting::Server,
+            Some(_) => {
+                return Err(invalid(
+                    src,
+                    "CONFLUENCE_DEPLOYMENT",
+                    "unknown deployment",
+                    "one of auto, cloud, server",
+                ));
+            }
+        };
+        let ttl_days: u32 = parse_number(
+            src,
+            "CONFLUENCE_COOKIE_TTL_DAYS",
+            DEFAULT_COOKIE_TTL_DAYS,
+            1..=365,
+            "a whole number of days from 1 to 365, e.g. 14",
+        )?;
+        let kdf_log_n: u8 = parse_number(
+            src,
+            "CONFLUENCE_KDF_LOG_N",
+            DEFAULT_KDF_LOG_N,
+            KDF_LOG_N_RANGE,
+            "a whole number from 10 to 20 (log2 of scrypt's N), e.g. 17",
+        )?;
+        let timeout_secs: u64 = parse_number(
+            src,
+            "CONFLUENCE_TIMEOUT_SECS",
+            DEFAULT_TIMEOUT_SECS,
+            1..=600,
+            "a whole number of seconds from 1 to 600, e.g. 30",
+        )?;
+        let ca_bundle = src.get("CONFLUENCE_CA_BUNDLE").map(PathBuf::from);
+        if let Some(path) = &ca_bundle {
+            if !path.is_file() {
+                return Err(invalid(
+                    src,
+                    "CONFLUENCE_CA_BUNDLE",
+                    "no such file",
+                    "the path of a PEM file with extra root certificates",
+                ));
+            }
+        }
+        let username = src.get("CONFLUENCE_USERNAME");
+        let api_token = src.get("CONFLUENCE_API_TOKEN").map(SecretString::from);
+        let vault_passphrase = src
+            .get("CONFLUENCE_VAULT_PASSPHRASE")
+            .map(SecretString::from);
+        if let Some(t) = &api_token {
+            use crate::secret::ExposeSecret;
+            if t.expose_secret()
+                .chars()
+                .any(|c| c.is_control() || c == ' ')
+            {
+                return Err(invalid(
+                    src,
+                    "CONFLUENCE_API_TOKEN",
+                    "contains spaces or control characters",
+                    "the token exactly as Confluence showed it, on one line",
+                ));
+            }
+        }
+        Ok(Settings {
+            base_url,
+            username,
+            api_token,
+            auth,
+            deployment,
+            data_dir,
+            vault_passphrase,
+            cookie_ttl: time::Duration::days(i64::from(ttl_days)),
+            kdf_log_n,
+            ca_bundle,
+            timeout: Duration::from_secs(timeout_secs),
+            env_file_used,
+            env_file_looked_for,
+        })
+    }
+
+    /// The base URL, or an error saying where to set it.
+    pub fn require_base_url(&self) -> Result<&Url, ConfigError> {
+        self.base_url
+            .as_ref()
+            .ok_or_else(|| ConfigError::MissingBaseUrl {
+                env_file: self.env_file_looked_for.display().to_string(),
+            })
+    }
+
+    /// The paths of every file under the data directory.
+    pub fn paths(&self) -> DataPaths {
+        DataPaths::new(&self.data_dir)
+    }
+}
+
+/// Files and directories under the data directory.
+#[derive(Clone, Debug)]
+pub struct DataPaths {
+    pub root: PathBuf,
+    pub cookies_dir: PathBuf,
+    pub logs_dir: PathBuf,
+    /// `cookies/confluence_cookies.txt`: the plain intake file.
+    pub intake_file: PathBuf,
+    /// `cookies/secure_cookies.enc`: the vault.
+    pub vault_file: PathBuf,
+    /// `logs/cookie_audit.log`
+    pub audit_log: PathBuf,
+    /// `logs/confluence-tui.log`
+    pub diagnostics_log: PathBuf,
+}
+
+impl DataPaths {
+    pub fn new(root: &Path) -> DataPaths {
+        let cookies_dir = root.join("cookies");
+        let logs_dir = root.join("logs");
+        DataPaths {
+            root: root.to_path_buf(),
+            intake_file: cookies_dir.join("confluence_cookies.txt"),
+            vault_file: cookies_dir.join("secure_cookies.enc"),
+            audit_log: logs_dir.join("cookie_audit.log"),
+            diagnostics_log: logs_dir.join("confluence-tui.log"),
+            cookies_dir,
+            logs_dir,
+        }
+    }
+}
+
+struct SettingSource<F: Fn(&str) -> Option<String>> {
+    file: HashMap<String, String>,
+    process: F,
+}
+
+impl<F: Fn(&str) -> Option<String>> SettingSource<F> {
+    /// Process environment first, then the file; empty values count as unset.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.process)(name)
+            .or_else(|| self.file.get(name).cloned())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+fn shown_value<F: Fn(&str) -> Option<String>>(
+    src: &SettingSource<F>,
+    name: &'static str,
+) -> String {
+    if SECRET_SETTINGS.contains(&name) {
+        "<hidden>".to_string()
+    } else {
+        format!("{:?}", src.get(name).unwrap_or_default())
+    }
+}
+
+fn invalid<F: Fn(&str) -> Option<String>>(
+    src: &SettingSource<F>,
+    name: &'static str,
+    why: &str,
+    expected: &'static str,
+) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        shown: shown_value(src, name),
+        why: why.to_string(),
+        expected,
+    }
+}
+
+fn parse_number<T, F>(
+    src: &SettingSource<F>,
+    name: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    expected: &'static str,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + Copy,
+    F: Fn(&str) -> Option<String>,
+{
+    match src.get(name) {
+        None => Ok(default),
+        Some(raw) => match raw.parse::<T>() {
+            Ok(v) if range.contains(&v) => Ok(v),
+            Ok(_) => Err(invalid(src, name, "out of range", expected)),
+            Err(_) => Err(invalid(src, name, "not a whole number", expected)),
+        },
+    }
+}
+
+/// Parses and checks the site URL: http(s), a host, no credentials in it, and
+/// plain `http://` only for a loopback host.
+pub fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
+    let bad = |why: &str| ConfigError::Invalid {
+        name: "CONFLUENCE_BASE_URL",
+        // The URL may carry user:password; show it without them.
+        shown: format!("{:?}", redact_userinfo(raw)),
+        why: why.to_string(),
+        expected: "the site's address, e.g. https://your-site.atlassian.net/wiki or https://confluence.example.com",
+    };
+    let mut url = Url::parse(raw.trim()).map_err(|e| bad(&format!("not a URL ({e})")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            if !is_loopback(&url) {
+                return Err(bad(
+                    "plain http:// would send credentials unencrypted; only loopback hosts may use it",
+                ));
+            }
+        }
+        _ => return Err(bad("the scheme must be https://")),
+    }
+    if url.host().is_none() {
+        return Err(bad("it has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("it must not contain a user name or password"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("it must not contain ?query or #fragment"));
+    }
+    // Keep the path without a trailing slash so joins are predictable.
+    let path = url.path().trim_end_matches('/').to_string();
+    url.set_path(&path);
+    Ok(url)
+}
+
+/// True for `localhost`, 127.0.0.0/8 and `::1`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn redact_userinfo(raw: &str) -> String {
+    match Url::parse(raw.trim()) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => raw.trim().to_string(),
+    }
+}
+
+type EnvFileResult = (HashMap<String, String>, Option<PathBuf>, PathBuf);
+
+/// Reads the `.env` file into a map without touching the process environment.
+/// A missing default `.env` is fine; a missing `--env-file` is an error.
+fn read_env_file(explicit: Option<&Path>) -> Result<EnvFileResult, ConfigError> {
+    let path = explicit
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".env"));
+    if !path.exists() {
+        if explicit.is_some() {
+            return Err(ConfigError::EnvFile {
+                path,
+                reason: "no such file".into(),
+            });
+        }
+        return Ok((HashMap::new(), None, path));
+    }
+    let iter = dotenvy::from_path_iter(&path).map_err(|e| ConfigError::EnvFile {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    let mut map = HashMap::new();
+    for item in iter {
+        // dotenvy's error names the line, never the value.
+        let (k, v) = item.map_err(|e| ConfigError::EnvFile {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        map.insert(k, v);
+    }
+    Ok((map, Some(path.clone()), path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let flags = FlagOverrides {
+            data_dir: Some("/tmp/x".into()),
+            ..Default::default()
+        };
+        Settings::from_vars(&flags, &vars(pairs))
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_loopback() {
+        let err = load(&[("CONFLUENCE_BASE_URL", "http://example.com/wiki")]).unwrap_err();
+        assert!(err.to_string().contains("CONFLUENCE_BASE_URL"), "{err}");
+        assert!(err.to_string().contains("loopback"), "{err}");
+        for ok in [
+            "http://127.0.0.1:8080/wiki",
+            "http://localhost:1",
+            "http://[::1]:9/wiki",
+            "https://x.atlassian.net/wiki/",
+        ] {
+            let s = load(&[("CONFLUENCE_BASE_URL", ok)]).unwrap();
+            assert!(!s.base_url.unwrap().path().ends_with('/'));
+        }
+    }
+
+    #[test]
+    fn errors_name_setting_value_and_valid_example() {
+        let err = load(&[("CONFLUENCE_KDF_LOG_N", "42")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("CONFLUENCE_KDF_LOG_N") && err.contains("42") && err.contains("e.g. 17"),
+            "{err}"
+        );
+        let err = load(&[("CONFLUENCE_AUTH", "kerberos")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("kerberos") && err.contains("basic"), "{err}");
+    }
+
+    #[test]
+    fn secret_setting_values_never_appear_in_errors() {
+        let err = load(&[("CONFLUENCE_API_TOKEN", "SENTINEL TOKEN")])
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("SENTINEL"), "{err}");
+        let err = load(&[("CONFLUENCE_BASE_URL", "ftp://user:SENTINELPW@host/")])
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("SENTINELPW"), "{err}");
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.kdf_log_n, 17);
+        assert_eq!(s.cookie_ttl, time::Duration::days(14));
+        assert_eq!(s.timeout, Duration::from_secs(30));
+        assert_eq!(s.auth, AuthSetting::Auto);
+        assert!(s.base_url.is_none());
+    }
+
+    #[test]
+    fn flags_beat_environment() {
+        let flags = FlagOverrides {
+            base_url: Some("https://flag.example.com".into()),
+            data_dir: Some("/d".into()),
+            ..Default::default()
+        };
+        let s = Settings::from_vars(
+            &flags,
+            &vars(&[
+                ("CONFLUENCE_BASE_URL", "https://env.example.com"),
+                ("CONFLUENCE_DATA_DIR", "/e"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.base_url.unwrap().host_str(), Some("flag.example.com"));
+        assert_eq!(s.data_dir, PathBuf::from("/d"));
+    }
+}

@@ -1,0 +1,29 @@
+//! The encrypted store for cookies and an optional API token.
+//!
+//! `format` is the bytes on disk, `key` the machine binding and scrypt,
+//! `store` the atomic save/load under a lock. See `docs/vault-format.md`.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::cookies::jar::StoredCookies;
+use crate::secret::SecretString;
+
+/// What the vault holds (serialised as JSON, then encrypted).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct VaultDocument {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookies: Option<StoredCookies>,
+    #[serde(
+        default,
+        with = "crate::secret::serde_secret_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub api_token: Option<SecretString>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub token_saved_at: Option<OffsetDateTime>,
+}
