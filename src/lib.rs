@@ -3,7 +3,13 @@
 //! Data flows one way: config → vault/cookies → confluence client → worker →
 //! TUI or CLI.
 
+pub mod audit;
+pub mod cli;
 pub mod config;
 pub mod cookies;
+pub mod credentials;
+pub mod exit;
+pub mod fsutil;
+pub mod logging;
 pub mod secret;
 pub mod vault;

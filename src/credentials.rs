@@ -1,0 +1,469 @@
+//! The credential operations shared by the headless commands and the worker:
+//! import cookies, report their status, clear them, store or clear a token.
+//! Every operation, successful or not, writes an audit record; none ever
+//! writes a secret value anywhere but the vault.
+
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::audit::{AuditDetails, AuditEntry, AuditError, AuditEvent, AuditLog, AuditOutcome};
+use crate::config::{DataPaths, Settings};
+use crate::cookies::intake::{self, IntakeError, IntakeStatus};
+use crate::cookies::jar::{CookieSource, ExpiryState, StoredCookies};
+use crate::cookies::parse::{CookieParseError, ParseWarning, parse_cookies};
+use crate::secret::{ExposeSecret, SecretString};
+use crate::vault::{MachineIdSource, Vault, VaultDocument, VaultError, VaultOptions};
+
+/// A credential operation that failed; each maps to one exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error("{0}")]
+    Parse(#[from] CookieParseError),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    #[error("cannot write the audit log: {0}")]
+    Audit(#[from] AuditError),
+    #[error("{}", intake_empty_message(path, *created))]
+    IntakeEmpty { path: PathBuf, created: bool },
+    #[error("the token is empty or contains spaces or control characters; paste it exactly as Confluence showed it")]
+    BadToken,
+}
+
+fn intake_empty_message(path: &std::path::Path, created: bool) -> String {
+    let what = if created { "was missing, so it was created (empty, mode 0600)" } else { "is empty" };
+    format!("the intake file {} {what}.\n{}", path.display(), intake::INTAKE_HELP)
+}
+
+/// Where cookies to import come from.
+pub enum ImportInput {
+    /// `cookies/confluence_cookies.txt`, emptied after a successful import.
+    IntakeFile,
+    /// Text already read from standard input.
+    Stdin(Zeroizing<String>),
+    /// A file named by the user; emptied only when `consume` is set.
+    File { path: PathBuf, consume: bool },
+    /// Text from the TUI's paste dialog.
+    Paste(Zeroizing<String>),
+}
+
+/// What an import did (no values).
+#[derive(Debug)]
+pub struct ImportReport {
+    pub format: String,
+    pub names: Vec<String>,
+    pub session_cookies: Vec<String>,
+    pub warnings: Vec<String>,
+    pub expires_at: OffsetDateTime,
+    /// The plain file that was emptied, if any.
+    pub emptied: Option<PathBuf>,
+}
+
+/// What is stored, for `cookies status` and the status screen (no values).
+#[derive(Debug, Clone)]
+pub struct CookieStatus {
+    pub cookies: Option<StoredCookieSummary>,
+    pub token_stored: bool,
+    pub vault_path: PathBuf,
+    pub vault_exists: bool,
+    pub machine_bound: Option<bool>,
+    pub passphrase_used: Option<bool>,
+    pub permission_warnings: Vec<String>,
+}
+
+/// Metadata of the stored cookie set.
+#[derive(Debug, Clone)]
+pub struct StoredCookieSummary {
+    pub names: Vec<String>,
+    pub session_cookies: Vec<String>,
+    pub source: String,
+    pub saved_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub state: ExpiryState,
+}
+
+/// What `cookies clear` did.
+#[derive(Debug)]
+pub struct ClearReport {
+    pub removed: usize,
+    /// Where an unreadable vault was kept aside.
+    pub kept_aside: Option<PathBuf>,
+}
+
+/// The vault, the audit log and the settings that govern them.
+pub struct Credentials {
+    vault: Vault,
+    audit: AuditLog,
+    paths: DataPaths,
+    ttl: time::Duration,
+}
+
+impl Credentials {
+    /// Opens the credential store of the settings' data directory, bound to
+    /// this machine.
+    pub fn open(settings: &Settings) -> Credentials {
+        Credentials::with_machine_id(settings, MachineIdSource::System)
+    }
+
+    /// As `open`, with the machine id injected (tests, other-machine checks).
+    pub fn with_machine_id(settings: &Settings, machine_id: MachineIdSource) -> Credentials {
+        let paths = settings.paths();
+        let opts = VaultOptions {
+            machine_id,
+            passphrase: settings.vault_passphrase.clone(),
+            kdf_log_n: settings.kdf_log_n,
+        };
+        Credentials {
+            vault: Vault::new(paths.vault_file.clone(), opts),
+            audit: AuditLog::new(paths.audit_log.clone()),
+            ttl: settings.cookie_ttl,
+            paths,
+        }
+    }
+
+    /// The audit log this store writes to.
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// The data paths in use.
+    pub fn paths(&self) -> &DataPaths {
+        &self.paths
+    }
+
+    /// Parses, encrypts and stores cookies, then empties the plain file when
+    /// it is ours to empty. Nothing stored is touched when any step fails.
+    pub fn import(&self, input: ImportInput, now: OffsetDateTime) -> Result<ImportReport, CredentialError> {
+        let (text, source, to_empty) = match self.read_input(input) {
+            Ok(read) => read,
+            Err(e) => return Err(self.fail("read cookies", None, e)),
+        };
+        let parsed = match parse_cookies(&text) {
+            Ok(p) => p,
+            Err(e) => return Err(self.fail("parse cookies", Some(&source), e.into())),
+        };
+        drop(text);
+        let names = parsed.jar.names();
+        let session_cookies = parsed.jar.session_cookie_names();
+        self.audit.append(
+            AuditEntry::new(
+                AuditEvent::CookiesLoaded,
+                AuditOutcome::Success,
+                format!("Loaded {} cookies from {source}", names.len()),
+            )
+            .details(AuditDetails {
+                count: Some(names.len()),
+                names: Some(names.clone()),
+                source: Some(source.to_string()),
+                format: Some(parsed.format.to_string()),
+                ..Default::default()
+            }),
+        )?;
+        let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+        if parsed.warnings.iter().any(|w| matches!(w, ParseWarning::NoSessionCookie)) {
+            tracing::warn!(names = ?names, "imported cookies contain no session cookie");
+        }
+        let stored = StoredCookies::new(parsed.jar, source.clone(), now, self.ttl);
+        let expires_at = stored.expires_at;
+        if let Err(e) = self.vault.update(|doc: &mut VaultDocument| doc.cookies = Some(stored)) {
+            return Err(self.vault_failed("store cookies", e));
+        }
+        self.audit.append(
+            AuditEntry::new(
+                AuditEvent::CookiesSaved,
+                AuditOutcome::Success,
+                format!("Encrypted and saved {} cookies to the vault", names.len()),
+            )
+            .details(AuditDetails {
+                count: Some(names.len()),
+                names: Some(names.clone()),
+                source: Some(source.to_string()),
+                expires_at: Some(rfc3339(expires_at)),
+                path: Some(self.paths.vault_file.display().to_string()),
+                ..Default::default()
+            }),
+        )?;
+        let mut emptied = None;
+        if let Some(path) = to_empty {
+            match intake::empty_file(&path) {
+                Ok(()) => {
+                    self.audit.append(
+                        AuditEntry::new(
+                            AuditEvent::CookieFileEmptied,
+                            AuditOutcome::Success,
+                            format!("Overwrote and emptied {}", path.display()),
+                        )
+                        .details(AuditDetails { path: Some(path.display().to_string()), ..Default::default() }),
+                    )?;
+                    emptied = Some(path);
+                }
+                Err(e) => return Err(self.fail("empty the cookie file", Some(&source), e.into())),
+            }
+        }
+        Ok(ImportReport {
+            format: parsed.format.to_string(),
+            names,
+            session_cookies,
+            warnings,
+            expires_at,
+            emptied,
+        })
+    }
+
+    /// Reports what is stored. Cookies found expired are marked so in the
+    /// vault and audited, once.
+    pub fn status(&self, now: OffsetDateTime) -> Result<CookieStatus, CredentialError> {
+        let header = match self.vault.inspect() {
+            Ok(h) => h,
+            Err(e) => return Err(self.vault_failed("read the vault", e)),
+        };
+        let doc = match self.vault.load() {
+            Ok(d) => d,
+            Err(e) => return Err(self.vault_failed("read the vault", e)),
+        };
+        let mut doc = doc.unwrap_or_default();
+        if let Some(stored) = doc.cookies.as_ref() {
+            if let Some(reason) = expiry_reason(&stored.expiry_state(now)) {
+                if stored.expired.is_none() {
+                    self.mark_expired(now, &reason, None)?;
+                    doc = self.vault.load().map_err(|e| self.vault_failed("read the vault", e))?.unwrap_or_default();
+                }
+            }
+        }
+        Ok(CookieStatus {
+            cookies: doc.cookies.as_ref().map(|c| summary(c, now)),
+            token_stored: doc.api_token.is_some(),
+            vault_path: self.paths.vault_file.clone(),
+            vault_exists: header.is_some(),
+            machine_bound: header.as_ref().map(|h| h.machine_bound),
+            passphrase_used: header.as_ref().map(|h| h.passphrase_used),
+            permission_warnings: self.vault.permission_warnings(),
+        })
+    }
+
+    /// Marks the stored cookies expired (by age, or because the server said
+    /// so) and audits it the first time only. Returns whether it was new.
+    pub fn mark_expired(&self, now: OffsetDateTime, reason: &str, http_status: Option<u16>) -> Result<bool, CredentialError> {
+        let marked = self
+            .vault
+            .update(|doc: &mut VaultDocument| match doc.cookies.as_mut() {
+                Some(c) => c.mark_expired(now, reason).then(|| c.jar.names()),
+                None => None,
+            })
+            .map_err(|e| self.vault_failed("mark cookies expired", e))?;
+        if let Some(names) = &marked {
+            self.audit.append(
+                AuditEntry::new(AuditEvent::CookiesExpired, AuditOutcome::Warning, format!("Stored cookies expired: {reason}"))
+                    .details(AuditDetails {
+                        count: Some(names.len()),
+                        names: Some(names.clone()),
+                        reason: Some(reason.to_string()),
+                        http_status,
+                        ..Default::default()
+                    }),
+            )?;
+        }
+        Ok(marked.is_some())
+    }
+
+    /// Cookies that may be sent: stored, unexpired, not marked expired.
+    pub fn usable_cookies(&self, now: OffsetDateTime) -> Result<Option<StoredCookies>, CredentialError> {
+        let doc = self.vault.load().map_err(|e| self.vault_failed("read the vault", e))?;
+        Ok(doc.and_then(|d| d.cookies).filter(|c| c.is_usable(now)))
+    }
+
+    /// The API token stored with `token set`, if any.
+    pub fn stored_token(&self) -> Result<Option<SecretString>, CredentialError> {
+        let doc = self.vault.load().map_err(|e| self.vault_failed("read the vault", e))?;
+        Ok(doc.and_then(|d| d.api_token))
+    }
+
+    /// Deletes the stored cookies. An unreadable vault is kept aside under a
+    /// new name (never deleted) so the user can start again.
+    pub fn clear_cookies(&self) -> Result<ClearReport, CredentialError> {
+        let report = match self.vault.load() {
+            Ok(None) => ClearReport { removed: 0, kept_aside: None },
+            Ok(Some(doc)) => {
+                let removed = doc.cookies.as_ref().map_or(0, |c| c.jar.len());
+                let result = if doc.api_token.is_some() {
+                    self.vault.update(|d: &mut VaultDocument| d.cookies = None).map(|_| ())
+                } else {
+                    self.vault.remove().map(|_| ())
+                };
+                if let Err(e) = result {
+                    return Err(self.vault_failed("clear cookies", e));
+                }
+                ClearReport { removed, kept_aside: None }
+            }
+            Err(unreadable) => {
+                let kept = self.vault.keep_damaged_aside().map_err(|e| self.vault_failed("keep the damaged vault aside", e))?;
+                self.audit.append(
+                    AuditEntry::new(
+                        AuditEvent::VaultKeptAside,
+                        AuditOutcome::Warning,
+                        "The unreadable vault was kept aside; a new one will be created on the next import",
+                    )
+                    .details(AuditDetails {
+                        reason: Some(unreadable.reason_code().to_string()),
+                        kept_at: kept.as_ref().map(|p| p.display().to_string()),
+                        ..Default::default()
+                    }),
+                )?;
+                ClearReport { removed: 0, kept_aside: kept }
+            }
+        };
+        self.audit.append(
+            AuditEntry::new(
+                AuditEvent::CookiesCleared,
+                AuditOutcome::Success,
+                format!("Cleared {} stored cookies", report.removed),
+            )
+            .details(AuditDetails { count: Some(report.removed), ..Default::default() }),
+        )?;
+        Ok(report)
+    }
+
+    /// Stores an API token (or PAT) in the vault.
+    pub fn store_token(&self, token: SecretString, now: OffsetDateTime) -> Result<(), CredentialError> {
+        let t = token.expose_secret();
+        if t.is_empty() || t.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            self.audit.append(
+                AuditEntry::new(AuditEvent::CookieOperationFailed, AuditOutcome::Failure, "Refused to store an empty or malformed token")
+                    .details(AuditDetails { reason: Some("bad_token".into()), ..Default::default() }),
+            )?;
+            return Err(CredentialError::BadToken);
+        }
+        self.vault
+            .update(|doc: &mut VaultDocument| {
+                doc.api_token = Some(token);
+                doc.token_saved_at = Some(now);
+            })
+            .map_err(|e| self.vault_failed("store the token", e))?;
+        self.audit.append(
+            AuditEntry::new(AuditEvent::TokenStored, AuditOutcome::Success, "Stored an API token in the vault")
+                .details(AuditDetails { path: Some(self.paths.vault_file.display().to_string()), ..Default::default() }),
+        )?;
+        Ok(())
+    }
+
+    /// Removes the stored API token. Returns whether there was one.
+    pub fn clear_token(&self) -> Result<bool, CredentialError> {
+        let had = match self.vault.load() {
+            Ok(None) => false,
+            Ok(Some(_)) => self
+                .vault
+                .update(|doc: &mut VaultDocument| {
+                    doc.token_saved_at = None;
+                    doc.api_token.take().is_some()
+                })
+                .map_err(|e| self.vault_failed("clear the token", e))?,
+            Err(e) => return Err(self.vault_failed("clear the token", e)),
+        };
+        self.audit.append(AuditEntry::new(
+            AuditEvent::TokenCleared,
+            AuditOutcome::Success,
+            if had { "Removed the stored API token" } else { "No stored API token to remove" },
+        ))?;
+        Ok(had)
+    }
+
+    fn read_input(&self, input: ImportInput) -> Result<(Zeroizing<String>, CookieSource, Option<PathBuf>), CredentialError> {
+        match input {
+            ImportInput::IntakeFile => {
+                let path = self.paths.intake_file.clone();
+                let status = intake::ensure_intake_file(&path)?;
+                let text = match status {
+                    IntakeStatus::Created => None,
+                    IntakeStatus::Exists { .. } => Some(intake::read_paste(&path)?),
+                };
+                match text {
+                    Some(t) if !t.trim().is_empty() => Ok((t, CookieSource::IntakeFile, Some(path))),
+                    _ => Err(CredentialError::IntakeEmpty { path, created: status == IntakeStatus::Created }),
+                }
+            }
+            ImportInput::Stdin(text) => Ok((text, CookieSource::Stdin, None)),
+            ImportInput::Paste(text) => Ok((text, CookieSource::Paste, None)),
+            ImportInput::File { path, consume } => {
+                let text = intake::read_paste(&path)?;
+                let source = CookieSource::File { path: path.display().to_string() };
+                Ok((text, source, consume.then_some(path)))
+            }
+        }
+    }
+
+    /// Audits a failed cookie operation and hands the error back.
+    fn fail(&self, action: &str, source: Option<&CookieSource>, err: CredentialError) -> CredentialError {
+        let audited = self.audit.append(
+            AuditEntry::new(AuditEvent::CookieOperationFailed, AuditOutcome::Failure, format!("Could not {action}: {err}"))
+                .details(AuditDetails {
+                    source: source.map(ToString::to_string),
+                    reason: Some(error_code(&err).to_string()),
+                    ..Default::default()
+                }),
+        );
+        match audited {
+            Ok(_) => err,
+            Err(e) => {
+                tracing::error!(error = %e, "audit log unwritable while reporting a failure");
+                err
+            }
+        }
+    }
+
+    /// Audits an unreadable vault and hands the error back.
+    fn vault_failed(&self, action: &str, err: VaultError) -> CredentialError {
+        let event = match err {
+            VaultError::Io { .. } => AuditEvent::CookieOperationFailed,
+            _ => AuditEvent::VaultUnreadable,
+        };
+        if let Err(e) = self.audit.append(
+            AuditEntry::new(event, AuditOutcome::Failure, format!("Could not {action}: {err}"))
+                .details(AuditDetails { reason: Some(err.reason_code().to_string()), ..Default::default() }),
+        ) {
+            tracing::error!(error = %e, "audit log unwritable while reporting a vault failure");
+        }
+        CredentialError::Vault(err)
+    }
+}
+
+fn error_code(err: &CredentialError) -> &'static str {
+    match err {
+        CredentialError::Vault(v) => v.reason_code(),
+        CredentialError::Parse(_) => "unparsable_paste",
+        CredentialError::Intake(_) => "intake_unreadable",
+        CredentialError::Audit(_) => "audit_unwritable",
+        CredentialError::IntakeEmpty { .. } => "intake_empty",
+        CredentialError::BadToken => "bad_token",
+    }
+}
+
+/// Why a cookie set is no longer usable, if it is not.
+pub fn expiry_reason(state: &ExpiryState) -> Option<String> {
+    match state {
+        ExpiryState::Valid { .. } | ExpiryState::ExpiresSoon { .. } => None,
+        ExpiryState::ExpiredByAge => Some("older than CONFLUENCE_COOKIE_TTL_DAYS".to_string()),
+        ExpiryState::ExpiredBySession => Some("the session cookie's own expiry has passed".to_string()),
+        ExpiryState::MarkedExpired { reason } => Some(reason.clone()),
+    }
+}
+
+fn summary(c: &StoredCookies, now: OffsetDateTime) -> StoredCookieSummary {
+    StoredCookieSummary {
+        names: c.jar.names(),
+        session_cookies: c.jar.session_cookie_names(),
+        source: c.source.to_string(),
+        saved_at: c.saved_at,
+        expires_at: c.expires_at,
+        state: c.expiry_state(now),
+    }
+}
+
+/// RFC 3339 in UTC, the one time format of records and JSON output.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
