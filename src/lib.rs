@@ -3,6 +3,7 @@
 //! Data flows one way: config → vault/cookies → confluence client → worker →
 //! TUI or CLI.
 
+pub mod audit;
 pub mod config;
 pub mod cookies;
 pub mod secret;
