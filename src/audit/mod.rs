@@ -1,0 +1,151 @@
+//! Append-only audit log of credential operations: JSON lines chained by
+//! SHA-256, safe to append from several processes, rotated by size.
+//!
+//! The format, the hashing and the rotation rules are described in
+//! `docs/audit-log.md`. No secret value is ever written: the only free-form
+//! data a record carries is the typed, value-free [`AuditDetails`].
+
+mod backward;
+mod files;
+mod reader;
+mod record;
+mod writer;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use record::{AuditDetails, AuditEntry, AuditEvent, AuditOutcome, AuditRecord, GENESIS_PREV};
+
+/// Size above which the live file is rotated before the next append.
+pub const DEFAULT_MAX_BYTES: u64 = 5 * 1024 * 1024;
+/// Rotated files kept (`.1` … `.3`); older ones are deleted.
+pub const DEFAULT_KEEP_ROTATED: usize = 3;
+
+/// Why the audit log could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(
+        "cannot read or write the audit log file {path}: {source}. Check that the file and its directory exist and belong to you (directory 0700, file 0600), and that the disk is not full"
+    )]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot lock the audit log with {path}: {source}. Check that the logs directory is writable; if another confluence-tui is hung, stop it"
+    )]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot encode an audit record: {source}. This is a bug in confluence-tui; please report it"
+    )]
+    Encode {
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The result of checking the hash chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainReport {
+    /// Every record parses and links to the one before it.
+    Intact { records: usize },
+    /// The first record (or line) that does not; `line` is 1-based in `file`.
+    Broken {
+        seq: Option<u64>,
+        line: usize,
+        file: PathBuf,
+        reason: String,
+    },
+    /// No records at all (no file yet, or only empty files).
+    Empty,
+}
+
+impl ChainReport {
+    /// True when nothing is wrong (an empty log is not wrong).
+    pub fn is_ok(&self) -> bool {
+        !matches!(self, ChainReport::Broken { .. })
+    }
+}
+
+impl fmt::Display for ChainReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChainReport::Intact { records } => {
+                write!(
+                    f,
+                    "audit log intact: {records} records, hash chain verified"
+                )
+            }
+            ChainReport::Empty => f.write_str("audit log is empty: nothing to verify"),
+            ChainReport::Broken {
+                seq,
+                line,
+                file,
+                reason,
+            } => {
+                let at = match seq {
+                    Some(seq) => {
+                        format!("record {seq} ({}, line {line})", reader::display_name(file))
+                    }
+                    None => format!("{}, line {line}", reader::display_name(file)),
+                };
+                write!(f, "audit log chain broken at {at}: {reason}")
+            }
+        }
+    }
+}
+
+/// One audit log file and its rotated siblings.
+#[derive(Clone, Debug)]
+pub struct AuditLog {
+    path: PathBuf,
+    max_bytes: u64,
+    keep_rotated: usize,
+}
+
+impl AuditLog {
+    /// A log at `path` rotating at 5 MiB and keeping 3 rotated files.
+    pub fn new(path: impl Into<PathBuf>) -> AuditLog {
+        AuditLog::with_limits(path, DEFAULT_MAX_BYTES, DEFAULT_KEEP_ROTATED)
+    }
+
+    /// A log with explicit rotation limits.
+    pub fn with_limits(path: impl Into<PathBuf>, max_bytes: u64, keep_rotated: usize) -> AuditLog {
+        AuditLog {
+            path: path.into(),
+            max_bytes,
+            keep_rotated,
+        }
+    }
+
+    /// The live file (`…/logs/cookie_audit.log`).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record under the cross-process lock and returns it as written.
+    pub fn append(&self, entry: AuditEntry) -> Result<AuditRecord, AuditError> {
+        writer::append(self, entry)
+    }
+
+    /// Every parsable record, oldest first, rotated files included; damaged
+    /// lines are skipped here and reported by [`AuditLog::verify`].
+    pub fn read_all(&self) -> Result<Vec<AuditRecord>, AuditError> {
+        reader::read_all(&self.path)
+    }
+
+    /// The newest `max` records, oldest first, read backwards from the end.
+    pub fn read_tail(&self, max: usize) -> Result<Vec<AuditRecord>, AuditError> {
+        reader::read_tail(&self.path, max)
+    }
+
+    /// Checks every line across all kept files and reports the first break.
+    pub fn verify(&self) -> Result<ChainReport, AuditError> {
+        reader::verify(&self.path)
+    }
+}
