@@ -2,9 +2,10 @@
 //! session-cookie detection.
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
+use zeroize::Zeroizing;
 
-use crate::secret::{SecretString, mask_len};
+use crate::secret::{ExposeSecret, SecretString, mask_len};
 
 /// Cookie names that carry a Confluence login session.
 /// Cloud: `cloud.session.token`, `tenant.session.token`; Server/DC:
@@ -42,7 +43,6 @@ pub struct Cookie {
 
 impl std::fmt::Debug for Cookie {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use crate::secret::ExposeSecret;
         f.debug_struct("Cookie")
             .field("name", &self.name)
             .field("value", &mask_len(self.value.expose_secret()))
@@ -110,4 +110,437 @@ pub struct StoredCookies {
     /// the expiry is audited once and the cookies are never used again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expired: Option<ExpiryMark>,
+}
+
+impl Cookie {
+    /// A cookie with only a name and a value (no domain, path, or expiry).
+    pub fn new(name: impl Into<String>, value: &str) -> Cookie {
+        Cookie {
+            name: name.into(),
+            value: SecretString::from(value),
+            domain: None,
+            path: None,
+            expires: None,
+            secure: false,
+            http_only: false,
+        }
+    }
+
+    /// Whether this cookie carries a Confluence login session.
+    pub fn is_session_cookie(&self) -> bool {
+        SESSION_COOKIE_NAMES.contains(&self.name.as_str())
+    }
+}
+
+impl CookieJar {
+    /// An empty jar.
+    pub fn new() -> CookieJar {
+        CookieJar::default()
+    }
+
+    /// Adds a cookie; one with the same name is replaced in its original
+    /// position (so the header keeps the browser's order) and returned.
+    pub fn insert(&mut self, cookie: Cookie) -> Option<Cookie> {
+        match self.cookies.iter_mut().find(|c| c.name == cookie.name) {
+            Some(slot) => Some(std::mem::replace(slot, cookie)),
+            None => {
+                self.cookies.push(cookie);
+                None
+            }
+        }
+    }
+
+    /// The cookie with this exact (case-sensitive) name.
+    pub fn get(&self, name: &str) -> Option<&Cookie> {
+        self.cookies.iter().find(|c| c.name == name)
+    }
+
+    /// Cookie names in order.
+    pub fn names(&self) -> Vec<String> {
+        self.cookies.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// Number of cookies.
+    pub fn len(&self) -> usize {
+        self.cookies.len()
+    }
+
+    /// Whether the jar holds no cookie.
+    pub fn is_empty(&self) -> bool {
+        self.cookies.is_empty()
+    }
+
+    /// Names of the cookies that carry a login session, in jar order.
+    pub fn session_cookie_names(&self) -> Vec<String> {
+        self.cookies
+            .iter()
+            .filter(|c| c.is_session_cookie())
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
+    /// Whether any cookie carries a login session.
+    pub fn has_session_cookie(&self) -> bool {
+        self.cookies.iter().any(Cookie::is_session_cookie)
+    }
+
+    /// The `Cookie` request header value: `a=1; b=2`.
+    pub fn header_value(&self) -> SecretString {
+        // Built in a zeroizing buffer so no plain copy outlives the call.
+        let capacity = self
+            .cookies
+            .iter()
+            .map(|c| c.name.len() + c.value.expose_secret().len() + 3)
+            .sum();
+        let mut header = Zeroizing::new(String::with_capacity(capacity));
+        for (i, cookie) in self.cookies.iter().enumerate() {
+            if i > 0 {
+                header.push_str("; ");
+            }
+            header.push_str(&cookie.name);
+            header.push('=');
+            header.push_str(cookie.value.expose_secret());
+        }
+        SecretString::from(header.as_str())
+    }
+
+    /// The earliest own expiry among the session cookies, if any has one.
+    pub fn session_expiry(&self) -> Option<OffsetDateTime> {
+        self.cookies
+            .iter()
+            .filter(|c| c.is_session_cookie())
+            .filter_map(|c| c.expires)
+            .min()
+    }
+
+    /// Applies one `Set-Cookie` response header; see [`CookieJar::merge_set_cookie_at`].
+    pub fn merge_set_cookie(&mut self, set_cookie_header: &str) -> Option<String> {
+        self.merge_set_cookie_at(set_cookie_header, OffsetDateTime::now_utc())
+    }
+
+    /// Applies one `Set-Cookie` header value as of `now` and returns the name
+    /// of the cookie it refreshed.
+    ///
+    /// Only cookies already in the jar are refreshed: the stored set stays
+    /// exactly what the user pasted, never growing with tracking cookies.
+    /// Deletions (empty value, `Max-Age` ≤ 0, `Expires` in the past) are
+    /// ignored: servers send them on logout or on the way to a login page,
+    /// where the response classifier reports the expired session, and keeping
+    /// the old value lets the user see which cookie the server rejected.
+    /// A header that changes neither value nor expiry returns `None`, so
+    /// callers persist (and audit) only real refreshes.
+    pub fn merge_set_cookie_at(
+        &mut self,
+        set_cookie_header: &str,
+        now: OffsetDateTime,
+    ) -> Option<String> {
+        let parsed = cookie::Cookie::parse(set_cookie_header.trim()).ok()?;
+        let new_value = parsed.value();
+        if new_value.is_empty() {
+            return None;
+        }
+        let expires = match (parsed.max_age(), parsed.expires_datetime()) {
+            (Some(max_age), _) => Some(now.saturating_add(max_age)),
+            (None, Some(at)) => Some(at),
+            (None, None) => None,
+        };
+        if expires.is_some_and(|at| at <= now) {
+            return None;
+        }
+        let slot = self.cookies.iter_mut().find(|c| c.name == parsed.name())?;
+        if slot.value.expose_secret() == new_value && slot.expires == expires {
+            return None;
+        }
+        slot.value = SecretString::from(new_value);
+        slot.expires = expires;
+        Some(slot.name.clone())
+    }
+}
+
+/// How usable a stored cookie set is at a given moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExpiryState {
+    /// Usable, with more than a day left.
+    Valid { left: Duration },
+    /// Usable, but less than a day left: time to refresh the cookies.
+    ExpiresSoon { left: Duration },
+    /// Older than the configured cookie lifetime.
+    ExpiredByAge,
+    /// A session cookie's own expiry (from the browser) has passed.
+    ExpiredBySession,
+    /// The server refused the session (recorded once with the reason).
+    MarkedExpired { reason: String },
+}
+
+/// Below this much time left, a cookie set is reported as expiring soon.
+pub const EXPIRES_SOON_THRESHOLD: Duration = Duration::hours(24);
+
+impl StoredCookies {
+    /// Wraps a jar for the vault; it expires at `now + ttl` or at the session
+    /// cookies' own expiry, whichever comes first.
+    pub fn new(
+        jar: CookieJar,
+        source: CookieSource,
+        now: OffsetDateTime,
+        ttl: Duration,
+    ) -> StoredCookies {
+        let by_age = now.saturating_add(ttl);
+        let expires_at = jar.session_expiry().map_or(by_age, |s| s.min(by_age));
+        StoredCookies {
+            jar,
+            source,
+            saved_at: now,
+            expires_at,
+            expired: None,
+        }
+    }
+
+    /// Whether the set can still be used at `now`, and why not.
+    pub fn expiry_state(&self, now: OffsetDateTime) -> ExpiryState {
+        if let Some(mark) = &self.expired {
+            return ExpiryState::MarkedExpired {
+                reason: mark.reason.clone(),
+            };
+        }
+        if now >= self.expires_at {
+            return match self.jar.session_expiry() {
+                Some(session) if session <= now => ExpiryState::ExpiredBySession,
+                _ => ExpiryState::ExpiredByAge,
+            };
+        }
+        let left = self.expires_at - now;
+        if left < EXPIRES_SOON_THRESHOLD {
+            ExpiryState::ExpiresSoon { left }
+        } else {
+            ExpiryState::Valid { left }
+        }
+    }
+
+    /// Whether the cookies may still be sent at `now`.
+    pub fn is_usable(&self, now: OffsetDateTime) -> bool {
+        matches!(
+            self.expiry_state(now),
+            ExpiryState::Valid { .. } | ExpiryState::ExpiresSoon { .. }
+        )
+    }
+
+    /// Records that the set stopped working; true only the first time, so the
+    /// caller audits the expiry exactly once.
+    pub fn mark_expired(&mut self, now: OffsetDateTime, reason: &str) -> bool {
+        if self.expired.is_some() {
+            return false;
+        }
+        self.expired = Some(ExpiryMark {
+            at: now,
+            reason: reason.to_owned(),
+        });
+        true
+    }
+}
+
+/// Human time left, two units at most: "13 d 4 h", "3 h 12 min", "5 min 3 s", "42 s".
+pub fn format_time_left(left: Duration) -> String {
+    let secs = left.whole_seconds().max(0);
+    let (days, hours, mins, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if days > 0 {
+        format!("{days} d {hours} h")
+    } else if hours > 0 {
+        format!("{hours} h {mins} min")
+    } else if mins > 0 {
+        format!("{mins} min {s} s")
+    } else {
+        format!("{s} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2025-03-01 12:00 UTC);
+
+    fn cookie_expiring(name: &str, value: &str, expires: Option<OffsetDateTime>) -> Cookie {
+        let mut c = Cookie::new(name, value);
+        c.expires = expires;
+        c
+    }
+
+    fn jar(cookies: Vec<Cookie>) -> CookieJar {
+        let mut jar = CookieJar::new();
+        for c in cookies {
+            jar.insert(c);
+        }
+        jar
+    }
+
+    #[test]
+    fn insert_replaces_same_name_in_place() {
+        let mut j = jar(vec![Cookie::new("a", "1"), Cookie::new("b", "2")]);
+        let old = j.insert(Cookie::new("a", "3"));
+        assert_eq!(
+            old.map(|c| c.value.expose_secret().to_owned()),
+            Some("1".into())
+        );
+        assert_eq!(j.names(), ["a", "b"]);
+        assert_eq!(j.header_value().expose_secret(), "a=3; b=2");
+        assert_eq!(j.len(), 2);
+    }
+
+    #[test]
+    fn session_cookies_are_detected_by_name() {
+        let j = jar(vec![Cookie::new("x", "1"), Cookie::new("JSESSIONID", "2")]);
+        assert!(j.has_session_cookie());
+        assert_eq!(j.session_cookie_names(), ["JSESSIONID"]);
+        assert!(!jar(vec![Cookie::new("jsessionid", "2")]).has_session_cookie());
+    }
+
+    #[test]
+    fn session_expiry_is_earliest_among_session_cookies_only() {
+        let j = jar(vec![
+            cookie_expiring("other", "x", Some(NOW + Duration::hours(1))),
+            cookie_expiring("cloud.session.token", "x", Some(NOW + Duration::days(3))),
+            cookie_expiring("tenant.session.token", "x", Some(NOW + Duration::days(2))),
+        ]);
+        assert_eq!(j.session_expiry(), Some(NOW + Duration::days(2)));
+    }
+
+    #[test]
+    fn ttl_limits_expiry_when_session_cookie_lives_longer() {
+        let j = jar(vec![cookie_expiring(
+            "cloud.session.token",
+            "x",
+            Some(NOW + Duration::days(30)),
+        )]);
+        let s = StoredCookies::new(j, CookieSource::Paste, NOW, Duration::days(14));
+        assert_eq!(s.expires_at, NOW + Duration::days(14));
+        assert_eq!(
+            s.expiry_state(NOW + Duration::days(14)),
+            ExpiryState::ExpiredByAge
+        );
+    }
+
+    #[test]
+    fn session_cookie_expiry_wins_when_earlier_than_ttl() {
+        let j = jar(vec![cookie_expiring(
+            "JSESSIONID",
+            "x",
+            Some(NOW + Duration::days(2)),
+        )]);
+        let s = StoredCookies::new(j, CookieSource::Paste, NOW, Duration::days(14));
+        assert_eq!(s.expires_at, NOW + Duration::days(2));
+        assert_eq!(
+            s.expiry_state(NOW + Duration::days(1)),
+            ExpiryState::Valid {
+                left: Duration::days(1)
+            }
+        );
+        assert_eq!(
+            s.expiry_state(NOW + Duration::hours(30)),
+            ExpiryState::ExpiresSoon {
+                left: Duration::hours(18)
+            }
+        );
+        assert_eq!(
+            s.expiry_state(NOW + Duration::days(2)),
+            ExpiryState::ExpiredBySession
+        );
+        assert!(s.is_usable(NOW + Duration::hours(47)));
+        assert!(!s.is_usable(NOW + Duration::days(2)));
+    }
+
+    #[test]
+    fn mark_expired_reports_only_the_first_time_and_wins() {
+        let mut s = StoredCookies::new(
+            jar(vec![Cookie::new("JSESSIONID", "x")]),
+            CookieSource::IntakeFile,
+            NOW,
+            Duration::days(14),
+        );
+        assert!(s.is_usable(NOW));
+        assert!(s.mark_expired(NOW, "HTTP 401"));
+        assert!(!s.mark_expired(NOW + Duration::hours(1), "HTTP 403"));
+        assert_eq!(
+            s.expiry_state(NOW),
+            ExpiryState::MarkedExpired {
+                reason: "HTTP 401".into()
+            }
+        );
+        assert!(!s.is_usable(NOW));
+    }
+
+    #[test]
+    fn set_cookie_refreshes_known_cookie_value_and_expiry() {
+        let mut j = jar(vec![
+            Cookie::new("a", "1"),
+            Cookie::new("cloud.session.token", "old"),
+        ]);
+        let name = j.merge_set_cookie_at(
+            "cloud.session.token=new; Path=/; Max-Age=3600; Secure; HttpOnly",
+            NOW,
+        );
+        assert_eq!(name.as_deref(), Some("cloud.session.token"));
+        let c = j
+            .get("cloud.session.token")
+            .map(|c| (c.value.expose_secret().to_owned(), c.expires));
+        assert_eq!(c, Some(("new".into(), Some(NOW + Duration::hours(1)))));
+        assert_eq!(j.names(), ["a", "cloud.session.token"]);
+    }
+
+    #[test]
+    fn set_cookie_with_expires_date_sets_that_expiry() {
+        let mut j = jar(vec![Cookie::new("JSESSIONID", "old")]);
+        let name =
+            j.merge_set_cookie_at("JSESSIONID=new; Expires=Wed, 05 Mar 2025 10:00:00 GMT", NOW);
+        assert_eq!(name.as_deref(), Some("JSESSIONID"));
+        assert_eq!(j.session_expiry(), Some(datetime!(2025-03-05 10:00 UTC)));
+    }
+
+    #[test]
+    fn set_cookie_ignores_unknown_names_deletions_and_no_change() {
+        let mut j = jar(vec![Cookie::new("JSESSIONID", "keep")]);
+        assert_eq!(j.merge_set_cookie_at("tracker=1", NOW), None);
+        assert_eq!(j.merge_set_cookie_at("JSESSIONID=; Max-Age=0", NOW), None);
+        assert_eq!(
+            j.merge_set_cookie_at("JSESSIONID=gone; Max-Age=0", NOW),
+            None
+        );
+        assert_eq!(
+            j.merge_set_cookie_at(
+                "JSESSIONID=gone; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+                NOW
+            ),
+            None
+        );
+        assert_eq!(j.merge_set_cookie_at("JSESSIONID=keep", NOW), None);
+        assert_eq!(j.merge_set_cookie_at("not a cookie", NOW), None);
+        assert_eq!(j.names(), ["JSESSIONID"]);
+        assert_eq!(j.header_value().expose_secret(), "JSESSIONID=keep");
+    }
+
+    #[test]
+    fn time_left_uses_two_units() {
+        assert_eq!(
+            format_time_left(Duration::days(13) + Duration::hours(4) + Duration::minutes(9)),
+            "13 d 4 h"
+        );
+        assert_eq!(
+            format_time_left(Duration::hours(3) + Duration::minutes(12)),
+            "3 h 12 min"
+        );
+        assert_eq!(
+            format_time_left(Duration::minutes(5) + Duration::seconds(3)),
+            "5 min 3 s"
+        );
+        assert_eq!(format_time_left(Duration::seconds(42)), "42 s");
+        assert_eq!(format_time_left(Duration::seconds(-5)), "0 s");
+    }
+
+    #[test]
+    fn debug_of_cookie_and_jar_hides_values() {
+        let j = jar(vec![Cookie::new("JSESSIONID", "SENTINEL-jar-value")]);
+        assert!(!format!("{j:?}").contains("SENTINEL"));
+        let s = StoredCookies::new(j, CookieSource::Paste, NOW, Duration::days(1));
+        assert!(!format!("{s:?}").contains("SENTINEL"));
+    }
 }

@@ -1,4 +1,9 @@
 //! Cookies: parsing every accepted paste format, the cookie set and its
 //! expiry, and the plain-text intake file.
 
+pub mod intake;
 pub mod jar;
+pub mod parse;
+
+pub use jar::{Cookie, CookieJar, CookieSource, ExpiryState, StoredCookies, format_time_left};
+pub use parse::{CookieParseError, ParseWarning, ParsedCookies, PasteFormat, parse_cookies};

@@ -1,0 +1,77 @@
+//! Netscape `cookies.txt`: `domain  include-subdomains  path  secure  expiry
+//! name  value`, tab-separated; `#` comments; `#HttpOnly_` marks HttpOnly.
+
+use time::OffsetDateTime;
+
+use super::{CookieParseError, JarBuilder, ParseWarning};
+use crate::cookies::jar::Cookie;
+
+const HTTP_ONLY_PREFIX: &str = "#HttpOnly_";
+
+/// Whether the text is a cookies.txt rather than a Cookie header.
+pub(super) fn looks_like(text: &str) -> bool {
+    text.lines().map(str::trim_start).any(|line| {
+        line.starts_with("# Netscape HTTP Cookie File")
+            || line.starts_with("# HTTP Cookie File")
+            || line.starts_with(HTTP_ONLY_PREFIX)
+            || (!line.starts_with('#') && line.split('\t').count() >= 6)
+    })
+}
+
+pub(super) fn parse(text: &str, builder: &mut JarBuilder) -> Result<(), CookieParseError> {
+    let mut skipped = 0;
+    for line in text.lines() {
+        // Only spaces and CR are trimmed: a trailing tab means an empty value.
+        let line = line.trim_matches([' ', '\r']);
+        if line.is_empty() {
+            continue;
+        }
+        let (body, http_only) = match line.strip_prefix(HTTP_ONLY_PREFIX) {
+            Some(body) => (body, true),
+            None if line.starts_with('#') => continue,
+            None => (line, false),
+        };
+        let label = builder.next_label();
+        match parse_line(body, http_only) {
+            Some(cookie) => builder.add(cookie, label)?,
+            None => skipped += 1,
+        }
+    }
+    if skipped > 0 {
+        builder.warn(ParseWarning::SkippedLines { count: skipped });
+    }
+    Ok(())
+}
+
+fn parse_line(body: &str, http_only: bool) -> Option<Cookie> {
+    let fields: Vec<&str> = body.split('\t').collect();
+    // Some exporters drop the separator of an empty value, leaving six fields.
+    if fields.len() != 7 && fields.len() != 6 {
+        return None;
+    }
+    let expires = parse_expiry(fields[4].trim())?;
+    let mut cookie = Cookie::new(fields[5].trim(), fields.get(6).map_or("", |v| v.trim()));
+    cookie.domain = Some(fields[0].trim().to_owned()).filter(|d| !d.is_empty());
+    cookie.path = Some(fields[2].trim().to_owned()).filter(|p| !p.is_empty());
+    cookie.secure = fields[3].trim().eq_ignore_ascii_case("TRUE");
+    cookie.http_only = http_only;
+    cookie.expires = expires;
+    Some(cookie)
+}
+
+/// Epoch seconds; 0 (or negative, as some exporters write) is a session
+/// cookie. Returns `None` when the field is not a number at all.
+fn parse_expiry(field: &str) -> Option<Option<OffsetDateTime>> {
+    let secs = match field.parse::<i64>() {
+        Ok(secs) => secs,
+        Err(_) => {
+            let float = field.parse::<f64>().ok().filter(|f| f.is_finite())?;
+            float as i64
+        }
+    };
+    if secs <= 0 {
+        return Some(None);
+    }
+    // Beyond year 9999 is "never" for our purposes: no own expiry.
+    Some(OffsetDateTime::from_unix_timestamp(secs).ok())
+}
