@@ -5,5 +5,6 @@
 
 pub mod config;
 pub mod cookies;
+pub mod demo;
 pub mod secret;
 pub mod vault;
