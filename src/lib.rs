@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod cookies;
 pub mod credentials;
+pub mod demo;
 pub mod exit;
 pub mod fsutil;
 pub mod logging;

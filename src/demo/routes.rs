@@ -1,0 +1,583 @@
+//! The REST endpoints: v1 (both flavors) and v2 (Cloud only), paged on the
+//! fly from the generated data.
+
+// Handlers bail out with the finished error `Response`; it is built once per
+// failed request, so boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use super::DemoFlavor;
+use super::login::{get_login, post_login};
+use super::state::{Admitted, PathKind, SiteState, error_json};
+
+/// Default page size of both APIs.
+const DEFAULT_LIMIT: usize = 25;
+/// Largest page size either API hands out.
+const MAX_LIMIT: usize = 250;
+/// Mixed into cursors so clients treat them as opaque, not as indexes.
+const CURSOR_MASK: u64 = 0x5DEE_CE66_D1CE;
+
+/// The whole site: API routes (under `/wiki` on Cloud) plus the login page.
+pub fn router(state: Arc<SiteState>) -> Router {
+    let mut api = Router::new()
+        .route("/rest/api/user/current", get(user_current))
+        .route("/rest/api/space", get(spaces_v1))
+        .route("/rest/api/space/{key}", get(space_v1))
+        .route("/rest/api/space/{key}/content", get(space_content_v1))
+        .route(
+            "/rest/api/space/{key}/content/page",
+            get(space_content_pages_v1),
+        )
+        .route("/rest/api/content", get(content_v1))
+        .route("/rest/api/content/{id}", get(content_by_id_v1));
+    if state.flavor == DemoFlavor::Cloud {
+        api = api
+            .route("/api/v2/spaces", get(spaces_v2))
+            .route("/api/v2/spaces/{id}/pages", get(space_pages_v2))
+            .route("/api/v2/pages/{id}", get(page_v2));
+    }
+    let site = match state.flavor {
+        DemoFlavor::Cloud => Router::new().nest("/wiki", api),
+        DemoFlavor::Server => api,
+    };
+    site.route("/login", get(get_login).post(post_login))
+        .route("/login.action", get(get_login).post(post_login))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+type St = State<Arc<SiteState>>;
+
+async fn not_found(State(state): St) -> Response {
+    state.count(PathKind::Other);
+    error_json(StatusCode::NOT_FOUND, "No such endpoint on the demo site.")
+}
+
+/// Query parameters in order; repeated names kept.
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn of(uri: &Uri) -> Query {
+        Query(
+            url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All values of a list parameter, repeated or comma separated.
+    fn list(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| v.split(','))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
+    /// `path?query` with `name` set to `value`, for `_links.next`.
+    fn with(&self, path: &str, name: &str, value: &str) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.0.iter().filter(|(k, _)| k != name) {
+            s.append_pair(k, v);
+        }
+        s.append_pair(name, value);
+        format!("{path}?{}", s.finish())
+    }
+
+    fn limit(&self, cap: Option<usize>) -> Result<usize, Response> {
+        let asked = match self.get("limit") {
+            None => DEFAULT_LIMIT,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| bad_request("limit must be a positive whole number"))?,
+        };
+        // Both APIs clamp silently rather than refusing; Server/DC clamps lower.
+        Ok(asked.min(MAX_LIMIT).min(cap.unwrap_or(usize::MAX)))
+    }
+
+    fn start(&self) -> Result<usize, Response> {
+        self.get("start")
+            .map(|v| {
+                v.parse::<usize>()
+                    .map_err(|_| bad_request("start must be a whole number"))
+            })
+            .transpose()
+            .map(|s| s.unwrap_or(0))
+    }
+
+    fn cursor(&self) -> Result<usize, Response> {
+        match self.get("cursor") {
+            None => Ok(0),
+            Some(c) => u64::from_str_radix(c, 16)
+                .ok()
+                .and_then(|n| usize::try_from(n ^ CURSOR_MASK).ok())
+                .ok_or_else(|| bad_request("cursor is not one this site handed out")),
+        }
+    }
+}
+
+fn encode_cursor(index: usize) -> String {
+    format!("{:x}", index as u64 ^ CURSOR_MASK)
+}
+
+fn bad_request(message: &str) -> Response {
+    error_json(StatusCode::BAD_REQUEST, message)
+}
+
+/// Up to `limit` items from `items`, and the index of the next one if any.
+fn take_page<T>(
+    mut items: impl Iterator<Item = (usize, T)>,
+    limit: usize,
+) -> (Vec<T>, Option<usize>) {
+    let taken: Vec<T> = items.by_ref().take(limit).map(|(_, t)| t).collect();
+    (taken, items.next().map(|(i, _)| i))
+}
+
+fn forbidden_space(admitted: &Admitted, key: &str) -> Option<Response> {
+    admitted
+        .faults
+        .forbidden_spaces
+        .iter()
+        .any(|k| k == key)
+        .then(|| {
+            error_json(
+                StatusCode::FORBIDDEN,
+                "You are not permitted to view the pages of this space.",
+            )
+        })
+}
+
+async fn user_current(State(s): St, headers: HeaderMap, OriginalUri(uri): OriginalUri) -> Response {
+    let admitted = match s.admit(PathKind::UserCurrent, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let body = if admitted.signed_in {
+        s.links.user_known()
+    } else {
+        s.links.user_anonymous()
+    };
+    admitted.finish(axum::Json(body))
+}
+
+async fn spaces_v1(State(s): St, headers: HeaderMap, OriginalUri(uri): OriginalUri) -> Response {
+    let admitted = match s.admit(PathKind::SpacesV1, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let q = Query::of(&uri);
+    let (start, limit) = match (q.start(), q.limit(admitted.faults.cap_limit)) {
+        (Ok(s), Ok(l)) => (s, l),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let keys = q.list("spaceKey");
+    let type_filter = q.get("type").map(str::to_string);
+    let status_filter = q.get("status").map(str::to_string);
+    let with_description = q.get("expand").is_some_and(|e| e.contains("description"));
+    let data = &s.data;
+    let total = if admitted.signed_in { data.spaces } else { 0 };
+    let matching = (0..total)
+        .filter_map(|i| data.space(i))
+        .filter(|sp| keys.is_empty() || keys.contains(&sp.key))
+        .filter(|sp| type_filter.as_deref().is_none_or(|t| t == sp.type_name()))
+        .filter(|sp| status_filter.as_deref().is_none_or(|t| t == sp.status()))
+        .enumerate()
+        .skip(start);
+    let (spaces, next) = take_page(matching, limit);
+    let results: Vec<Value> = spaces
+        .iter()
+        .map(|sp| s.links.space_v1(data, sp, with_description))
+        .collect();
+    let body = v1_array(
+        &s,
+        &q,
+        "/rest/api/space",
+        results,
+        start,
+        limit,
+        next.is_some(),
+    );
+    admitted.finish(axum::Json(body))
+}
+
+/// v1 `SpaceArray`/`ContentArray` envelope; `next` is relative to `base`.
+fn v1_array(
+    s: &SiteState,
+    q: &Query,
+    path: &str,
+    results: Vec<Value>,
+    start: usize,
+    limit: usize,
+    more: bool,
+) -> Value {
+    let size = results.len();
+    let mut links = json!({
+        "base": s.links.base(),
+        "context": s.links.context,
+        "self": format!("{}{path}", s.links.base())
+    });
+    if more {
+        links["next"] = json!(q.with(path, "start", &(start + size).to_string()));
+    }
+    json!({ "results": results, "start": start, "limit": limit, "size": size, "_links": links })
+}
+
+async fn space_v1(
+    State(s): St,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path(key): Path<String>,
+) -> Response {
+    let admitted = match s.admit(PathKind::SpacesV1, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let with_description = Query::of(&uri)
+        .get("expand")
+        .is_some_and(|e| e.contains("description"));
+    match s.data.space_by_key(&key).filter(|_| admitted.signed_in) {
+        Some(sp) => {
+            let body = s.links.space_v1(&s.data, &sp, with_description);
+            admitted.finish(axum::Json(body))
+        }
+        None => error_json(
+            StatusCode::NOT_FOUND,
+            "No space with the given key, or you are not permitted to see it.",
+        ),
+    }
+}
+
+/// Pages of one space as a v1 `ContentArray`, or the error to answer.
+fn space_pages_v1(
+    s: &SiteState,
+    admitted: &Admitted,
+    q: &Query,
+    key: &str,
+    path: &str,
+) -> Result<Value, Response> {
+    let space = s
+        .data
+        .space_by_key(key)
+        .filter(|_| admitted.signed_in)
+        .ok_or_else(|| {
+            error_json(
+                StatusCode::NOT_FOUND,
+                "No space with the given key, or you are not permitted to see it.",
+            )
+        })?;
+    if let Some(r) = forbidden_space(admitted, key) {
+        return Err(r);
+    }
+    let start = q.start()?;
+    let limit = q.limit(admitted.faults.cap_limit)?;
+    let expand = q.get("expand").unwrap_or_default();
+    let pages = (start..s.data.pages_per_space)
+        .filter_map(|j| s.data.page(space.index, j))
+        .map(|p| (p.position, p));
+    let (pages, next) = take_page(pages, limit);
+    let results = pages
+        .iter()
+        .map(|p| s.links.content_v1(&s.data, p, expand))
+        .collect();
+    Ok(v1_array(s, q, path, results, start, limit, next.is_some()))
+}
+
+async fn space_content_v1(
+    State(s): St,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path(key): Path<String>,
+) -> Response {
+    let admitted = match s.admit(PathKind::SpaceContentV1, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let q = Query::of(&uri);
+    let path = format!("/rest/api/space/{key}/content");
+    match space_pages_v1(&s, &admitted, &q, &key, &format!("{path}/page")) {
+        Ok(pages) => {
+            let blogposts = v1_array(
+                &s,
+                &q,
+                &format!("{path}/blogpost"),
+                Vec::new(),
+                0,
+                DEFAULT_LIMIT,
+                false,
+            );
+            let links = json!({ "base": s.links.base(), "context": s.links.context });
+            admitted.finish(axum::Json(
+                json!({ "page": pages, "blogpost": blogposts, "_links": links }),
+            ))
+        }
+        Err(r) => r,
+    }
+}
+
+async fn space_content_pages_v1(
+    State(s): St,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path(key): Path<String>,
+) -> Response {
+    let admitted = match s.admit(PathKind::SpaceContentV1, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let q = Query::of(&uri);
+    match space_pages_v1(
+        &s,
+        &admitted,
+        &q,
+        &key,
+        &format!("/rest/api/space/{key}/content/page"),
+    ) {
+        Ok(body) => admitted.finish(axum::Json(body)),
+        Err(r) => r,
+    }
+}
+
+async fn content_v1(State(s): St, headers: HeaderMap, OriginalUri(uri): OriginalUri) -> Response {
+    let admitted = match s.admit(PathKind::ContentV1, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let q = Query::of(&uri);
+    let is_page = q.get("type").is_none_or(|t| t == "page");
+    if let Some(key) = q.get("spaceKey") {
+        if !is_page || s.data.space_by_key(key).is_none() || !admitted.signed_in {
+            let (start, limit) = (
+                q.start().unwrap_or(0),
+                q.limit(admitted.faults.cap_limit).unwrap_or(DEFAULT_LIMIT),
+            );
+            return admitted.finish(axum::Json(v1_array(
+                &s,
+                &q,
+                "/rest/api/content",
+                Vec::new(),
+                start,
+                limit,
+                false,
+            )));
+        }
+        return match space_pages_v1(&s, &admitted, &q, key, "/rest/api/content") {
+            Ok(body) => admitted.finish(axum::Json(body)),
+            Err(r) => r,
+        };
+    }
+    let (start, limit) = match (q.start(), q.limit(admitted.faults.cap_limit)) {
+        (Ok(s), Ok(l)) => (s, l),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let data = &s.data;
+    let total = if admitted.signed_in && is_page {
+        data.spaces * data.pages_per_space
+    } else {
+        0
+    };
+    let pages = (start..total)
+        .filter_map(|g| data.page(g / data.pages_per_space, g % data.pages_per_space))
+        .map(|p| (0, p));
+    let (pages, next) = take_page(pages, limit);
+    let expand = q.get("expand").unwrap_or_default();
+    let results = pages
+        .iter()
+        .map(|p| s.links.content_v1(data, p, expand))
+        .collect();
+    admitted.finish(axum::Json(v1_array(
+        &s,
+        &q,
+        "/rest/api/content",
+        results,
+        start,
+        limit,
+        next.is_some(),
+    )))
+}
+
+async fn content_by_id_v1(
+    State(s): St,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+) -> Response {
+    let admitted = match s.admit(PathKind::ContentV1, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Some(page) = s.data.page_by_id(&id).filter(|_| admitted.signed_in) else {
+        return error_json(
+            StatusCode::NOT_FOUND,
+            "No content with the given id, or you are not permitted to see it.",
+        );
+    };
+    if let Some(r) = s
+        .data
+        .space(page.space_index)
+        .and_then(|sp| forbidden_space(&admitted, &sp.key))
+    {
+        return r;
+    }
+    let expand = Query::of(&uri)
+        .get("expand")
+        .unwrap_or_default()
+        .to_string();
+    let body = s.links.content_v1(&s.data, &page, &expand);
+    admitted.finish(axum::Json(body))
+}
+
+/// v2 `MultiEntityResult` envelope, with `_links.next` (from the site root,
+/// so beginning with `/wiki/api/v2/`) and the matching `Link` header.
+fn v2_list(
+    s: &SiteState,
+    q: &Query,
+    path: &str,
+    results: Vec<Value>,
+    next: Option<usize>,
+) -> Response {
+    let mut links = json!({ "base": s.links.base() });
+    let next_url = next.map(|i| {
+        q.with(
+            &format!("{}{path}", s.links.context),
+            "cursor",
+            &encode_cursor(i),
+        )
+    });
+    if let Some(n) = &next_url {
+        links["next"] = json!(n);
+    }
+    let mut response = axum::Json(json!({ "results": results, "_links": links })).into_response();
+    if let Some(v) =
+        next_url.and_then(|n| HeaderValue::from_str(&format!("<{n}>; rel=\"next\"")).ok())
+    {
+        response.headers_mut().insert(header::LINK, v);
+    }
+    response
+}
+
+async fn spaces_v2(State(s): St, headers: HeaderMap, OriginalUri(uri): OriginalUri) -> Response {
+    let admitted = match s.admit(PathKind::SpacesV2, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let q = Query::of(&uri);
+    let (from, limit) = match (q.cursor(), q.limit(None)) {
+        (Ok(c), Ok(l)) => (c, l),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let data = &s.data;
+    let keys = q.list("keys");
+    let ids = q.list("ids");
+    let types = q.list("type");
+    let statuses = q.list("status");
+    let description_format = q.get("description-format");
+    let total = if admitted.signed_in { data.spaces } else { 0 };
+    let matching = (from..total)
+        .filter_map(|i| data.space(i))
+        .filter(|sp| keys.is_empty() || keys.contains(&sp.key))
+        .filter(|sp| ids.is_empty() || ids.contains(&sp.id.to_string()))
+        .filter(|sp| types.is_empty() || types.iter().any(|t| t == sp.type_name()))
+        .filter(|sp| statuses.is_empty() || statuses.iter().any(|t| t == sp.status()))
+        .map(|sp| (sp.index, sp));
+    let (spaces, next) = take_page(matching, limit);
+    let results = spaces
+        .iter()
+        .map(|sp| s.links.space_v2(data, sp, description_format))
+        .collect();
+    admitted.finish(v2_list(&s, &q, "/api/v2/spaces", results, next))
+}
+
+async fn space_pages_v2(
+    State(s): St,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+) -> Response {
+    let admitted = match s.admit(PathKind::SpacePagesV2, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Some(space) = s.data.space_by_id(&id).filter(|_| admitted.signed_in) else {
+        return error_json(
+            StatusCode::NOT_FOUND,
+            "No space with the given id, or you are not permitted to see it.",
+        );
+    };
+    if let Some(r) = forbidden_space(&admitted, &space.key) {
+        return r;
+    }
+    let q = Query::of(&uri);
+    let (from, limit) = match (q.cursor(), q.limit(None)) {
+        (Ok(c), Ok(l)) => (c, l),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let end = if q.get("depth") == Some("root") {
+        1.min(s.data.pages_per_space)
+    } else {
+        s.data.pages_per_space
+    };
+    let storage = q.get("body-format") == Some("storage");
+    let pages = (from..end)
+        .filter_map(|j| s.data.page(space.index, j))
+        .map(|p| (p.position, p));
+    let (pages, next) = take_page(pages, limit);
+    let results = pages
+        .iter()
+        .map(|p| s.links.page_v2(&s.data, p, storage))
+        .collect();
+    admitted.finish(v2_list(
+        &s,
+        &q,
+        &format!("/api/v2/spaces/{id}/pages"),
+        results,
+        next,
+    ))
+}
+
+async fn page_v2(
+    State(s): St,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+) -> Response {
+    let admitted = match s.admit(PathKind::PageV2, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Some(page) = s.data.page_by_id(&id).filter(|_| admitted.signed_in) else {
+        return error_json(
+            StatusCode::NOT_FOUND,
+            "No page with the given id, or you are not permitted to see it.",
+        );
+    };
+    if let Some(r) = s
+        .data
+        .space(page.space_index)
+        .and_then(|sp| forbidden_space(&admitted, &sp.key))
+    {
+        return r;
+    }
+    let storage = Query::of(&uri).get("body-format") == Some("storage");
+    let mut body = s.links.page_v2(&s.data, &page, storage);
+    body["_links"]["base"] = json!(s.links.base());
+    admitted.finish(axum::Json(body))
+}

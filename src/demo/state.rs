@@ -1,0 +1,293 @@
+//! Shared state of a running demo site and the gate every API request
+//! passes: counting, latency, CAPTCHA, rate limit, injected errors, sign-in.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::DemoFlavor;
+use super::data::DemoData;
+use super::faults::{CaptchaForm, DemoFaults};
+use super::json::SiteLinks;
+use super::login;
+use super::session::{Caller, DEMO_PAT, Session, demo_basic_header, presented_session};
+
+/// Which endpoint a request hit, for the per-kind counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// `…/rest/api/user/current`
+    UserCurrent,
+    /// `…/rest/api/space` and `…/rest/api/space/{key}`
+    SpacesV1,
+    /// `…/rest/api/content` and `…/rest/api/content/{id}`
+    ContentV1,
+    /// `…/rest/api/space/{key}/content`
+    SpaceContentV1,
+    /// `/wiki/api/v2/spaces`
+    SpacesV2,
+    /// `/wiki/api/v2/spaces/{id}/pages`
+    SpacePagesV2,
+    /// `/wiki/api/v2/pages/{id}`
+    PageV2,
+    /// `/login`, `/login.action` (never faulted)
+    Login,
+    /// Anything else (answered 404)
+    Other,
+}
+
+const KINDS: usize = 9;
+
+impl PathKind {
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+/// State shared by every handler of one demo site.
+#[derive(Debug)]
+pub struct SiteState {
+    pub flavor: DemoFlavor,
+    pub data: DemoData,
+    pub links: SiteLinks,
+    faults: Mutex<DemoFaults>,
+    session: Mutex<Session>,
+    total: AtomicU64,
+    per_kind: [AtomicU64; KINDS],
+}
+
+/// Who an admitted request runs as, plus a rotated cookie to send back.
+#[derive(Debug)]
+pub struct Admitted {
+    pub signed_in: bool,
+    pub set_cookie: Option<String>,
+    pub faults: DemoFaults,
+}
+
+impl Admitted {
+    /// Attaches the rotated session cookie, if any, to a response.
+    pub fn finish(self, response: impl IntoResponse) -> Response {
+        let mut response = response.into_response();
+        if let Some(value) = self.set_cookie.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+        response
+    }
+}
+
+/// A poisoned lock only means a handler panicked mid-update; the plain data
+/// inside is still usable, and a demo site should keep answering.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl SiteState {
+    /// State for a site at `links` serving `data`.
+    pub fn new(flavor: DemoFlavor, data: DemoData, faults: DemoFaults, links: SiteLinks) -> Self {
+        SiteState {
+            flavor,
+            data,
+            links,
+            faults: Mutex::new(faults),
+            session: Mutex::new(Session::new()),
+            total: AtomicU64::new(0),
+            per_kind: Default::default(),
+        }
+    }
+
+    /// Current fault knobs.
+    pub fn faults(&self) -> DemoFaults {
+        lock(&self.faults).clone()
+    }
+
+    /// Replaces the fault knobs.
+    pub fn set_faults(&self, faults: DemoFaults) {
+        *lock(&self.faults) = faults;
+    }
+
+    /// Clears a CAPTCHA challenge: only a browser sign-in does that.
+    pub fn clear_captcha(&self) {
+        lock(&self.faults).captcha = None;
+    }
+
+    /// Total requests seen, all paths.
+    pub fn request_count(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Requests seen for one kind of path.
+    pub fn request_count_for(&self, kind: PathKind) -> u64 {
+        self.per_kind[kind.slot()].load(Ordering::Relaxed)
+    }
+
+    /// Counts a request and returns its 1-based number.
+    pub fn count(&self, kind: PathKind) -> u64 {
+        self.per_kind[kind.slot()].fetch_add(1, Ordering::Relaxed);
+        self.total.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The live session's `Cookie:` header value, renewed if it has died.
+    pub fn session_cookie_header(&self) -> String {
+        let faults = self.faults();
+        lock(&self.session).cookie_header(self.flavor, &faults)
+    }
+
+    /// Starts a fresh session (sign-in) and returns its `Set-Cookie` values.
+    pub fn sign_in(&self) -> Vec<String> {
+        let mut session = lock(&self.session);
+        session.renew();
+        let header = session.cookie_header(self.flavor, &DemoFaults::default());
+        header
+            .split("; ")
+            .map(|pair| format!("{pair}; Path=/; HttpOnly; Secure"))
+            .collect()
+    }
+
+    /// Runs the fault knobs and the sign-in check for an API request.
+    pub async fn admit(
+        &self,
+        kind: PathKind,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<Admitted, Response> {
+        let number = self.count(kind);
+        let faults = self.faults();
+        if !faults.latency.is_zero() {
+            tokio::time::sleep(faults.latency).await;
+        }
+        if let Some(form) = faults.captcha {
+            return Err(self.captcha_response(form));
+        }
+        if faults.is_rate_limited(number) {
+            let mut r = error_json(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Rate limit exceeded; retry later.",
+            );
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(faults.retry_after_secs),
+            );
+            return Err(r);
+        }
+        if let Some(code) = faults.injected_error(number) {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+            return Err(error_json(
+                status,
+                "The demo site injected a server error; retry.",
+            ));
+        }
+        match self.identify(headers, &faults) {
+            _ if faults.anonymous => Ok(Admitted {
+                signed_in: false,
+                set_cookie: None,
+                faults,
+            }),
+            Caller::User { set_cookie } => Ok(Admitted {
+                signed_in: true,
+                set_cookie,
+                faults,
+            }),
+            Caller::Anonymous => Ok(Admitted {
+                signed_in: false,
+                set_cookie: None,
+                faults,
+            }),
+            Caller::Rejected => Err(self.unauthenticated(&faults, uri)),
+        }
+    }
+
+    fn identify(&self, headers: &HeaderMap, faults: &DemoFaults) -> Caller {
+        if let Some(auth) = headers.get(header::AUTHORIZATION) {
+            let auth = auth.to_str().unwrap_or_default();
+            let (scheme, rest) = auth.split_once(' ').unwrap_or((auth, ""));
+            return match (self.flavor, scheme.to_ascii_lowercase().as_str()) {
+                (DemoFlavor::Cloud, "basic") if auth == demo_basic_header() => {
+                    Caller::User { set_cookie: None }
+                }
+                (DemoFlavor::Server, "bearer") if rest.trim() == DEMO_PAT => {
+                    Caller::User { set_cookie: None }
+                }
+                // Real Server/DC ignores a PAT it does not know and runs the
+                // request as anonymous instead of failing it.
+                (DemoFlavor::Server, "bearer") => Caller::Anonymous,
+                _ => Caller::Rejected,
+            };
+        }
+        let presented = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|h| h.to_str().ok())
+            .find_map(|h| presented_session(h, self.flavor));
+        match (presented, self.flavor) {
+            (Some(value), _) => lock(&self.session).admit(value, self.flavor, faults),
+            (None, DemoFlavor::Cloud) => Caller::Rejected,
+            (None, DemoFlavor::Server) => Caller::Anonymous,
+        }
+    }
+
+    fn captcha_response(&self, form: CaptchaForm) -> Response {
+        match form {
+            CaptchaForm::Header403 => {
+                let mut r = error_json(
+                    StatusCode::FORBIDDEN,
+                    "CAPTCHA required: sign in through the browser.",
+                );
+                let value = format!(
+                    "CAPTCHA_CHALLENGE; login-url={}/login.action",
+                    self.links.origin
+                );
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    r.headers_mut().insert("X-Authentication-Denied-Reason", v);
+                }
+                r
+            }
+            CaptchaForm::Seraph401 => {
+                let mut r = error_json(StatusCode::UNAUTHORIZED, "Authentication denied.");
+                r.headers_mut().insert(
+                    "X-Seraph-LoginReason",
+                    HeaderValue::from_static("AUTHENTICATION_DENIED"),
+                );
+                r
+            }
+        }
+    }
+
+    fn unauthenticated(&self, faults: &DemoFaults, uri: &Uri) -> Response {
+        if faults.redirect_to_login {
+            let destination = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("os_destination", destination)
+                .finish();
+            let location = format!("{}/login.action?{query}", self.links.origin);
+            let mut r = StatusCode::FOUND.into_response();
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            return r;
+        }
+        if faults.html_login_page {
+            return login::html(login::login_form_page(None)).into_response();
+        }
+        if faults.expired_403 {
+            return error_json(
+                StatusCode::FORBIDDEN,
+                "Current user not permitted to use Confluence",
+            );
+        }
+        error_json(
+            StatusCode::UNAUTHORIZED,
+            "Client must be authenticated to access this resource.",
+        )
+    }
+}
+
+/// Confluence's JSON error body: `{"statusCode":…,"message":…}`.
+pub fn error_json(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({ "statusCode": status.as_u16(), "message": message })),
+    )
+        .into_response()
+}
