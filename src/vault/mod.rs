@@ -1,7 +1,19 @@
 //! The encrypted store for cookies and an optional API token.
 //!
 //! `format` is the bytes on disk, `key` the machine binding and scrypt,
-//! `store` the atomic save/load under a lock. See `docs/vault-format.md`.
+//! `seal` document ↔ bytes, `store` the atomic save/load under a lock,
+//! `error` what can go wrong. See `docs/vault-format.md`.
+
+pub mod error;
+pub mod format;
+pub mod key;
+pub mod seal;
+pub mod store;
+
+pub use error::VaultError;
+pub use format::KdfParams;
+pub use key::MachineIdSource;
+pub use store::{HeaderInfo, Vault, VaultOptions};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
