@@ -29,13 +29,25 @@ pub enum CredentialError {
     Audit(#[from] AuditError),
     #[error("{}", intake_empty_message(path, *created))]
     IntakeEmpty { path: PathBuf, created: bool },
-    #[error("the token is empty or contains spaces or control characters; paste it exactly as Confluence showed it")]
+    #[error(
+        "the token is empty or contains spaces or control characters; paste it exactly as Confluence showed it"
+    )]
     BadToken,
+    #[error("the credential operation was interrupted: {0}")]
+    Interrupted(String),
 }
 
 fn intake_empty_message(path: &std::path::Path, created: bool) -> String {
-    let what = if created { "was missing, so it was created (empty, mode 0600)" } else { "is empty" };
-    format!("the intake file {} {what}.\n{}", path.display(), intake::INTAKE_HELP)
+    let what = if created {
+        "was missing, so it was created (empty, mode 0600)"
+    } else {
+        "is empty"
+    };
+    format!(
+        "the intake file {} {what}.\n{}",
+        path.display(),
+        intake::INTAKE_HELP
+    )
 }
 
 /// Where cookies to import come from.
@@ -136,7 +148,11 @@ impl Credentials {
 
     /// Parses, encrypts and stores cookies, then empties the plain file when
     /// it is ours to empty. Nothing stored is touched when any step fails.
-    pub fn import(&self, input: ImportInput, now: OffsetDateTime) -> Result<ImportReport, CredentialError> {
+    pub fn import(
+        &self,
+        input: ImportInput,
+        now: OffsetDateTime,
+    ) -> Result<ImportReport, CredentialError> {
         let (text, source, to_empty) = match self.read_input(input) {
             Ok(read) => read,
             Err(e) => return Err(self.fail("read cookies", None, e)),
@@ -163,12 +179,19 @@ impl Credentials {
             }),
         )?;
         let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
-        if parsed.warnings.iter().any(|w| matches!(w, ParseWarning::NoSessionCookie)) {
+        if parsed
+            .warnings
+            .iter()
+            .any(|w| matches!(w, ParseWarning::NoSessionCookie))
+        {
             tracing::warn!(names = ?names, "imported cookies contain no session cookie");
         }
         let stored = StoredCookies::new(parsed.jar, source.clone(), now, self.ttl);
         let expires_at = stored.expires_at;
-        if let Err(e) = self.vault.update(|doc: &mut VaultDocument| doc.cookies = Some(stored)) {
+        if let Err(e) = self
+            .vault
+            .update(|doc: &mut VaultDocument| doc.cookies = Some(stored))
+        {
             return Err(self.vault_failed("store cookies", e));
         }
         self.audit.append(
@@ -196,7 +219,10 @@ impl Credentials {
                             AuditOutcome::Success,
                             format!("Overwrote and emptied {}", path.display()),
                         )
-                        .details(AuditDetails { path: Some(path.display().to_string()), ..Default::default() }),
+                        .details(AuditDetails {
+                            path: Some(path.display().to_string()),
+                            ..Default::default()
+                        }),
                     )?;
                     emptied = Some(path);
                 }
@@ -225,13 +251,16 @@ impl Credentials {
             Err(e) => return Err(self.vault_failed("read the vault", e)),
         };
         let mut doc = doc.unwrap_or_default();
-        if let Some(stored) = doc.cookies.as_ref() {
-            if let Some(reason) = expiry_reason(&stored.expiry_state(now)) {
-                if stored.expired.is_none() {
-                    self.mark_expired(now, &reason, None)?;
-                    doc = self.vault.load().map_err(|e| self.vault_failed("read the vault", e))?.unwrap_or_default();
-                }
-            }
+        if let Some(stored) = doc.cookies.as_ref()
+            && let Some(reason) = expiry_reason(&stored.expiry_state(now))
+            && stored.expired.is_none()
+        {
+            self.mark_expired(now, &reason, None)?;
+            doc = self
+                .vault
+                .load()
+                .map_err(|e| self.vault_failed("read the vault", e))?
+                .unwrap_or_default();
         }
         Ok(CookieStatus {
             cookies: doc.cookies.as_ref().map(|c| summary(c, now)),
@@ -246,7 +275,12 @@ impl Credentials {
 
     /// Marks the stored cookies expired (by age, or because the server said
     /// so) and audits it the first time only. Returns whether it was new.
-    pub fn mark_expired(&self, now: OffsetDateTime, reason: &str, http_status: Option<u16>) -> Result<bool, CredentialError> {
+    pub fn mark_expired(
+        &self,
+        now: OffsetDateTime,
+        reason: &str,
+        http_status: Option<u16>,
+    ) -> Result<bool, CredentialError> {
         let marked = self
             .vault
             .update(|doc: &mut VaultDocument| match doc.cookies.as_mut() {
@@ -256,28 +290,95 @@ impl Credentials {
             .map_err(|e| self.vault_failed("mark cookies expired", e))?;
         if let Some(names) = &marked {
             self.audit.append(
-                AuditEntry::new(AuditEvent::CookiesExpired, AuditOutcome::Warning, format!("Stored cookies expired: {reason}"))
-                    .details(AuditDetails {
-                        count: Some(names.len()),
-                        names: Some(names.clone()),
-                        reason: Some(reason.to_string()),
-                        http_status,
-                        ..Default::default()
-                    }),
+                AuditEntry::new(
+                    AuditEvent::CookiesExpired,
+                    AuditOutcome::Warning,
+                    format!("Stored cookies expired: {reason}"),
+                )
+                .details(AuditDetails {
+                    count: Some(names.len()),
+                    names: Some(names.clone()),
+                    reason: Some(reason.to_string()),
+                    http_status,
+                    ..Default::default()
+                }),
             )?;
         }
         Ok(marked.is_some())
     }
 
+    /// The whole vault document (one scrypt run), or an empty one when no
+    /// vault exists yet.
+    pub fn load(&self) -> Result<VaultDocument, CredentialError> {
+        Ok(self
+            .vault
+            .load()
+            .map_err(|e| self.vault_failed("read the vault", e))?
+            .unwrap_or_default())
+    }
+
+    /// Writes back cookies the server refreshed with `Set-Cookie`, keeping the
+    /// set's metadata, and audits the names refreshed (never the values).
+    pub fn refresh_cookies(
+        &self,
+        jar: crate::cookies::jar::CookieJar,
+        names: &[String],
+    ) -> Result<(), CredentialError> {
+        let updated = self
+            .vault
+            .update(|doc: &mut VaultDocument| match doc.cookies.as_mut() {
+                Some(c) if c.expired.is_none() => {
+                    c.jar = jar;
+                    true
+                }
+                _ => false,
+            })
+            .map_err(|e| self.vault_failed("save refreshed cookies", e))?;
+        if updated {
+            self.audit.append(
+                AuditEntry::new(
+                    AuditEvent::CookiesRefreshed,
+                    AuditOutcome::Success,
+                    format!(
+                        "The site refreshed {} session cookie(s); saved to the vault",
+                        names.len()
+                    ),
+                )
+                .details(AuditDetails {
+                    count: Some(names.len()),
+                    names: Some(names.to_vec()),
+                    source: Some(CookieSource::Refresh.to_string()),
+                    ..Default::default()
+                }),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Appends a record about the session (verification, expiry, CAPTCHA).
+    pub fn record(&self, entry: AuditEntry) -> Result<(), CredentialError> {
+        self.audit.append(entry)?;
+        Ok(())
+    }
+
     /// Cookies that may be sent: stored, unexpired, not marked expired.
-    pub fn usable_cookies(&self, now: OffsetDateTime) -> Result<Option<StoredCookies>, CredentialError> {
-        let doc = self.vault.load().map_err(|e| self.vault_failed("read the vault", e))?;
+    pub fn usable_cookies(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Option<StoredCookies>, CredentialError> {
+        let doc = self
+            .vault
+            .load()
+            .map_err(|e| self.vault_failed("read the vault", e))?;
         Ok(doc.and_then(|d| d.cookies).filter(|c| c.is_usable(now)))
     }
 
     /// The API token stored with `token set`, if any.
     pub fn stored_token(&self) -> Result<Option<SecretString>, CredentialError> {
-        let doc = self.vault.load().map_err(|e| self.vault_failed("read the vault", e))?;
+        let doc = self
+            .vault
+            .load()
+            .map_err(|e| self.vault_failed("read the vault", e))?;
         Ok(doc.and_then(|d| d.api_token))
     }
 
@@ -285,21 +386,32 @@ impl Credentials {
     /// new name (never deleted) so the user can start again.
     pub fn clear_cookies(&self) -> Result<ClearReport, CredentialError> {
         let report = match self.vault.load() {
-            Ok(None) => ClearReport { removed: 0, kept_aside: None },
+            Ok(None) => ClearReport {
+                removed: 0,
+                kept_aside: None,
+            },
             Ok(Some(doc)) => {
                 let removed = doc.cookies.as_ref().map_or(0, |c| c.jar.len());
                 let result = if doc.api_token.is_some() {
-                    self.vault.update(|d: &mut VaultDocument| d.cookies = None).map(|_| ())
+                    self.vault
+                        .update(|d: &mut VaultDocument| d.cookies = None)
+                        .map(|_| ())
                 } else {
                     self.vault.remove().map(|_| ())
                 };
                 if let Err(e) = result {
                     return Err(self.vault_failed("clear cookies", e));
                 }
-                ClearReport { removed, kept_aside: None }
+                ClearReport {
+                    removed,
+                    kept_aside: None,
+                }
             }
             Err(unreadable) => {
-                let kept = self.vault.keep_damaged_aside().map_err(|e| self.vault_failed("keep the damaged vault aside", e))?;
+                let kept = self
+                    .vault
+                    .keep_damaged_aside()
+                    .map_err(|e| self.vault_failed("keep the damaged vault aside", e))?;
                 self.audit.append(
                     AuditEntry::new(
                         AuditEvent::VaultKeptAside,
@@ -312,7 +424,10 @@ impl Credentials {
                         ..Default::default()
                     }),
                 )?;
-                ClearReport { removed: 0, kept_aside: kept }
+                ClearReport {
+                    removed: 0,
+                    kept_aside: kept,
+                }
             }
         };
         self.audit.append(
@@ -321,18 +436,32 @@ impl Credentials {
                 AuditOutcome::Success,
                 format!("Cleared {} stored cookies", report.removed),
             )
-            .details(AuditDetails { count: Some(report.removed), ..Default::default() }),
+            .details(AuditDetails {
+                count: Some(report.removed),
+                ..Default::default()
+            }),
         )?;
         Ok(report)
     }
 
     /// Stores an API token (or PAT) in the vault.
-    pub fn store_token(&self, token: SecretString, now: OffsetDateTime) -> Result<(), CredentialError> {
+    pub fn store_token(
+        &self,
+        token: SecretString,
+        now: OffsetDateTime,
+    ) -> Result<(), CredentialError> {
         let t = token.expose_secret();
         if t.is_empty() || t.chars().any(|c| c.is_control() || c.is_whitespace()) {
             self.audit.append(
-                AuditEntry::new(AuditEvent::CookieOperationFailed, AuditOutcome::Failure, "Refused to store an empty or malformed token")
-                    .details(AuditDetails { reason: Some("bad_token".into()), ..Default::default() }),
+                AuditEntry::new(
+                    AuditEvent::CookieOperationFailed,
+                    AuditOutcome::Failure,
+                    "Refused to store an empty or malformed token",
+                )
+                .details(AuditDetails {
+                    reason: Some("bad_token".into()),
+                    ..Default::default()
+                }),
             )?;
             return Err(CredentialError::BadToken);
         }
@@ -343,8 +472,15 @@ impl Credentials {
             })
             .map_err(|e| self.vault_failed("store the token", e))?;
         self.audit.append(
-            AuditEntry::new(AuditEvent::TokenStored, AuditOutcome::Success, "Stored an API token in the vault")
-                .details(AuditDetails { path: Some(self.paths.vault_file.display().to_string()), ..Default::default() }),
+            AuditEntry::new(
+                AuditEvent::TokenStored,
+                AuditOutcome::Success,
+                "Stored an API token in the vault",
+            )
+            .details(AuditDetails {
+                path: Some(self.paths.vault_file.display().to_string()),
+                ..Default::default()
+            }),
         )?;
         Ok(())
     }
@@ -365,12 +501,19 @@ impl Credentials {
         self.audit.append(AuditEntry::new(
             AuditEvent::TokenCleared,
             AuditOutcome::Success,
-            if had { "Removed the stored API token" } else { "No stored API token to remove" },
+            if had {
+                "Removed the stored API token"
+            } else {
+                "No stored API token to remove"
+            },
         ))?;
         Ok(had)
     }
 
-    fn read_input(&self, input: ImportInput) -> Result<(Zeroizing<String>, CookieSource, Option<PathBuf>), CredentialError> {
+    fn read_input(
+        &self,
+        input: ImportInput,
+    ) -> Result<(Zeroizing<String>, CookieSource, Option<PathBuf>), CredentialError> {
         match input {
             ImportInput::IntakeFile => {
                 let path = self.paths.intake_file.clone();
@@ -380,29 +523,45 @@ impl Credentials {
                     IntakeStatus::Exists { .. } => Some(intake::read_paste(&path)?),
                 };
                 match text {
-                    Some(t) if !t.trim().is_empty() => Ok((t, CookieSource::IntakeFile, Some(path))),
-                    _ => Err(CredentialError::IntakeEmpty { path, created: status == IntakeStatus::Created }),
+                    Some(t) if !t.trim().is_empty() => {
+                        Ok((t, CookieSource::IntakeFile, Some(path)))
+                    }
+                    _ => Err(CredentialError::IntakeEmpty {
+                        path,
+                        created: status == IntakeStatus::Created,
+                    }),
                 }
             }
             ImportInput::Stdin(text) => Ok((text, CookieSource::Stdin, None)),
             ImportInput::Paste(text) => Ok((text, CookieSource::Paste, None)),
             ImportInput::File { path, consume } => {
                 let text = intake::read_paste(&path)?;
-                let source = CookieSource::File { path: path.display().to_string() };
+                let source = CookieSource::File {
+                    path: path.display().to_string(),
+                };
                 Ok((text, source, consume.then_some(path)))
             }
         }
     }
 
     /// Audits a failed cookie operation and hands the error back.
-    fn fail(&self, action: &str, source: Option<&CookieSource>, err: CredentialError) -> CredentialError {
+    fn fail(
+        &self,
+        action: &str,
+        source: Option<&CookieSource>,
+        err: CredentialError,
+    ) -> CredentialError {
         let audited = self.audit.append(
-            AuditEntry::new(AuditEvent::CookieOperationFailed, AuditOutcome::Failure, format!("Could not {action}: {err}"))
-                .details(AuditDetails {
-                    source: source.map(ToString::to_string),
-                    reason: Some(error_code(&err).to_string()),
-                    ..Default::default()
-                }),
+            AuditEntry::new(
+                AuditEvent::CookieOperationFailed,
+                AuditOutcome::Failure,
+                format!("Could not {action}: {err}"),
+            )
+            .details(AuditDetails {
+                source: source.map(ToString::to_string),
+                reason: Some(error_code(&err).to_string()),
+                ..Default::default()
+            }),
         );
         match audited {
             Ok(_) => err,
@@ -420,8 +579,15 @@ impl Credentials {
             _ => AuditEvent::VaultUnreadable,
         };
         if let Err(e) = self.audit.append(
-            AuditEntry::new(event, AuditOutcome::Failure, format!("Could not {action}: {err}"))
-                .details(AuditDetails { reason: Some(err.reason_code().to_string()), ..Default::default() }),
+            AuditEntry::new(
+                event,
+                AuditOutcome::Failure,
+                format!("Could not {action}: {err}"),
+            )
+            .details(AuditDetails {
+                reason: Some(err.reason_code().to_string()),
+                ..Default::default()
+            }),
         ) {
             tracing::error!(error = %e, "audit log unwritable while reporting a vault failure");
         }
@@ -437,6 +603,7 @@ fn error_code(err: &CredentialError) -> &'static str {
         CredentialError::Audit(_) => "audit_unwritable",
         CredentialError::IntakeEmpty { .. } => "intake_empty",
         CredentialError::BadToken => "bad_token",
+        CredentialError::Interrupted(_) => "interrupted",
     }
 }
 
@@ -445,7 +612,9 @@ pub fn expiry_reason(state: &ExpiryState) -> Option<String> {
     match state {
         ExpiryState::Valid { .. } | ExpiryState::ExpiresSoon { .. } => None,
         ExpiryState::ExpiredByAge => Some("older than CONFLUENCE_COOKIE_TTL_DAYS".to_string()),
-        ExpiryState::ExpiredBySession => Some("the session cookie's own expiry has passed".to_string()),
+        ExpiryState::ExpiredBySession => {
+            Some("the session cookie's own expiry has passed".to_string())
+        }
         ExpiryState::MarkedExpired { reason } => Some(reason.clone()),
     }
 }

@@ -4,8 +4,10 @@
 //! TUI or CLI.
 
 pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod confluence;
 pub mod cookies;
 pub mod credentials;
 pub mod demo;
@@ -14,3 +16,4 @@ pub mod fsutil;
 pub mod logging;
 pub mod secret;
 pub mod vault;
+pub mod worker;

@@ -22,7 +22,9 @@ pub fn init(log_file: &Path) {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let Ok(file) = opts.open(log_file) else { return };
+    let Ok(file) = opts.open(log_file) else {
+        return;
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -32,7 +32,11 @@ fn intake_import_encrypts_stores_and_empties_the_file() {
         .code(0)
         .stdout(predicate::str::contains("Imported 3 cookies"))
         .stdout(predicate::str::contains("cloud.session.token"));
-    assert_eq!(std::fs::metadata(sb.intake()).unwrap().len(), 0, "intake emptied");
+    assert_eq!(
+        std::fs::metadata(sb.intake()).unwrap().len(),
+        0,
+        "intake emptied"
+    );
     assert!(sb.vault().exists());
     #[cfg(unix)]
     {
@@ -41,7 +45,11 @@ fn intake_import_encrypts_stores_and_empties_the_file() {
         assert_eq!(mode(&sb.data().join("logs")), 0o700);
         assert_eq!(mode(&sb.intake()), 0o600);
     }
-    let out = sb.cmd().args(["cookies", "status", "--json"]).output().unwrap();
+    let out = sb
+        .cmd()
+        .args(["cookies", "status", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["cookies"]["count"], 3);
@@ -49,29 +57,60 @@ fn intake_import_encrypts_stores_and_empties_the_file() {
     assert_eq!(v["cookies"]["state"], "valid");
     assert_eq!(v["cookies"]["source"], "intake file");
     let left = v["cookies"]["expires_in_secs"].as_i64().unwrap();
-    assert!(left > 13 * 86400 && left <= 14 * 86400, "default TTL 14 days: {left}");
+    assert!(
+        left > 13 * 86400 && left <= 14 * 86400,
+        "default TTL 14 days: {left}"
+    );
     let events: Vec<String> = audit_events(&sb);
-    assert_eq!(events, ["cookies_loaded", "cookies_saved", "cookie_file_emptied"]);
+    assert_eq!(
+        events,
+        ["cookies_loaded", "cookies_saved", "cookie_file_emptied"]
+    );
 }
 
 fn audit_events(sb: &Sandbox) -> Vec<String> {
     std::fs::read_to_string(sb.audit())
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect()
 }
 
 #[test]
 fn stdin_and_path_imports_leave_foreign_files_unless_consumed() {
     let sb = Sandbox::new();
-    sb.cmd().args(["cookies", "import", "-"]).write_stdin(cloud_header("from-stdin")).assert().code(0);
+    sb.cmd()
+        .args(["cookies", "import", "-"])
+        .write_stdin(cloud_header("from-stdin"))
+        .assert()
+        .code(0);
     let foreign = sb.dir.path().join("mine.txt");
     std::fs::write(&foreign, "JSESSIONID=abc; seraph.confluence=def").unwrap();
-    sb.cmd().args(["cookies", "import"]).arg(&foreign).assert().code(0).stdout(predicate::str::contains("JSESSIONID"));
-    assert!(std::fs::metadata(&foreign).unwrap().len() > 0, "not emptied without --consume");
-    sb.cmd().args(["cookies", "import", "--consume"]).arg(&foreign).assert().code(0);
-    assert_eq!(std::fs::metadata(&foreign).unwrap().len(), 0, "emptied with --consume");
+    sb.cmd()
+        .args(["cookies", "import"])
+        .arg(&foreign)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("JSESSIONID"));
+    assert!(
+        std::fs::metadata(&foreign).unwrap().len() > 0,
+        "not emptied without --consume"
+    );
+    sb.cmd()
+        .args(["cookies", "import", "--consume"])
+        .arg(&foreign)
+        .assert()
+        .code(0);
+    assert_eq!(
+        std::fs::metadata(&foreign).unwrap().len(),
+        0,
+        "emptied with --consume"
+    );
 }
 
 #[test]
@@ -82,11 +121,25 @@ fn bad_paste_is_explained_and_nothing_stored_is_lost() {
     sb.write_intake("this is not a cookie at all");
     let out = sb.cmd().args(["cookies", "import"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("e.g."), "shows a valid example: {}", stderr(&out));
-    assert!(std::fs::metadata(sb.intake()).unwrap().len() > 0, "a bad paste is not emptied");
-    let out = sb.cmd().args(["cookies", "status", "--json"]).output().unwrap();
+    assert!(
+        stderr(&out).contains("e.g."),
+        "shows a valid example: {}",
+        stderr(&out)
+    );
+    assert!(
+        std::fs::metadata(sb.intake()).unwrap().len() > 0,
+        "a bad paste is not emptied"
+    );
+    let out = sb
+        .cmd()
+        .args(["cookies", "status", "--json"])
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["cookies"]["names"][0], "cloud.session.token", "old cookies kept");
+    assert_eq!(
+        v["cookies"]["names"][0], "cloud.session.token",
+        "old cookies kept"
+    );
     assert!(audit_events(&sb).contains(&"cookie_operation_failed".to_string()));
 }
 
@@ -104,9 +157,21 @@ fn paste_without_session_cookie_warns() {
 #[test]
 fn status_without_cookies_is_auth_needed_and_clear_deletes() {
     let sb = Sandbox::new();
-    sb.cmd().args(["cookies", "status"]).assert().code(3).stdout(predicate::str::contains("none stored"));
-    sb.cmd().args(["cookies", "import", "-"]).write_stdin(cloud_header("x")).assert().code(0);
-    sb.cmd().args(["cookies", "clear"]).assert().code(0).stdout(predicate::str::contains("Deleted 3"));
+    sb.cmd()
+        .args(["cookies", "status"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("none stored"));
+    sb.cmd()
+        .args(["cookies", "import", "-"])
+        .write_stdin(cloud_header("x"))
+        .assert()
+        .code(0);
+    sb.cmd()
+        .args(["cookies", "clear"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Deleted 3"));
     sb.cmd().args(["cookies", "status"]).assert().code(3);
     assert!(audit_events(&sb).contains(&"cookies_cleared".to_string()));
 }
@@ -114,16 +179,32 @@ fn status_without_cookies_is_auth_needed_and_clear_deletes() {
 #[test]
 fn damaged_vault_is_exit_6_and_clear_keeps_it_aside() {
     let sb = Sandbox::new();
-    sb.cmd().args(["cookies", "import", "-"]).write_stdin(cloud_header("x")).assert().code(0);
+    sb.cmd()
+        .args(["cookies", "import", "-"])
+        .write_stdin(cloud_header("x"))
+        .assert()
+        .code(0);
     let mut bytes = std::fs::read(sb.vault()).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x40;
     std::fs::write(sb.vault(), &bytes).unwrap();
     let out = sb.cmd().args(["cookies", "status"]).output().unwrap();
     assert_eq!(out.status.code(), Some(6));
-    assert!(stderr(&out).contains("cookies clear"), "names the recovery step: {}", stderr(&out));
-    sb.cmd().args(["cookies", "import", "-"]).write_stdin(cloud_header("y")).assert().code(6);
-    sb.cmd().args(["cookies", "clear"]).assert().code(0).stdout(predicate::str::contains("kept aside"));
+    assert!(
+        stderr(&out).contains("cookies clear"),
+        "names the recovery step: {}",
+        stderr(&out)
+    );
+    sb.cmd()
+        .args(["cookies", "import", "-"])
+        .write_stdin(cloud_header("y"))
+        .assert()
+        .code(6);
+    sb.cmd()
+        .args(["cookies", "clear"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("kept aside"));
     let aside: Vec<_> = std::fs::read_dir(sb.data().join("cookies"))
         .unwrap()
         .filter_map(|e| e.ok())
@@ -131,7 +212,11 @@ fn damaged_vault_is_exit_6_and_clear_keeps_it_aside() {
         .collect();
     assert_eq!(aside.len(), 1, "damaged file kept, not deleted");
     assert_eq!(std::fs::read(aside[0].path()).unwrap(), bytes);
-    sb.cmd().args(["cookies", "import", "-"]).write_stdin(cloud_header("z")).assert().code(0);
+    sb.cmd()
+        .args(["cookies", "import", "-"])
+        .write_stdin(cloud_header("z"))
+        .assert()
+        .code(0);
     let events = audit_events(&sb);
     assert!(events.contains(&"vault_unreadable".to_string()));
     assert!(events.contains(&"vault_kept_aside".to_string()));
@@ -140,45 +225,117 @@ fn damaged_vault_is_exit_6_and_clear_keeps_it_aside() {
 #[test]
 fn wrong_passphrase_is_exit_6() {
     let sb = Sandbox::new();
-    sb.cmd().env("CONFLUENCE_VAULT_PASSPHRASE", "right one").args(["cookies", "import", "-"]).write_stdin(cloud_header("x")).assert().code(0);
-    sb.cmd().env("CONFLUENCE_VAULT_PASSPHRASE", "right one").args(["cookies", "status"]).assert().code(0);
-    let out = sb.cmd().env("CONFLUENCE_VAULT_PASSPHRASE", "wrong one").args(["cookies", "status"]).output().unwrap();
+    sb.cmd()
+        .env("CONFLUENCE_VAULT_PASSPHRASE", "right one")
+        .args(["cookies", "import", "-"])
+        .write_stdin(cloud_header("x"))
+        .assert()
+        .code(0);
+    sb.cmd()
+        .env("CONFLUENCE_VAULT_PASSPHRASE", "right one")
+        .args(["cookies", "status"])
+        .assert()
+        .code(0);
+    let out = sb
+        .cmd()
+        .env("CONFLUENCE_VAULT_PASSPHRASE", "wrong one")
+        .args(["cookies", "status"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(6));
-    assert!(stderr(&out).to_lowercase().contains("passphrase"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).to_lowercase().contains("passphrase"),
+        "{}",
+        stderr(&out)
+    );
     let out = sb.cmd().args(["cookies", "status"]).output().unwrap();
     assert_eq!(out.status.code(), Some(6));
-    assert!(stderr(&out).contains("CONFLUENCE_VAULT_PASSPHRASE"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("CONFLUENCE_VAULT_PASSPHRASE"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn token_set_and_clear_through_stdin() {
     let sb = Sandbox::new();
-    sb.cmd().args(["token", "set"]).write_stdin("tok-abc-123\n").assert().code(0);
-    sb.cmd().args(["cookies", "status"]).assert().code(3).stdout(predicate::str::contains("API token: stored in the vault"));
-    sb.cmd().args(["token", "set"]).write_stdin("has space inside\n").assert().code(2);
-    sb.cmd().args(["token", "clear"]).assert().code(0).stdout(predicate::str::contains("Removed"));
-    sb.cmd().args(["cookies", "status"]).assert().code(3).stdout(predicate::str::contains("API token: none"));
+    sb.cmd()
+        .args(["token", "set"])
+        .write_stdin("tok-abc-123\n")
+        .assert()
+        .code(0);
+    sb.cmd()
+        .args(["cookies", "status"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("API token: stored in the vault"));
+    sb.cmd()
+        .args(["token", "set"])
+        .write_stdin("has space inside\n")
+        .assert()
+        .code(2);
+    sb.cmd()
+        .args(["token", "clear"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Removed"));
+    sb.cmd()
+        .args(["cookies", "status"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("API token: none"));
     let events = audit_events(&sb);
-    assert!(events.contains(&"token_stored".to_string()) && events.contains(&"token_cleared".to_string()));
+    assert!(
+        events.contains(&"token_stored".to_string())
+            && events.contains(&"token_cleared".to_string())
+    );
 }
 
 #[test]
 fn audit_prints_json_and_verify_finds_the_first_broken_record() {
     let sb = Sandbox::new();
     for i in 0..3 {
-        sb.cmd().args(["cookies", "import", "-"]).write_stdin(cloud_header(&format!("v{i}"))).assert().code(0);
+        sb.cmd()
+            .args(["cookies", "import", "-"])
+            .write_stdin(cloud_header(&format!("v{i}")))
+            .assert()
+            .code(0);
     }
-    sb.cmd().args(["audit", "--verify"]).assert().code(0).stdout(predicate::str::contains("intact: 6 records"));
+    sb.cmd()
+        .args(["audit", "--verify"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("intact: 6 records"));
     let out = sb.cmd().args(["audit", "--json"]).output().unwrap();
-    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 6);
     assert_eq!(lines[3]["seq"], 4);
-    sb.cmd().arg("audit").assert().code(0).stdout(predicate::str::contains("cookies_saved"));
+    sb.cmd()
+        .arg("audit")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("cookies_saved"));
     let text = std::fs::read_to_string(sb.audit()).unwrap();
-    let tampered = text.replacen("Loaded 3 cookies from standard input", "Loaded 4 cookies from standard input", 2);
-    let tampered = tampered.replacen("Loaded 4 cookies from standard input", "Loaded 3 cookies from standard input", 1);
+    let tampered = text.replacen(
+        "Loaded 3 cookies from standard input",
+        "Loaded 4 cookies from standard input",
+        2,
+    );
+    let tampered = tampered.replacen(
+        "Loaded 4 cookies from standard input",
+        "Loaded 3 cookies from standard input",
+        1,
+    );
     std::fs::write(sb.audit(), tampered).unwrap();
-    sb.cmd().args(["audit", "--verify"]).assert().code(1).stdout(predicate::str::contains("BROKEN at record 3"));
+    sb.cmd()
+        .args(["audit", "--verify"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("BROKEN at record 3"));
 }
 
 #[test]
@@ -204,14 +361,31 @@ fn two_processes_importing_at_once_leave_a_valid_vault_and_intact_chain() {
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
-    let out = sb.cmd().args(["cookies", "status", "--json"]).output().unwrap();
+    let out = sb
+        .cmd()
+        .args(["cookies", "status", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names = v["cookies"]["names"].as_array().unwrap();
     assert_eq!(names.len(), 2, "one whole set, not a mix: {names:?}");
-    let n = names[1].as_str().unwrap().trim_start_matches("only").to_string();
-    assert!(v["cookies"]["source"].as_str().unwrap().contains(&format!("c{n}.txt")));
-    sb.cmd().args(["audit", "--verify"]).assert().code(0).stdout(predicate::str::contains("intact: 8 records"));
+    let n = names[1]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("only")
+        .to_string();
+    assert!(
+        v["cookies"]["source"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("c{n}.txt"))
+    );
+    sb.cmd()
+        .args(["audit", "--verify"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("intact: 8 records"));
 }
 
 #[test]
@@ -224,23 +398,47 @@ fn settings_errors_are_exit_2_and_name_the_setting() {
         .code(2)
         .stderr(predicate::str::contains("CONFLUENCE_KDF_LOG_N=\"5\""));
     sb.cmd()
-        .args(["--base-url", "http://confluence.example.com", "cookies", "status"])
+        .args([
+            "--base-url",
+            "http://confluence.example.com",
+            "cookies",
+            "status",
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("loopback"));
-    sb.cmd().args(["--env-file", "/nonexistent/.env", "audit"]).assert().code(2).stderr(predicate::str::contains("/nonexistent/.env"));
+    sb.cmd()
+        .args(["--env-file", "/nonexistent/.env", "audit"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/.env"));
 }
 
 #[test]
 fn env_file_is_read_and_the_environment_wins() {
     let sb = Sandbox::new();
     let other = sb.dir.path().join("other-data");
-    std::fs::write(sb.dir.path().join(".env"), format!("CONFLUENCE_DATA_DIR={}\nCONFLUENCE_COOKIE_TTL_DAYS=2\n", other.display())).unwrap();
+    std::fs::write(
+        sb.dir.path().join(".env"),
+        format!(
+            "CONFLUENCE_DATA_DIR={}\nCONFLUENCE_COOKIE_TTL_DAYS=2\n",
+            other.display()
+        ),
+    )
+    .unwrap();
     // The process environment (set by cmd()) beats .env for the data dir...
-    sb.cmd().args(["cookies", "import", "-"]).write_stdin(cloud_header("x")).assert().code(0);
+    sb.cmd()
+        .args(["cookies", "import", "-"])
+        .write_stdin(cloud_header("x"))
+        .assert()
+        .code(0);
     assert!(sb.vault().exists() && !other.exists());
     // ...while .env still supplies what the environment does not set.
-    let out = sb.cmd().args(["cookies", "status", "--json"]).output().unwrap();
+    let out = sb
+        .cmd()
+        .args(["cookies", "status", "--json"])
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["cookies"]["expires_in_secs"].as_i64().unwrap() <= 2 * 86400);
 }

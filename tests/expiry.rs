@@ -12,13 +12,29 @@ use confluence_tui::credentials::{Credentials, ImportInput};
 use time::{Duration, OffsetDateTime};
 
 fn settings(sb: &Sandbox, ttl_days: &str) -> Settings {
-    let vars: HashMap<String, String> =
-        [("CONFLUENCE_KDF_LOG_N", "10"), ("CONFLUENCE_COOKIE_TTL_DAYS", ttl_days)].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    Settings::from_vars(&FlagOverrides { data_dir: Some(sb.data()), ..Default::default() }, &vars).unwrap()
+    let vars: HashMap<String, String> = [
+        ("CONFLUENCE_KDF_LOG_N", "10"),
+        ("CONFLUENCE_COOKIE_TTL_DAYS", ttl_days),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    Settings::from_vars(
+        &FlagOverrides {
+            data_dir: Some(sb.data()),
+            ..Default::default()
+        },
+        &vars,
+    )
+    .unwrap()
 }
 
 fn expired_records(sb: &Sandbox) -> usize {
-    std::fs::read_to_string(sb.audit()).unwrap().lines().filter(|l| l.contains("\"cookies_expired\"")).count()
+    std::fs::read_to_string(sb.audit())
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"cookies_expired\""))
+        .count()
 }
 
 #[test]
@@ -26,17 +42,31 @@ fn ttl_expiry_is_reported_audited_once_and_never_used() {
     let sb = Sandbox::new();
     let creds = Credentials::open(&settings(&sb, "14"));
     let then = OffsetDateTime::now_utc() - Duration::days(15);
-    creds.import(ImportInput::Paste(cloud_header("old").into()), then).unwrap();
+    creds
+        .import(ImportInput::Paste(cloud_header("old").into()), then)
+        .unwrap();
     let now = OffsetDateTime::now_utc();
-    assert!(creds.usable_cookies(then + Duration::days(1)).unwrap().is_some());
+    assert!(
+        creds
+            .usable_cookies(then + Duration::days(1))
+            .unwrap()
+            .is_some()
+    );
     let st = creds.status(now).unwrap();
-    assert!(matches!(st.cookies.unwrap().state, ExpiryState::ExpiredByAge | ExpiryState::MarkedExpired { .. }));
+    assert!(matches!(
+        st.cookies.unwrap().state,
+        ExpiryState::ExpiredByAge | ExpiryState::MarkedExpired { .. }
+    ));
     assert_eq!(expired_records(&sb), 1);
     creds.status(now).unwrap();
     assert_eq!(expired_records(&sb), 1, "audited once");
     assert!(creds.usable_cookies(now).unwrap().is_none(), "never used");
     // The real binary reports it as expired with exit 3, and audits nothing new.
-    sb.cmd().args(["cookies", "status"]).assert().code(3).stdout(predicates::str::contains("EXPIRED"));
+    sb.cmd()
+        .args(["cookies", "status"])
+        .assert()
+        .code(3)
+        .stdout(predicates::str::contains("EXPIRED"));
     assert_eq!(expired_records(&sb), 1);
 }
 
@@ -53,9 +83,16 @@ fn the_session_cookies_own_expiry_wins_when_earlier() {
         (now + Duration::days(300)).unix_timestamp()
     );
     let report = creds.import(ImportInput::Paste(json.into()), now).unwrap();
-    assert!((report.expires_at - soon).whole_seconds().abs() <= 1, "{:?}", report.expires_at);
+    assert!(
+        (report.expires_at - soon).whole_seconds().abs() <= 1,
+        "{:?}",
+        report.expires_at
+    );
     let st = creds.status(now + Duration::hours(4)).unwrap();
-    assert!(matches!(st.cookies.unwrap().state, ExpiryState::ExpiredBySession | ExpiryState::MarkedExpired { .. }));
+    assert!(matches!(
+        st.cookies.unwrap().state,
+        ExpiryState::ExpiredBySession | ExpiryState::MarkedExpired { .. }
+    ));
 }
 
 #[test]
@@ -63,8 +100,13 @@ fn ttl_setting_shortens_lifetime() {
     let sb = Sandbox::new();
     let creds = Credentials::open(&settings(&sb, "1"));
     let now = OffsetDateTime::now_utc();
-    let report = creds.import(ImportInput::Paste(cloud_header("x").into()), now).unwrap();
+    let report = creds
+        .import(ImportInput::Paste(cloud_header("x").into()), now)
+        .unwrap();
     assert_eq!(report.expires_at, now + Duration::days(1));
     let st = creds.status(now + Duration::hours(20)).unwrap();
-    assert!(matches!(st.cookies.unwrap().state, ExpiryState::ExpiresSoon { .. }));
+    assert!(matches!(
+        st.cookies.unwrap().state,
+        ExpiryState::ExpiresSoon { .. }
+    ));
 }

@@ -11,7 +11,9 @@ use crate::exit::Exit;
 pub(super) fn run(settings: &Settings, json: bool, verify: bool) -> Result<Exit, CliError> {
     let log = AuditLog::new(settings.paths().audit_log);
     if verify {
-        let report = log.verify().map_err(|e| CliError::Internal(e.to_string()))?;
+        let report = log
+            .verify()
+            .map_err(|e| CliError::Internal(e.to_string()))?;
         return Ok(match report {
             ChainReport::Empty => {
                 println!("audit log is empty ({})", log.path().display());
@@ -21,14 +23,27 @@ pub(super) fn run(settings: &Settings, json: bool, verify: bool) -> Result<Exit,
                 println!("audit log intact: {records} records, hash chain verified");
                 Exit::Ok
             }
-            ChainReport::Broken { seq, line, file, reason } => {
-                let which = seq.map_or_else(|| "an unreadable record".to_string(), |s| format!("record {s}"));
-                println!("audit log BROKEN at {which} ({}:{line}): {reason}", file.display());
+            ChainReport::Broken {
+                seq,
+                line,
+                file,
+                reason,
+            } => {
+                let which = seq.map_or_else(
+                    || "an unreadable record".to_string(),
+                    |s| format!("record {s}"),
+                );
+                println!(
+                    "audit log BROKEN at {which} ({}:{line}): {reason}",
+                    file.display()
+                );
                 Exit::Internal
             }
         });
     }
-    let records = log.read_all().map_err(|e| CliError::Internal(e.to_string()))?;
+    let records = log
+        .read_all()
+        .map_err(|e| CliError::Internal(e.to_string()))?;
     for r in &records {
         if json {
             let line = serde_json::to_string(r).map_err(|e| CliError::Internal(e.to_string()))?;
@@ -45,7 +60,14 @@ pub(super) fn run(settings: &Settings, json: bool, verify: bool) -> Result<Exit,
 
 /// One readable line: time, sequence, event, outcome, message, details.
 pub fn format_record(r: &AuditRecord) -> String {
-    let mut s = format!("{}  #{:<5} {:<24} {:<8} {}", rfc3339(r.time), r.seq, r.event.to_string(), r.outcome.to_string(), r.message);
+    let mut s = format!(
+        "{}  #{:<5} {:<24} {:<8} {}",
+        rfc3339(r.time),
+        r.seq,
+        r.event.to_string(),
+        r.outcome.to_string(),
+        r.message
+    );
     let d = details_text(&r.details);
     if !d.is_empty() {
         let _ = write!(s, "  [{d}]");

@@ -23,24 +23,39 @@ pub(super) fn run(cmd: CookiesCommand, settings: &Settings) -> Result<Exit, CliE
     }
 }
 
-fn import(creds: &Credentials, file: Option<String>, consume: bool, now: OffsetDateTime) -> Result<Exit, CliError> {
+fn import(
+    creds: &Credentials,
+    file: Option<String>,
+    consume: bool,
+    now: OffsetDateTime,
+) -> Result<Exit, CliError> {
     let input = match file.as_deref() {
         None => ImportInput::IntakeFile,
         Some("-") => {
             if std::io::stdin().is_terminal() {
                 eprintln!("Paste the cookies, then press Ctrl-D on an empty line:");
             }
-            ImportInput::Stdin(intake::read_stdin_paste().map_err(crate::credentials::CredentialError::from)?)
+            ImportInput::Stdin(
+                intake::read_stdin_paste().map_err(crate::credentials::CredentialError::from)?,
+            )
         }
         Some(path) => {
             let path = PathBuf::from(path);
             // The intake file named explicitly is still ours to empty.
             let ours = path == creds.paths().intake_file;
-            ImportInput::File { path, consume: consume || ours }
+            ImportInput::File {
+                path,
+                consume: consume || ours,
+            }
         }
     };
     let report = creds.import(input, now)?;
-    println!("Imported {} cookies ({}): {}", report.names.len(), report.format, report.names.join(", "));
+    println!(
+        "Imported {} cookies ({}): {}",
+        report.names.len(),
+        report.format,
+        report.names.join(", ")
+    );
     if report.session_cookies.is_empty() {
         println!("warning: no session cookie found; the site will likely not accept these cookies");
     } else {
@@ -49,14 +64,24 @@ fn import(creds: &Credentials, file: Option<String>, consume: bool, now: OffsetD
     for w in &report.warnings {
         println!("warning: {w}");
     }
-    println!("Stored encrypted in {}; expires {} (in {}).", creds.paths().vault_file.display(), rfc3339(report.expires_at), format_time_left(report.expires_at - now));
+    println!(
+        "Stored encrypted in {}; expires {} (in {}).",
+        creds.paths().vault_file.display(),
+        rfc3339(report.expires_at),
+        format_time_left(report.expires_at - now)
+    );
     if let Some(p) = &report.emptied {
         println!("Emptied {}.", p.display());
     }
     Ok(Exit::Ok)
 }
 
-fn status(creds: &Credentials, settings: &Settings, json: bool, now: OffsetDateTime) -> Result<Exit, CliError> {
+fn status(
+    creds: &Credentials,
+    settings: &Settings,
+    json: bool,
+    now: OffsetDateTime,
+) -> Result<Exit, CliError> {
     let st = creds.status(now)?;
     let exit = match st.cookies.as_ref().map(|c| &c.state) {
         Some(ExpiryState::Valid { .. }) | Some(ExpiryState::ExpiresSoon { .. }) => Exit::Ok,
@@ -111,16 +136,31 @@ fn status_json(st: &CookieStatus, settings: &Settings, now: OffsetDateTime) -> s
 
 fn print_status(st: &CookieStatus, settings: &Settings, now: OffsetDateTime) {
     match &st.cookies {
-        None => println!("Cookies:   none stored. Paste them into {} and run `confluence-tui cookies import`.", creds_intake(settings)),
+        None => println!(
+            "Cookies:   none stored. Paste them into {} and run `confluence-tui cookies import`.",
+            creds_intake(settings)
+        ),
         Some(c) => {
-            let session = if c.session_cookies.is_empty() { "no session cookie".to_string() } else { format!("session cookie {}", c.session_cookies.join(", ")) };
+            let session = if c.session_cookies.is_empty() {
+                "no session cookie".to_string()
+            } else {
+                format!("session cookie {}", c.session_cookies.join(", "))
+            };
             println!("Cookies:   {} stored ({session})", c.names.len());
             println!("  names:   {}", c.names.join(", "));
             println!("  source:  {}", c.source);
             println!("  saved:   {}", rfc3339(c.saved_at));
             match &c.state {
-                ExpiryState::Valid { left } => println!("  expires: {} (in {})", rfc3339(c.expires_at), format_time_left(*left)),
-                ExpiryState::ExpiresSoon { left } => println!("  expires: {} (in {}; soon: import fresh cookies)", rfc3339(c.expires_at), format_time_left(*left)),
+                ExpiryState::Valid { left } => println!(
+                    "  expires: {} (in {})",
+                    rfc3339(c.expires_at),
+                    format_time_left(*left)
+                ),
+                ExpiryState::ExpiresSoon { left } => println!(
+                    "  expires: {} (in {}; soon: import fresh cookies)",
+                    rfc3339(c.expires_at),
+                    format_time_left(*left)
+                ),
                 other => println!(
                     "  EXPIRED: {}. Sign in with the browser, copy the Cookie header, and import again.",
                     crate::credentials::expiry_reason(other).unwrap_or_default()
@@ -129,7 +169,9 @@ fn print_status(st: &CookieStatus, settings: &Settings, now: OffsetDateTime) {
         }
     }
     let token = match (st.token_stored, settings.api_token.is_some()) {
-        (true, true) => "stored in the vault; CONFLUENCE_API_TOKEN is also set (the environment wins)",
+        (true, true) => {
+            "stored in the vault; CONFLUENCE_API_TOKEN is also set (the environment wins)"
+        }
         (true, false) => "stored in the vault",
         (false, true) => "from CONFLUENCE_API_TOKEN (not stored)",
         (false, false) => "none",
@@ -137,7 +179,15 @@ fn print_status(st: &CookieStatus, settings: &Settings, now: OffsetDateTime) {
     println!("API token: {token}");
     let binding = match (st.vault_exists, st.machine_bound, st.passphrase_used) {
         (false, _, _) => "not created yet".to_string(),
-        (true, Some(m), Some(p)) => format!("{}, passphrase {}", if m { "bound to this machine" } else { "not machine-bound" }, if p { "used" } else { "not used" }),
+        (true, Some(m), Some(p)) => format!(
+            "{}, passphrase {}",
+            if m {
+                "bound to this machine"
+            } else {
+                "not machine-bound"
+            },
+            if p { "used" } else { "not used" }
+        ),
         _ => "present".to_string(),
     };
     println!("Vault:     {} ({binding})", st.vault_path.display());
@@ -154,7 +204,10 @@ fn creds_intake(settings: &Settings) -> String {
 fn clear(creds: &Credentials) -> Result<Exit, CliError> {
     let report = creds.clear_cookies()?;
     match &report.kept_aside {
-        Some(p) => println!("The vault could not be read; it was kept aside as {}. Import cookies again to start a new one.", p.display()),
+        Some(p) => println!(
+            "The vault could not be read; it was kept aside as {}. Import cookies again to start a new one.",
+            p.display()
+        ),
         None if report.removed == 0 => println!("No cookies were stored."),
         None => println!("Deleted {} stored cookies.", report.removed),
     }

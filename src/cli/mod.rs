@@ -3,6 +3,7 @@
 
 mod audit;
 mod cookies;
+mod remote;
 mod token;
 
 use std::path::PathBuf;
@@ -78,8 +79,8 @@ pub enum Command {
         #[arg(long)]
         verify: bool,
     },
-    /// Run the built-in fake Confluence site alone
-    DemoServer,
+    /// Run the built-in fake Confluence site alone (loopback only)
+    DemoServer(crate::demo::DemoServerArgs),
 }
 
 /// `cookies …`
@@ -125,6 +126,13 @@ pub enum CliError {
     AuthNeeded(String),
     #[error("{0}")]
     Internal(String),
+    /// A remote command failed; `printed` when the JSON answer already said so.
+    #[error("{message}")]
+    Remote {
+        message: String,
+        exit: Exit,
+        printed: bool,
+    },
 }
 
 /// The one place where errors become exit codes.
@@ -133,22 +141,36 @@ pub fn exit_for(err: &CliError) -> Exit {
         CliError::Config(_) | CliError::Usage(_) => Exit::Usage,
         CliError::AuthNeeded(_) => Exit::AuthNeeded,
         CliError::Internal(_) => Exit::Internal,
+        CliError::Remote { exit, .. } => *exit,
         CliError::Credentials(c) => match c {
             CredentialError::Vault(VaultError::Io { .. }) => Exit::Internal,
             CredentialError::Vault(_) => Exit::Vault,
-            CredentialError::Parse(_) | CredentialError::Intake(_) | CredentialError::IntakeEmpty { .. } | CredentialError::BadToken => Exit::Usage,
-            CredentialError::Audit(_) => Exit::Internal,
+            CredentialError::Parse(_)
+            | CredentialError::Intake(_)
+            | CredentialError::IntakeEmpty { .. }
+            | CredentialError::BadToken => Exit::Usage,
+            CredentialError::Audit(_) | CredentialError::Interrupted(_) => Exit::Internal,
         },
     }
 }
 
 /// Runs the parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> Exit {
-    let flags = FlagOverrides { env_file: cli.env_file.clone(), data_dir: cli.data_dir.clone(), base_url: cli.base_url.clone() };
-    let result = Settings::load(&flags).map_err(CliError::from).and_then(|settings| {
-        crate::logging::init(&settings.paths().diagnostics_log);
-        dispatch(cli, &settings)
-    });
+    if let Some(Command::DemoServer(args)) = cli.command {
+        // The fake site needs no settings: a broken .env must not stop it.
+        return run_demo_server(args);
+    }
+    let flags = FlagOverrides {
+        env_file: cli.env_file.clone(),
+        data_dir: cli.data_dir.clone(),
+        base_url: cli.base_url.clone(),
+    };
+    let result = Settings::load(&flags)
+        .map_err(CliError::from)
+        .and_then(|settings| {
+            crate::logging::init(&settings.paths().diagnostics_log);
+            dispatch(cli, settings, flags.clone())
+        });
     match result {
         Ok(exit) => exit,
         Err(err) => {
@@ -159,20 +181,55 @@ pub fn run(cli: Cli) -> Exit {
     }
 }
 
-fn dispatch(cli: Cli, settings: &Settings) -> Result<Exit, CliError> {
+fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, CliError> {
+    use remote::Remote;
     match cli.command {
         None if cli.demo => not_yet("--demo"),
         None => not_yet("the full-screen interface"),
-        Some(Command::Check { .. }) => not_yet("check"),
-        Some(Command::Spaces { .. }) => not_yet("spaces"),
-        Some(Command::Pages { .. }) => not_yet("pages"),
-        Some(Command::DemoServer) => not_yet("demo-server"),
-        Some(Command::Cookies(c)) => cookies::run(c, settings),
-        Some(Command::Token(t)) => token::run(t, settings),
-        Some(Command::Audit { json, verify }) => audit::run(settings, json, verify),
+        Some(Command::Check { json }) => remote::run(Remote::Check { json }, settings, flags),
+        Some(Command::Spaces { json, limit }) => {
+            remote::run(Remote::Spaces { json, limit }, settings, flags)
+        }
+        Some(Command::Pages { space_key, json }) => {
+            remote::run(Remote::Pages { space_key, json }, settings, flags)
+        }
+        Some(Command::DemoServer(_)) => unreachable_demo(),
+        Some(Command::Cookies(c)) => cookies::run(c, &settings),
+        Some(Command::Token(t)) => token::run(t, &settings),
+        Some(Command::Audit { json, verify }) => audit::run(&settings, json, verify),
     }
 }
 
+fn run_demo_server(args: crate::demo::DemoServerArgs) -> Exit {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Internal;
+        }
+    };
+    match rt.block_on(crate::demo::run_demo_server(args)) {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Usage
+        }
+    }
+}
+
+/// `demo-server` is dispatched before settings are read.
+fn unreachable_demo() -> Result<Exit, CliError> {
+    Err(CliError::Internal(
+        "demo-server is handled before settings are read".into(),
+    ))
+}
+
 fn not_yet(what: &str) -> Result<Exit, CliError> {
-    Err(CliError::Usage(format!("{what} is not yet available in this version")))
+    Err(CliError::Usage(format!(
+        "{what} is not yet available in this version"
+    )))
 }

@@ -20,7 +20,10 @@ pub(super) fn run(cmd: TokenCommand, settings: &Settings) -> Result<Exit, CliErr
         TokenCommand::Set => {
             let token = read_token()?;
             creds.store_token(token, OffsetDateTime::now_utc())?;
-            println!("Stored the API token encrypted in {}.", creds.paths().vault_file.display());
+            println!(
+                "Stored the API token encrypted in {}.",
+                creds.paths().vault_file.display()
+            );
             Ok(Exit::Ok)
         }
         TokenCommand::Clear => {
@@ -37,15 +40,23 @@ pub(super) fn run(cmd: TokenCommand, settings: &Settings) -> Result<Exit, CliErr
 /// Reads the token hidden from a terminal, or from standard input when piped.
 fn read_token() -> Result<SecretString, CliError> {
     let raw = if std::io::stdin().is_terminal() {
-        Zeroizing::new(rpassword::prompt_password("API token (input hidden): ").map_err(|e| CliError::Usage(format!("cannot read the token from the terminal: {e}")))?)
+        Zeroizing::new(
+            rpassword::prompt_password("API token (input hidden): ").map_err(|e| {
+                CliError::Usage(format!("cannot read the token from the terminal: {e}"))
+            })?,
+        )
     } else {
         let mut buf = Zeroizing::new(String::new());
         std::io::stdin()
             .take(MAX_TOKEN_BYTES + 1)
             .read_to_string(&mut buf)
-            .map_err(|e| CliError::Usage(format!("cannot read the token from standard input: {e}")))?;
+            .map_err(|e| {
+                CliError::Usage(format!("cannot read the token from standard input: {e}"))
+            })?;
         if buf.len() as u64 > MAX_TOKEN_BYTES {
-            return Err(CliError::Usage("the token on standard input is longer than 16 KiB; pipe only the token".into()));
+            return Err(CliError::Usage(
+                "the token on standard input is longer than 16 KiB; pipe only the token".into(),
+            ));
         }
         buf
     };

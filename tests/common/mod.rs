@@ -13,7 +13,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        Sandbox { dir: tempfile::tempdir().expect("temp dir") }
+        Sandbox {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
     pub fn data(&self) -> PathBuf {
         self.dir.path().join("data")
@@ -51,7 +53,9 @@ pub fn mode(path: &Path) -> u32 {
 
 /// A realistic Cloud Cookie header with a session cookie.
 pub fn cloud_header(session_value: &str) -> String {
-    format!("cloud.session.token={session_value}; atlassian.xsrf.token=abc123_lin; ajs_anonymous_id=%22x%22")
+    format!(
+        "cloud.session.token={session_value}; atlassian.xsrf.token=abc123_lin; ajs_anonymous_id=%22x%22"
+    )
 }
 
 pub fn stdout(out: &std::process::Output) -> String {

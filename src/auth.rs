@@ -1,0 +1,110 @@
+//! Which credential to use, and why: `CONFLUENCE_AUTH` and what is stored.
+//! `auto` picks unexpired stored cookies, else user name + token (Basic),
+//! else a token alone (Bearer), else "not configured".
+
+use time::OffsetDateTime;
+
+use crate::config::{AuthSetting, Settings};
+use crate::confluence::client::Credential;
+use crate::credentials::{CredentialError, Credentials, expiry_reason};
+use crate::secret::SecretString;
+
+/// The credential chosen and the reason, for the status screen and `check`.
+#[derive(Debug)]
+pub struct ResolvedAuth {
+    pub credential: Credential,
+    /// A sentence: why this mode.
+    pub why: String,
+    /// When the cookies in use expire (cookie mode).
+    pub cookie_expires_at: Option<OffsetDateTime>,
+    /// Where the token came from (`environment` or `vault`).
+    pub token_source: Option<&'static str>,
+}
+
+/// No usable credential.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("{0}")]
+    NotConfigured(String),
+    #[error(
+        "the stored cookies have expired ({reason}); sign in with the browser and import fresh cookies"
+    )]
+    CookiesExpired { reason: String },
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+}
+
+const HOW_TO_CONFIGURE: &str = "set CONFLUENCE_USERNAME and CONFLUENCE_API_TOKEN (Cloud API token), or CONFLUENCE_API_TOKEN alone (Server/DC personal access token), or import browser cookies with `confluence-tui cookies import`";
+
+/// Chooses the credential. Opens the vault (one scrypt run) only when a vault
+/// file exists and it may matter.
+pub fn resolve(
+    settings: &Settings,
+    creds: &Credentials,
+    now: OffsetDateTime,
+) -> Result<ResolvedAuth, AuthError> {
+    let env_token = settings.api_token.clone();
+    let needs_vault = creds.paths().vault_file.exists()
+        && (settings.auth == AuthSetting::Auto
+            || settings.auth == AuthSetting::Cookie
+            || env_token.is_none());
+    let doc = if needs_vault {
+        creds.load()?
+    } else {
+        Default::default()
+    };
+    let (token, token_source): (Option<SecretString>, Option<&'static str>) =
+        match (env_token, doc.api_token) {
+            (Some(t), _) => (Some(t), Some("environment")),
+            (None, Some(t)) => (Some(t), Some("vault")),
+            (None, None) => (None, None),
+        };
+    let stored = doc.cookies;
+    let usable = stored.as_ref().filter(|c| c.is_usable(now)).cloned();
+    let expired_reason = stored
+        .as_ref()
+        .and_then(|c| expiry_reason(&c.expiry_state(now)));
+    let username = settings.username.clone();
+    let cookie = |c: crate::cookies::jar::StoredCookies, why: String| ResolvedAuth {
+        cookie_expires_at: Some(c.expires_at),
+        credential: Credential::Cookies { jar: c.jar },
+        why,
+        token_source: None,
+    };
+    match settings.auth {
+        AuthSetting::Cookie => match usable {
+            Some(c) => Ok(cookie(c, "CONFLUENCE_AUTH=cookie".into())),
+            None => match expired_reason {
+                Some(reason) => Err(AuthError::CookiesExpired { reason }),
+                None => Err(AuthError::NotConfigured("CONFLUENCE_AUTH=cookie but no cookies are stored: import them with `confluence-tui cookies import` (or p in the app)".into())),
+            },
+        },
+        AuthSetting::Basic => match (username, token) {
+            (Some(username), Some(token)) => Ok(ResolvedAuth { credential: Credential::Basic { username, token }, why: "CONFLUENCE_AUTH=basic".into(), cookie_expires_at: None, token_source }),
+            _ => Err(AuthError::NotConfigured("CONFLUENCE_AUTH=basic needs CONFLUENCE_USERNAME and CONFLUENCE_API_TOKEN".into())),
+        },
+        AuthSetting::Bearer => match token {
+            Some(token) => Ok(ResolvedAuth { credential: Credential::Bearer { token }, why: "CONFLUENCE_AUTH=bearer".into(), cookie_expires_at: None, token_source }),
+            None => Err(AuthError::NotConfigured("CONFLUENCE_AUTH=bearer needs CONFLUENCE_API_TOKEN (a personal access token) or `confluence-tui token set`".into())),
+        },
+        AuthSetting::Auto => match (usable, username, token) {
+            (Some(c), _, _) => Ok(cookie(c, "auto: unexpired browser cookies are stored".into())),
+            (None, Some(username), Some(token)) => Ok(ResolvedAuth {
+                credential: Credential::Basic { username, token },
+                why: "auto: a user name and an API token are set".into(),
+                cookie_expires_at: None,
+                token_source,
+            }),
+            (None, None, Some(token)) => Ok(ResolvedAuth {
+                credential: Credential::Bearer { token },
+                why: "auto: a token without a user name is sent as a personal access token".into(),
+                cookie_expires_at: None,
+                token_source,
+            }),
+            (None, _, None) => match expired_reason {
+                Some(reason) => Err(AuthError::CookiesExpired { reason }),
+                None => Err(AuthError::NotConfigured(format!("no credentials: {HOW_TO_CONFIGURE}"))),
+            },
+        },
+    }
+}

@@ -1,0 +1,615 @@
+//! Response → outcome. Every response Confluence gives is sorted into one
+//! `Outcome` the rest of the code matches on; the rules follow how Cloud and
+//! Server/Data Center actually signal dead sessions, CAPTCHAs and limits.
+
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
+
+/// Longest wait a `Retry-After` may impose (servers have sent 2^63-1).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// How the request authenticated; the same status means different things.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthKind {
+    /// Browser session cookies: a 401 means the session died.
+    Cookie,
+    /// Basic (email + API token) or Bearer (PAT): a 401 means rejected.
+    Token,
+    /// No credentials at all.
+    None,
+}
+
+/// Why a cookie session is considered dead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExpiryReason {
+    /// 401 Unauthorized.
+    Unauthorized,
+    /// 403 "Current user not permitted to use Confluence", or 403 on the sign-in probe.
+    NotPermitted,
+    /// A redirect to a login page.
+    LoginRedirect { location: String },
+    /// An HTML page (a login page) where JSON was expected.
+    HtmlInsteadOfJson,
+    /// `X-Seraph-LoginReason: AUTHENTICATED_FAILED` (or another failure).
+    SeraphLoginFailed { reason: String },
+}
+
+impl std::fmt::Display for ExpiryReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExpiryReason::Unauthorized => f.write_str("the site answered 401 Unauthorized"),
+            ExpiryReason::NotPermitted => {
+                f.write_str("the site answered 403: not permitted to use Confluence")
+            }
+            ExpiryReason::LoginRedirect { location } => {
+                write!(f, "the site redirected to its login page ({location})")
+            }
+            ExpiryReason::HtmlInsteadOfJson => {
+                f.write_str("the site answered with an HTML login page instead of data")
+            }
+            ExpiryReason::SeraphLoginFailed { reason } => {
+                write!(f, "the site reported a failed login ({reason})")
+            }
+        }
+    }
+}
+
+/// What a response means.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// 2xx with the expected body.
+    Ok,
+    /// The cookie session is dead; fresh cookies are needed.
+    SessionExpired { reason: ExpiryReason, status: u16 },
+    /// A token (Basic or Bearer) was refused.
+    CredentialsRejected { status: u16, message: String },
+    /// Signed in as nobody: a 200 current-user of type `anonymous`.
+    Anonymous,
+    /// A CAPTCHA must be solved in the browser; never retry.
+    Captcha {
+        status: u16,
+        login_url: Option<String>,
+    },
+    /// 403 on a resource while signed in.
+    Forbidden { status: u16, message: String },
+    /// 404.
+    NotFound { message: String },
+    /// 429, or 503 with `Retry-After`; the wait is clamped.
+    RateLimited {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    /// 5xx.
+    ServerError { status: u16, message: String },
+    /// Anything else (4xx, unexpected 3xx, 1xx).
+    Unexpected { status: u16, message: String },
+}
+
+impl Outcome {
+    /// Worth another attempt after a wait: rate limits and gateway errors.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Outcome::RateLimited { .. } => true,
+            Outcome::ServerError { status, .. } => matches!(status, 502..=504),
+            _ => false,
+        }
+    }
+}
+
+/// The parts of a response classification looks at.
+pub struct ResponseFacts<'a> {
+    pub status: u16,
+    pub headers: &'a HeaderMap,
+    /// The body, or its first part (enough to sniff HTML and read an error).
+    pub body: &'a [u8],
+    pub auth: AuthKind,
+    /// True for the sign-in probe (current user): a 403 there means signed out.
+    pub probe: bool,
+}
+
+/// Sorts a response into one outcome.
+pub fn classify_response(r: &ResponseFacts<'_>) -> Outcome {
+    if let Some(captcha) = captcha(r) {
+        return captcha;
+    }
+    let status = r.status;
+    let seraph = header(r.headers, "x-seraph-loginreason");
+    match status {
+        300..=399 => {
+            let location = header(r.headers, LOCATION.as_str()).unwrap_or_default();
+            if is_login_location(&location) {
+                return dead_session(
+                    r,
+                    ExpiryReason::LoginRedirect { location },
+                    "redirected to the login page",
+                );
+            }
+            Outcome::Unexpected {
+                status,
+                message: format!("unexpected redirect to {location}"),
+            }
+        }
+        401 => dead_session(r, ExpiryReason::Unauthorized, &error_message(r.body)),
+        403 => {
+            let msg = error_message(r.body);
+            if r.probe || msg.contains("not permitted to use Confluence") {
+                dead_session(r, ExpiryReason::NotPermitted, &msg)
+            } else {
+                Outcome::Forbidden {
+                    status,
+                    message: msg,
+                }
+            }
+        }
+        404 => Outcome::NotFound {
+            message: error_message(r.body),
+        },
+        429 => Outcome::RateLimited {
+            status,
+            retry_after: retry_after(r.headers),
+        },
+        503 if r.headers.contains_key(RETRY_AFTER) => Outcome::RateLimited {
+            status,
+            retry_after: retry_after(r.headers),
+        },
+        500..=599 => Outcome::ServerError {
+            status,
+            message: error_message(r.body),
+        },
+        200..=299 => {
+            if let Some(reason) = seraph.filter(|s| s.contains("FAILED") || s.contains("OUT"))
+                && (r.body.iter().all(u8::is_ascii_whitespace) || looks_like_html(r))
+            {
+                return dead_session(
+                    r,
+                    ExpiryReason::SeraphLoginFailed { reason },
+                    "login failed",
+                );
+            }
+            if looks_like_html(r) {
+                return dead_session(
+                    r,
+                    ExpiryReason::HtmlInsteadOfJson,
+                    "an HTML page instead of JSON",
+                );
+            }
+            if r.probe && is_anonymous_user(r.body) {
+                return Outcome::Anonymous;
+            }
+            Outcome::Ok
+        }
+        _ => Outcome::Unexpected {
+            status,
+            message: error_message(r.body),
+        },
+    }
+}
+
+/// A dead session for cookies; a refused token otherwise.
+fn dead_session(r: &ResponseFacts<'_>, reason: ExpiryReason, message: &str) -> Outcome {
+    match r.auth {
+        AuthKind::Cookie | AuthKind::None => Outcome::SessionExpired {
+            reason,
+            status: r.status,
+        },
+        AuthKind::Token => Outcome::CredentialsRejected {
+            status: r.status,
+            message: message.to_string(),
+        },
+    }
+}
+
+fn captcha(r: &ResponseFacts<'_>) -> Option<Outcome> {
+    if let Some(denied) = header(r.headers, "x-authentication-denied-reason")
+        && denied.to_ascii_uppercase().starts_with("CAPTCHA_CHALLENGE")
+    {
+        let login_url = denied
+            .split(';')
+            .map(str::trim)
+            .find_map(|p| p.strip_prefix("login-url="))
+            .map(str::to_string);
+        return Some(Outcome::Captcha {
+            status: r.status,
+            login_url,
+        });
+    }
+    if header(r.headers, "x-seraph-loginreason")
+        .is_some_and(|s| s.contains("AUTHENTICATION_DENIED"))
+    {
+        return Some(Outcome::Captcha {
+            status: r.status,
+            login_url: None,
+        });
+    }
+    if looks_like_html(r) && contains_ignore_case(r.body, b"captcha") {
+        return Some(Outcome::Captcha {
+            status: r.status,
+            login_url: None,
+        });
+    }
+    None
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn is_login_location(location: &str) -> bool {
+    let l = location.to_ascii_lowercase();
+    [
+        "login.action",
+        "/login",
+        "id.atlassian.com",
+        "saml",
+        "/sso",
+        "oauth",
+        "signin",
+        "openid",
+    ]
+    .iter()
+    .any(|m| l.contains(m))
+}
+
+fn looks_like_html(r: &ResponseFacts<'_>) -> bool {
+    let ct = header(r.headers, CONTENT_TYPE.as_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if ct.contains("text/html") {
+        return true;
+    }
+    let start = r
+        .body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(r.body.len());
+    let head = &r.body[start..r.body.len().min(start + 64)];
+    contains_ignore_case(head, b"<!doctype html") || contains_ignore_case(head, b"<html")
+}
+
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+fn is_anonymous_user(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("type")
+                .and_then(|t| t.as_str())
+                .map(|t| t == "anonymous")
+        })
+        .unwrap_or(false)
+}
+
+/// `Retry-After` in seconds, clamped to `MAX_RETRY_AFTER`; absent or an HTTP
+/// date (rare here) gives `None`, and the caller backs off on its own.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let raw = header(headers, RETRY_AFTER.as_str())?;
+    let raw = raw.trim();
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Any run of digits too long for u64 is absurd: clamp it.
+    let secs = raw.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
+/// The message of an error body, read leniently: `message`, `reason`,
+/// `errors`, `errorMessages`, else the start of the text.
+pub fn error_message(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        let mut parts: Vec<String> = Vec::new();
+        for key in ["message", "reason"] {
+            if let Some(s) = v.get(key).and_then(|m| m.as_str()) {
+                parts.push(s.to_string());
+            }
+        }
+        for key in ["errors", "errorMessages"] {
+            if let Some(arr) = v.get(key).and_then(|e| e.as_array()) {
+                for e in arr {
+                    let text = e.as_str().map(str::to_string).or_else(|| {
+                        ["message", "title", "detail"]
+                            .iter()
+                            .filter_map(|k| {
+                                e.get(*k).and_then(|m| {
+                                    m.as_str().or_else(|| m.get("key").and_then(|x| x.as_str()))
+                                })
+                            })
+                            .next()
+                            .map(str::to_string)
+                    });
+                    parts.extend(text);
+                }
+            }
+        }
+        parts.dedup();
+        if !parts.is_empty() {
+            return truncate(&parts.join("; "), 300);
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return "no message".to_string();
+    }
+    if text.starts_with('<') {
+        return "an HTML page".to_string();
+    }
+    truncate(text, 300)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if cleaned.chars().count() <= max {
+        cleaned
+    } else {
+        format!("{}…", cleaned.chars().take(max).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn facts<'a>(
+        status: u16,
+        headers: &'a HeaderMap,
+        body: &'a [u8],
+        auth: AuthKind,
+        probe: bool,
+    ) -> ResponseFacts<'a> {
+        ResponseFacts {
+            status,
+            headers,
+            body,
+            auth,
+            probe,
+        }
+    }
+
+    fn h(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        m
+    }
+
+    #[test]
+    fn captcha_header_403_gives_login_url() {
+        let hm = h(&[(
+            "x-authentication-denied-reason",
+            "CAPTCHA_CHALLENGE; login-url=https://c.example.com/login.action",
+        )]);
+        let o = classify_response(&facts(403, &hm, b"", AuthKind::Cookie, false));
+        assert_eq!(
+            o,
+            Outcome::Captcha {
+                status: 403,
+                login_url: Some("https://c.example.com/login.action".into())
+            }
+        );
+        assert!(!o.is_retryable());
+    }
+
+    #[test]
+    fn seraph_denied_is_captcha_even_on_200() {
+        let hm = h(&[("x-seraph-loginreason", "AUTHENTICATION_DENIED")]);
+        for status in [200, 401] {
+            assert!(matches!(
+                classify_response(&facts(status, &hm, b"", AuthKind::Token, true)),
+                Outcome::Captcha { .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn unauthorized_depends_on_auth_kind() {
+        let hm = HeaderMap::new();
+        let body = br#"{"message":"Client must be authenticated","statusCode":401}"#;
+        assert!(matches!(
+            classify_response(&facts(401, &hm, body, AuthKind::Cookie, false)),
+            Outcome::SessionExpired {
+                reason: ExpiryReason::Unauthorized,
+                ..
+            }
+        ));
+        assert_eq!(
+            classify_response(&facts(401, &hm, body, AuthKind::Token, false)),
+            Outcome::CredentialsRejected {
+                status: 401,
+                message: "Client must be authenticated".into()
+            }
+        );
+    }
+
+    #[test]
+    fn forbidden_403_versus_not_permitted() {
+        let hm = HeaderMap::new();
+        let np = br#"{"message":"Current user not permitted to use Confluence","statusCode":403}"#;
+        assert!(matches!(
+            classify_response(&facts(403, &hm, np, AuthKind::Cookie, false)),
+            Outcome::SessionExpired {
+                reason: ExpiryReason::NotPermitted,
+                ..
+            }
+        ));
+        let other = br#"{"message":"No permission to view space"}"#;
+        assert!(matches!(
+            classify_response(&facts(403, &hm, other, AuthKind::Cookie, false)),
+            Outcome::Forbidden { .. }
+        ));
+        assert!(matches!(
+            classify_response(&facts(403, &hm, other, AuthKind::Cookie, true)),
+            Outcome::SessionExpired { .. }
+        ));
+    }
+
+    #[test]
+    fn login_redirects_and_html_pages_are_dead_sessions() {
+        for loc in [
+            "/login.action?os_destination=%2Frest",
+            "https://id.atlassian.com/login?continue=x",
+            "https://sso.example.com/saml/login",
+        ] {
+            let hm = h(&[("location", loc)]);
+            assert!(
+                matches!(
+                    classify_response(&facts(302, &hm, b"", AuthKind::Cookie, false)),
+                    Outcome::SessionExpired {
+                        reason: ExpiryReason::LoginRedirect { .. },
+                        ..
+                    }
+                ),
+                "{loc}"
+            );
+        }
+        let hm = h(&[("content-type", "text/html;charset=UTF-8")]);
+        let page = b"<!DOCTYPE html><html><form id=\"loginform\"><input name=\"os_username\"></form></html>";
+        assert!(matches!(
+            classify_response(&facts(200, &hm, page, AuthKind::Cookie, false)),
+            Outcome::SessionExpired {
+                reason: ExpiryReason::HtmlInsteadOfJson,
+                ..
+            }
+        ));
+        let none = HeaderMap::new();
+        assert!(matches!(
+            classify_response(&facts(
+                200,
+                &none,
+                b"\n  <html><body>x</body></html>",
+                AuthKind::Cookie,
+                false
+            )),
+            Outcome::SessionExpired { .. }
+        ));
+    }
+
+    #[test]
+    fn html_captcha_page_is_captcha() {
+        let hm = h(&[("content-type", "text/html")]);
+        let page = b"<html><div id=\"captcha-container\">Please verify</div></html>";
+        assert!(matches!(
+            classify_response(&facts(200, &hm, page, AuthKind::Cookie, false)),
+            Outcome::Captcha { .. }
+        ));
+    }
+
+    #[test]
+    fn empty_200_with_failed_seraph_reason_is_expired() {
+        let hm = h(&[("x-seraph-loginreason", "AUTHENTICATED_FAILED")]);
+        assert!(matches!(
+            classify_response(&facts(200, &hm, b"", AuthKind::Cookie, true)),
+            Outcome::SessionExpired {
+                reason: ExpiryReason::SeraphLoginFailed { .. },
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify_response(&facts(401, &hm, b"", AuthKind::Token, true)),
+            Outcome::CredentialsRejected { .. }
+        ));
+        let ok = h(&[("x-seraph-loginreason", "OK")]);
+        assert_eq!(
+            classify_response(&facts(
+                200,
+                &ok,
+                br#"{"type":"known"}"#,
+                AuthKind::Cookie,
+                true
+            )),
+            Outcome::Ok
+        );
+    }
+
+    #[test]
+    fn anonymous_current_user_is_not_ok() {
+        let hm = HeaderMap::new();
+        let body = br#"{"type":"anonymous","displayName":"Anonymous"}"#;
+        assert_eq!(
+            classify_response(&facts(200, &hm, body, AuthKind::Token, true)),
+            Outcome::Anonymous
+        );
+        assert_eq!(
+            classify_response(&facts(200, &hm, body, AuthKind::Token, false)),
+            Outcome::Ok
+        );
+    }
+
+    #[test]
+    fn rate_limits_clamp_absurd_retry_after() {
+        let hm = h(&[("retry-after", "9223372036854775807")]);
+        assert_eq!(
+            classify_response(&facts(429, &hm, b"", AuthKind::Token, false)),
+            Outcome::RateLimited {
+                status: 429,
+                retry_after: Some(MAX_RETRY_AFTER)
+            }
+        );
+        let hm = h(&[("retry-after", "99999999999999999999999999")]);
+        assert_eq!(retry_after(&hm), Some(MAX_RETRY_AFTER));
+        let hm = h(&[("retry-after", "3")]);
+        assert_eq!(
+            classify_response(&facts(503, &hm, b"", AuthKind::Token, false)),
+            Outcome::RateLimited {
+                status: 503,
+                retry_after: Some(Duration::from_secs(3))
+            }
+        );
+        let hm = h(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]);
+        assert_eq!(retry_after(&hm), None);
+        assert!(
+            classify_response(&facts(429, &HeaderMap::new(), b"", AuthKind::Token, false))
+                .is_retryable()
+        );
+    }
+
+    #[test]
+    fn server_errors_and_retryability() {
+        let hm = HeaderMap::new();
+        for s in [502, 503, 504] {
+            assert!(
+                classify_response(&facts(s, &hm, b"", AuthKind::Token, false)).is_retryable(),
+                "{s}"
+            );
+        }
+        let o = classify_response(&facts(
+            500,
+            &hm,
+            br#"{"message":"boom"}"#,
+            AuthKind::Token,
+            false,
+        ));
+        assert_eq!(
+            o,
+            Outcome::ServerError {
+                status: 500,
+                message: "boom".into()
+            }
+        );
+        assert!(!o.is_retryable());
+    }
+
+    #[test]
+    fn error_bodies_are_read_leniently() {
+        assert_eq!(
+            error_message(br#"{"errors":[{"status":400,"code":"INVALID","title":"Bad cursor"}]}"#),
+            "Bad cursor"
+        );
+        assert_eq!(error_message(br#"{"errorMessages":["a","b"]}"#), "a; b");
+        assert_eq!(error_message(br#"{"reason":"Not found"}"#), "Not found");
+        assert_eq!(error_message(b"plain text\nerror"), "plain text error");
+        assert_eq!(error_message(b"<html>x</html>"), "an HTML page");
+        assert_eq!(error_message(b""), "no message");
+    }
+}
