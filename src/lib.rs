@@ -15,5 +15,6 @@ pub mod exit;
 pub mod fsutil;
 pub mod logging;
 pub mod secret;
+pub mod tui;
 pub mod vault;
 pub mod worker;

@@ -20,7 +20,9 @@ use crate::confluence::client::{
     detect_deployment,
 };
 use crate::confluence::model::{Page, Space, User};
-use crate::credentials::{ClearReport, CredentialError, Credentials, ImportInput, ImportReport};
+use crate::credentials::{
+    ClearReport, CookieStatus, CredentialError, Credentials, ImportInput, ImportReport,
+};
 use crate::secret::SecretString;
 use crate::vault::{MachineIdSource, VaultError};
 
@@ -28,6 +30,7 @@ use crate::vault::{MachineIdSource, VaultError};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum JobKind {
     Verify,
+    Describe,
     Spaces,
     Pages,
     Credentials,
@@ -38,6 +41,8 @@ pub enum JobKind {
 pub enum Command {
     /// Check the credentials now (current user).
     Verify,
+    /// Report what is stored (cookies, token, vault), for the status screen.
+    Describe,
     /// Stream every space (at most `max`).
     ListSpaces { max: Option<usize> },
     /// Stream the pages of a space.
@@ -55,6 +60,24 @@ pub enum Command {
     ReloadSettings,
     /// Stop the running job of this kind.
     Cancel { kind: JobKind },
+}
+
+impl std::fmt::Debug for Command {
+    /// Names the command only: imports and tokens carry secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Command::Verify => "Verify",
+            Command::Describe => "Describe",
+            Command::ListSpaces { .. } => "ListSpaces",
+            Command::ListPages { .. } => "ListPages",
+            Command::ImportCookies { .. } => "ImportCookies",
+            Command::ClearCookies => "ClearCookies",
+            Command::StoreToken { .. } => "StoreToken",
+            Command::ReloadSettings => "ReloadSettings",
+            Command::Cancel { .. } => "Cancel",
+        };
+        f.write_str(name)
+    }
 }
 
 /// How a failure should be handled by whoever shows it.
@@ -135,6 +158,11 @@ pub enum Event {
     TokenStored,
     /// Settings were read again.
     SettingsReloaded { settings: Box<Settings> },
+    /// What is stored (never values), answering `Describe`.
+    Described {
+        status: Box<CookieStatus>,
+        token_in_environment: bool,
+    },
     /// A job failed.
     Error {
         kind: JobKind,
@@ -204,6 +232,7 @@ async fn run(
         generation += 1;
         let kind = match &cmd {
             Command::Verify => JobKind::Verify,
+            Command::Describe => JobKind::Describe,
             Command::ListSpaces { .. } => JobKind::Spaces,
             Command::ListPages { .. } => JobKind::Pages,
             Command::ImportCookies { .. } | Command::ClearCookies | Command::StoreToken { .. } => {
@@ -280,6 +309,7 @@ impl Ctx {
     async fn perform(self: Arc<Self>, cmd: Command, generation: u64) {
         match cmd {
             Command::Verify => self.verify().await,
+            Command::Describe => self.describe().await,
             Command::ListSpaces { max } => self.list_spaces(max, generation).await,
             Command::ListPages {
                 space_key,
@@ -425,6 +455,21 @@ impl Ctx {
 
     async fn invalidate_client(&self) {
         *self.client.lock().await = None;
+    }
+
+    async fn describe(self: &Arc<Self>) {
+        let me = self.clone();
+        match flatten(
+            tokio::task::spawn_blocking(move || me.creds.status(OffsetDateTime::now_utc())).await,
+        ) {
+            Ok(status) => {
+                self.send(Event::Described {
+                    status: Box::new(status),
+                    token_in_environment: self.settings.api_token.is_some(),
+                });
+            }
+            Err(e) => self.credential_error(JobKind::Describe, e),
+        }
     }
 
     async fn verify(self: &Arc<Self>) {

@@ -53,7 +53,12 @@ fn run(
     let out = c.output().unwrap();
     // The arguments themselves may hold a sentinel (a URL with a password):
     // record only the command's own output.
-    transcript.push_str(&format!("$ {}\n{}{}\n", args.first().unwrap_or(&""), stdout(&out), stderr(&out)));
+    transcript.push_str(&format!(
+        "$ {}\n{}{}\n",
+        args.first().unwrap_or(&""),
+        stdout(&out),
+        stderr(&out)
+    ));
     out.status.code()
 }
 

@@ -184,8 +184,9 @@ pub fn run(cli: Cli) -> Exit {
 fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, CliError> {
     use remote::Remote;
     match cli.command {
-        None if cli.demo => not_yet("--demo"),
-        None => not_yet("the full-screen interface"),
+        None => crate::tui::run(settings, flags, cli.demo)
+            .map(|()| Exit::Ok)
+            .map_err(|e| CliError::Internal(e.to_string())),
         Some(Command::Check { json }) => remote::run(Remote::Check { json }, settings, flags),
         Some(Command::Spaces { json, limit }) => {
             remote::run(Remote::Spaces { json, limit }, settings, flags)
@@ -226,10 +227,4 @@ fn unreachable_demo() -> Result<Exit, CliError> {
     Err(CliError::Internal(
         "demo-server is handled before settings are read".into(),
     ))
-}
-
-fn not_yet(what: &str) -> Result<Exit, CliError> {
-    Err(CliError::Usage(format!(
-        "{what} is not yet available in this version"
-    )))
 }

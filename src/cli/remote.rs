@@ -127,7 +127,7 @@ pub(super) fn run(
                     result = Err(fail(json, &mut out, code, &message, None, exit));
                     break;
                 }
-                Event::CookiesImported { .. } | Event::CookiesCleared { .. } | Event::TokenStored | Event::SettingsReloaded { .. } => {}
+                Event::CookiesImported { .. } | Event::CookiesCleared { .. } | Event::TokenStored | Event::SettingsReloaded { .. } | Event::Described { .. } => {}
             }
         }
         if listing && json && result.is_err() {

@@ -1,0 +1,445 @@
+//! The application state and `update`: messages in, effects out, no I/O.
+//! A driver (`tui::run`) performs the effects; tests call `update` directly.
+
+use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
+use time::OffsetDateTime;
+
+use super::keys::{self, Action};
+use super::screens::{
+    audit::AuditState, paste::PasteState, spaces::SpacesState, status::StatusState,
+    token::TokenState,
+};
+use super::session::SessionView;
+use crate::worker::{Command, Event};
+
+/// Which screen is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Status,
+    Spaces,
+    Audit,
+}
+
+impl Screen {
+    /// `Tab` order.
+    pub fn next(self) -> Screen {
+        match self {
+            Screen::Status => Screen::Spaces,
+            Screen::Spaces => Screen::Audit,
+            Screen::Audit => Screen::Status,
+        }
+    }
+}
+
+/// What the driver should do; `update` never does I/O itself.
+#[derive(Debug)]
+pub enum Effect {
+    /// Send a command to the worker.
+    Worker(Command),
+    /// Open a URL in the system browser.
+    OpenUrl(String),
+    /// Put text on the system clipboard.
+    CopyToClipboard(String),
+    /// Read the system clipboard; the answer comes back as `Msg::Clipboard`.
+    ReadClipboard,
+    /// Read the audit log (again) in the background; answers `Msg::AuditLoaded`.
+    LoadAudit,
+    /// Leave the application.
+    Quit,
+}
+
+/// The clipboard's answer.
+#[derive(Debug)]
+pub enum ClipboardText {
+    Text(zeroize::Zeroizing<String>),
+    /// No clipboard reachable (SSH, no display) or it holds no text: why.
+    Unavailable(String),
+}
+
+/// Everything that can happen to the app.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// A bracketed paste from the terminal.
+    Paste(String),
+    Mouse(MouseEvent),
+    Worker(Event),
+    Clipboard(ClipboardText),
+    AuditLoaded(super::screens::audit::AuditSnapshot),
+    /// Time moved on (a visible countdown); also carries the clock.
+    Tick(OffsetDateTime),
+    Resize,
+}
+
+/// A one-line message under the screen: results and errors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flash {
+    pub text: String,
+    pub level: FlashLevel,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlashLevel {
+    Info,
+    Success,
+    Warning,
+    Error,
+}
+
+/// A modal on top of the screen.
+#[derive(Debug)]
+pub enum Dialog {
+    Paste(Box<PasteState>),
+    Token(Box<TokenState>),
+    ConfirmClear,
+    Help,
+}
+
+/// What a screen or dialog's key handling needs besides its own state.
+pub struct Ctx<'a> {
+    pub effects: &'a mut Vec<Effect>,
+    pub flash: &'a mut Option<Flash>,
+    pub now: OffsetDateTime,
+    pub session: &'a SessionView,
+    /// A dialog a screen asks the app to open.
+    pub open_dialog: Option<Dialog>,
+}
+
+impl Ctx<'_> {
+    pub fn effect(&mut self, e: Effect) {
+        self.effects.push(e);
+    }
+    pub fn command(&mut self, c: Command) {
+        self.effects.push(Effect::Worker(c));
+    }
+    pub fn flash(&mut self, level: FlashLevel, text: impl Into<String>) {
+        *self.flash = Some(Flash {
+            text: text.into(),
+            level,
+        });
+    }
+    pub fn request_dialog(&mut self, d: Dialog) {
+        self.open_dialog = Some(d);
+    }
+}
+
+/// How a screen answered a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handled {
+    Yes,
+    No,
+}
+
+/// The whole application state.
+#[derive(Debug)]
+pub struct App {
+    pub screen: Screen,
+    pub session: SessionView,
+    pub status: StatusState,
+    pub spaces: SpacesState,
+    pub audit: AuditState,
+    pub dialog: Option<Dialog>,
+    pub flash: Option<Flash>,
+    pub now: OffsetDateTime,
+    pub quit: bool,
+    /// Cookie TTL that applies to a paste (for the preview).
+    pub cookie_ttl: time::Duration,
+}
+
+impl App {
+    /// A fresh app for a site (or none configured).
+    pub fn new(session: SessionView, now: OffsetDateTime, cookie_ttl: time::Duration) -> App {
+        App {
+            screen: Screen::Status,
+            session,
+            status: StatusState,
+            spaces: SpacesState::default(),
+            audit: AuditState::default(),
+            dialog: None,
+            flash: None,
+            now,
+            quit: false,
+            cookie_ttl,
+        }
+    }
+
+    /// The commands to send when the app starts: what is stored, then verify.
+    pub fn startup(&self) -> Vec<Effect> {
+        vec![
+            Effect::Worker(Command::Describe),
+            Effect::Worker(Command::Verify),
+            Effect::LoadAudit,
+        ]
+    }
+
+    /// True when a text field has the keyboard (global keys then type text).
+    pub fn text_focus(&self) -> bool {
+        match &self.dialog {
+            Some(Dialog::Paste(_)) | Some(Dialog::Token(_)) => true,
+            Some(Dialog::ConfirmClear) | Some(Dialog::Help) => false,
+            None => match self.screen {
+                Screen::Spaces => self.spaces.text_focus(),
+                Screen::Audit => self.audit.text_focus(),
+                Screen::Status => false,
+            },
+        }
+    }
+
+    /// The key tables in force (for the footer and key lookup).
+    pub fn key_tables(&self) -> Vec<&'static [keys::Binding]> {
+        let screen: &'static [keys::Binding] = match self.screen {
+            Screen::Status => super::screens::status::KEYS,
+            Screen::Spaces => self.spaces.keys(),
+            Screen::Audit => super::screens::audit::KEYS,
+        };
+        let mut t = vec![screen];
+        if self.screen != Screen::Status {
+            t.push(keys::LIST);
+        }
+        t.push(keys::GLOBAL);
+        t
+    }
+
+    /// Applies one message; returns what the driver must do.
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        match msg {
+            Msg::Tick(now) => self.now = now,
+            Msg::Resize => {}
+            Msg::Key(key) => {
+                // Windows also reports releases; act on presses only.
+                if key.kind != KeyEventKind::Release {
+                    self.on_key(key, &mut effects);
+                }
+            }
+            Msg::Paste(text) => {
+                let text = zeroize::Zeroizing::new(text);
+                let focus = self.text_focus();
+                match &mut self.dialog {
+                    Some(Dialog::Paste(p)) => p.insert_paste(&text, self.now, self.cookie_ttl),
+                    Some(Dialog::Token(t)) => t.insert_paste(&text),
+                    _ if !focus => {
+                        // A paste anywhere else opens the dialog with it.
+                        let mut p = PasteState::new(self.now, self.cookie_ttl);
+                        p.insert_paste(&text, self.now, self.cookie_ttl);
+                        self.dialog = Some(Dialog::Paste(Box::new(p)));
+                    }
+                    _ => {}
+                }
+            }
+            Msg::Mouse(m) => {
+                let delta = match m.kind {
+                    MouseEventKind::ScrollDown => 3,
+                    MouseEventKind::ScrollUp => -3,
+                    _ => 0,
+                };
+                if delta != 0 && self.dialog.is_none() {
+                    match self.screen {
+                        Screen::Spaces => self.spaces.scroll(delta),
+                        Screen::Audit => self.audit.scroll(delta),
+                        Screen::Status => {}
+                    }
+                }
+            }
+            Msg::Clipboard(c) => {
+                if let Some(Dialog::Paste(p)) = &mut self.dialog {
+                    p.on_clipboard(c, self.now, self.cookie_ttl);
+                }
+            }
+            Msg::AuditLoaded(snapshot) => self.audit.on_loaded(snapshot),
+            Msg::Worker(ev) => self.on_worker(ev, &mut effects),
+        }
+        effects
+    }
+
+    fn on_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) {
+        let now = self.now;
+        let ttl = self.cookie_ttl;
+        // Dialogs first: they own the keyboard.
+        if let Some(dialog) = &mut self.dialog {
+            let mut ctx = Ctx {
+                effects,
+                flash: &mut self.flash,
+                now,
+                session: &self.session,
+                open_dialog: None,
+            };
+            let close = match dialog {
+                Dialog::Paste(p) => p.handle_key(&key, &mut ctx, ttl),
+                Dialog::Token(t) => t.handle_key(&key, &mut ctx),
+                Dialog::ConfirmClear => match key.code {
+                    crossterm::event::KeyCode::Char('y') | crossterm::event::KeyCode::Char('Y') => {
+                        ctx.command(Command::ClearCookies);
+                        true
+                    }
+                    _ => {
+                        ctx.flash(FlashLevel::Info, "Nothing was cleared.");
+                        true
+                    }
+                },
+                Dialog::Help => true,
+            };
+            if close {
+                self.dialog = None;
+            }
+            return;
+        }
+        // Then the screen, which may have a text field focused.
+        let (handled, requested) = {
+            let mut ctx = Ctx {
+                effects,
+                flash: &mut self.flash,
+                now,
+                session: &self.session,
+                open_dialog: None,
+            };
+            let h = match self.screen {
+                Screen::Status => self.status.handle_key(&key, &mut ctx),
+                Screen::Spaces => self.spaces.handle_key(&key, &mut ctx),
+                Screen::Audit => self.audit.handle_key(&key, &mut ctx),
+            };
+            (h, ctx.open_dialog)
+        };
+        if let Some(d) = requested {
+            self.dialog = Some(d);
+        }
+        if handled == Handled::Yes || self.text_focus() {
+            return;
+        }
+        let tables = [keys::GLOBAL];
+        match keys::lookup(&tables, &key) {
+            Some(Action::Quit) => {
+                self.quit = true;
+                effects.push(Effect::Quit);
+            }
+            Some(Action::ShowStatus) => self.show(Screen::Status, effects),
+            Some(Action::ShowSpaces) => self.show(Screen::Spaces, effects),
+            Some(Action::ShowAudit) => self.show(Screen::Audit, effects),
+            Some(Action::NextScreen) => self.show(self.screen.next(), effects),
+            Some(Action::PasteCookies) => self.open_paste(effects),
+            Some(Action::Verify) => {
+                effects.push(Effect::Worker(Command::Verify));
+                self.flash = Some(Flash {
+                    text: "Verifying…".into(),
+                    level: FlashLevel::Info,
+                });
+            }
+            Some(Action::OpenInBrowser) => {
+                if let Some(url) = self.session.login_url() {
+                    effects.push(Effect::OpenUrl(url));
+                }
+            }
+            Some(Action::Help) => self.dialog = Some(Dialog::Help),
+            _ => {}
+        }
+    }
+
+    /// Opens the paste dialog and asks for the clipboard's text.
+    pub fn open_paste(&mut self, effects: &mut Vec<Effect>) {
+        self.dialog = Some(Dialog::Paste(Box::new(PasteState::new(
+            self.now,
+            self.cookie_ttl,
+        ))));
+        effects.push(Effect::ReadClipboard);
+    }
+
+    fn show(&mut self, screen: Screen, effects: &mut Vec<Effect>) {
+        self.screen = screen;
+        match screen {
+            Screen::Spaces if self.spaces.needs_load() && self.session.can_list() => {
+                self.spaces.mark_loading();
+                effects.push(Effect::Worker(Command::ListSpaces { max: None }));
+            }
+            Screen::Audit => effects.push(Effect::LoadAudit),
+            Screen::Status => effects.push(Effect::Worker(Command::Describe)),
+            _ => {}
+        }
+    }
+
+    fn on_worker(&mut self, ev: Event, effects: &mut Vec<Effect>) {
+        let was_signed_in = self.session.is_signed_in();
+        self.session.on_event(&ev, self.now);
+        match &ev {
+            Event::SessionExpired { reason, .. } => {
+                self.screen = Screen::Status;
+                self.flash = Some(Flash {
+                    text: format!("Session expired: {reason}"),
+                    level: FlashLevel::Error,
+                });
+                effects.push(Effect::Worker(Command::Describe));
+            }
+            Event::Captcha { .. } => {
+                self.screen = Screen::Status;
+                self.flash = Some(Flash {
+                    text: "CAPTCHA: sign in through the browser (o), then paste fresh cookies (p)"
+                        .into(),
+                    level: FlashLevel::Error,
+                });
+                effects.push(Effect::Worker(Command::Describe));
+            }
+            Event::Verified { user, .. } => {
+                self.flash = Some(Flash {
+                    text: format!("Signed in as {}", user.display_name),
+                    level: FlashLevel::Success,
+                });
+                if !was_signed_in && self.spaces.needs_load() {
+                    self.spaces.mark_loading();
+                    effects.push(Effect::Worker(Command::ListSpaces { max: None }));
+                }
+                effects.push(Effect::LoadAudit);
+            }
+            Event::CookiesImported { report } => {
+                self.flash = Some(Flash {
+                    text: format!("Saved {} cookies encrypted; verifying…", report.names.len()),
+                    level: FlashLevel::Info,
+                });
+                self.spaces.reset();
+                effects.push(Effect::Worker(Command::Describe));
+            }
+            Event::CookiesCleared { report } => {
+                self.flash = Some(Flash {
+                    text: format!("Cleared {} stored cookies", report.removed),
+                    level: FlashLevel::Success,
+                });
+                effects.push(Effect::Worker(Command::Describe));
+                effects.push(Effect::LoadAudit);
+            }
+            Event::TokenStored => {
+                self.flash = Some(Flash {
+                    text: "Token stored encrypted; verifying…".into(),
+                    level: FlashLevel::Info,
+                });
+                effects.push(Effect::Worker(Command::Describe));
+            }
+            Event::SettingsReloaded { .. } => {
+                self.flash = Some(Flash {
+                    text: "Settings reloaded".into(),
+                    level: FlashLevel::Success,
+                });
+                self.spaces.reset();
+                effects.push(Effect::Worker(Command::Describe));
+                effects.push(Effect::Worker(Command::Verify));
+            }
+            Event::Error { message, .. } => {
+                self.flash = Some(Flash {
+                    text: message.clone(),
+                    level: FlashLevel::Error,
+                });
+            }
+            Event::NotConfigured { message } => {
+                self.flash = Some(Flash {
+                    text: message.clone(),
+                    level: FlashLevel::Warning,
+                });
+            }
+            Event::Waiting { wait, .. } => {
+                self.flash = Some(Flash {
+                    text: format!("Rate limited: waiting {} s…", wait.as_secs().max(1)),
+                    level: FlashLevel::Warning,
+                });
+            }
+            _ => {}
+        }
+        self.spaces.on_worker_event(&ev);
+    }
+}

@@ -1,0 +1,22 @@
+//! One file per screen or dialog: its state, its key table, its key
+//! handling, and its rendering (a pure function of the state).
+
+pub mod audit;
+pub mod paste;
+pub mod spaces;
+pub mod status;
+pub mod token;
+
+use ratatui::layout::Rect;
+
+/// A rectangle of at most `width`×`height` centred in `area`.
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}

@@ -1,0 +1,306 @@
+//! The home screen: credential status cards, actions, and the guidance
+//! panel that walks the user to fresh cookies.
+
+use crossterm::event::KeyEvent;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+use time::OffsetDateTime;
+
+use crate::cookies::jar::{ExpiryState, format_time_left};
+use crate::tui::app::{Ctx, Dialog, Handled};
+use crate::tui::keys::{self, Action, Binding, k};
+use crate::tui::session::{SessionState, SessionView};
+use crate::tui::theme::Theme;
+use crate::worker::Command;
+
+/// Keys of the status screen.
+pub const KEYS: &[Binding] = &[
+    Binding {
+        keys: &[k('c')],
+        action: Action::ClearCookies,
+        label: "clear",
+        help: "clear the stored cookies (asks first)",
+    },
+    Binding {
+        keys: &[k('t')],
+        action: Action::EnterToken,
+        label: "token",
+        help: "enter an API token (masked; stored encrypted)",
+    },
+    Binding {
+        keys: &[k('r')],
+        action: Action::ReloadSettings,
+        label: "reload",
+        help: "reload settings (.env and environment)",
+    },
+];
+
+/// The status screen keeps no state of its own: it draws the session view.
+#[derive(Debug, Default)]
+pub struct StatusState;
+
+impl StatusState {
+    /// Screen keys; dialogs are opened by the app from the returned request.
+    pub fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx) -> Handled {
+        match keys::lookup(&[KEYS], key) {
+            Some(Action::ClearCookies) => {
+                ctx.request_dialog(Dialog::ConfirmClear);
+                Handled::Yes
+            }
+            Some(Action::EnterToken) => {
+                ctx.request_dialog(Dialog::Token(Box::default()));
+                Handled::Yes
+            }
+            Some(Action::ReloadSettings) => {
+                ctx.command(Command::ReloadSettings);
+                Handled::Yes
+            }
+            _ => Handled::No,
+        }
+    }
+}
+
+/// Draws the status screen for `session` at `now`.
+pub fn render(
+    session: &SessionView,
+    now: OffsetDateTime,
+    area: Rect,
+    buf: &mut Buffer,
+    theme: &Theme,
+) {
+    let cards = cards(session, now, theme);
+    let card_height = cards.len() as u16 + 2;
+    let guidance = guidance(session, now, theme);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(card_height), Constraint::Min(0)]).areas(area);
+    Paragraph::new(Text::from(cards))
+        .block(Block::bordered().title(" Credentials "))
+        .render(top, buf);
+    if let Some((title, lines)) = guidance {
+        Paragraph::new(Text::from(lines))
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(title).border_style(theme.warn()))
+            .render(bottom, buf);
+    } else {
+        let lines = vec![
+            Line::from(vec![
+                Span::styled(" v", theme.key()),
+                Span::raw(" verify now   "),
+                Span::styled("p", theme.key()),
+                Span::raw(" paste cookies   "),
+                Span::styled("o", theme.key()),
+                Span::raw(" open the login page"),
+            ]),
+            Line::from(vec![
+                Span::styled(" c", theme.key()),
+                Span::raw(" clear cookies   "),
+                Span::styled("t", theme.key()),
+                Span::raw(" enter an API token   "),
+                Span::styled("r", theme.key()),
+                Span::raw(" reload settings"),
+            ]),
+            Line::from(vec![
+                Span::styled(" 2", theme.key()),
+                Span::raw(" spaces   "),
+                Span::styled("3", theme.key()),
+                Span::raw(" audit log   "),
+                Span::styled("?", theme.key()),
+                Span::raw(" help"),
+            ]),
+        ];
+        Paragraph::new(Text::from(lines))
+            .block(Block::bordered().title(" Actions "))
+            .render(bottom, buf);
+    }
+}
+
+fn row<'a>(label: &'a str, value: Vec<Span<'a>>, theme: &Theme) -> Line<'a> {
+    let mut spans = vec![Span::styled(format!(" {label:<9}"), theme.dim())];
+    spans.extend(value);
+    Line::from(spans)
+}
+
+fn ago(then: OffsetDateTime, now: OffsetDateTime) -> String {
+    let secs = (now - then).whole_seconds().max(0);
+    if secs < 5 {
+        "just now".into()
+    } else {
+        format!("{} ago", format_time_left(time::Duration::seconds(secs)))
+    }
+}
+
+fn cards<'a>(s: &'a SessionView, now: OffsetDateTime, theme: &Theme) -> Vec<Line<'a>> {
+    let mut lines = Vec::new();
+    let site = match (&s.site, &s.deployment) {
+        (Some(site), Some(d)) => vec![
+            Span::raw(site.as_str()),
+            Span::styled(format!("  ({d})"), theme.dim()),
+        ],
+        (Some(site), None) => vec![Span::raw(site.as_str())],
+        (None, _) => vec![Span::styled("not set (CONFLUENCE_BASE_URL)", theme.error())],
+    };
+    lines.push(row("Site", site, theme));
+    let auth = match (s.mode, &s.why) {
+        (Some(m), Some(why)) => vec![
+            Span::styled(m, theme.title()),
+            Span::styled(format!("  {why}"), theme.dim()),
+        ],
+        _ => vec![Span::styled("not chosen yet", theme.dim())],
+    };
+    lines.push(row("Auth", auth, theme));
+    let user = match (&s.user, s.last_verified) {
+        (Some(u), Some(t)) => vec![
+            Span::styled(u.as_str(), theme.ok()),
+            Span::styled(format!("  verified {}", ago(t, now)), theme.dim()),
+        ],
+        _ => match &s.state {
+            SessionState::Checking => vec![Span::styled("checking…", theme.dim())],
+            SessionState::Failed { message } => vec![Span::styled(message.as_str(), theme.error())],
+            SessionState::Expired { .. } => {
+                vec![Span::styled("signed out: session expired", theme.error())]
+            }
+            SessionState::Captcha { .. } => {
+                vec![Span::styled("blocked by a CAPTCHA", theme.error())]
+            }
+            _ => vec![Span::styled("not signed in", theme.dim())],
+        },
+    };
+    lines.push(row("User", user, theme));
+    let cookies = match s.stored.as_ref().and_then(|st| st.cookies.as_ref()) {
+        None if s.stored.is_none() => vec![Span::styled("reading the vault…", theme.dim())],
+        None => vec![Span::styled("none stored", theme.dim())],
+        Some(c) => {
+            let session = if c.session_cookies.is_empty() {
+                Span::styled("no session cookie", theme.warn())
+            } else {
+                Span::styled("session cookie ✓", theme.ok())
+            };
+            let expiry = match s.cookie_state(now) {
+                Some(ExpiryState::Valid { left }) => {
+                    Span::styled(format!("expires in {}", format_time_left(left)), theme.ok())
+                }
+                Some(ExpiryState::ExpiresSoon { left }) => Span::styled(
+                    format!("expires in {}", format_time_left(left)),
+                    theme.warn(),
+                ),
+                Some(_) => Span::styled("EXPIRED", theme.error()),
+                None => Span::raw(""),
+            };
+            vec![
+                Span::raw(format!("{} stored · ", c.names.len())),
+                session,
+                Span::raw(" · "),
+                expiry,
+                Span::styled(format!(" · saved {}", short_time(c.saved_at)), theme.dim()),
+            ]
+        }
+    };
+    lines.push(row("Cookies", cookies, theme));
+    let token = match (
+        s.token_in_environment,
+        s.stored.as_ref().map(|st| st.token_stored),
+    ) {
+        (true, _) => "from the environment (CONFLUENCE_API_TOKEN)",
+        (false, Some(true)) => "stored in the vault",
+        _ => "none",
+    };
+    lines.push(row("Token", vec![Span::raw(token)], theme));
+    let vault = match &s.stored {
+        None => vec![Span::styled("…", theme.dim())],
+        Some(st) => {
+            let perms = if st.permission_warnings.is_empty() {
+                Span::styled("permissions ok", theme.ok())
+            } else {
+                Span::styled("permissions too open!", theme.error())
+            };
+            let binding = match (st.vault_exists, st.machine_bound, st.passphrase_used) {
+                (false, _, _) => "not created yet".to_string(),
+                (true, Some(m), Some(p)) => format!(
+                    "{} · passphrase {}",
+                    if m {
+                        "machine-bound"
+                    } else {
+                        "not machine-bound"
+                    },
+                    if p { "used" } else { "not used" }
+                ),
+                _ => String::new(),
+            };
+            vec![
+                Span::raw(st.vault_path.display().to_string()),
+                Span::raw(" · "),
+                perms,
+                Span::styled(format!(" · {binding}"), theme.dim()),
+            ]
+        }
+    };
+    lines.push(row("Vault", vault, theme));
+    lines
+}
+
+fn short_time(t: OffsetDateTime) -> String {
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&f)
+        .unwrap_or_default()
+}
+
+/// The guidance panel: why, then the steps to fresh cookies or settings.
+fn guidance<'a>(
+    s: &'a SessionView,
+    now: OffsetDateTime,
+    theme: &Theme,
+) -> Option<(&'static str, Vec<Line<'a>>)> {
+    let mut lines = Vec::new();
+    if s.site.is_none() {
+        lines.push(Line::styled(
+            format!(
+                " No site is configured. Put these lines in {} (or export them), then press r:",
+                s.env_file
+            ),
+            theme.warn(),
+        ));
+        for l in [
+            "CONFLUENCE_BASE_URL=https://your-site.atlassian.net/wiki",
+            "CONFLUENCE_USERNAME=you@example.com",
+            "CONFLUENCE_API_TOKEN=<your-api-token>",
+        ] {
+            lines.push(Line::styled(format!("   {l}"), theme.key()));
+        }
+        lines.push(Line::raw(" On SSO sites without API tokens, set only CONFLUENCE_BASE_URL and paste browser cookies (p)."));
+        lines.push(Line::raw(" Every setting is described in .env.example."));
+        return Some((" Set up ", lines));
+    }
+    if !s.needs_cookie_guidance(now) && !matches!(s.state, SessionState::NotConfigured { .. }) {
+        return None;
+    }
+    let reason = match &s.state {
+        SessionState::Expired { reason, status } => format!(
+            " Session expired: {reason}{}",
+            status.map(|c| format!(" (HTTP {c})")).unwrap_or_default()
+        ),
+        SessionState::Captcha { login_url, status } => format!(
+            " The site demands a CAPTCHA (HTTP {status}). Sign in through the browser{}; retrying here would make it worse.",
+            login_url
+                .as_deref()
+                .map(|u| format!(" at {u}"))
+                .unwrap_or_default()
+        ),
+        SessionState::NotConfigured { message } => format!(" {message}"),
+        _ => " The stored cookies have expired.".into(),
+    };
+    lines.push(Line::styled(reason, theme.error()));
+    let steps = [
+        "1. Press o to open the site's login page in the browser, and sign in.",
+        "2. Open the developer tools (F12) → Network, reload, click a request to the site.",
+        "3. Copy the Cookie: request header (or right-click → Copy as cURL).",
+        "4. Press p here: the clipboard is read, previewed, and saved encrypted.",
+    ];
+    for st in steps {
+        lines.push(Line::raw(format!("   {st}")));
+    }
+    lines.push(Line::styled("   Or paste into cookies/confluence_cookies.txt in the data directory: it is imported and emptied.", theme.dim()));
+    Some((" Get fresh cookies ", lines))
+}

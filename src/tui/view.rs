@@ -1,0 +1,151 @@
+//! Drawing the frame: header, the screen, the message line, the footer
+//! generated from the key tables, and any dialog. A pure function of `App`.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Color;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
+
+use super::app::{App, Dialog, FlashLevel, Screen};
+use super::keys;
+use super::screens;
+use super::session::Badge;
+use super::theme::Theme;
+
+/// Draws the whole app into `buf`.
+pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let [header, body, message, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(app, header, buf, theme);
+    match app.screen {
+        Screen::Status => screens::status::render(&app.session, app.now, body, buf, theme),
+        Screen::Spaces => screens::spaces::render(&app.spaces, body, buf, theme),
+        Screen::Audit => screens::audit::render(&app.audit, body, buf, theme),
+    }
+    if let Some(f) = &app.flash {
+        let style = match f.level {
+            FlashLevel::Info => theme.dim(),
+            FlashLevel::Success => theme.ok(),
+            FlashLevel::Warning => theme.warn(),
+            FlashLevel::Error => theme.error(),
+        };
+        Paragraph::new(Line::styled(format!(" {}", f.text), style)).render(message, buf);
+    }
+    draw_footer(app, footer, buf, theme);
+    match &app.dialog {
+        Some(Dialog::Paste(p)) => screens::paste::render(p, body, buf, theme),
+        Some(Dialog::Token(t)) => screens::token::render(t, body, buf, theme),
+        Some(Dialog::ConfirmClear) => draw_confirm(area, buf, theme),
+        Some(Dialog::Help) => draw_help(app, area, buf, theme),
+        None => {}
+    }
+}
+
+fn draw_header(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let badge = app.session.badge(app.now);
+    let color = match badge {
+        Badge::SignedIn => Color::Green,
+        Badge::ExpiresSoon => Color::Yellow,
+        Badge::Expired | Badge::Captcha | Badge::Failed => Color::Red,
+        Badge::NotConfigured | Badge::Checking => Color::Gray,
+    };
+    let tab = |s: Screen, label: &'static str| {
+        if app.screen == s {
+            Span::styled(label, theme.selected())
+        } else {
+            Span::styled(label, theme.dim())
+        }
+    };
+    let mut spans = vec![
+        Span::styled(" confluence-tui ", theme.title()),
+        tab(Screen::Status, "1 Status"),
+        Span::raw(" "),
+        tab(Screen::Spaces, "2 Spaces"),
+        Span::raw(" "),
+        tab(Screen::Audit, "3 Audit"),
+        Span::raw("  "),
+        Span::styled(format!(" {} ", badge.label()), theme.badge(color)),
+    ];
+    let who = match (&app.session.user, app.session.mode) {
+        (Some(u), Some(m)) => format!(" {u} · {m}"),
+        _ => String::new(),
+    };
+    let site = app
+        .session
+        .site
+        .as_deref()
+        .map(|s| {
+            s.trim_start_matches("https://")
+                .trim_start_matches("http://")
+        })
+        .unwrap_or("no site");
+    spans.push(Span::raw(format!("{who} · {site}")));
+    Paragraph::new(Line::from(spans)).render(area, buf);
+}
+
+fn draw_footer(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let items = if let Some(Dialog::Paste(_)) = &app.dialog {
+        screens::paste::footer()
+    } else if app.dialog.is_some() {
+        vec![("Esc".to_string(), "close")]
+    } else if app.text_focus() {
+        vec![("Esc".to_string(), "done"), ("Enter".to_string(), "apply")]
+    } else {
+        keys::footer_items(&app.key_tables())
+    };
+    let mut spans = vec![Span::raw(" ")];
+    for (key, label) in items {
+        spans.push(Span::styled(key, theme.key()));
+        spans.push(Span::raw(format!(" {label}  ")));
+    }
+    Paragraph::new(Line::from(spans)).render(area, buf);
+}
+
+fn draw_confirm(area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let area = screens::centered(area, 56, 5);
+    Clear.render(area, buf);
+    Paragraph::new(vec![
+        Line::raw(" Delete the stored cookies? The audit log keeps a record."),
+        Line::from(vec![
+            Span::styled(" y", theme.key()),
+            Span::raw(" delete   "),
+            Span::styled("any other key", theme.key()),
+            Span::raw(" keep them"),
+        ]),
+    ])
+    .block(
+        Block::bordered()
+            .title(" Clear cookies ")
+            .border_style(theme.warn()),
+    )
+    .render(area, buf);
+}
+
+fn draw_help(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let mut lines = Vec::new();
+    for table in app.key_tables() {
+        for (k, help) in keys::help_lines(table) {
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {k:<16}"), theme.key()),
+                Span::raw(help),
+            ]));
+        }
+    }
+    lines.push(Line::styled(
+        " Mouse wheel scrolls lists. Any key closes this help.",
+        theme.dim(),
+    ));
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let area = screens::centered(area, 72, h);
+    Clear.render(area, buf);
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .block(Block::bordered().title(" Keys "))
+        .render(area, buf);
+}
