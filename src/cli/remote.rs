@@ -25,6 +25,20 @@ pub(super) fn run(
     settings: Settings,
     flags: FlagOverrides,
 ) -> Result<Exit, CliError> {
+    // Without a site there is nothing to verify: a configuration error (exit
+    // 2) naming the setting, not "authentication needed".
+    if let Err(e) = settings.require_base_url() {
+        let check_json = matches!(remote, Remote::Check { json: true });
+        let mut out = std::io::stdout().lock();
+        return Err(fail(
+            check_json,
+            &mut out,
+            "configuration",
+            &e.to_string(),
+            None,
+            Exit::Usage,
+        ));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -41,6 +55,9 @@ pub(super) fn run(
         };
         w.commands.send(cmd).map_err(|_| CliError::Internal("the worker stopped".into()))?;
         let json = matches!(remote, Remote::Check { json: true } | Remote::Spaces { json: true, .. } | Remote::Pages { json: true, .. });
+        // A listing's stdout is a JSON array of items; its failure goes to
+        // stderr only, never as an object inside the array.
+        let check_json = matches!(remote, Remote::Check { json: true });
         let mut out = BufWriter::new(std::io::stdout().lock());
         let mut first = true;
         let mut listing = false;
@@ -97,7 +114,7 @@ pub(super) fn run(
                     eprintln!("waiting {:.1} s before attempt {next_attempt} ({reason:?})", wait.as_secs_f64());
                 }
                 Event::NotConfigured { message } => {
-                    result = Err(fail(json, &mut out, "not_configured", &message, None, Exit::AuthNeeded));
+                    result = Err(fail(check_json, &mut out, "not_configured", &message, None, Exit::AuthNeeded));
                     break;
                 }
                 Event::SessionExpired { reason, status } => {
@@ -105,13 +122,13 @@ pub(super) fn run(
                         "the session has expired: {reason}. Sign in with the browser, copy the Cookie header, then run `confluence-tui cookies import -` (or press p in the app){}",
                         status.map(|s| format!(" [HTTP {s}]")).unwrap_or_default()
                     );
-                    result = Err(fail(json, &mut out, "session_expired", &msg, None, Exit::AuthNeeded));
+                    result = Err(fail(check_json, &mut out, "session_expired", &msg, None, Exit::AuthNeeded));
                     break;
                 }
                 Event::Captcha { login_url, status } => {
                     let at = login_url.as_deref().map(|u| format!(" at {u}")).unwrap_or_default();
                     let msg = format!("the site demands a CAPTCHA [HTTP {status}]: sign in through the browser{at}, solve it, then paste fresh cookies (`confluence-tui cookies import -`). Retrying would make it worse.");
-                    result = Err(fail(json, &mut out, "captcha", &msg, login_url, Exit::Captcha));
+                    result = Err(fail(check_json, &mut out, "captcha", &msg, login_url, Exit::Captcha));
                     break;
                 }
                 Event::Error { class, message, .. } => {
@@ -124,7 +141,7 @@ pub(super) fn run(
                         ErrorClass::Internal => ("internal", Exit::Internal),
                         ErrorClass::NotFound => ("not_found", Exit::Usage),
                     };
-                    result = Err(fail(json, &mut out, code, &message, None, exit));
+                    result = Err(fail(check_json, &mut out, code, &message, None, exit));
                     break;
                 }
                 Event::CookiesImported { .. } | Event::CookiesCleared { .. } | Event::TokenStored | Event::SettingsReloaded { .. } | Event::Described { .. } => {}

@@ -1,0 +1,811 @@
+//! `check`, `spaces` and `pages` through the real binary against the fake
+//! site over real HTTP: every session outcome in every auth mode it applies
+//! to, with the exit code, the words shown, the audit record written and the
+//! vault's cookies marked expired or refreshed. Also: no secret anywhere.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use common::*;
+use confluence_tui::config::{FlagOverrides, Settings};
+use confluence_tui::credentials::Credentials;
+use confluence_tui::demo::{
+    CLOUD_SESSION_COOKIE, CaptchaForm, DEMO_API_TOKEN, DEMO_DISPLAY_NAME, DEMO_EMAIL, DEMO_PAT,
+    DemoConfig, DemoData, DemoFaults, DemoFlavor, DemoServer, SERVER_SESSION_COOKIE,
+};
+use confluence_tui::secret::ExposeSecret;
+use serde_json::Value;
+
+/// A fake site on its own runtime, alive while the test runs the binary.
+struct Site {
+    // Dropped first: its Drop stops the server task on the runtime below.
+    server: DemoServer,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Site {
+    fn start(flavor: DemoFlavor, faults: DemoFaults) -> Site {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = DemoConfig {
+            flavor,
+            data: DemoData {
+                spaces: 12,
+                pages_per_space: 5,
+            },
+            faults,
+        };
+        let server = rt
+            .block_on(DemoServer::start(config, "127.0.0.1:0".parse().unwrap()))
+            .unwrap();
+        Site { server, _rt: rt }
+    }
+    fn cloud() -> Site {
+        Site::start(DemoFlavor::Cloud, DemoFaults::default())
+    }
+    fn server_dc() -> Site {
+        Site::start(DemoFlavor::Server, DemoFaults::default())
+    }
+    fn faults(&self, f: impl FnOnce(&mut DemoFaults)) {
+        let mut faults = self.server.faults();
+        f(&mut faults);
+        self.server.set_faults(faults);
+    }
+    fn count(&self) -> u64 {
+        self.server.request_count()
+    }
+    fn deployment(&self) -> &'static str {
+        match self.server.flavor() {
+            DemoFlavor::Cloud => "cloud",
+            DemoFlavor::Server => "server",
+        }
+    }
+}
+
+/// How the binary signs in.
+enum Auth<'a> {
+    Basic(&'a str),
+    Bearer(&'a str),
+    /// Whatever the vault holds (cookies imported earlier).
+    Stored,
+}
+
+/// The binary pointed at `site` with `auth`.
+fn cmd(sb: &Sandbox, site: &Site, auth: Auth) -> assert_cmd::Command {
+    let mut c = sb.cmd();
+    c.env("CONFLUENCE_BASE_URL", site.server.base_url().as_str())
+        .env("CONFLUENCE_DEPLOYMENT", site.deployment());
+    match auth {
+        Auth::Basic(token) => {
+            c.env("CONFLUENCE_USERNAME", DEMO_EMAIL)
+                .env("CONFLUENCE_API_TOKEN", token);
+        }
+        Auth::Bearer(token) => {
+            c.env("CONFLUENCE_API_TOKEN", token);
+        }
+        Auth::Stored => {}
+    }
+    c
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(mut c: assert_cmd::Command, args: &[&str]) -> Run {
+    let out = c.args(args).output().unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: stdout(&out),
+        stderr: stderr(&out),
+    }
+}
+
+fn check(sb: &Sandbox, site: &Site, auth: Auth) -> Run {
+    run(cmd(sb, site, auth), &["check"])
+}
+
+fn check_json(sb: &Sandbox, site: &Site, auth: Auth) -> (Run, Value) {
+    let r = run(cmd(sb, site, auth), &["check", "--json"]);
+    let v: Value = serde_json::from_str(r.stdout.trim())
+        .unwrap_or_else(|e| panic!("check --json is one JSON object ({e}): {}", r.stdout));
+    (r, v)
+}
+
+/// Imports `header` into the vault through the binary.
+fn import(sb: &Sandbox, site: &Site, header: &str) {
+    let r = run(
+        {
+            let mut c = cmd(sb, site, Auth::Stored);
+            c.write_stdin(header.to_string());
+            c
+        },
+        &["cookies", "import", "-"],
+    );
+    assert_eq!(r.code, Some(0), "import: {}{}", r.stdout, r.stderr);
+}
+
+/// Imports the site's live demo session cookie.
+fn import_live(sb: &Sandbox, site: &Site) {
+    import(sb, site, &site.server.session_cookie_header());
+}
+
+/// A session cookie the site never issued.
+fn import_dead(sb: &Sandbox, site: &Site) {
+    let name = match site.server.flavor() {
+        DemoFlavor::Cloud => CLOUD_SESSION_COOKIE,
+        DemoFlavor::Server => SERVER_SESSION_COOKIE,
+    };
+    import(
+        sb,
+        site,
+        &format!("{name}=never-issued-session-value; other=1"),
+    );
+}
+
+fn audit_events(sb: &Sandbox) -> Vec<String> {
+    let text = std::fs::read_to_string(sb.audit()).unwrap_or_default();
+    text.lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["event"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+fn cookie_state(sb: &Sandbox) -> String {
+    let r = run(sb.cmd(), &["cookies", "status", "--json"]);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    v["cookies"]["state"].as_str().unwrap_or("none").to_string()
+}
+
+/// The stored value of one cookie, read through the library as the binary
+/// wrote it (same data dir, same machine).
+fn stored_cookie(sb: &Sandbox, name: &str) -> String {
+    let vars: HashMap<String, String> = HashMap::new();
+    let flags = FlagOverrides {
+        data_dir: Some(sb.data()),
+        ..Default::default()
+    };
+    let settings = Settings::from_vars(&flags, &vars).unwrap();
+    let doc = Credentials::open(&settings).load().unwrap();
+    let jar = doc.cookies.expect("cookies stored").jar;
+    jar.get(name)
+        .expect("cookie stored")
+        .value
+        .expose_secret()
+        .to_string()
+}
+
+fn assert_exit(r: &Run, code: i32, what: &str) {
+    assert_eq!(
+        r.code,
+        Some(code),
+        "{what}\nstdout: {}\nstderr: {}",
+        r.stdout,
+        r.stderr
+    );
+}
+
+// ---------------------------------------------------------------- ok
+
+#[test]
+fn basic_ok_names_the_user_and_mode_and_is_audited() {
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    let r = check(&sb, &site, Auth::Basic(DEMO_API_TOKEN));
+    assert_exit(&r, 0, "basic ok");
+    assert!(r.stdout.contains(DEMO_DISPLAY_NAME), "{}", r.stdout);
+    assert!(r.stdout.contains("basic auth"), "{}", r.stdout);
+    assert!(r.stdout.contains("Cloud"), "{}", r.stdout);
+    let (r, v) = check_json(&sb, &site, Auth::Basic(DEMO_API_TOKEN));
+    assert_exit(&r, 0, "basic ok json");
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["mode"], "basic");
+    assert_eq!(v["deployment"], "Cloud");
+    assert_eq!(v["user"]["display_name"], DEMO_DISPLAY_NAME);
+    assert_eq!(v["site"], site.server.base_url().as_str());
+    assert!(v["why"].as_str().unwrap().contains("API token"), "{v}");
+    assert_eq!(audit_events(&sb), ["session_verified", "session_verified"]);
+}
+
+#[test]
+fn bearer_ok_on_server() {
+    let site = Site::server_dc();
+    let sb = Sandbox::new();
+    let (r, v) = check_json(&sb, &site, Auth::Bearer(DEMO_PAT));
+    assert_exit(&r, 0, "bearer ok");
+    assert_eq!(v["mode"], "bearer");
+    assert_eq!(v["deployment"], "Server/Data Center");
+    assert_eq!(v["user"]["display_name"], DEMO_DISPLAY_NAME);
+    assert_eq!(audit_events(&sb), ["session_verified"]);
+}
+
+#[test]
+fn cookie_ok_on_cloud_and_server() {
+    for site in [Site::cloud(), Site::server_dc()] {
+        let sb = Sandbox::new();
+        import_live(&sb, &site);
+        let r = check(&sb, &site, Auth::Stored);
+        assert_exit(&r, 0, "cookie ok");
+        assert!(r.stdout.contains(DEMO_DISPLAY_NAME), "{}", r.stdout);
+        assert!(r.stdout.contains("cookie auth"), "{}", r.stdout);
+        assert_eq!(
+            audit_events(&sb).last().map(String::as_str),
+            Some("session_verified")
+        );
+        assert_eq!(cookie_state(&sb), "valid");
+    }
+}
+
+// ------------------------------------------------------ expired sessions
+
+/// A cookie check that must end as an expired session: exit 3, the reason
+/// and the next step shown, audited, the vault's cookies marked expired.
+fn assert_cookie_session_expired(sb: &Sandbox, site: &Site, reason_words: &str) {
+    let before = site.count();
+    let r = check(sb, site, Auth::Stored);
+    assert_exit(&r, 3, reason_words);
+    assert!(r.stderr.contains("expired"), "{}", r.stderr);
+    assert!(r.stderr.contains(reason_words), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cookies import"),
+        "next step: {}",
+        r.stderr
+    );
+    assert_eq!(site.count() - before, 1, "a dead session is not retried");
+    let events = audit_events(sb);
+    assert!(events.contains(&"session_expired".into()), "{events:?}");
+    assert!(events.contains(&"cookies_expired".into()), "{events:?}");
+    assert_eq!(cookie_state(sb), "expired");
+    // Marked cookies are never sent again: the next check asks for fresh ones
+    // without a request.
+    let before = site.count();
+    let r = check(sb, site, Auth::Stored);
+    assert_exit(&r, 3, "after expiry");
+    assert_eq!(site.count(), before, "expired cookies are not sent");
+}
+
+#[test]
+fn cookie_401_is_an_expired_session() {
+    for site in [Site::cloud(), Site::server_dc()] {
+        let sb = Sandbox::new();
+        import_dead(&sb, &site);
+        assert_cookie_session_expired(&sb, &site, "401");
+    }
+}
+
+#[test]
+fn cookie_403_not_permitted_is_an_expired_session() {
+    let site = Site::cloud();
+    site.faults(|f| f.expired_403 = true);
+    let sb = Sandbox::new();
+    import_dead(&sb, &site);
+    assert_cookie_session_expired(&sb, &site, "not permitted");
+}
+
+#[test]
+fn cookie_redirect_to_login_is_an_expired_session() {
+    let site = Site::server_dc();
+    site.faults(|f| f.redirect_to_login = true);
+    let sb = Sandbox::new();
+    import_dead(&sb, &site);
+    assert_cookie_session_expired(&sb, &site, "login page");
+}
+
+#[test]
+fn cookie_html_login_page_is_an_expired_session() {
+    let site = Site::cloud();
+    site.faults(|f| f.html_login_page = true);
+    let sb = Sandbox::new();
+    import_dead(&sb, &site);
+    assert_cookie_session_expired(&sb, &site, "HTML login page");
+}
+
+#[test]
+fn cookie_session_lifetime_ends_in_an_expired_session() {
+    let site = Site::cloud();
+    site.faults(|f| f.session_expire_after_requests = Some(1));
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    assert_exit(&check(&sb, &site, Auth::Stored), 0, "first use");
+    assert_cookie_session_expired(&sb, &site, "401");
+}
+
+#[test]
+fn token_modes_get_rejected_not_expired_on_the_same_answers() {
+    // The same 403 / redirect / HTML answers mean "token refused" in basic
+    // mode: exit 3, credentials_rejected, and nothing marked in the vault.
+    for knob in 0..3 {
+        let site = Site::cloud();
+        site.faults(|f| match knob {
+            0 => f.expired_403 = true,
+            1 => f.redirect_to_login = true,
+            _ => f.html_login_page = true,
+        });
+        let sb = Sandbox::new();
+        let r = check(&sb, &site, Auth::Basic("wrong-token"));
+        assert_exit(&r, 3, "rejected");
+        assert_eq!(audit_events(&sb), ["credentials_rejected"], "knob {knob}");
+        assert_eq!(site.count(), 1, "knob {knob}: not retried");
+    }
+}
+
+// ------------------------------------------------------------- CAPTCHA
+
+#[test]
+fn captcha_header_form_shows_the_login_url_and_is_never_retried() {
+    let site = Site::server_dc();
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    site.faults(|f| f.captcha = Some(CaptchaForm::Header403));
+    let login = format!("http://{}/login.action", site.server.addr());
+    let r = check(&sb, &site, Auth::Stored);
+    assert_exit(&r, 4, "captcha");
+    assert_eq!(site.count(), 1, "a CAPTCHA is never retried");
+    assert!(r.stderr.contains(&login), "login URL shown: {}", r.stderr);
+    assert!(r.stderr.contains("browser"), "{}", r.stderr);
+    assert!(r.stderr.contains("cookies import"), "{}", r.stderr);
+    let events = audit_events(&sb);
+    assert!(events.contains(&"captcha_challenge".into()), "{events:?}");
+    assert_eq!(cookie_state(&sb), "expired");
+
+    // Token mode: same exit, JSON names the login URL.
+    let sb = Sandbox::new();
+    let before = site.count();
+    let (r, v) = check_json(&sb, &site, Auth::Bearer(DEMO_PAT));
+    assert_exit(&r, 4, "captcha json");
+    assert_eq!(site.count() - before, 1);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["reason"], "captcha");
+    assert_eq!(v["login_url"], login.as_str());
+    assert!(v["message"].as_str().unwrap().contains("browser"), "{v}");
+    assert_eq!(audit_events(&sb), ["captcha_challenge"]);
+}
+
+#[test]
+fn captcha_seraph_form_is_exit_4_in_every_mode() {
+    let site = Site::server_dc();
+    let sb_cookie = Sandbox::new();
+    import_live(&sb_cookie, &site);
+    site.faults(|f| f.captcha = Some(CaptchaForm::Seraph401));
+    for (sb, auth) in [
+        (&sb_cookie, Auth::Stored),
+        (&Sandbox::new(), Auth::Bearer(DEMO_PAT)),
+    ] {
+        let before = site.count();
+        let (r, v) = check_json(sb, &site, auth);
+        assert_exit(&r, 4, "seraph captcha");
+        assert_eq!(site.count() - before, 1, "never retried");
+        assert_eq!(v["reason"], "captcha");
+        assert!(audit_events(sb).contains(&"captcha_challenge".into()));
+    }
+    let cloud = Site::cloud();
+    cloud.faults(|f| f.captcha = Some(CaptchaForm::Seraph401));
+    let sb = Sandbox::new();
+    assert_exit(
+        &check(&sb, &cloud, Auth::Basic(DEMO_API_TOKEN)),
+        4,
+        "basic seraph",
+    );
+    assert_eq!(cloud.count(), 1);
+}
+
+// ------------------------------------------- rejected and anonymous
+
+#[test]
+fn wrong_basic_token_is_rejected_once() {
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    let (r, v) = check_json(&sb, &site, Auth::Basic("wrong-token"));
+    assert_exit(&r, 3, "rejected");
+    assert_eq!(site.count(), 1, "auth failures are never retried");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["reason"], "auth_failed");
+    assert!(v["message"].as_str().unwrap().contains("rejected"), "{v}");
+    assert_eq!(audit_events(&sb), ["credentials_rejected"]);
+}
+
+#[test]
+fn invalid_pat_on_server_runs_as_anonymous() {
+    let site = Site::server_dc();
+    let sb = Sandbox::new();
+    let r = check(&sb, &site, Auth::Bearer("not-a-real-pat"));
+    assert_exit(&r, 3, "anonymous");
+    assert!(r.stderr.contains("anonymous"), "{}", r.stderr);
+    assert_eq!(site.count(), 1);
+    assert_eq!(audit_events(&sb), ["credentials_rejected"]);
+}
+
+#[test]
+fn anonymous_knob_is_exit_3_even_with_good_credentials() {
+    let site = Site::cloud();
+    site.faults(|f| f.anonymous = true);
+    let sb = Sandbox::new();
+    let (r, v) = check_json(&sb, &site, Auth::Basic(DEMO_API_TOKEN));
+    assert_exit(&r, 3, "anonymous knob");
+    assert!(v["message"].as_str().unwrap().contains("anonymous"), "{v}");
+    assert_eq!(audit_events(&sb), ["credentials_rejected"]);
+}
+
+// --------------------------------------------- rate limits, 5xx, network
+
+#[test]
+fn rate_limit_is_waited_out_and_shown() {
+    let site = Site::cloud();
+    site.faults(|f| {
+        f.rate_limit_every = Some(2);
+        f.retry_after_secs = 1;
+    });
+    // Request 1 goes by; `check`'s first request is number 2 and limited.
+    let sb = Sandbox::new();
+    assert_exit(
+        &check(&sb, &site, Auth::Basic(DEMO_API_TOKEN)),
+        0,
+        "request 1",
+    );
+    let started = std::time::Instant::now();
+    let r = check(&sb, &site, Auth::Basic(DEMO_API_TOKEN));
+    assert_exit(&r, 0, "limited then ok");
+    assert!(
+        r.stderr.contains("waiting 1.0 s before attempt 2"),
+        "{}",
+        r.stderr
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    assert_eq!(site.count(), 3);
+}
+
+#[test]
+fn server_errors_after_retries_are_exit_5() {
+    let site = Site::cloud();
+    site.faults(|f| f.error_rate = 1.0);
+    let sb = Sandbox::new();
+    // The binary's default policy: 5 attempts, backoff from 0.5 s doubling
+    // with jitter, so well under 10 s.
+    let (r, v) = check_json(&sb, &site, Auth::Basic(DEMO_API_TOKEN));
+    assert_exit(&r, 5, "5xx");
+    assert_eq!(site.count(), 5, "five attempts in all");
+    assert_eq!(v["reason"], "network");
+    assert_eq!(r.stderr.matches("waiting").count(), 4, "{}", r.stderr);
+    assert!(audit_events(&sb).is_empty(), "no credential event");
+}
+
+#[test]
+fn closed_port_is_exit_5() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let sb = Sandbox::new();
+    let r = run(
+        {
+            let mut c = sb.cmd();
+            c.env("CONFLUENCE_BASE_URL", format!("http://127.0.0.1:{port}"))
+                .env("CONFLUENCE_DEPLOYMENT", "server")
+                .env("CONFLUENCE_API_TOKEN", DEMO_PAT);
+            c
+        },
+        &["check"],
+    );
+    assert_exit(&r, 5, "closed port");
+    assert!(r.stderr.contains("could not connect"), "{}", r.stderr);
+}
+
+// ---------------------------------------------------- not configured
+
+#[test]
+fn no_base_url_is_exit_2_naming_the_setting() {
+    let sb = Sandbox::new();
+    for args in [&["check"][..], &["check", "--json"], &["spaces"]] {
+        let r = run(
+            {
+                let mut c = sb.cmd();
+                c.env("CONFLUENCE_API_TOKEN", DEMO_PAT);
+                c
+            },
+            args,
+        );
+        assert_exit(&r, 2, "no base url");
+        if args == ["check", "--json"] {
+            let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+            assert_eq!(v["ok"], false);
+            assert_eq!(v["reason"], "configuration");
+        } else {
+            assert!(r.stdout.is_empty(), "{}", r.stdout);
+        }
+        assert!(
+            format!("{}{}", r.stdout, r.stderr).contains("CONFLUENCE_BASE_URL"),
+            "{}{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn base_url_without_credentials_is_exit_3() {
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    let r = check(&sb, &site, Auth::Stored);
+    assert_exit(&r, 3, "no credentials");
+    assert!(r.stderr.contains("CONFLUENCE_API_TOKEN"), "{}", r.stderr);
+    assert!(r.stderr.contains("cookies import"), "{}", r.stderr);
+    assert_eq!(site.count(), 0, "nothing to send, nothing sent");
+    let (r, v) = check_json(&sb, &site, Auth::Stored);
+    assert_exit(&r, 3, "no credentials json");
+    assert_eq!(v["reason"], "not_configured");
+}
+
+#[test]
+fn unreadable_vault_is_exit_6() {
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    let mut bytes = std::fs::read(sb.vault()).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(sb.vault(), &bytes).unwrap();
+    let (r, v) = check_json(&sb, &site, Auth::Stored);
+    assert_exit(&r, 6, "tampered vault");
+    assert_eq!(v["reason"], "vault_unreadable");
+    assert_eq!(site.count(), 0);
+}
+
+// ------------------------------------------------------- refresh
+
+#[test]
+fn rotated_session_cookie_is_saved_back_to_the_vault() {
+    let site = Site::cloud();
+    site.faults(|f| f.rotate_cookies = true);
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    let before = stored_cookie(&sb, CLOUD_SESSION_COOKIE);
+    assert_exit(&check(&sb, &site, Auth::Stored), 0, "rotating check");
+    let after = stored_cookie(&sb, CLOUD_SESSION_COOKIE);
+    assert_ne!(before, after, "the fresh value was saved");
+    let events = audit_events(&sb);
+    assert!(events.contains(&"cookies_refreshed".into()), "{events:?}");
+    // The saved value is the live one: it keeps working after the old
+    // value's grace has run out.
+    for _ in 0..4 {
+        assert_exit(&check(&sb, &site, Auth::Stored), 0, "still signed in");
+    }
+    assert_eq!(cookie_state(&sb), "valid");
+}
+
+// ------------------------------------------------------- listings
+
+#[test]
+fn spaces_and_pages_list_as_json_in_every_mode() {
+    let cloud = Site::cloud();
+    let server = Site::server_dc();
+    let cookie_sb = Sandbox::new();
+    import_live(&cookie_sb, &cloud);
+    let plain = Sandbox::new();
+    let cases: [(&Sandbox, &Site, Auth); 3] = [
+        (&plain, &cloud, Auth::Basic(DEMO_API_TOKEN)),
+        (&plain, &server, Auth::Bearer(DEMO_PAT)),
+        (&cookie_sb, &cloud, Auth::Stored),
+    ];
+    let key = DemoData::default().space(0).unwrap().key;
+    for (sb, site, auth) in cases {
+        let mode = match &auth {
+            Auth::Basic(_) => "basic",
+            Auth::Bearer(_) => "bearer",
+            Auth::Stored => "cookie",
+        };
+        let r = run(cmd(sb, site, auth), &["spaces", "--json"]);
+        assert_exit(&r, 0, mode);
+        let spaces: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(spaces.len(), 12, "{mode}");
+        for field in ["id", "key", "name", "type", "status", "url"] {
+            assert!(spaces[0].get(field).is_some(), "{mode}: {field}");
+        }
+        assert_eq!(spaces[0]["key"], key.as_str());
+        let auth = match mode {
+            "basic" => Auth::Basic(DEMO_API_TOKEN),
+            "bearer" => Auth::Bearer(DEMO_PAT),
+            _ => Auth::Stored,
+        };
+        let r = run(cmd(sb, site, auth), &["pages", &key, "--json"]);
+        assert_exit(&r, 0, mode);
+        let pages: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(pages.len(), 5, "{mode}");
+        for field in ["id", "title", "parent_id", "version", "updated_at", "url"] {
+            assert!(pages[0].get(field).is_some(), "{mode}: {field}");
+        }
+    }
+}
+
+#[test]
+fn listing_with_a_dead_session_is_exit_3_and_valid_json() {
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    import_dead(&sb, &site);
+    let r = run(cmd(&sb, &site, Auth::Stored), &["spaces", "--json"]);
+    assert_exit(&r, 3, "dead session listing");
+    let items: Vec<Value> = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("stdout stays a JSON array of items ({e}): {}", r.stdout));
+    assert!(
+        items.is_empty(),
+        "no error object inside the array: {}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("expired"), "{}", r.stderr);
+    assert!(audit_events(&sb).contains(&"session_expired".into()));
+    assert_eq!(cookie_state(&sb), "expired");
+}
+
+// ------------------------------------------------------- no leaks
+
+const TOKEN_SENTINEL: &str = "SENTINELnetTokenW3e5r7t9y";
+const PAT_SENTINEL: &str = "SENTINELnetPatQ2w4e6r8t0";
+const COOKIE_SENTINEL: &str = "SENTINELnetCookieZ1x3c5v7";
+const XSRF_SENTINEL: &str = "SENTINELnetXsrfM9n7b5v3";
+
+fn scan_dir(dir: &Path, secrets: &[String]) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            scan_dir(&p, secrets);
+            continue;
+        }
+        // The vault included: encrypted, so no secret in plain text.
+        let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+        for s in secrets {
+            assert!(!text.contains(s.as_str()), "{} leaks a secret", p.display());
+        }
+    }
+}
+
+#[test]
+fn network_commands_leak_no_secret_anywhere() {
+    let cloud = Site::cloud();
+    let server = Site::server_dc();
+    let live_cloud = cloud.server.session_cookie_header();
+    let live_server = server.server.session_cookie_header();
+    let value_of = |header: &str| {
+        header
+            .split("; ")
+            .filter_map(|p| p.split_once('='))
+            .map(|(_, v)| v.to_string())
+            .collect::<Vec<_>>()
+    };
+    let mut secrets: Vec<String> = [TOKEN_SENTINEL, PAT_SENTINEL, COOKIE_SENTINEL, XSRF_SENTINEL]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    // The live demo values are unique per server: sentinels too.
+    secrets.extend(value_of(&live_cloud));
+    secrets.extend(value_of(&live_server));
+    // The demo token and PAT are public constants; their Basic form is what
+    // would leak from a header dump.
+    use base64::Engine as _;
+    secrets.push(
+        base64::engine::general_purpose::STANDARD.encode(format!("{DEMO_EMAIL}:{DEMO_API_TOKEN}")),
+    );
+    secrets.push(DEMO_PAT.to_string());
+    secrets.push(DEMO_API_TOKEN.to_string());
+    let sentinel_cookie =
+        format!("{CLOUD_SESSION_COOKIE}={COOKIE_SENTINEL}; atlassian.xsrf.token={XSRF_SENTINEL}");
+
+    let sb = Sandbox::new();
+    let mut transcript = String::new();
+    let key = DemoData::default().space(0).unwrap().key;
+    let listing: [&[&str]; 4] = [
+        &["check"],
+        &["check", "--json"],
+        &["spaces", "--json"],
+        &["pages", &key, "--json"],
+    ];
+    {
+        let mut go = |site: &Site, auth: Auth, args: &[&str]| {
+            let mut c = cmd(&sb, site, auth);
+            c.env("RUST_LOG", "trace");
+            let r = run(c, args);
+            transcript.push_str(&format!(
+                "$ {args:?} -> {:?}\n{}{}\n",
+                r.code, r.stdout, r.stderr
+            ));
+            r.code
+        };
+        let mut codes = Vec::new();
+        // Success: real demo credentials in each mode.
+        for args in listing {
+            codes.push(go(&cloud, Auth::Basic(DEMO_API_TOKEN), args));
+            codes.push(go(&server, Auth::Bearer(DEMO_PAT), args));
+        }
+        // Failure: sentinel credentials the site refuses (rejected, anonymous).
+        for args in listing {
+            codes.push(go(&cloud, Auth::Basic(TOKEN_SENTINEL), args));
+            codes.push(go(&server, Auth::Bearer(PAT_SENTINEL), args));
+        }
+        assert!(
+            codes.contains(&Some(0)) && codes.contains(&Some(3)),
+            "{codes:?}"
+        );
+    }
+
+    // Cookie mode: live cookies (success, with rotation), then sentinel
+    // cookies (expired), then CAPTCHA and 5xx.
+    let cookie_sb = Sandbox::new();
+    {
+        let mut go = |site: &Site, args: &[&str], stdin: Option<&str>| {
+            let mut c = cmd(&cookie_sb, site, Auth::Stored);
+            c.env("RUST_LOG", "trace");
+            if let Some(s) = stdin {
+                c.write_stdin(s.to_string());
+            }
+            let r = run(c, args);
+            transcript.push_str(&format!(
+                "$ {args:?} -> {:?}\n{}{}\n",
+                r.code, r.stdout, r.stderr
+            ));
+            r.code
+        };
+        cloud.faults(|f| f.rotate_cookies = true);
+        assert_eq!(
+            go(&cloud, &["cookies", "import", "-"], Some(&live_cloud)),
+            Some(0)
+        );
+        for args in listing {
+            assert_eq!(go(&cloud, args, None), Some(0), "{args:?}\n{transcript}");
+        }
+        // Rotated values are secrets too.
+        secrets.push(stored_cookie(&cookie_sb, CLOUD_SESSION_COOKIE));
+        cloud.faults(|f| f.rotate_cookies = false);
+        go(&cloud, &["cookies", "import", "-"], Some(&sentinel_cookie));
+        for args in listing {
+            go(&cloud, args, None);
+            go(&cloud, &["cookies", "import", "-"], Some(&sentinel_cookie));
+        }
+        cloud.faults(|f| f.captcha = Some(CaptchaForm::Header403));
+        for args in listing {
+            assert_eq!(go(&cloud, args, None), Some(4), "{transcript}");
+            go(&cloud, &["cookies", "import", "-"], Some(&sentinel_cookie));
+        }
+        cloud.faults(|f| {
+            f.captcha = None;
+            f.error_rate = 1.0;
+        });
+        assert_eq!(go(&cloud, &["check"], None), Some(5), "{transcript}");
+    }
+
+    for s in &secrets {
+        assert!(
+            !transcript.contains(s.as_str()),
+            "output leaks a secret:\n{transcript}"
+        );
+    }
+    for dir in [sb.data(), cookie_sb.data()] {
+        let log = dir.join("logs/confluence-tui.log");
+        assert!(
+            std::fs::metadata(&log).is_ok_and(|m| m.len() > 0),
+            "trace log written"
+        );
+        let text = std::fs::read_to_string(&log).unwrap();
+        for noisy in [
+            "TRACE hyper",
+            "DEBUG hyper",
+            "TRACE reqwest",
+            "DEBUG reqwest",
+        ] {
+            assert!(
+                !text.contains(noisy),
+                "HTTP crates are capped at info:\n{text}"
+            );
+        }
+        scan_dir(&dir, &secrets);
+    }
+}

@@ -1,0 +1,854 @@
+//! Session outcomes through the library against the fake site over real
+//! HTTP: the client's classification (`ClientError::outcome()`), and the
+//! worker's events, audit records and vault marks in every auth mode; plus
+//! the worker's job handling (replace, cancel, wait notices, import).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use confluence_tui::audit::AuditEvent;
+use confluence_tui::config::{FlagOverrides, Settings};
+use confluence_tui::confluence::classify::{ExpiryReason, MAX_RETRY_AFTER, Outcome};
+use confluence_tui::confluence::client::{
+    Client, ClientError, ClientOptions, Credential, Deployment, RetryPolicy, WaitReason,
+};
+use confluence_tui::cookies::jar::ExpiryState;
+use confluence_tui::credentials::{Credentials, ImportInput};
+use confluence_tui::demo::{
+    CLOUD_SESSION_COOKIE, CaptchaForm, DEMO_API_TOKEN, DEMO_DISPLAY_NAME, DEMO_EMAIL, DEMO_PAT,
+    DemoConfig, DemoData, DemoFaults, DemoFlavor, DemoServer,
+};
+use confluence_tui::secret::{ExposeSecret, SecretString};
+use confluence_tui::vault::MachineIdSource;
+use confluence_tui::worker::{self, Command, ErrorClass, Event, JobKind, WorkerHandle};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+const MACHINE: &str = "session-outcomes-test-machine";
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(40),
+    }
+}
+
+async fn site(flavor: DemoFlavor, faults: DemoFaults, data: DemoData) -> DemoServer {
+    let config = DemoConfig {
+        flavor,
+        data,
+        faults,
+    };
+    DemoServer::start(config, "127.0.0.1:0".parse::<SocketAddr>().unwrap())
+        .await
+        .unwrap()
+}
+
+async fn cloud(faults: DemoFaults) -> DemoServer {
+    site(DemoFlavor::Cloud, faults, DemoData::default()).await
+}
+
+async fn server_dc(faults: DemoFaults) -> DemoServer {
+    site(DemoFlavor::Server, faults, DemoData::default()).await
+}
+
+/// How a test signs in.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    Basic(&'a str),
+    Bearer(&'a str),
+    /// Whatever cookies the vault holds.
+    Cookie,
+}
+
+/// A data dir and the settings pointing at one site.
+struct Env {
+    dir: tempfile::TempDir,
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    fn new(server: &DemoServer, mode: Mode) -> Env {
+        Env::at(Some(server.base_url().to_string()), server.flavor(), mode)
+    }
+
+    fn at(base_url: Option<String>, flavor: DemoFlavor, mode: Mode) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let mut vars: HashMap<String, String> = HashMap::new();
+        vars.insert("CONFLUENCE_KDF_LOG_N".into(), "10".into());
+        let deployment = match flavor {
+            DemoFlavor::Cloud => "cloud",
+            DemoFlavor::Server => "server",
+        };
+        vars.insert("CONFLUENCE_DEPLOYMENT".into(), deployment.into());
+        if let Some(u) = base_url {
+            vars.insert("CONFLUENCE_BASE_URL".into(), u);
+        }
+        match mode {
+            Mode::Basic(t) => {
+                vars.insert("CONFLUENCE_USERNAME".into(), DEMO_EMAIL.into());
+                vars.insert("CONFLUENCE_API_TOKEN".into(), t.into());
+            }
+            Mode::Bearer(t) => {
+                vars.insert("CONFLUENCE_API_TOKEN".into(), t.into());
+            }
+            Mode::Cookie => {}
+        }
+        Env { dir, vars }
+    }
+
+    fn flags(&self) -> FlagOverrides {
+        FlagOverrides {
+            data_dir: Some(self.dir.path().to_path_buf()),
+            ..Default::default()
+        }
+    }
+
+    fn settings(&self) -> Settings {
+        Settings::from_vars(&self.flags(), &self.vars).unwrap()
+    }
+
+    fn creds(&self) -> Credentials {
+        Credentials::with_machine_id(&self.settings(), MachineIdSource::Fixed(MACHINE.into()))
+    }
+
+    fn import(&self, header: &str) {
+        self.creds()
+            .import(
+                ImportInput::Paste(header.to_string().into()),
+                time::OffsetDateTime::now_utc(),
+            )
+            .unwrap();
+    }
+
+    fn worker(&self) -> WorkerHandle {
+        worker::spawn(
+            self.settings(),
+            worker::WorkerOptions {
+                flags: self.flags(),
+                machine_id: MachineIdSource::Fixed(MACHINE.into()),
+                retry: fast_retry(),
+            },
+        )
+    }
+
+    fn audit_events(&self) -> Vec<AuditEvent> {
+        self.creds()
+            .audit_log()
+            .read_all()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.event)
+            .collect()
+    }
+
+    fn cookie_state(&self) -> Option<ExpiryState> {
+        self.creds()
+            .status(time::OffsetDateTime::now_utc())
+            .unwrap()
+            .cookies
+            .map(|c| c.state)
+    }
+
+    fn stored_session(&self) -> String {
+        let doc = self.creds().load().unwrap();
+        let jar = doc.cookies.unwrap().jar;
+        jar.get(CLOUD_SESSION_COOKIE)
+            .unwrap()
+            .value
+            .expose_secret()
+            .to_string()
+    }
+}
+
+async fn next(events: &mut UnboundedReceiver<Event>) -> Event {
+    tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("an event within 10 s")
+        .expect("the worker is running")
+}
+
+/// Events up to and including the first that ends a job.
+async fn until_end(events: &mut UnboundedReceiver<Event>) -> Vec<Event> {
+    let mut seen = Vec::new();
+    loop {
+        let ev = next(events).await;
+        let end = matches!(
+            ev,
+            Event::Verified { .. }
+                | Event::NotConfigured { .. }
+                | Event::SessionExpired { .. }
+                | Event::Captcha { .. }
+                | Event::Error { .. }
+                | Event::SpacesDone { .. }
+                | Event::PagesDone { .. }
+        );
+        seen.push(ev);
+        if end {
+            return seen;
+        }
+    }
+}
+
+/// Runs `Verify` on a fresh worker and returns every event to the end.
+async fn verify(env: &Env) -> Vec<Event> {
+    let mut w = env.worker();
+    w.commands.send(Command::Verify).unwrap();
+    until_end(&mut w.events).await
+}
+
+fn last(events: &[Event]) -> &Event {
+    events.last().unwrap()
+}
+
+fn direct_client(server: &DemoServer, credential: Credential) -> Client {
+    let deployment = match server.flavor() {
+        DemoFlavor::Cloud => Deployment::Cloud,
+        DemoFlavor::Server => Deployment::Server,
+    };
+    Client::new(ClientOptions {
+        base_url: server.base_url(),
+        deployment,
+        credential,
+        timeout: Duration::from_secs(5),
+        ca_bundle: None,
+        retry: fast_retry(),
+    })
+    .unwrap()
+}
+
+fn basic(token: &str) -> Credential {
+    Credential::Basic {
+        username: DEMO_EMAIL.into(),
+        token: SecretString::from(token),
+    }
+}
+
+fn bearer(token: &str) -> Credential {
+    Credential::Bearer {
+        token: SecretString::from(token),
+    }
+}
+
+fn cookies(header: &str) -> Credential {
+    let parsed = confluence_tui::cookies::parse::parse_cookies(header).unwrap();
+    Credential::Cookies { jar: parsed.jar }
+}
+
+/// A fault knob, the expiry reason it must give, and the HTTP status.
+type DeadCase = (fn(&mut DemoFaults), fn(&ExpiryReason) -> bool, u16);
+
+async fn refusal(client: &Client) -> Outcome {
+    match client.current_user().await {
+        Ok(u) => panic!("expected a refusal, got user {}", u.display_name),
+        Err(e) => e
+            .outcome()
+            .cloned()
+            .unwrap_or_else(|| panic!("not a refusal: {e}")),
+    }
+}
+
+// ------------------------------------------------ client classification
+
+#[tokio::test]
+async fn client_classifies_every_outcome_over_http() {
+    // ok in every mode
+    let c = cloud(DemoFaults::default()).await;
+    let s = server_dc(DemoFaults::default()).await;
+    for (server, cred) in [
+        (&c, basic(DEMO_API_TOKEN)),
+        (&s, bearer(DEMO_PAT)),
+        (&c, cookies(&c.session_cookie_header())),
+        (&s, cookies(&s.session_cookie_header())),
+    ] {
+        let user = direct_client(server, cred).current_user().await.unwrap();
+        assert_eq!(user.display_name, DEMO_DISPLAY_NAME);
+    }
+
+    // dead sessions: each knob, cookie mode
+    let dead = format!("{CLOUD_SESSION_COOKIE}=never-issued");
+    let cases: [DeadCase; 4] = [
+        (|_| {}, |r| *r == ExpiryReason::Unauthorized, 401),
+        (
+            |f| f.expired_403 = true,
+            |r| *r == ExpiryReason::NotPermitted,
+            403,
+        ),
+        (
+            |f| f.redirect_to_login = true,
+            |r| matches!(r, ExpiryReason::LoginRedirect { location } if location.contains("/login.action")),
+            302,
+        ),
+        (
+            |f| f.html_login_page = true,
+            |r| *r == ExpiryReason::HtmlInsteadOfJson,
+            200,
+        ),
+    ];
+    for (knob, reason_ok, want_status) in cases {
+        let mut faults = DemoFaults::default();
+        knob(&mut faults);
+        c.set_faults(faults.clone());
+        let before = c.request_count();
+        match refusal(&direct_client(&c, cookies(&dead))).await {
+            Outcome::SessionExpired { reason, status } => {
+                assert!(reason_ok(&reason), "{reason:?}");
+                assert_eq!(status, want_status);
+            }
+            other => panic!("{faults:?}: {other:?}"),
+        }
+        assert_eq!(c.request_count() - before, 1, "never retried");
+        // The same answer to a token is a rejection.
+        let before = c.request_count();
+        assert!(matches!(
+            refusal(&direct_client(&c, basic("wrong"))).await,
+            Outcome::CredentialsRejected { .. }
+        ));
+        assert_eq!(c.request_count() - before, 1, "never retried");
+    }
+    c.set_faults(DemoFaults::default());
+
+    // session lifetime
+    c.set_faults(DemoFaults {
+        session_expire_after_requests: Some(1),
+        ..DemoFaults::default()
+    });
+    let client = direct_client(&c, cookies(&c.session_cookie_header()));
+    client.current_user().await.unwrap();
+    assert!(matches!(
+        refusal(&client).await,
+        Outcome::SessionExpired {
+            reason: ExpiryReason::Unauthorized,
+            status: 401
+        }
+    ));
+
+    // CAPTCHA, both forms, every mode, never retried
+    let login = format!("http://{}/login.action", s.addr());
+    for form in [CaptchaForm::Header403, CaptchaForm::Seraph401] {
+        let live = s.session_cookie_header();
+        s.set_faults(DemoFaults {
+            captcha: Some(form),
+            ..DemoFaults::default()
+        });
+        for cred in [bearer(DEMO_PAT), cookies(&live)] {
+            let before = s.request_count();
+            match (form, refusal(&direct_client(&s, cred)).await) {
+                (CaptchaForm::Header403, Outcome::Captcha { status, login_url }) => {
+                    assert_eq!(status, 403);
+                    assert_eq!(login_url.as_deref(), Some(login.as_str()));
+                }
+                (CaptchaForm::Seraph401, Outcome::Captcha { status, .. }) => {
+                    assert_eq!(status, 401)
+                }
+                (_, other) => panic!("{form:?}: {other:?}"),
+            }
+            assert_eq!(s.request_count() - before, 1, "a CAPTCHA is never retried");
+        }
+    }
+    s.set_faults(DemoFaults::default());
+
+    // rejected, anonymous
+    let before = c.request_count();
+    c.set_faults(DemoFaults::default());
+    assert!(matches!(
+        refusal(&direct_client(&c, basic("wrong-token"))).await,
+        Outcome::CredentialsRejected { status: 401, .. }
+    ));
+    assert_eq!(c.request_count() - before, 1);
+    assert_eq!(
+        refusal(&direct_client(&s, bearer("not-a-pat"))).await,
+        Outcome::Anonymous
+    );
+    c.set_faults(DemoFaults {
+        anonymous: true,
+        ..DemoFaults::default()
+    });
+    assert_eq!(
+        refusal(&direct_client(&c, basic(DEMO_API_TOKEN))).await,
+        Outcome::Anonymous
+    );
+
+    // 5xx after retries: every attempt used, then the server error
+    c.set_faults(DemoFaults {
+        error_rate: 1.0,
+        ..DemoFaults::default()
+    });
+    let before = c.request_count();
+    assert!(matches!(
+        refusal(&direct_client(&c, basic(DEMO_API_TOKEN))).await,
+        Outcome::ServerError {
+            status: 502..=504,
+            ..
+        }
+    ));
+    assert_eq!(c.request_count() - before, 3);
+}
+
+#[tokio::test]
+async fn closed_port_is_a_network_error() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let client = Client::new(ClientOptions {
+        base_url: format!("http://127.0.0.1:{port}").parse().unwrap(),
+        deployment: Deployment::Server,
+        credential: bearer(DEMO_PAT),
+        timeout: Duration::from_secs(5),
+        ca_bundle: None,
+        retry: fast_retry(),
+    })
+    .unwrap();
+    let err = client.current_user().await.unwrap_err();
+    assert!(matches!(err, ClientError::Network { .. }), "{err}");
+    assert!(err.outcome().is_none());
+}
+
+// ------------------------------------------------ worker outcomes
+
+#[tokio::test]
+async fn worker_verifies_in_every_mode_and_audits_it() {
+    let c = cloud(DemoFaults::default()).await;
+    let s = server_dc(DemoFaults::default()).await;
+    let cookie_env = Env::new(&c, Mode::Cookie);
+    cookie_env.import(&c.session_cookie_header());
+    for (env, want_mode) in [
+        (Env::new(&c, Mode::Basic(DEMO_API_TOKEN)), "basic"),
+        (Env::new(&s, Mode::Bearer(DEMO_PAT)), "bearer"),
+        (cookie_env, "cookie"),
+    ] {
+        let events = verify(&env).await;
+        match last(&events) {
+            Event::Verified { user, mode, .. } => {
+                assert_eq!(user.display_name, DEMO_DISPLAY_NAME);
+                assert_eq!(*mode, want_mode);
+            }
+            other => panic!("{want_mode}: {other:?}"),
+        }
+        assert_eq!(
+            env.audit_events().last(),
+            Some(&AuditEvent::SessionVerified)
+        );
+    }
+}
+
+#[tokio::test]
+async fn worker_marks_dead_cookie_sessions_expired() {
+    let dead = format!("{CLOUD_SESSION_COOKIE}=never-issued");
+    let knobs: [fn(&mut DemoFaults); 4] = [
+        |_| {},
+        |f| f.expired_403 = true,
+        |f| f.redirect_to_login = true,
+        |f| f.html_login_page = true,
+    ];
+    for knob in knobs {
+        let mut faults = DemoFaults::default();
+        knob(&mut faults);
+        let c = cloud(faults.clone()).await;
+        let env = Env::new(&c, Mode::Cookie);
+        env.import(&dead);
+        let events = verify(&env).await;
+        assert!(
+            matches!(
+                last(&events),
+                Event::SessionExpired {
+                    status: Some(_),
+                    ..
+                }
+            ),
+            "{faults:?}: {events:?}"
+        );
+        let audit = env.audit_events();
+        assert!(audit.contains(&AuditEvent::SessionExpired), "{audit:?}");
+        assert!(audit.contains(&AuditEvent::CookiesExpired), "{audit:?}");
+        assert!(
+            matches!(env.cookie_state(), Some(ExpiryState::MarkedExpired { .. })),
+            "{faults:?}"
+        );
+        assert_eq!(c.request_count(), 1);
+    }
+}
+
+#[tokio::test]
+async fn worker_reports_captcha_rejection_and_anonymous() {
+    let s = server_dc(DemoFaults::default()).await;
+    let env = Env::new(&s, Mode::Cookie);
+    env.import(&s.session_cookie_header());
+    s.set_faults(DemoFaults {
+        captcha: Some(CaptchaForm::Header403),
+        ..DemoFaults::default()
+    });
+    let events = verify(&env).await;
+    match last(&events) {
+        Event::Captcha { login_url, status } => {
+            assert_eq!(*status, 403);
+            assert_eq!(
+                login_url.as_deref(),
+                Some(format!("http://{}/login.action", s.addr()).as_str())
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.request_count(), 1, "never retried");
+    assert!(env.audit_events().contains(&AuditEvent::CaptchaChallenge));
+    assert!(matches!(
+        env.cookie_state(),
+        Some(ExpiryState::MarkedExpired { .. })
+    ));
+
+    s.set_faults(DemoFaults::default());
+    let env = Env::new(&s, Mode::Bearer("not-a-pat"));
+    let events = verify(&env).await;
+    assert!(
+        matches!(
+            last(&events),
+            Event::Error {
+                kind: JobKind::Verify,
+                class: ErrorClass::Auth,
+                message
+            } if message.contains("anonymous")
+        ),
+        "{events:?}"
+    );
+    assert_eq!(env.audit_events(), [AuditEvent::CredentialsRejected]);
+
+    let c = cloud(DemoFaults::default()).await;
+    let env = Env::new(&c, Mode::Basic("wrong-token"));
+    let events = verify(&env).await;
+    assert!(
+        matches!(
+            last(&events),
+            Event::Error {
+                class: ErrorClass::Auth,
+                ..
+            }
+        ),
+        "{events:?}"
+    );
+    assert_eq!(c.request_count(), 1, "auth failures are never retried");
+    assert_eq!(env.audit_events(), [AuditEvent::CredentialsRejected]);
+}
+
+#[tokio::test]
+async fn worker_retries_server_errors_then_gives_up_as_network() {
+    let c = cloud(DemoFaults {
+        error_rate: 1.0,
+        ..DemoFaults::default()
+    })
+    .await;
+    let env = Env::new(&c, Mode::Basic(DEMO_API_TOKEN));
+    let events = verify(&env).await;
+    let waits: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Waiting {
+                reason,
+                next_attempt,
+                ..
+            } => Some((reason.clone(), *next_attempt)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(waits.len(), 2, "{events:?}");
+    assert!(
+        waits
+            .iter()
+            .all(|(r, _)| matches!(r, WaitReason::ServerError { .. }))
+    );
+    assert_eq!(
+        waits.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+    assert!(matches!(
+        last(&events),
+        Event::Error {
+            class: ErrorClass::Network,
+            ..
+        }
+    ));
+    assert_eq!(c.request_count(), 3);
+    assert!(env.audit_events().is_empty());
+}
+
+#[tokio::test]
+async fn worker_without_settings_says_not_configured() {
+    let env = Env::at(None, DemoFlavor::Cloud, Mode::Bearer(DEMO_PAT));
+    let events = verify(&env).await;
+    assert!(
+        matches!(last(&events), Event::NotConfigured { message } if message.contains("CONFLUENCE_BASE_URL")),
+        "{events:?}"
+    );
+    let c = cloud(DemoFaults::default()).await;
+    let env = Env::new(&c, Mode::Cookie);
+    let events = verify(&env).await;
+    assert!(
+        matches!(last(&events), Event::NotConfigured { message } if message.contains("CONFLUENCE_API_TOKEN")),
+        "{events:?}"
+    );
+    assert_eq!(c.request_count(), 0);
+}
+
+// ------------------------------------------------ worker jobs
+
+/// A Server site whose v1 listing comes back 5 spaces a page, slowly.
+async fn slow_listing_site() -> DemoServer {
+    site(
+        DemoFlavor::Server,
+        DemoFaults {
+            cap_limit: Some(5),
+            latency: Duration::from_millis(40),
+            ..DemoFaults::default()
+        },
+        DemoData {
+            spaces: 60,
+            pages_per_space: 3,
+        },
+    )
+    .await
+}
+
+// A current-thread runtime: an aborted job is never polled again, so every
+// event of the older generation is already queued when the newer starts.
+#[tokio::test(flavor = "current_thread")]
+async fn newer_space_listing_replaces_the_older() {
+    let s = slow_listing_site().await;
+    let env = Env::new(&s, Mode::Bearer(DEMO_PAT));
+    let mut w = env.worker();
+    w.commands.send(Command::ListSpaces { max: None }).unwrap();
+    let first = loop {
+        if let Event::SpacesPage { generation, .. } = next(&mut w.events).await {
+            break generation;
+        }
+    };
+    w.commands.send(Command::ListSpaces { max: None }).unwrap();
+    let events = until_end(&mut w.events).await;
+    let second = match last(&events) {
+        Event::SpacesDone { generation, total } => {
+            assert_eq!(*total, 60);
+            *generation
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(second > first);
+    let started = events
+        .iter()
+        .position(|e| matches!(e, Event::SpacesStarted { generation } if *generation == second))
+        .expect("the newer listing started");
+    let older_pages = events[..started]
+        .iter()
+        .filter(|e| matches!(e, Event::SpacesPage { generation, .. } if *generation == first))
+        .count();
+    assert!(older_pages < 11, "the older listing stopped early");
+    for e in &events[started..] {
+        match e {
+            Event::SpacesPage { generation, .. } | Event::SpacesDone { generation, .. } => {
+                assert_eq!(*generation, second, "only the newest generation goes on")
+            }
+            _ => {}
+        }
+    }
+    let loaded: usize = events[started..]
+        .iter()
+        .filter_map(|e| match e {
+            Event::SpacesPage { spaces, .. } => Some(spaces.len()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(loaded, 60);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn cancel_stops_a_listing() {
+    let s = slow_listing_site().await;
+    let env = Env::new(&s, Mode::Bearer(DEMO_PAT));
+    let mut w = env.worker();
+    w.commands.send(Command::ListSpaces { max: None }).unwrap();
+    loop {
+        if let Event::SpacesPage { .. } = next(&mut w.events).await {
+            break;
+        }
+    }
+    w.commands
+        .send(Command::Cancel {
+            kind: JobKind::Spaces,
+        })
+        .unwrap();
+    let at_cancel = s.request_count();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        s.request_count() <= at_cancel + 1,
+        "no more requests after cancel"
+    );
+    while let Ok(ev) = w.events.try_recv() {
+        assert!(!matches!(ev, Event::SpacesDone { .. }), "cancelled: {ev:?}");
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_waits_are_reported_and_clamped() {
+    // Retry-After 1 s: a Waiting event of 1 s, then success.
+    let c = cloud(DemoFaults {
+        rate_limit_every: Some(1),
+        retry_after_secs: 1,
+        ..DemoFaults::default()
+    })
+    .await;
+    let env = Env::new(&c, Mode::Basic(DEMO_API_TOKEN));
+    let mut w = env.worker();
+    w.commands.send(Command::Verify).unwrap();
+    match next(&mut w.events).await {
+        Event::Waiting {
+            kind,
+            wait,
+            next_attempt,
+            reason,
+        } => {
+            assert_eq!(kind, JobKind::Verify);
+            assert_eq!(wait, Duration::from_secs(1));
+            assert_eq!(next_attempt, 2);
+            assert_eq!(reason, WaitReason::RateLimited { status: 429 });
+        }
+        other => panic!("{other:?}"),
+    }
+    c.set_faults(DemoFaults::default());
+    assert!(matches!(
+        last(&until_end(&mut w.events).await),
+        Event::Verified { .. }
+    ));
+
+    // An absurd Retry-After is clamped, and the listing's wait is tagged
+    // with its job; cancelling ends the wait.
+    c.set_faults(DemoFaults {
+        rate_limit_every: Some(1),
+        retry_after_secs: u64::MAX,
+        ..DemoFaults::default()
+    });
+    w.commands.send(Command::ListSpaces { max: None }).unwrap();
+    let waiting = loop {
+        match next(&mut w.events).await {
+            Event::Waiting { kind, wait, .. } => break (kind, wait),
+            Event::SpacesStarted { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(waiting, (JobKind::Spaces, MAX_RETRY_AFTER));
+    let at_cancel = c.request_count();
+    w.commands
+        .send(Command::Cancel {
+            kind: JobKind::Spaces,
+        })
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(c.request_count(), at_cancel);
+    assert!(w.events.try_recv().is_err(), "nothing after cancel");
+}
+
+#[tokio::test]
+async fn import_cookies_then_verified() {
+    let c = cloud(DemoFaults::default()).await;
+    let env = Env::new(&c, Mode::Cookie);
+    let mut w = env.worker();
+    w.commands
+        .send(Command::ImportCookies {
+            input: ImportInput::Paste(c.session_cookie_header().into()),
+        })
+        .unwrap();
+    match next(&mut w.events).await {
+        Event::CookiesImported { report } => {
+            assert!(
+                report
+                    .session_cookies
+                    .contains(&CLOUD_SESSION_COOKIE.into())
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match next(&mut w.events).await {
+        Event::Verified { mode, user, .. } => {
+            assert_eq!(mode, "cookie");
+            assert_eq!(user.display_name, DEMO_DISPLAY_NAME);
+        }
+        other => panic!("{other:?}"),
+    }
+    let audit = env.audit_events();
+    assert_eq!(
+        audit.last(),
+        Some(&AuditEvent::SessionVerified),
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn session_dying_during_a_listing_is_reported_and_marked() {
+    let c = cloud(DemoFaults::default()).await;
+    let env = Env::new(&c, Mode::Cookie);
+    env.import(&c.session_cookie_header());
+    let mut w = env.worker();
+    w.commands.send(Command::Verify).unwrap();
+    assert!(matches!(
+        last(&until_end(&mut w.events).await),
+        Event::Verified { .. }
+    ));
+    // The session dies on the next use: the listing's first request.
+    c.set_faults(DemoFaults {
+        session_expire_after_requests: Some(1),
+        ..DemoFaults::default()
+    });
+    w.commands.send(Command::ListSpaces { max: None }).unwrap();
+    let events = until_end(&mut w.events).await;
+    assert!(
+        matches!(
+            last(&events),
+            Event::SessionExpired {
+                status: Some(401),
+                ..
+            }
+        ),
+        "{events:?}"
+    );
+    assert!(matches!(
+        env.cookie_state(),
+        Some(ExpiryState::MarkedExpired { .. })
+    ));
+    let audit = env.audit_events();
+    assert!(audit.contains(&AuditEvent::SessionExpired), "{audit:?}");
+    assert!(audit.contains(&AuditEvent::CookiesExpired), "{audit:?}");
+    // The marked cookies are not sent again.
+    let before = c.request_count();
+    w.commands.send(Command::Verify).unwrap();
+    assert!(matches!(
+        last(&until_end(&mut w.events).await),
+        Event::SessionExpired { status: None, .. }
+    ));
+    assert_eq!(c.request_count(), before);
+}
+
+#[tokio::test]
+async fn refreshed_cookies_are_persisted() {
+    let c = cloud(DemoFaults {
+        rotate_cookies: true,
+        ..DemoFaults::default()
+    })
+    .await;
+    let env = Env::new(&c, Mode::Cookie);
+    env.import(&c.session_cookie_header());
+    let before = env.stored_session();
+    assert!(matches!(last(&verify(&env).await), Event::Verified { .. }));
+    let after = env.stored_session();
+    assert_ne!(before, after);
+    assert!(env.audit_events().contains(&AuditEvent::CookiesRefreshed));
+    // The saved value is accepted on its own (a fresh worker reads the vault).
+    assert_eq!(
+        c.session_cookie_header()
+            .split("; ")
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1,
+        after
+    );
+    assert!(matches!(last(&verify(&env).await), Event::Verified { .. }));
+}
