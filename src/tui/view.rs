@@ -62,14 +62,20 @@ fn draw_header(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
             Span::styled(label, theme.dim())
         }
     };
+    // The name gives way to the site and user on narrow terminals.
+    let name = if area.width >= 100 {
+        " confluence-tui "
+    } else {
+        " "
+    };
     let mut spans = vec![
-        Span::styled(" confluence-tui ", theme.title()),
+        Span::styled(name, theme.title()),
         tab(Screen::Status, "1 Status"),
         Span::raw(" "),
         tab(Screen::Spaces, "2 Spaces"),
         Span::raw(" "),
         tab(Screen::Audit, "3 Audit"),
-        Span::raw("  "),
+        Span::raw(" "),
         Span::styled(format!(" {} ", badge.label()), theme.badge(color)),
     ];
     let who = match (&app.session.user, app.session.mode) {

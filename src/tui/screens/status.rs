@@ -228,15 +228,20 @@ fn cards<'a>(s: &'a SessionView, now: OffsetDateTime, theme: &Theme) -> Vec<Line
                 ),
                 _ => String::new(),
             };
-            vec![
-                Span::raw(st.vault_path.display().to_string()),
-                Span::raw(" · "),
-                perms,
-                Span::styled(format!(" · {binding}"), theme.dim()),
-            ]
+            vec![perms, Span::styled(format!(" · {binding}"), theme.dim())]
         }
     };
     lines.push(row("Vault", vault, theme));
+    if let Some(st) = &s.stored {
+        lines.push(row(
+            "",
+            vec![Span::styled(
+                st.vault_path.display().to_string(),
+                theme.dim(),
+            )],
+            theme,
+        ));
+    }
     lines
 }
 
@@ -293,14 +298,17 @@ fn guidance<'a>(
     };
     lines.push(Line::styled(reason, theme.error()));
     let steps = [
-        "1. Press o to open the site's login page in the browser, and sign in.",
-        "2. Open the developer tools (F12) → Network, reload, click a request to the site.",
-        "3. Copy the Cookie: request header (or right-click → Copy as cURL).",
-        "4. Press p here: the clipboard is read, previewed, and saved encrypted.",
+        "1. Press o to open the site's login page in the browser; sign in.",
+        "2. Developer tools (F12) → Network: click a request to the site.",
+        "3. Copy its Cookie: request header (or right-click → Copy as cURL).",
+        "4. Press p here: the clipboard is read, previewed, saved encrypted.",
     ];
     for st in steps {
         lines.push(Line::raw(format!("   {st}")));
     }
-    lines.push(Line::styled("   Or paste into cookies/confluence_cookies.txt in the data directory: it is imported and emptied.", theme.dim()));
+    lines.push(Line::styled(
+        "   Or drop them in cookies/confluence_cookies.txt (data dir): imported, emptied.",
+        theme.dim(),
+    ));
     Some((" Get fresh cookies ", lines))
 }

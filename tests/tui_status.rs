@@ -1,0 +1,305 @@
+//! The app's `update()` and the status screen: keys and worker events in,
+//! state and effects out; frames rendered on `TestBackend` and snapshotted.
+
+use std::path::PathBuf;
+
+use confluence_tui::confluence::client::Deployment;
+use confluence_tui::confluence::model::User;
+use confluence_tui::cookies::jar::ExpiryState;
+use confluence_tui::credentials::{CookieStatus, StoredCookieSummary};
+use confluence_tui::tui::app::{App, Dialog, Effect, Msg, Screen};
+use confluence_tui::tui::session::{Badge, SessionView};
+use confluence_tui::tui::theme::Theme;
+use confluence_tui::tui::view;
+use confluence_tui::worker::{Command, Event, JobKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const NOW: OffsetDateTime = datetime!(2026-11-21 12:00 UTC);
+
+fn site_app() -> App {
+    let session = SessionView::new(
+        Some("https://example.atlassian.net/wiki".into()),
+        Some("Cloud".into()),
+        Some("https://example.atlassian.net/login".into()),
+        ".env".into(),
+    );
+    App::new(session, NOW, Duration::days(14))
+}
+
+fn key(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn stored(expires_in: Duration, state: ExpiryState) -> Event {
+    Event::Described {
+        status: Box::new(CookieStatus {
+            cookies: Some(StoredCookieSummary {
+                names: vec!["cloud.session.token".into(), "atlassian.xsrf.token".into()],
+                session_cookies: vec!["cloud.session.token".into()],
+                source: "paste".into(),
+                saved_at: NOW - Duration::days(1),
+                expires_at: NOW + expires_in,
+                state,
+            }),
+            token_stored: false,
+            vault_path: PathBuf::from(
+                "/home/me/.local/share/confluence-tui/cookies/secure_cookies.enc",
+            ),
+            vault_exists: true,
+            machine_bound: Some(true),
+            passphrase_used: Some(false),
+            permission_warnings: vec![],
+        }),
+        token_in_environment: false,
+    }
+}
+
+fn verified() -> Event {
+    Event::Verified {
+        user: User {
+            kind: "known".into(),
+            display_name: "Dana Analyst".into(),
+            id: Some("5b10".into()),
+            email: None,
+        },
+        mode: "cookie",
+        why: "auto: unexpired browser cookies are stored".into(),
+        deployment: Deployment::Cloud,
+    }
+}
+
+fn commands(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .map(|e| match e {
+            Effect::Worker(c) => format!("{c:?}"),
+            other => format!("{other:?}")
+                .split(['(', ' '])
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        })
+        .collect()
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| view::draw(app, f.area(), f.buffer_mut(), &Theme::plain()))
+        .unwrap();
+    t.backend().to_string()
+}
+
+#[test]
+fn startup_describes_verifies_and_loads_the_audit_log() {
+    assert_eq!(
+        commands(&site_app().startup()),
+        ["Describe", "Verify", "LoadAudit"]
+    );
+}
+
+#[test]
+fn global_keys_switch_screens_and_ask_the_worker() {
+    let mut app = site_app();
+    let fx = app.update(key('2'));
+    assert_eq!(app.screen, Screen::Spaces);
+    assert!(commands(&fx).contains(&"ListSpaces".to_string()), "{fx:?}");
+    app.update(key('3'));
+    assert_eq!(app.screen, Screen::Audit);
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)));
+    assert_eq!(app.screen, Screen::Status);
+    assert_eq!(commands(&app.update(key('v'))), ["Verify"]);
+    let fx = app.update(key('o'));
+    assert!(
+        matches!(&fx[..], [Effect::OpenUrl(u)] if u == "https://example.atlassian.net/login"),
+        "{fx:?}"
+    );
+    let fx = app.update(key('p'));
+    assert!(matches!(app.dialog, Some(Dialog::Paste(_))));
+    assert_eq!(commands(&fx), ["ReadClipboard"]);
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+    assert!(app.dialog.is_none());
+    app.update(key('?'));
+    assert!(matches!(app.dialog, Some(Dialog::Help)));
+    app.update(key('x'));
+    assert!(app.dialog.is_none());
+    let fx = app.update(key('q'));
+    assert!(app.quit && matches!(&fx[..], [Effect::Quit]));
+}
+
+#[test]
+fn key_releases_are_ignored() {
+    let mut app = site_app();
+    let mut release = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+    release.kind = crossterm::event::KeyEventKind::Release;
+    app.update(Msg::Key(release));
+    assert!(!app.quit);
+}
+
+#[test]
+fn clear_asks_first_and_only_y_clears() {
+    let mut app = site_app();
+    app.update(key('c'));
+    assert!(matches!(app.dialog, Some(Dialog::ConfirmClear)));
+    assert!(app.update(key('n')).is_empty());
+    assert!(app.dialog.is_none());
+    app.update(key('c'));
+    assert_eq!(commands(&app.update(key('y'))), ["ClearCookies"]);
+}
+
+#[test]
+fn token_dialog_masks_input_and_stores_on_enter() {
+    let mut app = site_app();
+    app.update(key('t'));
+    assert!(
+        app.text_focus(),
+        "typing goes to the field, not global keys"
+    );
+    for c in "SENTINELtoken42q".chars() {
+        assert!(app.update(key(c)).is_empty(), "q must type, not quit");
+    }
+    assert!(!app.quit);
+    let screen = render(&app, 80, 24);
+    assert!(!screen.contains("SENTINEL"), "token is masked:\n{screen}");
+    assert!(screen.contains("16 characters"));
+    let fx = app.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    assert_eq!(commands(&fx), ["StoreToken"]);
+    assert!(!format!("{fx:?}").contains("SENTINEL"));
+}
+
+#[test]
+fn expiry_and_captcha_switch_to_status_with_the_reason() {
+    let mut app = site_app();
+    app.update(Msg::Worker(verified()));
+    app.update(key('2'));
+    let fx = app.update(Msg::Worker(Event::SessionExpired {
+        reason: "the site answered 401 Unauthorized".into(),
+        status: Some(401),
+    }));
+    assert_eq!(app.screen, Screen::Status);
+    assert_eq!(app.session.badge(NOW), Badge::Expired);
+    assert_eq!(commands(&fx), ["Describe"]);
+    app.update(key('3'));
+    app.update(Msg::Worker(Event::Captcha {
+        login_url: Some("https://example.atlassian.net/login.action".into()),
+        status: 403,
+    }));
+    assert_eq!(app.screen, Screen::Status);
+    assert_eq!(app.session.badge(NOW), Badge::Captcha);
+    let fx = app.update(key('o'));
+    assert!(
+        matches!(&fx[..], [Effect::OpenUrl(u)] if u.ends_with("/login.action")),
+        "o opens the CAPTCHA's login URL"
+    );
+}
+
+#[test]
+fn verification_updates_header_and_starts_the_space_listing_once() {
+    let mut app = site_app();
+    assert_eq!(app.session.badge(NOW), Badge::Checking);
+    let fx = app.update(Msg::Worker(verified()));
+    assert_eq!(app.session.badge(NOW), Badge::SignedIn);
+    assert!(commands(&fx).contains(&"ListSpaces".to_string()));
+    let fx = app.update(Msg::Worker(verified()));
+    assert!(
+        !commands(&fx).contains(&"ListSpaces".to_string()),
+        "already loading"
+    );
+    app.update(Msg::Worker(stored(
+        Duration::hours(3),
+        ExpiryState::ExpiresSoon {
+            left: Duration::hours(3),
+        },
+    )));
+    assert_eq!(app.session.badge(NOW), Badge::ExpiresSoon);
+}
+
+#[test]
+fn errors_show_in_the_message_line() {
+    let mut app = site_app();
+    app.update(Msg::Worker(Event::Error {
+        kind: JobKind::Spaces,
+        class: confluence_tui::worker::ErrorClass::Network,
+        message: "network error talking to example.atlassian.net: could not connect".into(),
+    }));
+    assert!(render(&app, 100, 24).contains("could not connect"));
+}
+
+#[test]
+fn snapshot_not_configured() {
+    let app = App::new(
+        SessionView::new(None, None, None, ".env".into()),
+        NOW,
+        Duration::days(14),
+    );
+    insta::assert_snapshot!("status_not_configured_80x24", render(&app, 80, 24));
+    insta::assert_snapshot!("status_not_configured_120x40", render(&app, 120, 40));
+}
+
+#[test]
+fn snapshot_signed_in() {
+    let mut app = site_app();
+    app.update(Msg::Worker(stored(
+        Duration::days(13),
+        ExpiryState::Valid {
+            left: Duration::days(13),
+        },
+    )));
+    app.update(Msg::Worker(verified()));
+    app.flash = None;
+    insta::assert_snapshot!("status_signed_in_80x24", render(&app, 80, 24));
+    insta::assert_snapshot!("status_signed_in_120x40", render(&app, 120, 40));
+}
+
+#[test]
+fn snapshot_expired_with_guidance() {
+    let mut app = site_app();
+    app.update(Msg::Worker(stored(
+        Duration::days(13),
+        ExpiryState::MarkedExpired {
+            reason: "the site answered 401 Unauthorized".into(),
+        },
+    )));
+    app.update(Msg::Worker(Event::SessionExpired {
+        reason: "the site answered 401 Unauthorized".into(),
+        status: Some(401),
+    }));
+    insta::assert_snapshot!("status_expired_80x24", render(&app, 80, 24));
+    insta::assert_snapshot!("status_expired_120x40", render(&app, 120, 40));
+}
+
+#[test]
+fn snapshot_captcha() {
+    let mut app = site_app();
+    app.update(Msg::Worker(stored(
+        Duration::days(13),
+        ExpiryState::MarkedExpired {
+            reason: "CAPTCHA challenge".into(),
+        },
+    )));
+    app.update(Msg::Worker(Event::Captcha {
+        login_url: Some("https://example.atlassian.net/login.action".into()),
+        status: 403,
+    }));
+    insta::assert_snapshot!("status_captcha_80x24", render(&app, 80, 24));
+    insta::assert_snapshot!("status_captcha_120x40", render(&app, 120, 40));
+}
+
+#[test]
+fn snapshot_help_and_token_dialog() {
+    let mut app = site_app();
+    app.update(key('?'));
+    insta::assert_snapshot!("help_80x24", render(&app, 80, 24));
+    app.update(key('x'));
+    app.update(key('t'));
+    for c in "SENTINELtoken".chars() {
+        app.update(key(c));
+    }
+    let frame = render(&app, 80, 24);
+    assert!(!frame.contains("SENTINEL"));
+    insta::assert_snapshot!("token_dialog_80x24", frame);
+    insta::assert_snapshot!("token_dialog_120x40", render(&app, 120, 40));
+}
