@@ -11,7 +11,7 @@ use confluence_tui::tui::app::{App, Dialog, Effect, Msg, Screen};
 use confluence_tui::tui::session::{Badge, SessionView};
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
-use confluence_tui::worker::{Command, Event, JobKind};
+use confluence_tui::worker::{Event, JobKind};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
