@@ -632,7 +632,10 @@ fn summary(c: &StoredCookies, now: OffsetDateTime) -> StoredCookieSummary {
 
 /// RFC 3339 in UTC, the one time format of records and JSON output.
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
+    let t = t.to_offset(time::UtcOffset::UTC);
+    // Whole seconds: nanoseconds are noise to a reader.
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
