@@ -438,6 +438,10 @@ impl Client {
         convert: impl Fn(W) -> T,
         on_page: &mut impl FnMut(Vec<T>) -> ControlFlow<()>,
     ) -> Result<usize, ClientError> {
+        // `--limit 0` wants nothing; asking the site for one item would be waste.
+        if max == Some(0) {
+            return Ok(0);
+        }
         let (mut next, mut v2) = match v2_first {
             Some(u) => (Some(u), true),
             None => (Some(v1_first.clone()), false),
@@ -713,4 +717,65 @@ fn network_message(e: &reqwest::Error) -> String {
         msg.push_str(&l);
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cookies::jar::Cookie;
+
+    fn client_with(credential: Credential) -> Client {
+        Client::new(ClientOptions {
+            base_url: Url::parse("https://x.atlassian.net/wiki").unwrap(),
+            deployment: Deployment::Cloud,
+            credential,
+            timeout: Duration::from_secs(5),
+            ca_bundle: None,
+            retry: RetryPolicy::default(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn credential_headers_are_sensitive_and_only_for_the_site_origin() {
+        let mut jar = CookieJar::new();
+        jar.insert(Cookie::new("cloud.session.token", "SENTINEL-cookie"));
+        let cases = [
+            (
+                Credential::Basic {
+                    username: "a@example.com".into(),
+                    token: SecretString::from("SENTINEL-token"),
+                },
+                AUTHORIZATION,
+            ),
+            (
+                Credential::Bearer {
+                    token: SecretString::from("SENTINEL-token"),
+                },
+                AUTHORIZATION,
+            ),
+            (Credential::Cookies { jar }, COOKIE),
+        ];
+        for (credential, name) in cases {
+            let client = client_with(credential);
+            let site = client.url("/rest/api/space", &[]);
+            let headers = client.auth_headers(&site);
+            let value = headers.get(&name).unwrap();
+            assert!(value.is_sensitive(), "{name} must be marked sensitive");
+            assert!(!format!("{headers:?}").contains("SENTINEL"));
+            for other in [
+                "https://evil.example.com/wiki/rest/api/space",
+                "http://x.atlassian.net/wiki/rest/api/space",
+                "https://x.atlassian.net:8443/wiki/rest/api/space",
+            ] {
+                let h = client.auth_headers(&Url::parse(other).unwrap());
+                assert!(h.is_empty(), "credentials offered to {other}");
+            }
+        }
+        assert!(
+            client_with(Credential::None)
+                .auth_headers(&Url::parse("https://x.atlassian.net/wiki").unwrap())
+                .is_empty()
+        );
+    }
 }
