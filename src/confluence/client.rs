@@ -480,6 +480,14 @@ impl Client {
             if done {
                 break;
             }
+            // A server that hands back the link it was asked for would loop
+            // forever; stop with an error instead.
+            if page.next.as_ref() == Some(&url) {
+                return Err(ClientError::Decode {
+                    path: url.path().to_string(),
+                    source: PagingError::BadNext("the same page again".into()),
+                });
+            }
             next = page.next;
         }
         Ok(delivered)
