@@ -48,6 +48,9 @@ pub enum TuiError {
 
 /// Runs the interface until the user quits.
 pub fn run(settings: Settings, flags: FlagOverrides, demo: bool) -> Result<(), TuiError> {
+    // Asked before any runtime thread exists: the `time` crate refuses to read
+    // the local offset from a multi-threaded process on Unix.
+    let local = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -56,12 +59,12 @@ pub fn run(settings: Settings, flags: FlagOverrides, demo: bool) -> Result<(), T
         if demo {
             let d = demo_setup().await?;
             let login = d.server.login_url().to_string();
-            let result = run_app(d.settings, flags, Some(login)).await;
+            let result = run_app(d.settings, flags, Some(login), local).await;
             d.server.shutdown().await;
             drop(d.data_dir);
             result
         } else {
-            run_app(settings, flags, None).await
+            run_app(settings, flags, None, local).await
         }
     })
 }
@@ -160,6 +163,7 @@ async fn run_app(
     settings: Settings,
     flags: FlagOverrides,
     demo_login: Option<String>,
+    local: time::UtcOffset,
 ) -> Result<(), TuiError> {
     let theme = Theme::from_env();
     let paths = settings.paths();
@@ -176,6 +180,7 @@ async fn run_app(
         settings.env_file_looked_for.display().to_string(),
     );
     let mut app = App::new(session, OffsetDateTime::now_utc(), settings.cookie_ttl);
+    app.audit.set_time_offset(local);
     let opts = WorkerOptions {
         flags,
         machine_id: MachineIdSource::System,
