@@ -38,6 +38,11 @@ pub enum Action {
     // audit screen
     ToggleFollow,
     CycleEventFilter,
+    // paste dialog
+    Save,
+    ReadClipboard,
+    Reveal,
+    ClearInput,
 }
 
 /// One key (code + modifiers).

@@ -4,6 +4,7 @@
 //! when something changed.
 
 pub mod app;
+pub mod clipboard;
 pub mod keys;
 pub mod screens;
 pub mod session;
@@ -24,7 +25,7 @@ use futures::StreamExt;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-use self::app::{App, ClipboardText, Effect, Msg, Screen};
+use self::app::{App, Effect, Msg, Screen};
 use self::session::SessionView;
 use self::theme::Theme;
 use crate::config::{FlagOverrides, Settings};
@@ -301,7 +302,7 @@ struct Driver {
     internal: mpsc::UnboundedSender<Msg>,
     audit_path: PathBuf,
     /// Kept alive: on X11 the clipboard's content lives as long as its owner.
-    clipboard: Arc<Mutex<Option<arboard::Clipboard>>>,
+    clipboard: Arc<clipboard::SharedClipboard>,
 }
 
 impl Driver {
@@ -328,17 +329,11 @@ impl Driver {
                 let tx = self.internal.clone();
                 let cb = self.clipboard.clone();
                 tokio::task::spawn_blocking(move || {
-                    let text = with_clipboard(&cb, |c| c.get_text());
-                    let msg = match text {
-                        Ok(t) => ClipboardText::Text(zeroize::Zeroizing::new(t)),
-                        Err(why) => ClipboardText::Unavailable(why),
-                    };
-                    let _ = tx.send(Msg::Clipboard(msg));
+                    let _ = tx.send(Msg::Clipboard(clipboard::read_clipboard_text_with(&cb)));
                 });
             }
             Effect::CopyToClipboard(text) => {
-                let cb = self.clipboard.clone();
-                match with_clipboard(&cb, |c| c.set_text(text.clone())) {
+                match clipboard::write_clipboard_text(&self.clipboard, &text) {
                     Ok(()) => {
                         app.flash = Some(app::Flash {
                             text: format!("Copied {text}"),
@@ -361,21 +356,5 @@ impl Driver {
                 });
             }
         }
-    }
-}
-
-fn with_clipboard<T>(
-    cb: &Mutex<Option<arboard::Clipboard>>,
-    f: impl FnOnce(&mut arboard::Clipboard) -> Result<T, arboard::Error>,
-) -> Result<T, String> {
-    let mut guard = cb
-        .lock()
-        .map_err(|_| "clipboard lock poisoned".to_string())?;
-    if guard.is_none() {
-        *guard = Some(arboard::Clipboard::new().map_err(|e| e.to_string())?);
-    }
-    match guard.as_mut() {
-        Some(c) => f(c).map_err(|e| e.to_string()),
-        None => Err("no clipboard".into()),
     }
 }
