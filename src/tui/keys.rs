@@ -35,6 +35,7 @@ pub enum Action {
     SortByName,
     CopyUrl,
     ToggleDetails,
+    SortByUpdated,
     // audit screen
     ToggleFollow,
     CycleEventFilter,

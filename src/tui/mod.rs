@@ -10,6 +10,7 @@ pub mod screens;
 pub mod session;
 pub mod theme;
 pub mod view;
+pub mod widgets;
 
 use std::io;
 use std::path::PathBuf;
@@ -198,6 +199,9 @@ async fn run_app(
 
     let (mut terminal, _guard) = TerminalGuard::enter()?;
     let mut input = EventStream::new();
+    if let Ok(size) = terminal.size() {
+        app.spaces.set_terminal_size(size.width, size.height);
+    }
     for e in app.startup() {
         driver.perform(e, &mut app);
     }
@@ -217,7 +221,11 @@ async fn run_app(
                 Some(Ok(TermEvent::Key(k))) => Some(Msg::Key(k)),
                 Some(Ok(TermEvent::Paste(p))) => Some(Msg::Paste(p)),
                 Some(Ok(TermEvent::Mouse(m))) => Some(Msg::Mouse(m)),
-                Some(Ok(TermEvent::Resize(..))) => Some(Msg::Resize),
+                Some(Ok(TermEvent::Resize(w, h))) => {
+                    // Paging moves by what fits on screen.
+                    app.spaces.set_terminal_size(w, h);
+                    Some(Msg::Resize)
+                }
                 Some(Ok(_)) => None,
                 Some(Err(e)) => return Err(e.into()),
                 None => break,

@@ -25,7 +25,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
     draw_header(app, header, buf, theme);
     match app.screen {
         Screen::Status => screens::status::render(&app.session, app.now, body, buf, theme),
-        Screen::Spaces => screens::spaces::render(&app.spaces, body, buf, theme),
+        Screen::Spaces => screens::spaces::render(&app.spaces, app.now, body, buf, theme),
         Screen::Audit => screens::audit::render(&app.audit, body, buf, theme),
     }
     if let Some(f) = &app.flash {
