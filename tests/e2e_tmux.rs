@@ -148,13 +148,14 @@ fn demo_walkthrough_in_a_real_terminal() {
     t.keys(&["2"]);
     t.wait_for("AN");
     t.keys(&["/"]);
-    t.keys(&["-l", "Analytics 0007"]);
-    let s = t.wait_for("Analytics 0007");
+    t.keys(&["-l", "catalog 0002"]);
+    let s = t.wait_for("· 1 match ");
+    assert!(s.contains("CA2") && s.contains("Catalog 0002"), "{s}");
     t.keys(&["Enter"]);
     t.keys(&["Enter"]);
-    let pages = t.wait_for("Page");
+    let pages = t.wait_for("Runbook 001");
     assert!(
-        pages.contains("Analytics 0007") || s.contains("Analytics 0007"),
+        pages.contains("CA2 › pages") && pages.contains("Version"),
         "{pages}"
     );
 
