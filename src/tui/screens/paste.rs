@@ -94,6 +94,9 @@ struct ValidPreview {
 /// preview is recomputed from it only when it changes.
 pub struct PasteState {
     input: TextArea<'static>,
+    /// A paste too large for the text widget (which re-lays out the whole
+    /// line on every edit): kept here, masked, and not editable.
+    large: Option<Zeroizing<String>>,
     revealed: bool,
     source: Source,
     preview: Preview,
@@ -127,6 +130,7 @@ impl PasteState {
     pub fn new(_now: OffsetDateTime, _ttl: Duration) -> PasteState {
         PasteState {
             input: new_input(),
+            large: None,
             revealed: false,
             source: Source::Reading,
             preview: Preview::Empty,
@@ -144,6 +148,10 @@ impl PasteState {
         let text = Zeroizing::new(text.replace("\r\n", "\n").replace('\r', "\n"));
         if self.replace_on_paste {
             self.replace_text(&text);
+        } else if self.large.is_some() || self.chars + text.len() > LARGE_PASTE_BYTES {
+            let mut combined = self.text();
+            combined.push_str(&text);
+            self.replace_text(&combined);
         } else {
             self.input.insert_str(text.as_str());
         }
@@ -200,7 +208,8 @@ impl PasteState {
                 // Ctrl+M is Enter on some terminals; it must not add a line.
                 let ctrl_m =
                     key.code == KeyCode::Char('m') && key.modifiers.contains(KeyModifiers::CONTROL);
-                if !ctrl_m && self.input.input(*key) {
+                // A large paste is not editable (Ctrl+L clears it).
+                if !ctrl_m && self.large.is_none() && self.input.input(*key) {
                     self.replace_on_paste = false;
                     self.source = match self.source {
                         Source::Reading => Source::Typed,
@@ -261,13 +270,26 @@ impl PasteState {
     }
 
     fn text(&self) -> Zeroizing<String> {
-        Zeroizing::new(self.input.lines().join("\n"))
+        match &self.large {
+            Some(t) => t.clone(),
+            None => Zeroizing::new(self.input.lines().join("\n")),
+        }
     }
 
     fn replace_text(&mut self, text: &str) {
         let old = std::mem::replace(&mut self.input, new_input());
         wipe(old);
-        self.input.insert_str(text);
+        if text.len() > LARGE_PASTE_BYTES {
+            self.large = Some(Zeroizing::new(text.to_string()));
+        } else {
+            self.large = None;
+            self.input.insert_str(text);
+        }
+    }
+
+    /// True when the paste is too large to edit in place.
+    pub fn is_large(&self) -> bool {
+        self.large.is_some()
     }
 
     fn reparse(&mut self, now: OffsetDateTime, ttl: Duration) {
@@ -295,6 +317,10 @@ impl PasteState {
         };
     }
 }
+
+/// Pastes above this size bypass the text widget (a cURL command with
+/// cookies is a few KiB; 1 MiB is the most the parser accepts).
+const LARGE_PASTE_BYTES: usize = 64 * 1024;
 
 fn new_input() -> TextArea<'static> {
     let mut input = TextArea::default();
@@ -367,9 +393,23 @@ pub fn render(state: &PasteState, area: Rect, buf: &mut Buffer, theme: &Theme) {
     ));
     let text_area = input_block.inner(input_area);
     input_block.render(input_area, buf);
-    // Drawn into the inner rectangle so the (possibly 1 MiB) text area is
-    // never cloned just to give it a block.
-    (&state.input).render(text_area, buf);
+    if state.large.is_some() {
+        Paragraph::new(vec![
+            Line::styled(
+                format!("•••• large paste ({} KiB), kept masked", state.chars / 1024),
+                theme.dim(),
+            ),
+            Line::styled(
+                "Editing is off above 64 KiB: Ctrl+L clears, Ctrl+V reads the clipboard again.",
+                theme.dim(),
+            ),
+        ])
+        .render(text_area, buf);
+    } else {
+        // Drawn into the inner rectangle so the text area is never cloned
+        // just to give it a block.
+        (&state.input).render(text_area, buf);
+    }
 
     Paragraph::new(preview_lines(state, width, preview_area.height, theme))
         .render(preview_area, buf);
@@ -742,6 +782,31 @@ mod tests {
     }
 
     #[test]
+    fn a_large_paste_bypasses_the_text_widget_and_is_not_editable() {
+        let mut h = Harness::new();
+        let mut state = PasteState::new(NOW, TTL);
+        let big = format!("Cookie: cloud.session.token={}", "x".repeat(200 * 1024));
+        state.insert_paste(&big, NOW, TTL);
+        assert!(state.is_large() && state.is_valid());
+        assert_eq!(
+            state.input.lines().concat().len(),
+            0,
+            "the widget holds none of it"
+        );
+        let before = state.char_count();
+        h.type_str(&mut state, "abc");
+        assert_eq!(
+            state.char_count(),
+            before,
+            "typing does not edit a large paste"
+        );
+        h.key(&mut state, KeyCode::Char('l'), KeyModifiers::CONTROL);
+        assert!(!state.is_large() && state.char_count() == 0);
+        state.insert_paste("a=1; JSESSIONID=2", NOW, TTL);
+        assert!(!state.is_large() && state.is_valid());
+    }
+
+    #[test]
     fn a_one_mebibyte_curl_paste_is_parsed_once_and_not_on_cursor_moves() {
         let head = format!(
             "curl 'https://example.atlassian.net/wiki/rest/api/space' -H 'Cookie: {}' --data-raw '",
@@ -758,11 +823,12 @@ mod tests {
             h.key(&mut s, code, KeyModifiers::NONE);
         }
         assert_eq!(s.parses, 1);
-        // A typed character makes the next paste an insertion, which takes
-        // the text over the limit: refused by size, before any parsing work.
+        // Such a paste is not editable: typing neither edits nor re-parses.
         h.type_str(&mut s, "y");
-        s.insert_paste(&"y".repeat(30), NOW, TTL);
-        assert_eq!(s.parses, 3);
+        assert_eq!(s.parses, 1);
+        // Over the parser's limit: refused by size, before any parsing work.
+        s.insert_paste(&format!("{curl}{}", "y".repeat(30)), NOW, TTL);
+        assert_eq!(s.parses, 2);
         assert!(matches!(&s.preview, Preview::Invalid(e) if e.contains("1 MiB")));
     }
 }
