@@ -50,6 +50,76 @@ impl Tmux {
     }
 }
 
+/// Checks the terminal is back to normal after the app ended: canonical
+/// mode, main screen, no mouse reporting, no bracketed paste.
+fn assert_restored(t: &Tmux) {
+    let s = t.wait_for("EXITED:");
+    assert!(
+        s.contains("\nicanon") || s.contains("icanon\n"),
+        "terminal back in canonical mode:\n{s}"
+    );
+    assert!(!s.contains("-icanon"), "{s}");
+    assert_eq!(t.flag("alternate_on"), "0", "alternate screen left");
+    assert_eq!(t.flag("mouse_any_flag"), "0", "mouse reporting off");
+    t.run(&["set-buffer", "-b", "probe", "PROBE"]);
+    t.run(&["paste-buffer", "-p", "-b", "probe", "-t", "e2e"]);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("PROBE");
+    assert!(
+        !s.contains("^[[200~"),
+        "bracketed paste was switched off:\n{s}"
+    );
+}
+
+fn have_tmux() -> bool {
+    if Command::new("tmux").arg("-V").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must install tmux (.ci/run does)"
+    );
+    eprintln!("skipped: tmux is not installed");
+    false
+}
+
+/// The shell line: the app, then its exit code and tty mode, then `cat -v`
+/// echoing pastes so a leftover bracketed-paste mode would show.
+fn script(env: &str) -> String {
+    let bin = env!("CARGO_BIN_EXE_confluence-tui");
+    format!(
+        "env -u DISPLAY -u WAYLAND_DISPLAY {env} {bin} --demo; echo EXITED:$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; cat -v"
+    )
+}
+
+#[test]
+fn a_panic_restores_the_terminal() {
+    if !have_tmux() {
+        return;
+    }
+    let t = Tmux {
+        socket: format!("ctui-e2e-panic-{}", std::process::id()),
+    };
+    t.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &script("RUST_BACKTRACE=0 CONFLUENCE_TUI_PANIC_TEST=1"),
+    ]);
+    let s = t.wait_for("EXITED:");
+    assert!(
+        s.contains("panic requested by CONFLUENCE_TUI_PANIC_TEST"),
+        "the panic message is printed on the main screen:\n{s}"
+    );
+    assert!(!s.contains("EXITED:0"), "{s}");
+    assert_restored(&t);
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
@@ -92,15 +162,12 @@ fn demo_walkthrough_in_a_real_terminal() {
         eprintln!("skipped: tmux is not installed");
         return;
     }
-    let bin = env!("CARGO_BIN_EXE_confluence-tui");
     let t = Tmux {
         socket: format!("ctui-e2e-{}", std::process::id()),
     };
     // After the app: report the exit code and the tty mode, then echo pastes
     // through `cat -v` so leftover bracketed-paste mode would show.
-    let script = format!(
-        "env -u DISPLAY -u WAYLAND_DISPLAY {bin} --demo; echo EXITED:$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; cat -v"
-    );
+    let script = script("");
     t.run(&[
         "new-session",
         "-d",
@@ -168,21 +235,29 @@ fn demo_walkthrough_in_a_real_terminal() {
         "{s}"
     );
 
+    // Cookies dropped into the intake file while the app runs are imported
+    // and the file emptied.
+    t.keys(&["1"]);
+    let s = t.wait_for("secure_cookies.enc");
+    let vault = s
+        .split_whitespace()
+        .find(|w| w.ends_with("cookies/secure_cookies.enc"))
+        .expect("vault path on screen")
+        .to_string();
+    let intake = std::path::Path::new(&vault).with_file_name("confluence_cookies.txt");
+    std::fs::write(&intake, demo_cookie(&port)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::metadata(&intake).map(|m| m.len()).unwrap_or(1) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "intake file not imported:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.wait_for("Signed in as Demo User");
+
     t.keys(&["q"]);
-    let s = t.wait_for("EXITED:0");
-    assert!(
-        s.contains("\nicanon") || s.contains("icanon\n"),
-        "terminal back in canonical mode:\n{s}"
-    );
-    assert!(!s.contains("-icanon"), "{s}");
-    assert_eq!(t.flag("alternate_on"), "0", "alternate screen left");
-    assert_eq!(t.flag("mouse_any_flag"), "0", "mouse reporting off");
-    t.run(&["set-buffer", "-b", "probe", "PROBE"]);
-    t.run(&["paste-buffer", "-p", "-b", "probe", "-t", "e2e"]);
-    t.keys(&["Enter"]);
-    let s = t.wait_for("PROBE");
-    assert!(
-        !s.contains("^[[200~"),
-        "bracketed paste was switched off:\n{s}"
-    );
+    t.wait_for("EXITED:0");
+    assert_restored(&t);
 }

@@ -214,6 +214,11 @@ async fn run_app(
         if dirty {
             terminal.draw(|f| view::draw(&app, f.area(), f.buffer_mut(), &theme))?;
             dirty = false;
+            // Lets the end-to-end test prove the terminal is restored on a
+            // panic; nothing else sets it.
+            if std::env::var_os("CONFLUENCE_TUI_PANIC_TEST").is_some() {
+                panic!("panic requested by CONFLUENCE_TUI_PANIC_TEST");
+            }
         }
         let tick = tick_period(&app);
         let msg = tokio::select! {
