@@ -335,7 +335,7 @@ fn audit_prints_json_and_verify_finds_the_first_broken_record() {
         .args(["audit", "--verify"])
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("BROKEN at record 3"));
+        .stdout(predicate::str::contains("chain broken at record 3"));
 }
 
 #[test]

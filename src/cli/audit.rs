@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::CliError;
-use crate::audit::{AuditDetails, AuditLog, AuditRecord, ChainReport};
+use crate::audit::{AuditDetails, AuditLog, AuditRecord};
 use crate::config::Settings;
 use crate::credentials::rfc3339;
 use crate::exit::Exit;
@@ -14,31 +14,13 @@ pub(super) fn run(settings: &Settings, json: bool, verify: bool) -> Result<Exit,
         let report = log
             .verify()
             .map_err(|e| CliError::Internal(e.to_string()))?;
-        return Ok(match report {
-            ChainReport::Empty => {
-                println!("audit log is empty ({})", log.path().display());
-                Exit::Ok
-            }
-            ChainReport::Intact { records } => {
-                println!("audit log intact: {records} records, hash chain verified");
-                Exit::Ok
-            }
-            ChainReport::Broken {
-                seq,
-                line,
-                file,
-                reason,
-            } => {
-                let which = seq.map_or_else(
-                    || "an unreadable record".to_string(),
-                    |s| format!("record {s}"),
-                );
-                println!(
-                    "audit log BROKEN at {which} ({}:{line}): {reason}",
-                    file.display()
-                );
-                Exit::Internal
-            }
+        // The report words itself (audit::ChainReport's Display); only the
+        // exit code is decided here.
+        println!("{report}");
+        return Ok(if report.is_ok() {
+            Exit::Ok
+        } else {
+            Exit::Internal
         });
     }
     let records = log
