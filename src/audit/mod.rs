@@ -7,6 +7,7 @@
 
 mod backward;
 mod files;
+pub mod index;
 mod reader;
 mod record;
 mod writer;

@@ -440,6 +440,6 @@ impl App {
             }
             _ => {}
         }
-        self.spaces.on_worker_event(&ev);
+        self.spaces.on_worker_event(&ev, self.now);
     }
 }

@@ -35,9 +35,15 @@ pub enum Action {
     SortByName,
     CopyUrl,
     ToggleDetails,
+    SortByUpdated,
     // audit screen
     ToggleFollow,
     CycleEventFilter,
+    // paste dialog
+    Save,
+    ReadClipboard,
+    Reveal,
+    ClearInput,
 }
 
 /// One key (code + modifiers).

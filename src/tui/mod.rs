@@ -4,11 +4,13 @@
 //! when something changed.
 
 pub mod app;
+pub mod clipboard;
 pub mod keys;
 pub mod screens;
 pub mod session;
 pub mod theme;
 pub mod view;
+pub mod widgets;
 
 use std::io;
 use std::path::PathBuf;
@@ -24,7 +26,7 @@ use futures::StreamExt;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-use self::app::{App, ClipboardText, Effect, Msg, Screen};
+use self::app::{App, Effect, Msg, Screen};
 use self::session::SessionView;
 use self::theme::Theme;
 use crate::config::{FlagOverrides, Settings};
@@ -48,6 +50,9 @@ pub enum TuiError {
 
 /// Runs the interface until the user quits.
 pub fn run(settings: Settings, flags: FlagOverrides, demo: bool) -> Result<(), TuiError> {
+    // Asked before any runtime thread exists: the `time` crate refuses to read
+    // the local offset from a multi-threaded process on Unix.
+    let local = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -56,12 +61,12 @@ pub fn run(settings: Settings, flags: FlagOverrides, demo: bool) -> Result<(), T
         if demo {
             let d = demo_setup().await?;
             let login = d.server.login_url().to_string();
-            let result = run_app(d.settings, flags, Some(login)).await;
+            let result = run_app(d.settings, flags, Some(login), local).await;
             d.server.shutdown().await;
             drop(d.data_dir);
             result
         } else {
-            run_app(settings, flags, None).await
+            run_app(settings, flags, None, local).await
         }
     })
 }
@@ -160,6 +165,7 @@ async fn run_app(
     settings: Settings,
     flags: FlagOverrides,
     demo_login: Option<String>,
+    local: time::UtcOffset,
 ) -> Result<(), TuiError> {
     let theme = Theme::from_env();
     let paths = settings.paths();
@@ -176,6 +182,7 @@ async fn run_app(
         settings.env_file_looked_for.display().to_string(),
     );
     let mut app = App::new(session, OffsetDateTime::now_utc(), settings.cookie_ttl);
+    app.audit.set_time_offset(local);
     let opts = WorkerOptions {
         flags,
         machine_id: MachineIdSource::System,
@@ -192,6 +199,9 @@ async fn run_app(
 
     let (mut terminal, _guard) = TerminalGuard::enter()?;
     let mut input = EventStream::new();
+    if let Ok(size) = terminal.size() {
+        app.spaces.set_terminal_size(size.width, size.height);
+    }
     for e in app.startup() {
         driver.perform(e, &mut app);
     }
@@ -211,7 +221,11 @@ async fn run_app(
                 Some(Ok(TermEvent::Key(k))) => Some(Msg::Key(k)),
                 Some(Ok(TermEvent::Paste(p))) => Some(Msg::Paste(p)),
                 Some(Ok(TermEvent::Mouse(m))) => Some(Msg::Mouse(m)),
-                Some(Ok(TermEvent::Resize(..))) => Some(Msg::Resize),
+                Some(Ok(TermEvent::Resize(w, h))) => {
+                    // Paging moves by what fits on screen.
+                    app.spaces.set_terminal_size(w, h);
+                    Some(Msg::Resize)
+                }
                 Some(Ok(_)) => None,
                 Some(Err(e)) => return Err(e.into()),
                 None => break,
@@ -296,7 +310,7 @@ struct Driver {
     internal: mpsc::UnboundedSender<Msg>,
     audit_path: PathBuf,
     /// Kept alive: on X11 the clipboard's content lives as long as its owner.
-    clipboard: Arc<Mutex<Option<arboard::Clipboard>>>,
+    clipboard: Arc<clipboard::SharedClipboard>,
 }
 
 impl Driver {
@@ -323,17 +337,11 @@ impl Driver {
                 let tx = self.internal.clone();
                 let cb = self.clipboard.clone();
                 tokio::task::spawn_blocking(move || {
-                    let text = with_clipboard(&cb, |c| c.get_text());
-                    let msg = match text {
-                        Ok(t) => ClipboardText::Text(zeroize::Zeroizing::new(t)),
-                        Err(why) => ClipboardText::Unavailable(why),
-                    };
-                    let _ = tx.send(Msg::Clipboard(msg));
+                    let _ = tx.send(Msg::Clipboard(clipboard::read_clipboard_text_with(&cb)));
                 });
             }
             Effect::CopyToClipboard(text) => {
-                let cb = self.clipboard.clone();
-                match with_clipboard(&cb, |c| c.set_text(text.clone())) {
+                match clipboard::write_clipboard_text(&self.clipboard, &text) {
                     Ok(()) => {
                         app.flash = Some(app::Flash {
                             text: format!("Copied {text}"),
@@ -356,21 +364,5 @@ impl Driver {
                 });
             }
         }
-    }
-}
-
-fn with_clipboard<T>(
-    cb: &Mutex<Option<arboard::Clipboard>>,
-    f: impl FnOnce(&mut arboard::Clipboard) -> Result<T, arboard::Error>,
-) -> Result<T, String> {
-    let mut guard = cb
-        .lock()
-        .map_err(|_| "clipboard lock poisoned".to_string())?;
-    if guard.is_none() {
-        *guard = Some(arboard::Clipboard::new().map_err(|e| e.to_string())?);
-    }
-    match guard.as_mut() {
-        Some(c) => f(c).map_err(|e| e.to_string()),
-        None => Err("no clipboard".into()),
     }
 }

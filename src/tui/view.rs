@@ -25,7 +25,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
     draw_header(app, header, buf, theme);
     match app.screen {
         Screen::Status => screens::status::render(&app.session, app.now, body, buf, theme),
-        Screen::Spaces => screens::spaces::render(&app.spaces, body, buf, theme),
+        Screen::Spaces => screens::spaces::render(&app.spaces, app.now, body, buf, theme),
         Screen::Audit => screens::audit::render(&app.audit, body, buf, theme),
     }
     if let Some(f) = &app.flash {
@@ -105,8 +105,23 @@ fn draw_footer(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
     } else {
         keys::footer_items(&app.key_tables())
     };
+    // Everything that fits, but `?` and `q` always: the help lists the rest.
+    let width = |(k, l): &(String, &str)| k.chars().count() + l.chars().count() + 3;
+    let (pinned, rest): (Vec<_>, Vec<_>) =
+        items.into_iter().partition(|(k, _)| k == "?" || k == "q");
+    let mut room =
+        (area.width as usize).saturating_sub(1 + pinned.iter().map(width).sum::<usize>());
+    let mut shown = Vec::new();
+    for item in rest {
+        if width(&item) > room {
+            break;
+        }
+        room -= width(&item);
+        shown.push(item);
+    }
+    shown.extend(pinned);
     let mut spans = vec![Span::raw(" ")];
-    for (key, label) in items {
+    for (key, label) in shown {
         spans.push(Span::styled(key, theme.key()));
         spans.push(Span::raw(format!(" {label}  ")));
     }

@@ -1,59 +1,768 @@
-//! The paste-cookie dialog. (Skeleton: the full dialog is being built.)
+//! The paste-cookie dialog: the clipboard's text (or the terminal's own
+//! paste) in a masked text area, a live preview of what it parses to, and
+//! Enter to save — only when the preview is valid. Esc changes nothing.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
-use time::OffsetDateTime;
-use zeroize::Zeroizing;
+use ratatui_textarea::{TextArea, WrapMode};
+use time::{Duration, OffsetDateTime};
+use zeroize::{Zeroize, Zeroizing};
 
+use crate::cookies::jar::{CookieSource, StoredCookies, format_time_left};
+use crate::cookies::parse::{CookieParseError, ParseWarning, ParsedCookies, parse_cookies_at};
 use crate::credentials::ImportInput;
-use crate::tui::app::{ClipboardText, Ctx};
+use crate::secret::{ExposeSecret, mask, mask_len};
+use crate::tui::app::{ClipboardText, Ctx, FlashLevel};
+use crate::tui::keys::{self, Action, Binding, ctrl, special};
 use crate::tui::theme::Theme;
 use crate::worker::Command;
 
-/// The dialog's state.
-#[derive(Debug, Default)]
+/// The character shown for every hidden character of the paste.
+const MASK_CHAR: char = '•';
+
+/// Keys of the paste dialog (every other key edits the text).
+pub const KEYS: &[Binding] = &[
+    Binding {
+        keys: &[special(KeyCode::Enter)],
+        action: Action::Save,
+        label: "save",
+        help: "save the cookies encrypted, then verify (only when the preview is valid)",
+    },
+    Binding {
+        keys: &[special(KeyCode::Esc)],
+        action: Action::Back,
+        label: "cancel",
+        help: "close without saving anything",
+    },
+    Binding {
+        keys: &[ctrl('v')],
+        action: Action::ReadClipboard,
+        label: "clipboard",
+        help: "read the system clipboard again (replaces the text)",
+    },
+    Binding {
+        keys: &[ctrl('r')],
+        action: Action::Reveal,
+        label: "reveal/hide",
+        help: "show or hide the first and last 4 characters of each value in the preview",
+    },
+    Binding {
+        keys: &[ctrl('l')],
+        action: Action::ClearInput,
+        label: "clear",
+        help: "clear the text",
+    },
+];
+
+/// Where the text came from, or why the clipboard could not give it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Source {
+    /// Waiting for the clipboard's answer.
+    Reading,
+    Clipboard,
+    ClipboardEmpty,
+    /// No clipboard reachable: why.
+    NoClipboard(String),
+    Terminal,
+    Typed,
+}
+
+/// What the current text parses to.
+#[derive(Clone, Debug)]
+enum Preview {
+    Empty,
+    Invalid(String),
+    Valid(Box<ValidPreview>),
+}
+
+#[derive(Clone, Debug)]
+struct ValidPreview {
+    parsed: ParsedCookies,
+    expires_at: OffsetDateTime,
+    /// True when a session cookie's own expiry comes before now + ttl.
+    by_session: bool,
+    /// The clock when it was parsed (the time left is shown from there).
+    parsed_at: OffsetDateTime,
+    ttl: Duration,
+}
+
+/// The dialog's state. The text area's content is the source of truth; the
+/// preview is recomputed from it only when it changes.
 pub struct PasteState {
-    text: Zeroizing<String>,
+    input: TextArea<'static>,
+    revealed: bool,
+    source: Source,
+    preview: Preview,
+    chars: usize,
+    /// Enter was pressed on an invalid paste: the error is emphasised.
+    refused: bool,
+    /// The whole text came from the clipboard and was not edited since, so a
+    /// terminal paste replaces it instead of landing in the middle of it.
+    replace_on_paste: bool,
+    /// How many times the text was parsed (typing must not parse on cursor moves).
+    parses: u64,
+}
+
+impl std::fmt::Debug for PasteState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasteState")
+            .field("chars", &self.chars)
+            .field("revealed", &self.revealed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PasteState {
+    fn drop(&mut self) {
+        wipe(std::mem::take(&mut self.input));
+    }
 }
 
 impl PasteState {
-    pub fn new(_now: OffsetDateTime, _ttl: time::Duration) -> PasteState {
-        PasteState::default()
-    }
-    pub fn insert_paste(&mut self, text: &str, _now: OffsetDateTime, _ttl: time::Duration) {
-        self.text.push_str(text);
-    }
-    pub fn on_clipboard(&mut self, c: ClipboardText, now: OffsetDateTime, ttl: time::Duration) {
-        if let ClipboardText::Text(t) = c {
-            self.text = Zeroizing::new(String::new());
-            self.insert_paste(&t, now, ttl);
+    /// An empty dialog waiting for the clipboard's answer.
+    pub fn new(_now: OffsetDateTime, _ttl: Duration) -> PasteState {
+        PasteState {
+            input: new_input(),
+            revealed: false,
+            source: Source::Reading,
+            preview: Preview::Empty,
+            chars: 0,
+            refused: false,
+            replace_on_paste: true,
+            parses: 0,
         }
     }
+
+    /// A bracketed paste from the terminal: inserted as text, newlines and all
+    /// (they never submit).
+    pub fn insert_paste(&mut self, text: &str, now: OffsetDateTime, ttl: Duration) {
+        // Terminals send line breaks in a paste as CR; the parsers want LF.
+        let text = Zeroizing::new(text.replace("\r\n", "\n").replace('\r', "\n"));
+        if self.replace_on_paste {
+            self.replace_text(&text);
+        } else {
+            self.input.insert_str(text.as_str());
+        }
+        // A paste into typed text is an edit; a paste into a fresh dialog is
+        // a whole paste that the next one may replace.
+        if self.replace_on_paste || self.source == Source::Reading {
+            self.source = Source::Terminal;
+        }
+        self.reparse(now, ttl);
+    }
+
+    /// The clipboard's answer: its text replaces the dialog's.
+    pub fn on_clipboard(&mut self, c: ClipboardText, now: OffsetDateTime, ttl: Duration) {
+        match c {
+            ClipboardText::Text(t) if t.trim().is_empty() => self.source = Source::ClipboardEmpty,
+            ClipboardText::Text(t) => {
+                let t = Zeroizing::new(t.replace("\r\n", "\n"));
+                self.replace_text(&t);
+                self.source = Source::Clipboard;
+                self.replace_on_paste = true;
+                self.reparse(now, ttl);
+            }
+            ClipboardText::Unavailable(why) => self.source = Source::NoClipboard(why),
+        }
+    }
+
     /// Returns true when the dialog should close.
-    pub fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx, _ttl: time::Duration) -> bool {
-        match key.code {
-            KeyCode::Esc => true,
-            KeyCode::Enter => {
-                ctx.command(Command::ImportCookies {
-                    input: ImportInput::Paste(self.text.clone()),
-                });
+    pub fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx, ttl: Duration) -> bool {
+        match keys::lookup(&[KEYS], key) {
+            Some(Action::Back) => {
+                ctx.flash(FlashLevel::Info, "Nothing was saved.");
                 true
             }
-            _ => false,
+            Some(Action::Save) => self.save(ctx),
+            Some(Action::ReadClipboard) => {
+                self.source = Source::Reading;
+                ctx.effect(crate::tui::app::Effect::ReadClipboard);
+                false
+            }
+            Some(Action::Reveal) => {
+                // Only the preview's `abcd…wxyz` forms: the design allows no
+                // more than that on screen, so the text area stays masked.
+                self.revealed = !self.revealed;
+                false
+            }
+            Some(Action::ClearInput) => {
+                self.replace_text("");
+                self.source = Source::Typed;
+                self.replace_on_paste = true;
+                self.reparse(ctx.now, ttl);
+                false
+            }
+            _ => {
+                // Ctrl+M is Enter on some terminals; it must not add a line.
+                let ctrl_m =
+                    key.code == KeyCode::Char('m') && key.modifiers.contains(KeyModifiers::CONTROL);
+                if !ctrl_m && self.input.input(*key) {
+                    self.replace_on_paste = false;
+                    self.source = match self.source {
+                        Source::Reading => Source::Typed,
+                        ref s => s.clone(),
+                    };
+                    self.reparse(ctx.now, ttl);
+                }
+                false
+            }
         }
     }
+
+    /// Number of characters in the text area.
+    pub fn char_count(&self) -> usize {
+        self.chars
+    }
+
+    /// Whether the preview shows the values' first and last characters.
+    pub fn is_revealed(&self) -> bool {
+        self.revealed
+    }
+
+    /// Whether Enter would save (the preview parsed).
+    pub fn is_valid(&self) -> bool {
+        matches!(self.preview, Preview::Valid(_))
+    }
+
+    fn save(&mut self, ctx: &mut Ctx) -> bool {
+        match &self.preview {
+            Preview::Valid(v) => {
+                let n = v.parsed.jar.len();
+                ctx.command(Command::ImportCookies {
+                    input: ImportInput::Paste(self.text()),
+                });
+                ctx.flash(
+                    FlashLevel::Info,
+                    format!("Saving {n} cookie{} encrypted…", plural(n)),
+                );
+                true
+            }
+            Preview::Empty => {
+                self.refused = true;
+                ctx.flash(
+                    FlashLevel::Warning,
+                    "Nothing to save yet: paste the cookies first.",
+                );
+                false
+            }
+            Preview::Invalid(_) => {
+                self.refused = true;
+                ctx.flash(
+                    FlashLevel::Error,
+                    "Not saved: the paste is not valid (see the preview).",
+                );
+                false
+            }
+        }
+    }
+
+    fn text(&self) -> Zeroizing<String> {
+        Zeroizing::new(self.input.lines().join("\n"))
+    }
+
+    fn replace_text(&mut self, text: &str) {
+        let old = std::mem::replace(&mut self.input, new_input());
+        wipe(old);
+        self.input.insert_str(text);
+    }
+
+    fn reparse(&mut self, now: OffsetDateTime, ttl: Duration) {
+        let text = self.text();
+        self.chars = text.chars().count();
+        self.refused = false;
+        self.parses += 1;
+        self.preview = if text.trim().is_empty() {
+            Preview::Empty
+        } else {
+            match parse_cookies_at(&text, now) {
+                Ok(parsed) => {
+                    let stored =
+                        StoredCookies::new(parsed.jar.clone(), CookieSource::Paste, now, ttl);
+                    Preview::Valid(Box::new(ValidPreview {
+                        by_session: stored.expires_at < now.saturating_add(ttl),
+                        expires_at: stored.expires_at,
+                        parsed,
+                        parsed_at: now,
+                        ttl,
+                    }))
+                }
+                Err(e) => Preview::Invalid(e.to_string()),
+            }
+        };
+    }
+}
+
+fn new_input() -> TextArea<'static> {
+    let mut input = TextArea::default();
+    input.set_mask_char(MASK_CHAR);
+    // Undo history would keep copies of the secret text around.
+    input.set_max_histories(0);
+    // Cookies are one long line; wrapping keeps a 1 MiB line cheap to draw
+    // (only the visible rows are built) and all of it reachable.
+    input.set_wrap_mode(WrapMode::Glyph);
+    input.set_cursor_line_style(Style::new());
+    input.set_placeholder_text("Paste here: Cookie header, cURL command, cookies.txt or JSON");
+    input
+}
+
+/// Overwrites the text's memory before it is freed.
+fn wipe(input: TextArea<'static>) {
+    for mut line in input.into_lines() {
+        line.zeroize();
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// Footer keys while the dialog is open.
 pub fn footer() -> Vec<(String, &'static str)> {
-    vec![("Enter".into(), "save"), ("Esc".into(), "cancel")]
+    keys::footer_items(&[KEYS])
 }
 
-pub fn render(state: &PasteState, area: Rect, buf: &mut Buffer, _theme: &Theme) {
+/// Draws the dialog over `area` (the screen's body).
+pub fn render(state: &PasteState, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    // The whole body: the preview needs the room, and slivers of the screen
+    // beside a centred box only look broken.
     Clear.render(area, buf);
-    Paragraph::new(format!("{} characters", state.text.chars().count()))
-        .block(Block::bordered().title(" Paste cookies "))
-        .render(area, buf);
+    let block = Block::bordered()
+        .title(" Paste cookies ")
+        .border_style(theme.key());
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.width < 4 || inner.height < 3 {
+        return;
+    }
+    let width = inner.width.saturating_sub(2) as usize;
+    let note = source_lines(state, width, theme);
+    let input_rows: u16 = if inner.height >= 30 {
+        6
+    } else if inner.height >= 16 {
+        3
+    } else {
+        1
+    };
+    let [note_area, input_area, preview_area] = Layout::vertical([
+        Constraint::Length(note.len() as u16),
+        Constraint::Length(input_rows + 2),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    Paragraph::new(note).render(note_area, buf);
+
+    let shown = if state.revealed {
+        "values' ends shown · Ctrl+R hides"
+    } else {
+        "hidden · Ctrl+R shows values' ends"
+    };
+    let input_block = Block::bordered().title(format!(
+        " {} character{} · {shown} ",
+        state.chars,
+        plural(state.chars)
+    ));
+    let text_area = input_block.inner(input_area);
+    input_block.render(input_area, buf);
+    // Drawn into the inner rectangle so the (possibly 1 MiB) text area is
+    // never cloned just to give it a block.
+    (&state.input).render(text_area, buf);
+
+    Paragraph::new(preview_lines(state, width, preview_area.height, theme))
+        .render(preview_area, buf);
+}
+
+fn source_lines(state: &PasteState, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+    let (text, style) = match &state.source {
+        Source::Reading => ("Reading the clipboard…".to_string(), theme.dim()),
+        Source::Clipboard => (
+            "Read from the clipboard. A terminal paste (Ctrl+Shift+V) replaces it.".to_string(),
+            theme.dim(),
+        ),
+        Source::ClipboardEmpty => (
+            "The clipboard holds no text: copy the cookies in the browser, then press Ctrl+V, \
+             or paste with your terminal (e.g. Ctrl+Shift+V)."
+                .to_string(),
+            theme.warn(),
+        ),
+        Source::NoClipboard(why) => (
+            format!(
+                "No clipboard here ({why}): paste with your terminal instead (e.g. Ctrl+Shift+V)."
+            ),
+            theme.warn(),
+        ),
+        Source::Terminal => ("Pasted from the terminal.".to_string(), theme.dim()),
+        Source::Typed => (
+            "Type or paste (Ctrl+Shift+V in most terminals) the cookies.".to_string(),
+            theme.dim(),
+        ),
+    };
+    // At most two lines so the text area and preview keep their room.
+    let mut lines = wrap(&text, width);
+    if lines.len() > 2 {
+        lines.truncate(2);
+        if let Some(last) = lines.last_mut() {
+            last.push('…');
+        }
+    }
+    lines
+        .into_iter()
+        .map(|l| Line::styled(format!(" {l}"), style))
+        .collect()
+}
+
+fn preview_lines(
+    state: &PasteState,
+    width: usize,
+    height: u16,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let height = height as usize;
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let v = match &state.preview {
+        Preview::Empty => {
+            let (text, style) = if state.refused {
+                (CookieParseError::Empty.to_string(), theme.warn())
+            } else {
+                (
+                    "Waiting for cookies. Accepted: the Cookie request header from the browser's \
+                     developer tools (Network tab), a \"Copy as cURL\" command, a Netscape \
+                     cookies.txt, or a cookie-editor JSON export."
+                        .to_string(),
+                    theme.dim(),
+                )
+            };
+            push_wrapped(&mut lines, &text, width, style);
+            lines.truncate(height);
+            return lines;
+        }
+        Preview::Invalid(error) => {
+            let head = if state.refused {
+                "✗ Cannot save: "
+            } else {
+                "✗ Not valid: "
+            };
+            push_wrapped(&mut lines, &format!("{head}{error}"), width, theme.error());
+            lines.truncate(height);
+            return lines;
+        }
+        Preview::Valid(v) => v,
+    };
+    let jar = &v.parsed.jar;
+    let n = jar.len();
+    let sessions = jar.session_cookie_names();
+    let mut summary = vec![Span::styled(
+        format!(" ✓ {n} cookie{} ({})", plural(n), v.parsed.format),
+        theme.ok(),
+    )];
+    if sessions.is_empty() {
+        summary.push(Span::styled(" · no session cookie", theme.warn()));
+    } else {
+        summary.push(Span::raw(format!(
+            " · session cookie: {}",
+            sessions.join(", ")
+        )));
+    }
+    lines.push(Line::from(summary));
+    let why = if v.by_session {
+        "the session cookie's own expiry".to_string()
+    } else {
+        format!("the {}-day limit", v.ttl.whole_days())
+    };
+    let left = format_time_left(v.expires_at - v.parsed_at);
+    lines.push(Line::raw(format!(" Expires in {left} ({why})")));
+    for w in &v.parsed.warnings {
+        let style = match w {
+            ParseWarning::NoSessionCookie => theme.warn(),
+            _ => theme.dim(),
+        };
+        push_wrapped(&mut lines, &format!("⚠ {w}"), width, style);
+    }
+    // The cookie list gets the rows that are left; "… n more" when cut.
+    let room = height.saturating_sub(lines.len());
+    if room == 0 {
+        lines.truncate(height);
+        return lines;
+    }
+    let name_width = jar
+        .cookies
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    let fits = if n <= room { n } else { room.saturating_sub(1) };
+    for c in jar.cookies.iter().take(fits) {
+        let value = c.value.expose_secret();
+        let shown = if state.revealed {
+            mask(value)
+        } else {
+            mask_len(value)
+        };
+        let marker = if c.is_session_cookie() { "*" } else { " " };
+        lines.push(Line::from(vec![
+            Span::raw(format!("  {marker} {:<name_width$}  ", c.name)),
+            Span::styled(shown, theme.dim()),
+        ]));
+    }
+    if fits < n {
+        lines.push(Line::styled(
+            format!("    … and {} more", n - fits),
+            theme.dim(),
+        ));
+    }
+    lines
+}
+
+fn push_wrapped(lines: &mut Vec<Line<'static>>, text: &str, width: usize, style: Style) {
+    for l in wrap(text, width) {
+        lines.push(Line::styled(format!(" {l}"), style));
+    }
+}
+
+/// Greedy word wrap to `width` columns (long words are split), so the
+/// preview knows exactly how many rows each message takes.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut len = 0;
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        if len > 0 && len + 1 + word.len() > width {
+            out.push(std::mem::take(&mut line));
+            len = 0;
+        }
+        while word.len() > width {
+            let rest = word.split_off(width);
+            if len > 0 {
+                out.push(std::mem::take(&mut line));
+            }
+            out.push(word.into_iter().collect());
+            len = 0;
+            word = rest;
+        }
+        if len > 0 {
+            line.push(' ');
+            len += 1;
+        }
+        len += word.len();
+        line.extend(word);
+    }
+    if len > 0 || out.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::app::{Effect, Flash};
+    use crate::tui::session::SessionView;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-21 12:00 UTC);
+    const TTL: Duration = Duration::days(14);
+    const SECRET: &str = "SENTINEL-paste-unit-0123456789-abcdefghijklmnopqrstuvwxyz";
+
+    struct Harness {
+        effects: Vec<Effect>,
+        flash: Option<Flash>,
+        session: SessionView,
+    }
+
+    impl Harness {
+        fn new() -> Harness {
+            Harness {
+                effects: Vec::new(),
+                flash: None,
+                session: SessionView::new(None, None, None, ".env".into()),
+            }
+        }
+        fn key(&mut self, state: &mut PasteState, code: KeyCode, mods: KeyModifiers) -> bool {
+            let mut ctx = Ctx {
+                effects: &mut self.effects,
+                flash: &mut self.flash,
+                now: NOW,
+                session: &self.session,
+                open_dialog: None,
+            };
+            state.handle_key(&KeyEvent::new(code, mods), &mut ctx, TTL)
+        }
+        fn type_str(&mut self, state: &mut PasteState, s: &str) {
+            for c in s.chars() {
+                assert!(!self.key(state, KeyCode::Char(c), KeyModifiers::NONE));
+            }
+        }
+    }
+
+    fn header() -> String {
+        format!("cloud.session.token={SECRET}; atlassian.xsrf.token=xsrf-{SECRET}")
+    }
+
+    #[test]
+    fn typing_reparses_and_cursor_moves_do_not() {
+        let mut s = PasteState::new(NOW, TTL);
+        let mut h = Harness::new();
+        h.type_str(&mut s, "a=1");
+        assert!(s.is_valid());
+        assert_eq!(s.char_count(), 3);
+        assert_eq!(s.parses, 3);
+        h.key(&mut s, KeyCode::Left, KeyModifiers::NONE);
+        h.key(&mut s, KeyCode::Home, KeyModifiers::NONE);
+        h.key(&mut s, KeyCode::Char('r'), KeyModifiers::CONTROL);
+        assert_eq!(s.parses, 3, "cursor moves and reveal do not parse");
+        // Deleting the `=` makes it invalid; typing it back makes it valid.
+        h.key(&mut s, KeyCode::End, KeyModifiers::NONE);
+        h.key(&mut s, KeyCode::Left, KeyModifiers::NONE);
+        h.key(&mut s, KeyCode::Backspace, KeyModifiers::NONE);
+        assert!(!s.is_valid());
+        h.type_str(&mut s, "=");
+        assert!(s.is_valid());
+    }
+
+    #[test]
+    fn pasted_newlines_are_text_and_cr_line_breaks_become_lines() {
+        let mut s = PasteState::new(NOW, TTL);
+        let netscape = format!(
+            "# Netscape HTTP Cookie File\r.example.net\tTRUE\t/\tTRUE\t0\tJSESSIONID\t{SECRET}\r"
+        );
+        s.insert_paste(&netscape, NOW, TTL);
+        assert_eq!(s.input.lines().len(), 3, "CR line breaks split lines");
+        assert!(s.is_valid(), "{:?}", s.preview);
+        let Preview::Valid(v) = &s.preview else {
+            unreachable!()
+        };
+        assert_eq!(v.parsed.jar.names(), vec!["JSESSIONID".to_string()]);
+    }
+
+    #[test]
+    fn enter_saves_only_a_valid_paste_with_the_textarea_text() {
+        let mut s = PasteState::new(NOW, TTL);
+        let mut h = Harness::new();
+        s.insert_paste("no cookies in here", NOW, TTL);
+        assert!(!h.key(&mut s, KeyCode::Enter, KeyModifiers::NONE));
+        assert!(h.effects.is_empty());
+        assert!(s.refused);
+        assert_eq!(h.flash.as_ref().map(|f| f.level), Some(FlashLevel::Error));
+
+        s.on_clipboard(ClipboardText::Text(Zeroizing::new(header())), NOW, TTL);
+        assert!(!s.refused, "a new text clears the refusal");
+        assert!(h.key(&mut s, KeyCode::Enter, KeyModifiers::NONE));
+        match h.effects.as_slice() {
+            [
+                Effect::Worker(Command::ImportCookies {
+                    input: ImportInput::Paste(t),
+                }),
+            ] => assert_eq!(t.as_str(), header()),
+            other => panic!("unexpected effects {other:?}"),
+        }
+    }
+
+    #[test]
+    fn esc_closes_and_says_nothing_was_saved() {
+        let mut s = PasteState::new(NOW, TTL);
+        let mut h = Harness::new();
+        s.insert_paste(&header(), NOW, TTL);
+        assert!(h.key(&mut s, KeyCode::Esc, KeyModifiers::NONE));
+        assert!(h.effects.is_empty());
+        assert_eq!(
+            h.flash.map(|f| f.text),
+            Some("Nothing was saved.".to_string())
+        );
+    }
+
+    #[test]
+    fn ctrl_v_reads_the_clipboard_and_ctrl_r_toggles_the_mask() {
+        let mut s = PasteState::new(NOW, TTL);
+        let mut h = Harness::new();
+        assert!(!h.key(&mut s, KeyCode::Char('v'), KeyModifiers::CONTROL));
+        assert!(matches!(h.effects.as_slice(), [Effect::ReadClipboard]));
+        assert_eq!(s.char_count(), 0, "Ctrl+V does not type a v");
+        h.key(&mut s, KeyCode::Char('r'), KeyModifiers::CONTROL);
+        assert!(s.is_revealed());
+        assert_eq!(
+            s.input.mask_char(),
+            Some(MASK_CHAR),
+            "the text stays masked"
+        );
+        h.key(&mut s, KeyCode::Char('r'), KeyModifiers::CONTROL);
+        assert!(!s.is_revealed());
+    }
+
+    #[test]
+    fn clipboard_unavailable_keeps_the_text_and_says_why() {
+        let mut s = PasteState::new(NOW, TTL);
+        s.insert_paste("a=1", NOW, TTL);
+        s.on_clipboard(ClipboardText::Unavailable("no display".into()), NOW, TTL);
+        assert_eq!(s.source, Source::NoClipboard("no display".into()));
+        assert_eq!(s.char_count(), 3);
+        s.on_clipboard(ClipboardText::Text(Zeroizing::new("  ".into())), NOW, TTL);
+        assert_eq!(s.source, Source::ClipboardEmpty);
+        assert_eq!(s.char_count(), 3);
+    }
+
+    #[test]
+    fn terminal_paste_replaces_unedited_clipboard_text_but_inserts_into_typed_text() {
+        let mut s = PasteState::new(NOW, TTL);
+        let mut h = Harness::new();
+        s.on_clipboard(
+            ClipboardText::Text(Zeroizing::new("old=1".into())),
+            NOW,
+            TTL,
+        );
+        s.insert_paste("new=2", NOW, TTL);
+        assert_eq!(s.text().as_str(), "new=2");
+        h.type_str(&mut s, "; x=");
+        s.insert_paste("3", NOW, TTL);
+        assert_eq!(s.text().as_str(), "new=2; x=3");
+        h.key(&mut s, KeyCode::Char('l'), KeyModifiers::CONTROL);
+        assert_eq!(s.text().as_str(), "");
+        assert!(matches!(s.preview, Preview::Empty));
+    }
+
+    #[test]
+    fn debug_prints_only_the_length() {
+        let mut s = PasteState::new(NOW, TTL);
+        s.insert_paste(&header(), NOW, TTL);
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("SENTINEL"), "{dbg}");
+        assert!(dbg.contains(&header().chars().count().to_string()), "{dbg}");
+    }
+
+    #[test]
+    fn wrap_splits_on_words_and_cuts_long_words() {
+        assert_eq!(wrap("aa bb cc", 5), vec!["aa bb", "cc"]);
+        assert_eq!(wrap("abcdefgh", 3), vec!["abc", "def", "gh"]);
+        assert_eq!(wrap("", 3), vec![""]);
+    }
+
+    #[test]
+    fn a_one_mebibyte_curl_paste_is_parsed_once_and_not_on_cursor_moves() {
+        let head = format!(
+            "curl 'https://example.atlassian.net/wiki/rest/api/space' -H 'Cookie: {}' --data-raw '",
+            header()
+        );
+        let filler = "x".repeat(crate::cookies::parse::MAX_PASTE_BYTES - head.len() - 20);
+        let curl = format!("{head}{filler}'");
+        let mut s = PasteState::new(NOW, TTL);
+        let mut h = Harness::new();
+        s.insert_paste(&curl, NOW, TTL);
+        assert!(s.is_valid(), "{:?}", s.preview);
+        assert_eq!(s.parses, 1);
+        for code in [KeyCode::Left, KeyCode::Right, KeyCode::Up, KeyCode::Home] {
+            h.key(&mut s, code, KeyModifiers::NONE);
+        }
+        assert_eq!(s.parses, 1);
+        // A typed character makes the next paste an insertion, which takes
+        // the text over the limit: refused by size, before any parsing work.
+        h.type_str(&mut s, "y");
+        s.insert_paste(&"y".repeat(30), NOW, TTL);
+        assert_eq!(s.parses, 3);
+        assert!(matches!(&s.preview, Preview::Invalid(e) if e.contains("1 MiB")));
+    }
 }

@@ -1,0 +1,103 @@
+//! The space browser's key tables (the footer and help come from them).
+
+use crossterm::event::KeyCode;
+
+use crate::tui::keys::{Action, Binding, k, special};
+
+/// Keys of the space list.
+pub const KEYS: &[Binding] = &[
+    Binding {
+        keys: &[special(KeyCode::Enter)],
+        action: Action::Open,
+        label: "pages",
+        help: "list the selected space's pages",
+    },
+    Binding {
+        keys: &[k('o')],
+        action: Action::OpenInBrowser,
+        label: "",
+        help: "open the selected space in the browser",
+    },
+    Binding {
+        keys: &[k('y')],
+        action: Action::CopyUrl,
+        label: "copy",
+        help: "copy the selected space's URL",
+    },
+    Binding {
+        keys: &[k('r')],
+        action: Action::Reload,
+        label: "reload",
+        help: "list the spaces again",
+    },
+    Binding {
+        keys: &[k('s')],
+        action: Action::SortByKey,
+        label: "by key",
+        help: "sort by key (again: reverse)",
+    },
+    Binding {
+        keys: &[k('n')],
+        action: Action::SortByName,
+        label: "by name",
+        help: "sort by name (again: reverse)",
+    },
+    Binding {
+        keys: &[k('d')],
+        action: Action::ToggleDetails,
+        label: "details",
+        help: "show or hide details (always beside the list when 110+ columns wide)",
+    },
+    Binding {
+        keys: &[special(KeyCode::Esc)],
+        action: Action::Back,
+        label: "",
+        help: "clear the filter",
+    },
+];
+
+/// Keys of a space's page list.
+pub const PAGE_KEYS: &[Binding] = &[
+    Binding {
+        keys: &[special(KeyCode::Esc)],
+        action: Action::Back,
+        label: "back",
+        help: "back to the spaces (clears a filter first)",
+    },
+    Binding {
+        keys: &[special(KeyCode::Enter), k('o')],
+        action: Action::OpenInBrowser,
+        label: "",
+        help: "open the selected page in the browser",
+    },
+    Binding {
+        keys: &[k('y')],
+        action: Action::CopyUrl,
+        label: "copy",
+        help: "copy the selected page's URL",
+    },
+    Binding {
+        keys: &[k('r')],
+        action: Action::Reload,
+        label: "reload",
+        help: "list the pages again",
+    },
+    Binding {
+        keys: &[k('n')],
+        action: Action::SortByName,
+        label: "by title",
+        help: "sort by title (again: reverse)",
+    },
+    Binding {
+        keys: &[k('u')],
+        action: Action::SortByUpdated,
+        label: "by date",
+        help: "sort by last update, newest first (again: reverse)",
+    },
+    Binding {
+        keys: &[k('d')],
+        action: Action::ToggleDetails,
+        label: "details",
+        help: "show or hide details (always beside the list when 110+ columns wide)",
+    },
+];
