@@ -20,6 +20,7 @@ set -euo pipefail
 LAUNCHES=${LAUNCHES:-5}
 IDLE_SECS=${IDLE_SECS:-10}
 DEMO_SPACES=1200 # what `--demo` serves (src/tui/mod.rs)
+DONE_MARK="· 1,200 " # the spaces title once the listing finished (not "loaded 1,200…")
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -107,7 +108,7 @@ pid=$("${T[@]}" display -p -t app '#{pane_pid}')
 sleep 3 # verification and the spaces listing it starts
 status_ms=$(idle)
 "${T[@]}" send-keys -t app 2
-if wait_for "$DEMO_SPACES" 60; then loaded=yes; else loaded=no; fi
+if wait_for "$DONE_MARK" 60; then loaded=yes; else loaded=no; fi
 sleep 1
 spaces_ms=$(idle)
 screen >"$work/spaces.txt"
