@@ -119,7 +119,8 @@ fn check_json(sb: &Sandbox, site: &Site, auth: Auth) -> (Run, Value) {
     (r, v)
 }
 
-/// Imports `header` into the vault through the binary.
+/// Imports `header` into the vault through the binary (without the
+/// verification that follows an import, which the tests do themselves).
 fn import(sb: &Sandbox, site: &Site, header: &str) {
     let r = run(
         {
@@ -127,7 +128,7 @@ fn import(sb: &Sandbox, site: &Site, header: &str) {
             c.write_stdin(header.to_string());
             c
         },
-        &["cookies", "import", "-"],
+        &["cookies", "import", "--no-verify", "-"],
     );
     assert_eq!(r.code, Some(0), "import: {}{}", r.stdout, r.stderr);
 }
@@ -195,6 +196,41 @@ fn assert_exit(r: &Run, code: i32, what: &str) {
 }
 
 // ---------------------------------------------------------------- ok
+
+#[test]
+fn import_verifies_the_cookies_when_a_site_is_set() {
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    let live = {
+        let mut c = cmd(&sb, &site, Auth::Stored);
+        c.write_stdin(site.server.session_cookie_header());
+        run(c, &["cookies", "import", "-"])
+    };
+    assert_exit(&live, 0, "import of a live session");
+    assert!(
+        live.stdout.contains("Imported 2 cookies") && live.stdout.contains("Signed in"),
+        "{}",
+        live.stdout
+    );
+    assert!(audit_events(&sb).contains(&"session_verified".to_string()));
+    let dead = {
+        let mut c = cmd(&sb, &site, Auth::Stored);
+        c.write_stdin(format!("{CLOUD_SESSION_COOKIE}=never-issued; other=1"));
+        run(c, &["cookies", "import", "-"])
+    };
+    assert_exit(&dead, 3, "stored, but the site refuses them");
+    assert!(
+        dead.stdout.contains("Imported 2 cookies"),
+        "{}",
+        dead.stdout
+    );
+    assert!(
+        dead.stderr.contains("session has expired"),
+        "{}",
+        dead.stderr
+    );
+    assert_eq!(cookie_state(&sb), "expired");
+}
 
 #[test]
 fn basic_ok_names_the_user_and_mode_and_is_audited() {
@@ -768,12 +804,20 @@ fn network_commands_leak_no_secret_anywhere() {
         go(&cloud, &["cookies", "import", "-"], Some(&sentinel_cookie));
         for args in listing {
             go(&cloud, args, None);
-            go(&cloud, &["cookies", "import", "-"], Some(&sentinel_cookie));
+            go(
+                &cloud,
+                &["cookies", "import", "--no-verify", "-"],
+                Some(&sentinel_cookie),
+            );
         }
         cloud.faults(|f| f.captcha = Some(CaptchaForm::Header403));
         for args in listing {
             assert_eq!(go(&cloud, args, None), Some(4), "{transcript}");
-            go(&cloud, &["cookies", "import", "-"], Some(&sentinel_cookie));
+            go(
+                &cloud,
+                &["cookies", "import", "--no-verify", "-"],
+                Some(&sentinel_cookie),
+            );
         }
         cloud.faults(|f| {
             f.captcha = None;

@@ -7,18 +7,39 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::{CliError, CookiesCommand};
-use crate::config::Settings;
+use crate::config::{FlagOverrides, Settings};
 use crate::cookies::intake;
 use crate::cookies::jar::{ExpiryState, format_time_left};
 use crate::credentials::{CookieStatus, Credentials, ImportInput, rfc3339};
 use crate::exit::Exit;
 
-pub(super) fn run(cmd: CookiesCommand, settings: &Settings) -> Result<Exit, CliError> {
-    let creds = Credentials::open(settings);
+pub(super) fn run(
+    cmd: CookiesCommand,
+    settings: Settings,
+    flags: FlagOverrides,
+) -> Result<Exit, CliError> {
+    let creds = Credentials::open(&settings);
     let now = OffsetDateTime::now_utc();
     match cmd {
-        CookiesCommand::Import { file, consume } => import(&creds, file, consume, now),
-        CookiesCommand::Status { json } => status(&creds, settings, json, now),
+        CookiesCommand::Import {
+            file,
+            consume,
+            no_verify,
+        } => {
+            import(&creds, file, consume, now)?;
+            // Stored is not the same as working: check them against the site
+            // (the contract's "encrypt, store, empty, verify").
+            if no_verify || settings.base_url.is_none() {
+                return Ok(Exit::Ok);
+            }
+            println!("Verifying with the site…");
+            super::remote::run(
+                super::remote::Remote::Check { json: false },
+                settings,
+                flags,
+            )
+        }
+        CookiesCommand::Status { json } => status(&creds, &settings, json, now),
         CookiesCommand::Clear => clear(&creds),
     }
 }

@@ -86,7 +86,7 @@ pub enum Command {
 /// `cookies …`
 #[derive(Debug, Subcommand)]
 pub enum CookiesCommand {
-    /// Import cookies (default: the intake file cookies/confluence_cookies.txt), encrypt, store, empty the plain file
+    /// Import cookies (default: the intake file cookies/confluence_cookies.txt), encrypt, store, empty the plain file, then verify them when a site is set
     Import {
         /// A file to read, or - for standard input (default: the intake file)
         #[arg(value_name = "FILE|-")]
@@ -94,6 +94,9 @@ pub enum CookiesCommand {
         /// Also empty FILE after a successful import (the intake file is always emptied)
         #[arg(long)]
         consume: bool,
+        /// Do not verify the cookies against the site after storing them
+        #[arg(long)]
+        no_verify: bool,
     },
     /// Show what is stored: count, names, session cookie, saved and expiry times (never values)
     Status {
@@ -195,7 +198,7 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
             remote::run(Remote::Pages { space_key, json }, settings, flags)
         }
         Some(Command::DemoServer(_)) => unreachable_demo(),
-        Some(Command::Cookies(c)) => cookies::run(c, &settings),
+        Some(Command::Cookies(c)) => cookies::run(c, settings, flags),
         Some(Command::Token(t)) => token::run(t, &settings),
         Some(Command::Audit { json, verify }) => audit::run(&settings, json, verify),
     }
