@@ -147,6 +147,76 @@ impl AuditLog {
 
     /// Checks every line across all kept files and reports the first break.
     pub fn verify(&self) -> Result<ChainReport, AuditError> {
+        // Writers append and rotate under this lock; reading under it too
+        // means never seeing half a rotation or a half-copied last line, so
+        // a healthy log is never called broken. Where the lock cannot be
+        // taken (no logs directory yet, a read-only copy) the files are read
+        // as they are.
+        let _lock = self
+            .path
+            .parent()
+            .filter(|dir| dir.is_dir())
+            .and_then(|_| files::LogLock::acquire(&self.path).ok());
         reader::verify(&self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// Found by the kill/soak work: `verify` read without the writers' lock
+    /// and, while another thread appended and rotated, now and then saw half
+    /// a rotation ("prev does not match") or a half-copied last line, and
+    /// called a healthy log broken.
+    #[test]
+    fn verify_during_appends_and_rotations_never_reports_a_healthy_log_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::with_limits(dir.path().join("cookie_audit.log"), 20_000, 1);
+        let entry = || {
+            AuditEntry::new(
+                AuditEvent::CookiesSaved,
+                AuditOutcome::Success,
+                "x".repeat(2_000),
+            )
+        };
+        log.append(entry()).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (log, stop) = (log.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut appended = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    log.append(entry()).unwrap();
+                    appended += 1;
+                }
+                appended
+            })
+        };
+        let started = Instant::now();
+        let mut broken = Vec::new();
+        let mut checks = 0u32;
+        while started.elapsed() < Duration::from_secs(3) {
+            checks += 1;
+            let report = log.verify().unwrap();
+            if !report.is_ok() {
+                broken.push(report);
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let appended = writer.join().unwrap();
+        assert!(
+            appended > 20 && checks > 20,
+            "{appended} appends, {checks} checks"
+        );
+        assert!(
+            broken.is_empty(),
+            "{} of {checks} checks: {:?}",
+            broken.len(),
+            broken.first()
+        );
     }
 }

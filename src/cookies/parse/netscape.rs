@@ -14,8 +14,17 @@ pub(super) fn looks_like(text: &str) -> bool {
         line.starts_with("# Netscape HTTP Cookie File")
             || line.starts_with("# HTTP Cookie File")
             || line.starts_with(HTTP_ONLY_PREFIX)
-            || (!line.starts_with('#') && line.split('\t').count() >= 6)
+            || (!line.starts_with('#') && is_data_line(line))
     })
+}
+
+/// Six or more tab-separated fields whose first (the domain) has no `=`: a
+/// Cookie header with tabs after its `;` also has six fields, but its first
+/// one is a `name=value` pair, and no domain contains `=`.
+fn is_data_line(line: &str) -> bool {
+    let mut fields = line.split('\t');
+    let domain_like = fields.next().is_some_and(|first| !first.contains('='));
+    domain_like && fields.count() >= 5
 }
 
 pub(super) fn parse(text: &str, builder: &mut JarBuilder) -> Result<(), CookieParseError> {
