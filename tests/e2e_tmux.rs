@@ -11,6 +11,24 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// A private tmux server running `script` in a 100×30 session.
+    fn start(name: &str, script: &str) -> Tmux {
+        let t = Tmux {
+            socket: format!("ctui-{name}-{}", std::process::id()),
+        };
+        t.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            script,
+        ]);
+        t
+    }
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .arg("-L")
@@ -97,20 +115,10 @@ fn a_panic_restores_the_terminal() {
     if !have_tmux() {
         return;
     }
-    let t = Tmux {
-        socket: format!("ctui-e2e-panic-{}", std::process::id()),
-    };
-    t.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "100",
-        "-y",
-        "30",
+    let t = Tmux::start(
+        "e2e-panic",
         &script("RUST_BACKTRACE=0 CONFLUENCE_TUI_PANIC_TEST=1"),
-    ]);
+    );
     let s = t.wait_for("EXITED:");
     assert!(
         s.contains("panic requested by CONFLUENCE_TUI_PANIC_TEST"),
@@ -154,31 +162,12 @@ fn demo_cookie(port: &str) -> String {
 
 #[test]
 fn demo_walkthrough_in_a_real_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install tmux (.ci/run does)"
-        );
-        eprintln!("skipped: tmux is not installed");
+    if !have_tmux() {
         return;
     }
-    let t = Tmux {
-        socket: format!("ctui-e2e-{}", std::process::id()),
-    };
-    // After the app: report the exit code and the tty mode, then echo pastes
-    // through `cat -v` so leftover bracketed-paste mode would show.
-    let script = script("");
-    t.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &script,
-    ]);
+    // The app, then its exit code and tty mode, then `cat -v` echoing
+    // pastes so a leftover bracketed-paste mode would show.
+    let t = Tmux::start("e2e", &script(""));
 
     let s = t.wait_for("NOT CONFIGURED");
     assert!(

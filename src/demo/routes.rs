@@ -152,6 +152,30 @@ fn take_page<T>(
     (taken, items.next().map(|(i, _)| i))
 }
 
+/// The page with `id` if the caller may see it: signed in, and its space not
+/// forbidden. `what` names it in the 404 ("content" on v1, "page" on v2).
+fn visible_page(
+    s: &SiteState,
+    admitted: &Admitted,
+    id: &str,
+    what: &str,
+) -> Result<crate::demo::data::PageInfo, Response> {
+    let Some(page) = s.data.page_by_id(id).filter(|_| admitted.signed_in) else {
+        return Err(error_json(
+            StatusCode::NOT_FOUND,
+            &format!("No {what} with the given id, or you are not permitted to see it."),
+        ));
+    };
+    match s
+        .data
+        .space(page.space_index)
+        .and_then(|sp| forbidden_space(admitted, &sp.key))
+    {
+        Some(r) => Err(r),
+        None => Ok(page),
+    }
+}
+
 fn forbidden_space(admitted: &Admitted, key: &str) -> Option<Response> {
     admitted
         .faults
@@ -424,19 +448,10 @@ async fn content_by_id_v1(
         Ok(a) => a,
         Err(r) => return r,
     };
-    let Some(page) = s.data.page_by_id(&id).filter(|_| admitted.signed_in) else {
-        return error_json(
-            StatusCode::NOT_FOUND,
-            "No content with the given id, or you are not permitted to see it.",
-        );
+    let page = match visible_page(&s, &admitted, &id, "content") {
+        Ok(p) => p,
+        Err(r) => return r,
     };
-    if let Some(r) = s
-        .data
-        .space(page.space_index)
-        .and_then(|sp| forbidden_space(&admitted, &sp.key))
-    {
-        return r;
-    }
     let expand = Query::of(&uri)
         .get("expand")
         .unwrap_or_default()
@@ -563,19 +578,10 @@ async fn page_v2(
         Ok(a) => a,
         Err(r) => return r,
     };
-    let Some(page) = s.data.page_by_id(&id).filter(|_| admitted.signed_in) else {
-        return error_json(
-            StatusCode::NOT_FOUND,
-            "No page with the given id, or you are not permitted to see it.",
-        );
+    let page = match visible_page(&s, &admitted, &id, "page") {
+        Ok(p) => p,
+        Err(r) => return r,
     };
-    if let Some(r) = s
-        .data
-        .space(page.space_index)
-        .and_then(|sp| forbidden_space(&admitted, &sp.key))
-    {
-        return r;
-    }
     let storage = Query::of(&uri).get("body-format") == Some("storage");
     let mut body = s.links.page_v2(&s.data, &page, storage);
     body["_links"]["base"] = json!(s.links.base());
