@@ -516,28 +516,18 @@ impl Ctx {
             return;
         };
         self.send(Event::SpacesStarted { generation });
-        let mut loaded = 0usize;
-        let events = self.events.clone();
-        let result = client
-            .for_each_space_page(max, |spaces| {
-                loaded += spaces.len();
-                match events.send(Event::SpacesPage {
-                    generation,
-                    spaces,
-                    loaded,
-                }) {
-                    Ok(()) => std::ops::ControlFlow::Continue(()),
-                    Err(_) => std::ops::ControlFlow::Break(()),
-                }
-            })
-            .await;
-        self.upkeep(&client, meta.mode).await;
-        match result {
-            Ok(total) => {
-                self.send(Event::SpacesDone { generation, total });
+        let forward = forward_pages(self.events.clone(), move |spaces, loaded| {
+            Event::SpacesPage {
+                generation,
+                spaces,
+                loaded,
             }
-            Err(e) => self.client_error(JobKind::Spaces, meta.mode, e).await,
-        }
+        });
+        let result = client.for_each_space_page(max, forward).await;
+        self.finish_listing(&client, meta.mode, JobKind::Spaces, result, |total| {
+            Event::SpacesDone { generation, total }
+        })
+        .await;
     }
 
     async fn list_pages(
@@ -553,33 +543,41 @@ impl Ctx {
             generation,
             space_key: space_key.clone(),
         });
-        let mut loaded = 0usize;
-        let events = self.events.clone();
         let key = space_key.clone();
+        let forward = forward_pages(self.events.clone(), move |pages, loaded| Event::PagesPage {
+            generation,
+            space_key: key.clone(),
+            pages,
+            loaded,
+        });
         let result = client
-            .for_each_page_of_space(&space_key, space_id.as_deref(), |pages| {
-                loaded += pages.len();
-                match events.send(Event::PagesPage {
-                    generation,
-                    space_key: key.clone(),
-                    pages,
-                    loaded,
-                }) {
-                    Ok(()) => std::ops::ControlFlow::Continue(()),
-                    Err(_) => std::ops::ControlFlow::Break(()),
-                }
-            })
+            .for_each_page_of_space(&space_key, space_id.as_deref(), forward)
             .await;
-        self.upkeep(&client, meta.mode).await;
+        self.finish_listing(&client, meta.mode, JobKind::Pages, result, |total| {
+            Event::PagesDone {
+                generation,
+                space_key,
+                total,
+            }
+        })
+        .await;
+    }
+
+    /// After a listing: persist refreshed cookies, then report done or why not.
+    async fn finish_listing(
+        self: &Arc<Self>,
+        client: &Client,
+        mode: &'static str,
+        kind: JobKind,
+        result: Result<usize, ClientError>,
+        done: impl FnOnce(usize) -> Event,
+    ) {
+        self.upkeep(client, mode).await;
         match result {
             Ok(total) => {
-                self.send(Event::PagesDone {
-                    generation,
-                    space_key,
-                    total,
-                });
+                self.send(done(total));
             }
-            Err(e) => self.client_error(JobKind::Pages, meta.mode, e).await,
+            Err(e) => self.client_error(kind, mode, e).await,
         }
     }
 
@@ -743,6 +741,22 @@ impl Ctx {
             tracing::error!(error = %e, "could not record the expired session");
         }
         self.invalidate_client().await;
+    }
+}
+
+/// A page callback for the client that forwards each page as an event with
+/// the running count, and stops the listing when nobody listens any more.
+fn forward_pages<T>(
+    events: mpsc::UnboundedSender<Event>,
+    make: impl Fn(Vec<T>, usize) -> Event,
+) -> impl FnMut(Vec<T>) -> std::ops::ControlFlow<()> {
+    let mut loaded = 0usize;
+    move |items| {
+        loaded += items.len();
+        match events.send(make(items, loaded)) {
+            Ok(()) => std::ops::ControlFlow::Continue(()),
+            Err(_) => std::ops::ControlFlow::Break(()),
+        }
     }
 }
 
