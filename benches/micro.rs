@@ -12,6 +12,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use confluence_tui::audit::{AuditDetails, AuditEvent, AuditOutcome, AuditRecord, GENESIS_PREV};
+use confluence_tui::confluence::client::Deployment;
 use confluence_tui::confluence::model::Space;
 use confluence_tui::cookies::parse::parse_cookies_at;
 use confluence_tui::tui::app::{App, Msg, Screen};
@@ -19,7 +20,7 @@ use confluence_tui::tui::screens::audit::load_snapshot;
 use confluence_tui::tui::session::SessionView;
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
-use confluence_tui::worker::Event;
+use confluence_tui::worker::{Event, Generational, Listing, Query, SiteInfo};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
@@ -177,32 +178,27 @@ fn space(i: usize) -> Space {
 /// delivers them: pages of 250.
 fn app_with_spaces() -> App {
     let now = OffsetDateTime::now_utc();
-    let session = SessionView::new(
-        Some("https://example.atlassian.net/wiki".into()),
-        Some("cloud".into()),
-        None,
-        ".env".into(),
-    );
+    let session = SessionView::new(&SiteInfo {
+        site: Some("https://example.atlassian.net/wiki".into()),
+        deployment: Some(Deployment::Cloud),
+        login_page: None,
+        env_file: ".env".into(),
+    });
     let mut app = App::new(session, now, time::Duration::days(14));
     app.screen = Screen::Spaces;
     app.spaces.set_terminal_size(120, 40);
-    app.spaces.mark_loading();
-    let generation = 1;
-    app.update(Msg::Worker(Event::SpacesStarted { generation }));
+    let Query::ListSpaces { generation, .. } = app.spaces.start_listing() else {
+        unreachable!("start_listing asks for the spaces")
+    };
+    let step = |step| Msg::Worker(Event::Spaces(Generational::new(generation, step)));
+    app.update(step(Listing::Started));
     let mut loaded = 0;
     for chunk in (0..SPACES).collect::<Vec<_>>().chunks(250) {
-        let spaces: Vec<Space> = chunk.iter().map(|&i| space(i)).collect();
-        loaded += spaces.len();
-        app.update(Msg::Worker(Event::SpacesPage {
-            generation,
-            spaces,
-            loaded,
-        }));
+        let items: Vec<Space> = chunk.iter().map(|&i| space(i)).collect();
+        loaded += items.len();
+        app.update(step(Listing::Items { items, loaded }));
     }
-    app.update(Msg::Worker(Event::SpacesDone {
-        generation,
-        total: loaded,
-    }));
+    app.update(step(Listing::Done { total: loaded }));
     assert_eq!(app.spaces.spaces().len(), SPACES, "the app dropped spaces");
     app
 }

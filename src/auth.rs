@@ -11,19 +11,15 @@ use crate::secret::SecretString;
 
 /// The credential chosen and the reason, for the status screen and `check`.
 #[derive(Debug)]
-pub struct ResolvedAuth {
+pub(crate) struct ResolvedAuth {
     pub credential: Credential,
     /// A sentence: why this mode.
     pub why: String,
-    /// When the cookies in use expire (cookie mode).
-    pub cookie_expires_at: Option<OffsetDateTime>,
-    /// Where the token came from (`environment` or `vault`).
-    pub token_source: Option<&'static str>,
 }
 
 /// No usable credential.
 #[derive(Debug, thiserror::Error)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     #[error("{0}")]
     NotConfigured(String),
     #[error(
@@ -38,7 +34,7 @@ const HOW_TO_CONFIGURE: &str = "set CONFLUENCE_USERNAME and CONFLUENCE_API_TOKEN
 
 /// Chooses the credential. Opens the vault (one scrypt run) only when a vault
 /// file exists and it may matter.
-pub fn resolve(
+pub(crate) fn resolve(
     settings: &Settings,
     creds: &Credentials,
     now: OffsetDateTime,
@@ -53,12 +49,7 @@ pub fn resolve(
     } else {
         Default::default()
     };
-    let (token, token_source): (Option<SecretString>, Option<&'static str>) =
-        match (env_token, doc.api_token) {
-            (Some(t), _) => (Some(t), Some("environment")),
-            (None, Some(t)) => (Some(t), Some("vault")),
-            (None, None) => (None, None),
-        };
+    let token: Option<SecretString> = env_token.or(doc.api_token);
     let stored = doc.cookies;
     let usable = stored.as_ref().filter(|c| c.is_usable(now)).cloned();
     let expired_reason = stored
@@ -66,10 +57,8 @@ pub fn resolve(
         .and_then(|c| expiry_reason(&c.expiry_state(now)));
     let username = settings.username.clone();
     let cookie = |c: crate::cookies::jar::StoredCookies, why: String| ResolvedAuth {
-        cookie_expires_at: Some(c.expires_at),
         credential: Credential::Cookies { jar: c.jar },
         why,
-        token_source: None,
     };
     match settings.auth {
         AuthSetting::Cookie => match usable {
@@ -80,11 +69,11 @@ pub fn resolve(
             },
         },
         AuthSetting::Basic => match (username, token) {
-            (Some(username), Some(token)) => Ok(ResolvedAuth { credential: Credential::Basic { username, token }, why: "CONFLUENCE_AUTH=basic".into(), cookie_expires_at: None, token_source }),
+            (Some(username), Some(token)) => Ok(ResolvedAuth { credential: Credential::Basic { username, token }, why: "CONFLUENCE_AUTH=basic".into() }),
             _ => Err(AuthError::NotConfigured("CONFLUENCE_AUTH=basic needs CONFLUENCE_USERNAME and CONFLUENCE_API_TOKEN".into())),
         },
         AuthSetting::Bearer => match token {
-            Some(token) => Ok(ResolvedAuth { credential: Credential::Bearer { token }, why: "CONFLUENCE_AUTH=bearer".into(), cookie_expires_at: None, token_source }),
+            Some(token) => Ok(ResolvedAuth { credential: Credential::Bearer { token }, why: "CONFLUENCE_AUTH=bearer".into() }),
             None => Err(AuthError::NotConfigured("CONFLUENCE_AUTH=bearer needs CONFLUENCE_API_TOKEN (a personal access token) or `confluence-tui token set`".into())),
         },
         AuthSetting::Auto => match (usable, username, token) {
@@ -92,14 +81,10 @@ pub fn resolve(
             (None, Some(username), Some(token)) => Ok(ResolvedAuth {
                 credential: Credential::Basic { username, token },
                 why: "auto: a user name and an API token are set".into(),
-                cookie_expires_at: None,
-                token_source,
             }),
             (None, None, Some(token)) => Ok(ResolvedAuth {
                 credential: Credential::Bearer { token },
                 why: "auto: a token without a user name is sent as a personal access token".into(),
-                cookie_expires_at: None,
-                token_source,
             }),
             (None, _, None) => match expired_reason {
                 Some(reason) => Err(AuthError::CookiesExpired { reason }),

@@ -8,31 +8,15 @@ use std::time::Duration;
 use url::{Host, Url};
 
 use crate::secret::SecretString;
-
-/// Every setting name, in the order `.env.example` documents them.
-pub const SETTING_NAMES: &[&str] = &[
-    "CONFLUENCE_BASE_URL",
-    "CONFLUENCE_USERNAME",
-    "CONFLUENCE_API_TOKEN",
-    "CONFLUENCE_AUTH",
-    "CONFLUENCE_DEPLOYMENT",
-    "CONFLUENCE_DATA_DIR",
-    "CONFLUENCE_VAULT_PASSPHRASE",
-    "CONFLUENCE_COOKIE_TTL_DAYS",
-    "CONFLUENCE_KDF_LOG_N",
-    "CONFLUENCE_CA_BUNDLE",
-    "CONFLUENCE_TIMEOUT_SECS",
-];
+use crate::vault::format::{DEFAULT_KDF_LOG_N, KDF_LOG_N_RANGE};
 
 /// Settings whose values are secret: never echoed in an error.
 const SECRET_SETTINGS: &[&str] = &["CONFLUENCE_API_TOKEN", "CONFLUENCE_VAULT_PASSPHRASE"];
 
-/// Smallest and largest scrypt cost (log2 N) accepted for new vaults.
-pub const KDF_LOG_N_RANGE: std::ops::RangeInclusive<u8> = 10..=20;
-/// Default scrypt cost for new vaults.
-pub const DEFAULT_KDF_LOG_N: u8 = 17;
-pub const DEFAULT_COOKIE_TTL_DAYS: u32 = 14;
-pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+/// Cookie lifetime when the browser gave none.
+pub(crate) const DEFAULT_COOKIE_TTL_DAYS: u32 = 14;
+/// Per-request timeout.
+pub(crate) const DEFAULT_TIMEOUT_SECS: u64 = 30;
 
 /// A setting that could not be used. Names the setting, the bad value (unless
 /// secret) and what a valid one looks like.
@@ -252,7 +236,7 @@ impl Settings {
     }
 
     /// The base URL, or an error saying where to set it.
-    pub fn require_base_url(&self) -> Result<&Url, ConfigError> {
+    pub(crate) fn require_base_url(&self) -> Result<&Url, ConfigError> {
         self.base_url
             .as_ref()
             .ok_or_else(|| ConfigError::MissingBaseUrl {
@@ -397,7 +381,7 @@ pub fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
 }
 
 /// True for `localhost`, 127.0.0.0/8 and `::1`.
-pub fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(Host::Ipv4(ip)) => ip.is_loopback(),
@@ -451,94 +435,4 @@ fn read_env_file(explicit: Option<&Path>) -> Result<EnvFileResult, ConfigError> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let flags = FlagOverrides {
-            data_dir: Some("/tmp/x".into()),
-            ..Default::default()
-        };
-        Settings::from_vars(&flags, &vars(pairs))
-    }
-
-    #[test]
-    fn plain_http_is_refused_unless_loopback() {
-        let err = load(&[("CONFLUENCE_BASE_URL", "http://example.com/wiki")]).unwrap_err();
-        assert!(err.to_string().contains("CONFLUENCE_BASE_URL"), "{err}");
-        assert!(err.to_string().contains("loopback"), "{err}");
-        for ok in [
-            "http://127.0.0.1:8080/wiki",
-            "http://localhost:1",
-            "http://[::1]:9/wiki",
-            "https://x.atlassian.net/wiki/",
-        ] {
-            let s = load(&[("CONFLUENCE_BASE_URL", ok)]).unwrap();
-            let path = s.base_url.unwrap().path().to_string();
-            assert!(path == "/" || !path.ends_with('/'), "{path}");
-        }
-    }
-
-    #[test]
-    fn errors_name_setting_value_and_valid_example() {
-        let err = load(&[("CONFLUENCE_KDF_LOG_N", "42")])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("CONFLUENCE_KDF_LOG_N") && err.contains("42") && err.contains("e.g. 17"),
-            "{err}"
-        );
-        let err = load(&[("CONFLUENCE_AUTH", "kerberos")])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("kerberos") && err.contains("basic"), "{err}");
-    }
-
-    #[test]
-    fn secret_setting_values_never_appear_in_errors() {
-        let err = load(&[("CONFLUENCE_API_TOKEN", "SENTINEL TOKEN")])
-            .unwrap_err()
-            .to_string();
-        assert!(!err.contains("SENTINEL"), "{err}");
-        let err = load(&[("CONFLUENCE_BASE_URL", "ftp://user:SENTINELPW@host/")])
-            .unwrap_err()
-            .to_string();
-        assert!(!err.contains("SENTINELPW"), "{err}");
-    }
-
-    #[test]
-    fn defaults_apply() {
-        let s = load(&[]).unwrap();
-        assert_eq!(s.kdf_log_n, 17);
-        assert_eq!(s.cookie_ttl, time::Duration::days(14));
-        assert_eq!(s.timeout, Duration::from_secs(30));
-        assert_eq!(s.auth, AuthSetting::Auto);
-        assert!(s.base_url.is_none());
-    }
-
-    #[test]
-    fn flags_beat_environment() {
-        let flags = FlagOverrides {
-            base_url: Some("https://flag.example.com".into()),
-            data_dir: Some("/d".into()),
-            ..Default::default()
-        };
-        let s = Settings::from_vars(
-            &flags,
-            &vars(&[
-                ("CONFLUENCE_BASE_URL", "https://env.example.com"),
-                ("CONFLUENCE_DATA_DIR", "/e"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(s.base_url.unwrap().host_str(), Some("flag.example.com"));
-        assert_eq!(s.data_dir, PathBuf::from("/d"));
-    }
-}
+mod tests;

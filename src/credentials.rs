@@ -37,6 +37,21 @@ pub enum CredentialError {
     Interrupted(String),
 }
 
+impl CredentialError {
+    /// What kind of failure this is (decides the exit code).
+    pub fn class(&self) -> crate::exit::ErrorClass {
+        use crate::exit::ErrorClass;
+        match self {
+            CredentialError::Vault(e) => e.class(),
+            CredentialError::Parse(_)
+            | CredentialError::Intake(_)
+            | CredentialError::IntakeEmpty { .. }
+            | CredentialError::BadToken => ErrorClass::Usage,
+            CredentialError::Audit(_) | CredentialError::Interrupted(_) => ErrorClass::Internal,
+        }
+    }
+}
+
 fn intake_empty_message(path: &std::path::Path, created: bool) -> String {
     let what = if created {
         "was missing, so it was created (empty, mode 0600)"
@@ -275,7 +290,7 @@ impl Credentials {
 
     /// Marks the stored cookies expired (by age, or because the server said
     /// so) and audits it the first time only. Returns whether it was new.
-    pub fn mark_expired(
+    pub(crate) fn mark_expired(
         &self,
         now: OffsetDateTime,
         reason: &str,
@@ -319,7 +334,7 @@ impl Credentials {
 
     /// Writes back cookies the server refreshed with `Set-Cookie`, keeping the
     /// set's metadata, and audits the names refreshed (never the values).
-    pub fn refresh_cookies(
+    pub(crate) fn refresh_cookies(
         &self,
         jar: crate::cookies::jar::CookieJar,
         names: &[String],
@@ -356,7 +371,7 @@ impl Credentials {
     }
 
     /// Appends a record about the session (verification, expiry, CAPTCHA).
-    pub fn record(&self, entry: AuditEntry) -> Result<(), CredentialError> {
+    pub(crate) fn record(&self, entry: AuditEntry) -> Result<(), CredentialError> {
         self.audit.append(entry)?;
         Ok(())
     }
@@ -373,18 +388,9 @@ impl Credentials {
         Ok(doc.and_then(|d| d.cookies).filter(|c| c.is_usable(now)))
     }
 
-    /// The API token stored with `token set`, if any.
-    pub fn stored_token(&self) -> Result<Option<SecretString>, CredentialError> {
-        let doc = self
-            .vault
-            .load()
-            .map_err(|e| self.vault_failed("read the vault", e))?;
-        Ok(doc.and_then(|d| d.api_token))
-    }
-
     /// Deletes the stored cookies. An unreadable vault is kept aside under a
     /// new name (never deleted) so the user can start again.
-    pub fn clear_cookies(&self) -> Result<ClearReport, CredentialError> {
+    pub(crate) fn clear_cookies(&self) -> Result<ClearReport, CredentialError> {
         let report = match self.vault.load() {
             Ok(None) => ClearReport {
                 removed: 0,
@@ -445,7 +451,7 @@ impl Credentials {
     }
 
     /// Stores an API token (or PAT) in the vault.
-    pub fn store_token(
+    pub(crate) fn store_token(
         &self,
         token: SecretString,
         now: OffsetDateTime,
@@ -486,7 +492,7 @@ impl Credentials {
     }
 
     /// Removes the stored API token. Returns whether there was one.
-    pub fn clear_token(&self) -> Result<bool, CredentialError> {
+    pub(crate) fn clear_token(&self) -> Result<bool, CredentialError> {
         let had = match self.vault.load() {
             Ok(None) => false,
             Ok(Some(_)) => self
@@ -608,7 +614,7 @@ fn error_code(err: &CredentialError) -> &'static str {
 }
 
 /// Why a cookie set is no longer usable, if it is not.
-pub fn expiry_reason(state: &ExpiryState) -> Option<String> {
+pub(crate) fn expiry_reason(state: &ExpiryState) -> Option<String> {
     match state {
         ExpiryState::Valid { .. } | ExpiryState::ExpiresSoon { .. } => None,
         ExpiryState::ExpiredByAge => Some("older than CONFLUENCE_COOKIE_TTL_DAYS".to_string()),
@@ -631,7 +637,7 @@ fn summary(c: &StoredCookies, now: OffsetDateTime) -> StoredCookieSummary {
 }
 
 /// RFC 3339 in UTC, the one time format of records and JSON output.
-pub fn rfc3339(t: OffsetDateTime) -> String {
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     // Whole seconds: nanoseconds are noise to a reader.
     t.replace_nanosecond(0)

@@ -1,4 +1,5 @@
-//! Exit codes of the public contract, shared by every headless command.
+//! Exit codes of the public contract, and the one place where a failure's
+//! class becomes one.
 
 /// What a process exit means to a script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,5 +32,37 @@ impl Exit {
             Exit::Network => 5,
             Exit::Vault => 6,
         }
+    }
+}
+
+/// What kind of failure an error is; every error type of the crate that can
+/// end a command says which (`class()`), and `exit_for_class` alone turns
+/// that into an exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// Bad flags, settings or input; an unknown space key.
+    Usage,
+    /// Not signed in: no credentials; expired, rejected or anonymous session.
+    Auth,
+    /// A CAPTCHA: the user must sign in through the browser.
+    Captcha,
+    /// Network or server trouble after retries.
+    Network,
+    /// The vault cannot be read.
+    Vault,
+    /// Something that should not happen, or a failed write (disk full).
+    Internal,
+}
+
+/// The one mapping from a failure's class to the process exit code.
+pub fn exit_for_class(class: ErrorClass) -> Exit {
+    match class {
+        ErrorClass::Usage => Exit::Usage,
+        ErrorClass::Auth => Exit::AuthNeeded,
+        ErrorClass::Captcha => Exit::Captcha,
+        ErrorClass::Network => Exit::Network,
+        ErrorClass::Vault => Exit::Vault,
+        ErrorClass::Internal => Exit::Internal,
     }
 }

@@ -3,8 +3,12 @@
 //! Data flows one way: config → vault/cookies → confluence client → worker →
 //! TUI or CLI.
 
+// "No unwrap" is a rule the compiler keeps: outside tests, a failure is an
+// error value with a message, never a panic.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod audit;
-pub mod auth;
+pub(crate) mod auth;
 pub mod cli;
 pub mod config;
 pub mod confluence;
@@ -12,8 +16,8 @@ pub mod cookies;
 pub mod credentials;
 pub mod demo;
 pub mod exit;
-pub mod fsutil;
-pub mod logging;
+pub(crate) mod fsutil;
+pub(crate) mod logging;
 pub mod secret;
 pub mod tui;
 pub mod vault;

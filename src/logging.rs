@@ -20,7 +20,7 @@ const NOISY_HTTP_CRATES: &[&str] = &[
 
 /// Installs the file logger once; later calls and failures are ignored, since
 /// a missing diagnostics log must never stop a credential operation.
-pub fn init(log_file: &Path) {
+pub(crate) fn init(log_file: &Path) {
     let Some(dir) = log_file.parent() else { return };
     if crate::fsutil::create_private_dir(dir).is_err() {
         return;

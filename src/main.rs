@@ -1,5 +1,7 @@
 //! confluence-tui: CLI parsing and dispatch; nothing else.
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

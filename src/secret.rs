@@ -9,7 +9,7 @@ pub use secrecy::{ExposeSecret, SecretString};
 
 /// Masks a secret for display: `abcd…wxyz (42 chars)`, or only the length
 /// when the value is too short to show any of it safely.
-pub fn mask(value: &str) -> String {
+pub(crate) fn mask(value: &str) -> String {
     let chars: Vec<char> = value.chars().collect();
     let n = chars.len();
     if n < 16 {
@@ -22,38 +22,43 @@ pub fn mask(value: &str) -> String {
 
 /// Masks showing only the length; for places where even four characters are
 /// too much (previews of values the user has not asked to reveal).
-pub fn mask_len(value: &str) -> String {
+pub(crate) fn mask_len(value: &str) -> String {
     format!("•••• ({} chars)", value.chars().count())
 }
 
 /// Serde for `SecretString` fields of the vault document (inside the AEAD only).
-pub mod serde_secret {
+pub(crate) mod serde_secret {
     use super::{ExposeSecret, SecretString};
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(value: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(value: &SecretString, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(value.expose_secret())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
         let s = zeroize::Zeroizing::new(String::deserialize(d)?);
         Ok(SecretString::from(s.as_str()))
     }
 }
 
 /// Serde for `Option<SecretString>` fields of the vault document.
-pub mod serde_secret_opt {
+pub(crate) mod serde_secret_opt {
     use super::{ExposeSecret, SecretString};
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Option<SecretString>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match value {
             Some(v) => s.serialize_some(v.expose_secret()),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SecretString>, D::Error> {
         let s: Option<zeroize::Zeroizing<String>> = Option::deserialize(d)?;
         Ok(s.map(|s| SecretString::from(s.as_str())))
     }

@@ -27,6 +27,16 @@ struct Site {
 
 impl Site {
     fn start(flavor: DemoFlavor, faults: DemoFaults) -> Site {
+        Site::with_data(
+            flavor,
+            faults,
+            DemoData {
+                spaces: 12,
+                pages_per_space: 5,
+            },
+        )
+    }
+    fn with_data(flavor: DemoFlavor, faults: DemoFaults, data: DemoData) -> Site {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -34,10 +44,7 @@ impl Site {
             .unwrap();
         let config = DemoConfig {
             flavor,
-            data: DemoData {
-                spaces: 12,
-                pages_per_space: 5,
-            },
+            data,
             faults,
         };
         let server = rt
@@ -678,6 +685,135 @@ fn listing_with_a_dead_session_is_exit_3_and_valid_json() {
     assert!(r.stderr.contains("expired"), "{}", r.stderr);
     assert!(audit_events(&sb).contains(&"session_expired".into()));
     assert_eq!(cookie_state(&sb), "expired");
+}
+
+#[test]
+fn anonymous_listings_are_exit_3_not_an_empty_success() {
+    let cloud = Site::cloud();
+    cloud.faults(|f| f.anonymous = true);
+    let server = Site::server_dc();
+    let key = DemoData::default().space(0).unwrap().key;
+    let cases: [(&Site, Auth); 2] = [
+        (&cloud, Auth::Basic(DEMO_API_TOKEN)),
+        // An invalid PAT on Server/DC runs as anonymous.
+        (&server, Auth::Bearer("not-a-real-pat")),
+    ];
+    for (site, auth) in cases {
+        let sb = Sandbox::new();
+        let token = match auth {
+            Auth::Basic(t) => t,
+            Auth::Bearer(t) => t,
+            Auth::Stored => unreachable!(),
+        };
+        let again = || match site.server.flavor() {
+            DemoFlavor::Cloud => Auth::Basic(token),
+            DemoFlavor::Server => Auth::Bearer(token),
+        };
+        let r = run(cmd(&sb, site, auth), &["spaces"]);
+        assert_exit(&r, 3, "anonymous spaces");
+        assert!(r.stderr.contains("anonymous"), "{}", r.stderr);
+        assert!(!r.stderr.contains("listed"), "{}", r.stderr);
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+        let r = run(cmd(&sb, site, again()), &["pages", &key, "--json"]);
+        assert_exit(&r, 3, "anonymous pages");
+        assert!(r.stderr.contains("anonymous"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn an_account_that_can_read_nothing_still_lists_successfully() {
+    let site = Site::with_data(
+        DemoFlavor::Cloud,
+        DemoFaults::default(),
+        DemoData {
+            spaces: 0,
+            pages_per_space: 0,
+        },
+    );
+    let sb = Sandbox::new();
+    let r = run(
+        cmd(&sb, &site, Auth::Basic(DEMO_API_TOKEN)),
+        &["spaces", "--json"],
+    );
+    assert_exit(&r, 0, "nothing readable");
+    assert_eq!(r.stdout.trim(), "[]");
+}
+
+#[test]
+fn unknown_space_key_is_exit_2_naming_the_key() {
+    for (site, auth) in [
+        (Site::cloud(), Auth::Basic(DEMO_API_TOKEN)),
+        (Site::server_dc(), Auth::Bearer(DEMO_PAT)),
+    ] {
+        let sb = Sandbox::new();
+        let r = run(cmd(&sb, &site, auth), &["pages", "NOPE"]);
+        assert_exit(&r, 2, "unknown space key");
+        assert!(r.stderr.contains("NOPE"), "{}", r.stderr);
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+    }
+}
+
+/// The binary with Basic auth on `site`, as a `std::process::Command` (whose
+/// stdout can be redirected).
+fn std_cmd(sb: &Sandbox, site: &Site) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_confluence-tui"));
+    c.env_clear()
+        .env("CONFLUENCE_DATA_DIR", sb.data())
+        .env("CONFLUENCE_KDF_LOG_N", "10")
+        .env("CONFLUENCE_BASE_URL", site.server.base_url().as_str())
+        .env("CONFLUENCE_DEPLOYMENT", site.deployment())
+        .env("CONFLUENCE_USERNAME", DEMO_EMAIL)
+        .env("CONFLUENCE_API_TOKEN", DEMO_API_TOKEN)
+        .current_dir(sb.dir.path());
+    c
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_listing_that_cannot_be_written_fails() {
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std_cmd(&sb, &site)
+        .args(["spaces", "--json"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("standard output"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_listing_whose_reader_goes_away_ends_quietly() {
+    use std::io::Read;
+    let site = Site::with_data(
+        DemoFlavor::Cloud,
+        DemoFaults::default(),
+        DemoData {
+            spaces: 3000,
+            pages_per_space: 1,
+        },
+    );
+    let sb = Sandbox::new();
+    let mut child = std_cmd(&sb, &site)
+        .arg("spaces")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    let mut stdout = child.stdout.take().unwrap();
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains("error"), "quietly: {err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
 }
 
 // ------------------------------------------------------- no leaks

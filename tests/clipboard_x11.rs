@@ -6,11 +6,13 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use confluence_tui::confluence::client::Deployment;
 use confluence_tui::tui::app::{App, ClipboardText, Dialog, Msg};
 use confluence_tui::tui::clipboard::read_clipboard_text;
 use confluence_tui::tui::session::SessionView;
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
+use confluence_tui::worker::SiteInfo;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -119,12 +121,12 @@ fn dialog_reads_cookies_from_the_x11_clipboard() {
     }
 
     let mut app = App::new(
-        SessionView::new(
-            Some("https://example.atlassian.net/wiki".into()),
-            Some("Cloud".into()),
-            None,
-            ".env".into(),
-        ),
+        SessionView::new(&SiteInfo {
+            site: Some("https://example.atlassian.net/wiki".into()),
+            deployment: Some(Deployment::Cloud),
+            login_page: None,
+            env_file: ".env".into(),
+        }),
         time::macros::datetime!(2026-11-21 12:00 UTC),
         time::Duration::days(14),
     );

@@ -11,11 +11,11 @@ use serde_json::{Map, Value, json};
 
 const V2_SPEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/confluence-api/openapi-v2.v3.json"
+    "/tests/specs/openapi-v2.v3.json"
 );
 const V1_SPEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/confluence-api/swagger-v1.v3.json"
+    "/tests/specs/swagger-v1.v3.json"
 );
 
 fn load(path: &str) -> Value {

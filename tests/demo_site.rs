@@ -459,6 +459,31 @@ async fn server_has_no_v2_and_serves_v1_at_the_root() {
     assert_eq!(content["results"][1]["ancestors"][0]["title"], "Home");
 }
 
+#[tokio::test]
+async fn one_space_by_key_is_answered_like_confluence_on_both_flavors() {
+    for server in [cloud().await, server_dc().await] {
+        let flavor = server.flavor();
+        let key = DemoData::default().space(1).unwrap().key;
+        let space = get_json(&server, &api(&server, &format!("/rest/api/space/{key}"))).await;
+        assert_eq!(space["key"], key.as_str(), "{flavor:?}");
+        assert!(space["name"].is_string(), "{flavor:?}: {space}");
+        assert!(space["_links"]["webui"].is_string(), "{flavor:?}: {space}");
+        let missing = as_demo_user(&server, client().get(api(&server, "/rest/api/space/NOPE")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), 404, "{flavor:?}");
+        let body: Value = missing.json().await.unwrap();
+        assert_eq!(body["statusCode"], 404, "{flavor:?}");
+        assert!(body["message"].is_string(), "{flavor:?}");
+        assert_eq!(
+            server.request_count_for(PathKind::SpacesV1),
+            2,
+            "{flavor:?}"
+        );
+    }
+}
+
 // ---- fault knobs ----
 
 #[tokio::test]

@@ -250,3 +250,60 @@ fn demo_walkthrough_in_a_real_terminal() {
     t.wait_for("EXITED:0");
     assert_restored(&t);
 }
+
+/// Every file under `dir`, relative, sorted.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            found.push(p.strip_prefix(dir).unwrap().display().to_string());
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn demo_reload_stays_in_the_demo_sandbox() {
+    if !have_tmux() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    // A settings file in the working directory that the demo must not read,
+    // neither at start nor on `r`.
+    std::fs::write(
+        work.path().join(".env"),
+        "CONFLUENCE_BASE_URL=https://not-the-demo.example.com/wiki\n",
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_confluence-tui");
+    let script = format!(
+        "cd {} && env -u DISPLAY -u WAYLAND_DISPLAY -u XDG_DATA_HOME -u XDG_CONFIG_HOME -u XDG_STATE_HOME -u CONFLUENCE_DATA_DIR -u CONFLUENCE_BASE_URL HOME={} {bin} --demo; echo EXITED:$?; sleep 30",
+        work.path().display(),
+        home.path().display()
+    );
+    let t = Tmux::start("e2e-reload", &script);
+    let s = t.wait_for("127.0.0.1:");
+    assert!(!s.contains("not-the-demo"), "{s}");
+    t.keys(&["r"]);
+    // The reload's own message is soon replaced by the verification's
+    // answer; give both time to arrive, then look.
+    std::thread::sleep(Duration::from_secs(3));
+    let s = t.screen();
+    assert!(s.contains("127.0.0.1:"), "still the demo site:\n{s}");
+    assert!(!s.contains("not-the-demo"), "the real .env was read:\n{s}");
+    t.keys(&["q"]);
+    t.wait_for("EXITED:0");
+    assert_eq!(
+        files_under(home.path()),
+        Vec::<String>::new(),
+        "HOME touched"
+    );
+    assert_eq!(files_under(work.path()), [".env"], "working dir touched");
+}

@@ -52,13 +52,16 @@ fn ttl_expiry_is_reported_audited_once_and_never_used() {
             .unwrap()
             .is_some()
     );
+    // `status` marks the set expired in the vault and reports the stored
+    // mark, so the age shows up as the mark's reason.
+    let by_age = ExpiryState::MarkedExpired {
+        reason: "older than CONFLUENCE_COOKIE_TTL_DAYS".into(),
+    };
     let st = creds.status(now).unwrap();
-    assert!(matches!(
-        st.cookies.unwrap().state,
-        ExpiryState::ExpiredByAge | ExpiryState::MarkedExpired { .. }
-    ));
+    assert_eq!(st.cookies.unwrap().state, by_age);
     assert_eq!(expired_records(&sb), 1);
-    creds.status(now).unwrap();
+    let st = creds.status(now).unwrap();
+    assert_eq!(st.cookies.unwrap().state, by_age, "the mark is kept");
     assert_eq!(expired_records(&sb), 1, "audited once");
     assert!(creds.usable_cookies(now).unwrap().is_none(), "never used");
     // The real binary reports it as expired with exit 3, and audits nothing new.
@@ -89,10 +92,12 @@ fn the_session_cookies_own_expiry_wins_when_earlier() {
         report.expires_at
     );
     let st = creds.status(now + Duration::hours(4)).unwrap();
-    assert!(matches!(
+    assert_eq!(
         st.cookies.unwrap().state,
-        ExpiryState::ExpiredBySession | ExpiryState::MarkedExpired { .. }
-    ));
+        ExpiryState::MarkedExpired {
+            reason: "the session cookie's own expiry has passed".into()
+        }
+    );
 }
 
 #[test]
@@ -105,8 +110,10 @@ fn ttl_setting_shortens_lifetime() {
         .unwrap();
     assert_eq!(report.expires_at, now + Duration::days(1));
     let st = creds.status(now + Duration::hours(20)).unwrap();
-    assert!(matches!(
+    assert_eq!(
         st.cookies.unwrap().state,
-        ExpiryState::ExpiresSoon { .. }
-    ));
+        ExpiryState::ExpiresSoon {
+            left: Duration::hours(4)
+        }
+    );
 }

@@ -50,6 +50,31 @@ fn saved_vault_files_still_pass() {
     replay("vault_reader", |b| vault::check_bytes(b, None));
 }
 
+/// Each saved vault file is refused for its own reason, exactly: the hostile
+/// `kdf-*` headers by the KDF bounds (naming the parameters back), not by
+/// whatever later step happens to trip over them. Every file in the
+/// directory needs its entry in `vault::SAVED_REFUSALS`.
+#[test]
+fn saved_vault_files_get_their_exact_refusal() {
+    let saved = inputs("vault_reader");
+    let names: Vec<String> = saved
+        .iter()
+        .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let mut listed: Vec<&str> = vault::SAVED_REFUSALS.iter().map(|(n, _)| *n).collect();
+    listed.sort();
+    assert_eq!(names, listed, "saved vault files vs vault::SAVED_REFUSALS");
+    for ((path, bytes), name) in saved.iter().zip(&names) {
+        let (_, expected) = vault::SAVED_REFUSALS
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap();
+        if let Err(e) = vault::check_saved(bytes, *expected) {
+            panic!("{}: {e}", path.display());
+        }
+    }
+}
+
 #[test]
 fn saved_audit_logs_still_pass() {
     replay("audit_reader", |b| audit::check_bytes(b, None));

@@ -20,6 +20,7 @@ use confluence_tui::demo::{
     DEMO_API_TOKEN, DEMO_EMAIL, DEMO_PAT, DemoConfig, DemoData, DemoFaults, DemoFlavor, DemoServer,
     PathKind,
 };
+use confluence_tui::exit::ErrorClass;
 use confluence_tui::secret::SecretString;
 use url::Url;
 
@@ -412,7 +413,12 @@ async fn pages_of_a_space_arrive_complete_by_id_by_key_and_over_v1() {
     let s = client_for(&server);
     let over_v1 = page_ids(&s, &space.key, None).await;
     assert_eq!(over_v1, expected, "v1 content");
-    assert_eq!(server.request_count(), 3);
+    assert_eq!(
+        server.request_count_for(PathKind::SpacesV1),
+        1,
+        "one lookup"
+    );
+    assert_eq!(server.request_count_for(PathKind::ContentV1), 3);
 }
 
 #[tokio::test]
@@ -468,21 +474,78 @@ async fn a_space_without_pages_gives_an_empty_list_in_one_request() {
             .await
             .is_empty()
     );
-    assert_eq!(server.request_count(), 1);
+    // Without an id the space is looked up first: an empty space is not an
+    // unknown one.
+    assert_eq!(server.request_count(), 2);
+    assert!(
+        page_ids(
+            &client_for(&server),
+            &space.key,
+            Some(&space.id.to_string())
+        )
+        .await
+        .is_empty()
+    );
+    assert_eq!(server.request_count(), 3, "with the id, one request");
+}
+
+async fn unknown_space_error(client: &Client, key: &str) -> ClientError {
+    client
+        .for_each_page_of_space(key, None, |_| {
+            panic!("nothing may be delivered for an unknown space")
+        })
+        .await
+        .unwrap_err()
 }
 
 #[tokio::test]
-async fn an_unknown_space_key_is_not_found_on_cloud() {
+async fn an_unknown_space_key_is_a_usage_error_naming_it_on_both_deployments() {
     let cloud = site(DemoFlavor::Cloud, 2, 5, DemoFaults::default()).await;
-    let err = client_for(&cloud)
-        .for_each_page_of_space("NOPE999", None, |_| ControlFlow::Continue(()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err.outcome(), Some(Outcome::NotFound { .. })),
-        "{err:?}"
-    );
-    assert!(err.to_string().contains("NOPE999"), "{err}");
+    let server = site(DemoFlavor::Server, 2, 5, DemoFaults::default()).await;
+    let upstream = site(DemoFlavor::Server, 2, 5, DemoFaults::default()).await;
+    let (front, state) = no_v2_front(&upstream).await;
+    let cloud_without_v2 = client_at(front, Deployment::Cloud, credential_for(DemoFlavor::Server));
+    for (what, client) in [
+        ("cloud", client_for(&cloud)),
+        ("server", client_for(&server)),
+        ("cloud without v2", cloud_without_v2),
+    ] {
+        let err = unknown_space_error(&client, "NOPE").await;
+        assert!(
+            matches!(&err, ClientError::UnknownSpace { key } if key == "NOPE"),
+            "{what}: {err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "no space with key NOPE is visible to this account",
+            "{what}"
+        );
+        assert_eq!(err.class(), ErrorClass::Usage, "{what}");
+    }
+    // Nothing was listed: the lookup alone decided.
+    assert_eq!(cloud.request_count_for(PathKind::SpacesV2), 1);
+    assert_eq!(cloud.request_count_for(PathKind::SpacePagesV2), 0);
+    assert_eq!(server.request_count_for(PathKind::SpacesV1), 1);
+    assert_eq!(server.request_count_for(PathKind::ContentV1), 0);
+    assert_eq!(state.v2_misses.load(Ordering::Relaxed), 1);
+    assert_eq!(upstream.request_count_for(PathKind::ContentV1), 0);
+}
+
+#[tokio::test]
+async fn a_space_key_that_must_be_escaped_stays_one_path_segment() {
+    let server = site(DemoFlavor::Server, 2, 5, DemoFaults::default()).await;
+    let err = unknown_space_error(&client_for(&server), "../content?x=1").await;
+    assert!(matches!(err, ClientError::UnknownSpace { .. }), "{err:?}");
+    assert_eq!(server.request_count_for(PathKind::SpacesV1), 1);
+    // Keys that would name another resource are refused without asking.
+    for key in ["", ".", ".."] {
+        let err = unknown_space_error(&client_for(&server), key).await;
+        assert!(
+            matches!(err, ClientError::UnknownSpace { .. }),
+            "{key:?}: {err:?}"
+        );
+    }
+    assert_eq!(server.request_count(), 1);
 }
 
 // ---- streaming ----
@@ -510,4 +573,51 @@ async fn the_first_page_is_delivered_before_the_last_is_requested() {
         assert_eq!(seen_at, vec![1, 2, 3, 4], "{flavor:?}");
         assert_eq!(server.request_count(), 4);
     }
+}
+
+// ---- paging that goes round in circles ----
+
+/// A v2 site whose cursors go a → b → a → …, counting the requests.
+async fn circular_site() -> (Url, Arc<AtomicU64>) {
+    let hits = Arc::new(AtomicU64::new(0));
+    let app = axum::Router::new()
+        .fallback(
+            |State(hits): State<Arc<AtomicU64>>, req: Request| async move {
+                hits.fetch_add(1, Ordering::Relaxed);
+                let next = if req.uri().query().unwrap_or_default().contains("cursor=a") {
+                    "/wiki/api/v2/spaces?cursor=b"
+                } else {
+                    "/wiki/api/v2/spaces?cursor=a"
+                };
+                axum::Json(serde_json::json!({
+                    "results": [{"id": "1", "key": "LOOP", "name": "Loop"}],
+                    "_links": {"next": next}
+                }))
+            },
+        )
+        .with_state(hits.clone());
+    let listener = tokio::net::TcpListener::bind(loopback()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (Url::parse(&format!("http://{addr}/wiki")).unwrap(), hits)
+}
+
+#[tokio::test]
+async fn a_cursor_that_comes_round_again_stops_the_listing_as_a_looping_site() {
+    let (base, hits) = circular_site().await;
+    let client = client_at(base, Deployment::Cloud, credential_for(DemoFlavor::Cloud));
+    let mut delivered = 0;
+    let err = client
+        .for_each_space_page(None, |page| {
+            delivered += page.len();
+            ControlFlow::Continue(())
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Decode { .. }), "{err:?}");
+    assert!(err.to_string().contains("paging loops"), "{err}");
+    assert_eq!(err.class(), ErrorClass::Network, "exit 5");
+    // first page, cursor a, cursor b; cursor a again is never requested.
+    assert_eq!(hits.load(Ordering::Relaxed), 3);
+    assert_eq!(delivered, 3);
 }

@@ -19,9 +19,13 @@ use confluence_tui::demo::{
     CLOUD_SESSION_COOKIE, CaptchaForm, DEMO_API_TOKEN, DEMO_DISPLAY_NAME, DEMO_EMAIL, DEMO_PAT,
     DemoConfig, DemoData, DemoFaults, DemoFlavor, DemoServer,
 };
+use confluence_tui::exit::ErrorClass;
 use confluence_tui::secret::{ExposeSecret, SecretString};
 use confluence_tui::vault::MachineIdSource;
-use confluence_tui::worker::{self, Command, ErrorClass, Event, JobKind, WorkerHandle};
+use confluence_tui::worker::{
+    self, Command, Event, Generation, Listing, Mutation, MutationDone, Query, QueryKind,
+    SessionInfo, SettingsSource, Wait, WorkerHandle,
+};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const MACHINE: &str = "session-outcomes-test-machine";
@@ -126,9 +130,10 @@ impl Env {
         worker::spawn(
             self.settings(),
             worker::WorkerOptions {
-                flags: self.flags(),
+                source: SettingsSource::Environment(self.flags()),
                 machine_id: MachineIdSource::Fixed(MACHINE.into()),
                 retry: fast_retry(),
+                login_page: None,
             },
         )
     }
@@ -162,11 +167,18 @@ impl Env {
     }
 }
 
+/// The next event that answers something: the site announcement and the
+/// stored-credential reports that follow mutations are skipped.
 async fn next(events: &mut UnboundedReceiver<Event>) -> Event {
-    tokio::time::timeout(Duration::from_secs(10), events.recv())
-        .await
-        .expect("an event within 10 s")
-        .expect("the worker is running")
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("an event within 10 s")
+            .expect("the worker is running");
+        if !matches!(ev, Event::Site(_) | Event::Stored(_)) {
+            return ev;
+        }
+    }
 }
 
 /// Events up to and including the first that ends a job.
@@ -174,16 +186,16 @@ async fn until_end(events: &mut UnboundedReceiver<Event>) -> Vec<Event> {
     let mut seen = Vec::new();
     loop {
         let ev = next(events).await;
-        let end = matches!(
-            ev,
-            Event::Verified { .. }
-                | Event::NotConfigured { .. }
-                | Event::SessionExpired { .. }
-                | Event::Captcha { .. }
-                | Event::Error { .. }
-                | Event::SpacesDone { .. }
-                | Event::PagesDone { .. }
-        );
+        let end = match &ev {
+            Event::Session(_) | Event::Failed { .. } => true,
+            Event::Spaces(g) => g
+                .as_current(current())
+                .is_some_and(|l| matches!(l, Listing::Done { .. })),
+            Event::Pages(g) => g
+                .as_current(current())
+                .is_some_and(|l| matches!(l, Listing::Done { .. })),
+            _ => false,
+        };
         seen.push(ev);
         if end {
             return seen;
@@ -191,10 +203,22 @@ async fn until_end(events: &mut UnboundedReceiver<Event>) -> Vec<Event> {
     }
 }
 
+/// The generation the listing tests ask with (one listing at a time).
+fn current() -> Generation {
+    Generation::default().next()
+}
+
+fn list_spaces(generation: Generation) -> Command {
+    Command::Query(Query::ListSpaces {
+        generation,
+        max: None,
+    })
+}
+
 /// Runs `Verify` on a fresh worker and returns every event to the end.
 async fn verify(env: &Env) -> Vec<Event> {
     let mut w = env.worker();
-    w.commands.send(Command::Verify).unwrap();
+    w.commands.send(Command::Query(Query::Verify)).unwrap();
     until_end(&mut w.events).await
 }
 
@@ -421,9 +445,9 @@ async fn worker_verifies_in_every_mode_and_audits_it() {
     ] {
         let events = verify(&env).await;
         match last(&events) {
-            Event::Verified { user, mode, .. } => {
+            Event::Session(SessionInfo::SignedIn { user, mode, .. }) => {
                 assert_eq!(user.display_name, DEMO_DISPLAY_NAME);
-                assert_eq!(*mode, want_mode);
+                assert_eq!(mode.to_string(), want_mode);
             }
             other => panic!("{want_mode}: {other:?}"),
         }
@@ -453,10 +477,10 @@ async fn worker_marks_dead_cookie_sessions_expired() {
         assert!(
             matches!(
                 last(&events),
-                Event::SessionExpired {
+                Event::Session(SessionInfo::Expired {
                     status: Some(_),
                     ..
-                }
+                })
             ),
             "{faults:?}: {events:?}"
         );
@@ -482,7 +506,7 @@ async fn worker_reports_captcha_rejection_and_anonymous() {
     });
     let events = verify(&env).await;
     match last(&events) {
-        Event::Captcha { login_url, status } => {
+        Event::Session(SessionInfo::Captcha { login_url, status }) => {
             assert_eq!(*status, 403);
             assert_eq!(
                 login_url.as_deref(),
@@ -504,11 +528,8 @@ async fn worker_reports_captcha_rejection_and_anonymous() {
     assert!(
         matches!(
             last(&events),
-            Event::Error {
-                kind: JobKind::Verify,
-                class: ErrorClass::Auth,
-                message
-            } if message.contains("anonymous")
+            Event::Session(SessionInfo::Failed { error })
+                if error.class == ErrorClass::Auth && error.message.contains("anonymous")
         ),
         "{events:?}"
     );
@@ -520,10 +541,7 @@ async fn worker_reports_captcha_rejection_and_anonymous() {
     assert!(
         matches!(
             last(&events),
-            Event::Error {
-                class: ErrorClass::Auth,
-                ..
-            }
+            Event::Session(SessionInfo::Failed { error }) if error.class == ErrorClass::Auth
         ),
         "{events:?}"
     );
@@ -543,11 +561,11 @@ async fn worker_retries_server_errors_then_gives_up_as_network() {
     let waits: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Waiting {
+            Event::Waiting(Wait {
                 reason,
                 next_attempt,
                 ..
-            } => Some((reason.clone(), *next_attempt)),
+            }) => Some((reason.clone(), *next_attempt)),
             _ => None,
         })
         .collect();
@@ -563,10 +581,7 @@ async fn worker_retries_server_errors_then_gives_up_as_network() {
     );
     assert!(matches!(
         last(&events),
-        Event::Error {
-            class: ErrorClass::Network,
-            ..
-        }
+        Event::Session(SessionInfo::Failed { error }) if error.class == ErrorClass::Network
     ));
     assert_eq!(c.request_count(), 3);
     assert!(env.audit_events().is_empty());
@@ -577,14 +592,14 @@ async fn worker_without_settings_says_not_configured() {
     let env = Env::at(None, DemoFlavor::Cloud, Mode::Bearer(DEMO_PAT));
     let events = verify(&env).await;
     assert!(
-        matches!(last(&events), Event::NotConfigured { message } if message.contains("CONFLUENCE_BASE_URL")),
+        matches!(last(&events), Event::Session(SessionInfo::NotConfigured { message }) if message.contains("CONFLUENCE_BASE_URL")),
         "{events:?}"
     );
     let c = cloud(DemoFaults::default()).await;
     let env = Env::new(&c, Mode::Cookie);
     let events = verify(&env).await;
     assert!(
-        matches!(last(&events), Event::NotConfigured { message } if message.contains("CONFLUENCE_API_TOKEN")),
+        matches!(last(&events), Event::Session(SessionInfo::NotConfigured { message }) if message.contains("CONFLUENCE_API_TOKEN")),
         "{events:?}"
     );
     assert_eq!(c.request_count(), 0);
@@ -616,43 +631,47 @@ async fn newer_space_listing_replaces_the_older() {
     let s = slow_listing_site().await;
     let env = Env::new(&s, Mode::Bearer(DEMO_PAT));
     let mut w = env.worker();
-    w.commands.send(Command::ListSpaces { max: None }).unwrap();
-    let first = loop {
-        if let Event::SpacesPage { generation, .. } = next(&mut w.events).await {
-            break generation;
+    let first = Generation::default().next();
+    let second = first.next();
+    w.commands.send(list_spaces(first)).unwrap();
+    loop {
+        if let Event::Spaces(g) = next(&mut w.events).await
+            && matches!(g.as_current(first), Some(Listing::Items { .. }))
+        {
+            break;
         }
-    };
-    w.commands.send(Command::ListSpaces { max: None }).unwrap();
-    let events = until_end(&mut w.events).await;
-    let second = match last(&events) {
-        Event::SpacesDone { generation, total } => {
-            assert_eq!(*total, 60);
-            *generation
+    }
+    w.commands.send(list_spaces(second)).unwrap();
+    let mut events = Vec::new();
+    let total = loop {
+        let Event::Spaces(g) = next(&mut w.events).await else {
+            continue;
+        };
+        if let Some(Listing::Done { total }) = g.as_current(second) {
+            break *total;
         }
-        other => panic!("{other:?}"),
+        events.push(g);
     };
-    assert!(second > first);
+    assert_eq!(total, 60);
     let started = events
         .iter()
-        .position(|e| matches!(e, Event::SpacesStarted { generation } if *generation == second))
+        .position(|g| matches!(g.as_current(second), Some(Listing::Started)))
         .expect("the newer listing started");
     let older_pages = events[..started]
         .iter()
-        .filter(|e| matches!(e, Event::SpacesPage { generation, .. } if *generation == first))
+        .filter(|g| g.as_current(first).is_some())
         .count();
     assert!(older_pages < 11, "the older listing stopped early");
-    for e in &events[started..] {
-        match e {
-            Event::SpacesPage { generation, .. } | Event::SpacesDone { generation, .. } => {
-                assert_eq!(*generation, second, "only the newest generation goes on")
-            }
-            _ => {}
-        }
-    }
+    assert!(
+        events[started..]
+            .iter()
+            .all(|g| g.as_current(first).is_none()),
+        "only the newest generation goes on"
+    );
     let loaded: usize = events[started..]
         .iter()
-        .filter_map(|e| match e {
-            Event::SpacesPage { spaces, .. } => Some(spaces.len()),
+        .filter_map(|g| match g.as_current(second) {
+            Some(Listing::Items { items, .. }) => Some(items.len()),
             _ => None,
         })
         .sum();
@@ -664,17 +683,15 @@ async fn cancel_stops_a_listing() {
     let s = slow_listing_site().await;
     let env = Env::new(&s, Mode::Bearer(DEMO_PAT));
     let mut w = env.worker();
-    w.commands.send(Command::ListSpaces { max: None }).unwrap();
+    w.commands.send(list_spaces(current())).unwrap();
     loop {
-        if let Event::SpacesPage { .. } = next(&mut w.events).await {
+        if let Event::Spaces(g) = next(&mut w.events).await
+            && matches!(g.as_current(current()), Some(Listing::Items { .. }))
+        {
             break;
         }
     }
-    w.commands
-        .send(Command::Cancel {
-            kind: JobKind::Spaces,
-        })
-        .unwrap();
+    w.commands.send(Command::Cancel(QueryKind::Spaces)).unwrap();
     let at_cancel = s.request_count();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
@@ -682,7 +699,8 @@ async fn cancel_stops_a_listing() {
         "no more requests after cancel"
     );
     while let Ok(ev) = w.events.try_recv() {
-        assert!(!matches!(ev, Event::SpacesDone { .. }), "cancelled: {ev:?}");
+        let done = matches!(&ev, Event::Spaces(g) if matches!(g.as_current(current()), Some(Listing::Done { .. })));
+        assert!(!done, "cancelled: {ev:?}");
     }
 }
 
@@ -697,15 +715,15 @@ async fn rate_limit_waits_are_reported_and_clamped() {
     .await;
     let env = Env::new(&c, Mode::Basic(DEMO_API_TOKEN));
     let mut w = env.worker();
-    w.commands.send(Command::Verify).unwrap();
+    w.commands.send(Command::Query(Query::Verify)).unwrap();
     match next(&mut w.events).await {
-        Event::Waiting {
-            kind,
+        Event::Waiting(Wait {
+            query: kind,
             wait,
             next_attempt,
             reason,
-        } => {
-            assert_eq!(kind, JobKind::Verify);
+        }) => {
+            assert_eq!(kind, QueryKind::Verify);
             assert_eq!(wait, Duration::from_secs(1));
             assert_eq!(next_attempt, 2);
             assert_eq!(reason, WaitReason::RateLimited { status: 429 });
@@ -715,7 +733,7 @@ async fn rate_limit_waits_are_reported_and_clamped() {
     c.set_faults(DemoFaults::default());
     assert!(matches!(
         last(&until_end(&mut w.events).await),
-        Event::Verified { .. }
+        Event::Session(SessionInfo::SignedIn { .. })
     ));
 
     // An absurd Retry-After is clamped, and the listing's wait is tagged
@@ -725,21 +743,17 @@ async fn rate_limit_waits_are_reported_and_clamped() {
         retry_after_secs: u64::MAX,
         ..DemoFaults::default()
     });
-    w.commands.send(Command::ListSpaces { max: None }).unwrap();
+    w.commands.send(list_spaces(current())).unwrap();
     let waiting = loop {
         match next(&mut w.events).await {
-            Event::Waiting { kind, wait, .. } => break (kind, wait),
-            Event::SpacesStarted { .. } => {}
+            Event::Waiting(Wait { query, wait, .. }) => break (query, wait),
+            Event::Spaces(_) => {}
             other => panic!("{other:?}"),
         }
     };
-    assert_eq!(waiting, (JobKind::Spaces, MAX_RETRY_AFTER));
+    assert_eq!(waiting, (QueryKind::Spaces, MAX_RETRY_AFTER));
     let at_cancel = c.request_count();
-    w.commands
-        .send(Command::Cancel {
-            kind: JobKind::Spaces,
-        })
-        .unwrap();
+    w.commands.send(Command::Cancel(QueryKind::Spaces)).unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(c.request_count(), at_cancel);
     assert!(w.events.try_recv().is_err(), "nothing after cancel");
@@ -751,12 +765,15 @@ async fn import_cookies_then_verified() {
     let env = Env::new(&c, Mode::Cookie);
     let mut w = env.worker();
     w.commands
-        .send(Command::ImportCookies {
+        .send(Command::Mutate(Mutation::ImportCookies {
             input: ImportInput::Paste(c.session_cookie_header().into()),
-        })
+        }))
         .unwrap();
     match next(&mut w.events).await {
-        Event::CookiesImported { report } => {
+        Event::Mutated {
+            result: Ok(MutationDone::CookiesImported(report)),
+            ..
+        } => {
             assert!(
                 report
                     .session_cookies
@@ -766,8 +783,8 @@ async fn import_cookies_then_verified() {
         other => panic!("{other:?}"),
     }
     match next(&mut w.events).await {
-        Event::Verified { mode, user, .. } => {
-            assert_eq!(mode, "cookie");
+        Event::Session(SessionInfo::SignedIn { mode, user, .. }) => {
+            assert_eq!(mode.to_string(), "cookie");
             assert_eq!(user.display_name, DEMO_DISPLAY_NAME);
         }
         other => panic!("{other:?}"),
@@ -786,27 +803,31 @@ async fn session_dying_during_a_listing_is_reported_and_marked() {
     let env = Env::new(&c, Mode::Cookie);
     env.import(&c.session_cookie_header());
     let mut w = env.worker();
-    w.commands.send(Command::Verify).unwrap();
+    w.commands.send(Command::Query(Query::Verify)).unwrap();
     assert!(matches!(
         last(&until_end(&mut w.events).await),
-        Event::Verified { .. }
+        Event::Session(SessionInfo::SignedIn { .. })
     ));
     // The session dies on the next use: the listing's first request.
     c.set_faults(DemoFaults {
         session_expire_after_requests: Some(1),
         ..DemoFaults::default()
     });
-    w.commands.send(Command::ListSpaces { max: None }).unwrap();
+    w.commands.send(list_spaces(current())).unwrap();
     let events = until_end(&mut w.events).await;
     assert!(
         matches!(
             last(&events),
-            Event::SessionExpired {
+            Event::Session(SessionInfo::Expired {
                 status: Some(401),
                 ..
-            }
+            })
         ),
         "{events:?}"
+    );
+    // The listing's own failure follows the session's new state.
+    assert!(
+        matches!(next(&mut w.events).await, Event::Spaces(g) if matches!(g.as_current(current()), Some(Listing::Failed(error)) if error.class == ErrorClass::Auth))
     );
     assert!(matches!(
         env.cookie_state(),
@@ -817,10 +838,10 @@ async fn session_dying_during_a_listing_is_reported_and_marked() {
     assert!(audit.contains(&AuditEvent::CookiesExpired), "{audit:?}");
     // The marked cookies are not sent again.
     let before = c.request_count();
-    w.commands.send(Command::Verify).unwrap();
+    w.commands.send(Command::Query(Query::Verify)).unwrap();
     assert!(matches!(
         last(&until_end(&mut w.events).await),
-        Event::SessionExpired { status: None, .. }
+        Event::Session(SessionInfo::Expired { status: None, .. })
     ));
     assert_eq!(c.request_count(), before);
 }
@@ -835,7 +856,10 @@ async fn refreshed_cookies_are_persisted() {
     let env = Env::new(&c, Mode::Cookie);
     env.import(&c.session_cookie_header());
     let before = env.stored_session();
-    assert!(matches!(last(&verify(&env).await), Event::Verified { .. }));
+    assert!(matches!(
+        last(&verify(&env).await),
+        Event::Session(SessionInfo::SignedIn { .. })
+    ));
     let after = env.stored_session();
     assert_ne!(before, after);
     assert!(env.audit_events().contains(&AuditEvent::CookiesRefreshed));
@@ -850,5 +874,102 @@ async fn refreshed_cookies_are_persisted() {
             .1,
         after
     );
-    assert!(matches!(last(&verify(&env).await), Event::Verified { .. }));
+    assert!(matches!(
+        last(&verify(&env).await),
+        Event::Session(SessionInfo::SignedIn { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_clear_sent_right_after_an_import_wins_and_both_are_answered() {
+    let c = cloud(DemoFaults::default()).await;
+    let env = Env::new(&c, Mode::Cookie);
+    let mut w = env.worker();
+    // Sent back to back: the import (scrypt, a vault write) is still running
+    // when the clear arrives. Neither may abort the other.
+    w.commands
+        .send(Command::Mutate(Mutation::ImportCookies {
+            input: ImportInput::Paste(c.session_cookie_header().into()),
+        }))
+        .unwrap();
+    w.commands
+        .send(Command::Mutate(Mutation::ClearCookies))
+        .unwrap();
+    let mut answers = Vec::new();
+    while answers.len() < 2 {
+        if let Event::Mutated { kind, result } = next(&mut w.events).await {
+            assert!(result.is_ok(), "{kind:?}: {result:?}");
+            answers.push((kind, result));
+        }
+    }
+    assert!(matches!(answers[0].1, Ok(MutationDone::CookiesImported(_))));
+    match &answers[1].1 {
+        Ok(MutationDone::CookiesCleared(report)) => assert!(report.removed > 0),
+        other => panic!("{other:?}"),
+    }
+    assert!(env.cookie_state().is_none(), "the clear ran last");
+    let audit = env.audit_events();
+    let saved = audit.iter().position(|e| *e == AuditEvent::CookiesSaved);
+    let cleared = audit.iter().position(|e| *e == AuditEvent::CookiesCleared);
+    assert!(saved < cleared && saved.is_some(), "{audit:?}");
+}
+
+#[tokio::test]
+async fn a_reload_reads_its_source_once_and_announces_the_new_site() {
+    let c = cloud(DemoFaults::default()).await;
+    let env = Env::new(&c, Mode::Basic(DEMO_API_TOKEN));
+    let data = env.dir.path().to_path_buf();
+    let mut vars = env.vars.clone();
+    vars.insert("CONFLUENCE_DATA_DIR".into(), data.display().to_string());
+    // The worker starts without a site; its source has one.
+    let mut start = vars.clone();
+    start.remove("CONFLUENCE_BASE_URL");
+    let settings = Settings::from_vars(&FlagOverrides::default(), &start).unwrap();
+    let mut w = worker::spawn(
+        settings,
+        worker::WorkerOptions {
+            source: SettingsSource::Vars(vars),
+            machine_id: MachineIdSource::Fixed(MACHINE.into()),
+            retry: fast_retry(),
+            login_page: None,
+        },
+    );
+    let first = tokio::time::timeout(Duration::from_secs(10), w.events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(first, Event::Site(ref s) if s.site.is_none()),
+        "{first:?}"
+    );
+    w.commands
+        .send(Command::Mutate(Mutation::ReloadSettings))
+        .unwrap();
+    let site = tokio::time::timeout(Duration::from_secs(10), w.events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    match site {
+        Event::Site(s) => {
+            let port = c.addr().port().to_string();
+            assert!(
+                s.site.as_deref().is_some_and(|u| u.contains(&port)),
+                "{s:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        next(&mut w.events).await,
+        Event::Mutated {
+            result: Ok(MutationDone::SettingsReloaded),
+            ..
+        }
+    ));
+    // The next verification uses the new site.
+    w.commands.send(Command::Query(Query::Verify)).unwrap();
+    assert!(matches!(
+        last(&until_end(&mut w.events).await),
+        Event::Session(SessionInfo::SignedIn { .. })
+    ));
 }

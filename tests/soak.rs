@@ -14,7 +14,10 @@ use confluence_tui::confluence::client::RetryPolicy;
 use confluence_tui::credentials::{Credentials, ImportInput};
 use confluence_tui::demo::{DemoConfig, DemoData, DemoFaults, DemoFlavor, DemoServer};
 use confluence_tui::vault::MachineIdSource;
-use confluence_tui::worker::{self, Command, Event, WorkerHandle};
+use confluence_tui::worker::{
+    self, Command, Event, Generation, Listing, Mutation, MutationDone, MutationKind, Query,
+    SessionInfo, SettingsSource, WorkerHandle,
+};
 
 const MACHINE: &str = "soak-test-machine";
 /// Longest quiet spell before the soak calls the worker stuck.
@@ -55,47 +58,56 @@ async fn next(w: &mut WorkerHandle) -> Event {
         .expect("the worker is running")
 }
 
-/// One complete `ListSpaces`: every space exactly once, or a counted failure.
-async fn list_once(w: &mut WorkerHandle, expected: &BTreeSet<String>, t: &mut Tally) {
+/// Sends a new `ListSpaces` request: the generation it answers to.
+fn ask_for_spaces(w: &WorkerHandle, last: &mut Generation) -> Generation {
+    *last = last.next();
     w.commands
-        .send(Command::ListSpaces { max: None })
+        .send(Command::Query(Query::ListSpaces {
+            generation: *last,
+            max: None,
+        }))
         .expect("worker alive");
-    let mut generation = None;
+    *last
+}
+
+/// One complete `ListSpaces`: every space exactly once, or a counted failure.
+async fn list_once(
+    w: &mut WorkerHandle,
+    last: &mut Generation,
+    expected: &BTreeSet<String>,
+    t: &mut Tally,
+) {
+    let generation = ask_for_spaces(w, last);
     let mut keys: Vec<String> = Vec::new();
+    let mut expired = false;
     loop {
         match next(w).await {
-            Event::SpacesStarted { generation: g } => {
-                generation = Some(g);
-                keys.clear();
-            }
-            Event::SpacesPage {
-                generation: g,
-                spaces,
-                ..
-            } => {
-                assert_eq!(Some(g), generation, "a page of another listing");
-                keys.extend(spaces.into_iter().map(|s| s.key));
-            }
-            Event::Waiting { .. } => t.retries += 1,
-            Event::SpacesDone {
-                generation: g,
-                total,
-            } => {
-                assert_eq!(Some(g), generation);
-                let set: BTreeSet<String> = keys.iter().cloned().collect();
-                assert_eq!(set.len(), keys.len(), "a space was listed twice");
-                assert_eq!(&set, expected, "the listing missed or invented spaces");
-                assert_eq!(total, expected.len());
-                t.listings += 1;
-                return;
-            }
-            Event::SessionExpired { .. } => {
+            Event::Spaces(g) => match g.into_current(generation) {
+                Some(Listing::Started) => keys.clear(),
+                Some(Listing::Items { items, .. }) => {
+                    keys.extend(items.into_iter().map(|s| s.key));
+                }
+                Some(Listing::Done { total }) => {
+                    let set: BTreeSet<String> = keys.iter().cloned().collect();
+                    assert_eq!(set.len(), keys.len(), "a space was listed twice");
+                    assert_eq!(&set, expected, "the listing missed or invented spaces");
+                    assert_eq!(total, expected.len());
+                    t.listings += 1;
+                    return;
+                }
+                Some(Listing::Failed(_)) => {
+                    if !expired {
+                        t.failed_listings += 1;
+                    }
+                    return;
+                }
+                None => panic!("a step of another listing"),
+            },
+            Event::Waiting(_) => t.retries += 1,
+            Event::Session(SessionInfo::Expired { .. }) => {
+                // The listing's failure follows.
                 t.unexpected_expiries += 1;
-                return;
-            }
-            Event::Error { .. } => {
-                t.failed_listings += 1;
-                return;
+                expired = true;
             }
             _ => {}
         }
@@ -106,6 +118,7 @@ async fn list_once(w: &mut WorkerHandle, expected: &BTreeSet<String>, t: &mut Ta
 /// cookie as a user would, and sees it verified.
 async fn force_expiry(
     w: &mut WorkerHandle,
+    last: &mut Generation,
     server: &DemoServer,
     faults: &DemoFaults,
     t: &mut Tally,
@@ -114,16 +127,20 @@ async fn force_expiry(
         session_expire_after_requests: Some(0),
         ..faults.clone()
     });
-    w.commands
-        .send(Command::ListSpaces { max: None })
-        .expect("worker alive");
+    let generation = ask_for_spaces(w, last);
+    let mut expired = false;
     loop {
         match next(w).await {
-            Event::SessionExpired { .. } => break,
-            Event::Waiting { .. } => t.retries += 1,
-            Event::SpacesDone { .. } | Event::Error { .. } => {
-                panic!("the dead session was not noticed")
-            }
+            Event::Session(SessionInfo::Expired { .. }) => expired = true,
+            Event::Waiting(_) => t.retries += 1,
+            // The listing fails after the session's new state.
+            Event::Spaces(g) => match g.into_current(generation) {
+                Some(Listing::Failed(_)) if expired => break,
+                Some(Listing::Failed(_) | Listing::Done { .. }) => {
+                    panic!("the dead session was not noticed")
+                }
+                _ => {}
+            },
             _ => {}
         }
     }
@@ -131,15 +148,20 @@ async fn force_expiry(
     let fresh = server.session_cookie_header();
     server.set_faults(faults.clone());
     w.commands
-        .send(Command::ImportCookies {
+        .send(Command::Mutate(Mutation::ImportCookies {
             input: ImportInput::Paste(fresh.into()),
-        })
+        }))
         .expect("worker alive");
     loop {
         match next(w).await {
-            Event::Verified { .. } => break,
-            Event::Waiting { .. } => t.retries += 1,
-            Event::CookiesImported { .. } => {}
+            Event::Session(SessionInfo::SignedIn { .. }) => break,
+            Event::Waiting(_) => t.retries += 1,
+            Event::Mutated {
+                kind: MutationKind::ImportCookies,
+                result: Ok(MutationDone::CookiesImported(_)),
+            } => {}
+            // The automatic `Describe` after the import.
+            Event::Stored(_) => {}
             other => panic!("the fresh cookie was not verified: {other:?}"),
         }
     }
@@ -206,23 +228,25 @@ async fn soak_worker_against_a_faulty_site() {
     let mut w = worker::spawn(
         settings(),
         worker::WorkerOptions {
-            flags: flags.clone(),
+            source: SettingsSource::Environment(flags.clone()),
             machine_id: MachineIdSource::Fixed(MACHINE.into()),
             retry: RetryPolicy {
                 max_attempts: 6,
                 base_delay: Duration::from_millis(5),
                 max_delay: Duration::from_millis(50),
             },
+            login_page: None,
         },
     );
 
     let mut t = Tally::default();
+    let mut generation = Generation::default();
     let mut rss_warm = None;
     while server.request_count() < target {
         if t.forced_expiries == 0 && server.request_count() >= target / 2 {
-            force_expiry(&mut w, &server, &faults, &mut t).await;
+            force_expiry(&mut w, &mut generation, &server, &faults, &mut t).await;
         }
-        list_once(&mut w, &expected, &mut t).await;
+        list_once(&mut w, &mut generation, &expected, &mut t).await;
         // Whatever the worker last wrote must open.
         let doc = creds.load().expect("the vault opens after every listing");
         assert!(doc.cookies.is_some(), "the cookies are still stored");

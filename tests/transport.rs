@@ -147,7 +147,7 @@ async fn a_redirect_to_another_host_is_not_followed_and_gets_no_credentials() {
     let target = format!("{}/api/v2/spaces?stolen=1", elsewhere.as_str());
     let (site, origin) = recording_server(Answer::Redirect(target.clone())).await;
     for credential in credentials() {
-        let mode = credential.mode_name();
+        let mode = credential.mode();
         let client = Client::new(options(site.clone(), credential)).unwrap();
         let err = client
             .for_each_space_page(None, |_| std::ops::ControlFlow::Continue(()))
@@ -427,4 +427,69 @@ async fn an_absurd_retry_after_is_clamped_in_the_waiting_notice() {
     assert_eq!(next_attempt, 2);
     assert_eq!(reason, WaitReason::RateLimited { status: 429 });
     assert_eq!(server.request_count(), 1);
+}
+
+// ---- network failures are waited out as such ----
+
+/// The notices of one `current_user` call against `base`, and its error.
+async fn network_failure_notices(base: Url) -> (ClientError, Vec<(u32, WaitReason)>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let seen = seen.clone();
+        Arc::new(move |n: ClientNotice| {
+            let ClientNotice::Waiting {
+                next_attempt,
+                reason,
+                ..
+            } = n;
+            seen.lock().unwrap().push((next_attempt, reason));
+        })
+    };
+    let client = Client::new(options(base, credentials().remove(0)))
+        .unwrap()
+        .with_notices(sink);
+    let err = client.current_user().await.unwrap_err();
+    let seen = seen.lock().unwrap().clone();
+    (err, seen)
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_backed_off_as_a_network_error_not_a_rate_limit() {
+    // A port that was just free: nothing listens there.
+    let addr = StdListener::bind(loopback()).unwrap().local_addr().unwrap();
+    let (err, seen) =
+        network_failure_notices(Url::parse(&format!("http://{addr}/wiki")).unwrap()).await;
+    assert!(matches!(err, ClientError::Network { .. }), "{err:?}");
+    assert_eq!(
+        seen,
+        vec![(2, WaitReason::Network), (3, WaitReason::Network)]
+    );
+    assert_eq!(WaitReason::Network.to_string(), "network error");
+    assert_no_secret(&format!("{err} {err:?}"));
+}
+
+#[tokio::test]
+async fn an_answer_cut_off_mid_body_is_backed_off_as_a_network_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(loopback()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            // Promises 1000 bytes, sends 10, hangs up.
+            let _ = socket
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"type\":\"k",
+                )
+                .await;
+        }
+    });
+    let (err, seen) =
+        network_failure_notices(Url::parse(&format!("http://{addr}/wiki")).unwrap()).await;
+    assert!(matches!(err, ClientError::Network { .. }), "{err:?}");
+    assert_eq!(
+        seen,
+        vec![(2, WaitReason::Network), (3, WaitReason::Network)]
+    );
 }

@@ -9,10 +9,12 @@ use confluence_tui::audit::{
     AuditDetails, AuditEntry, AuditEvent, AuditLog, AuditOutcome, AuditRecord, ChainReport,
     GENESIS_PREV, index::read_verified,
 };
+use confluence_tui::confluence::client::Deployment;
 use confluence_tui::tui::app::{App, Effect, Msg, Screen};
 use confluence_tui::tui::screens::audit::{AuditSnapshot, load_snapshot};
 use confluence_tui::tui::session::SessionView;
 use confluence_tui::tui::theme::Theme;
+use confluence_tui::worker::SiteInfo;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -22,12 +24,12 @@ use time::macros::datetime;
 const SENTINEL: &str = "SENTINEL-COOKIE-VALUE-5f3a";
 
 fn app() -> App {
-    let session = SessionView::new(
-        Some("https://example.atlassian.net/wiki".into()),
-        Some("Cloud".into()),
-        Some("https://example.atlassian.net/login".into()),
-        ".env".into(),
-    );
+    let session = SessionView::new(&SiteInfo {
+        site: Some("https://example.atlassian.net/wiki".into()),
+        deployment: Some(Deployment::Cloud),
+        login_page: Some("https://example.atlassian.net/login".into()),
+        env_file: ".env".into(),
+    });
     let mut app = App::new(
         session,
         datetime!(2026-11-21 12:00 UTC),

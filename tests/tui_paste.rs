@@ -1,12 +1,15 @@
 //! The paste-cookie dialog through the whole app: keys and clipboard answers
 //! in, effects out, and the full frame drawn on a `TestBackend`.
 
+use std::path::PathBuf;
+
+use confluence_tui::confluence::client::Deployment;
 use confluence_tui::credentials::ImportInput;
 use confluence_tui::tui::app::{App, ClipboardText, Dialog, Effect, FlashLevel, Msg};
 use confluence_tui::tui::session::SessionView;
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
-use confluence_tui::worker::Command;
+use confluence_tui::worker::{Command, Mutation, SiteInfo};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -19,12 +22,12 @@ const XSRF: &str = "SENTINEL-xsrf-0123456789-abcdefghijklmnopqrstuvwxyz-END2";
 
 fn app() -> App {
     App::new(
-        SessionView::new(
-            Some("https://example.atlassian.net/wiki".into()),
-            Some("Cloud".into()),
-            Some("https://example.atlassian.net/login".into()),
-            ".env".into(),
-        ),
+        SessionView::new(&SiteInfo {
+            site: Some("https://example.atlassian.net/wiki".into()),
+            deployment: Some(Deployment::Cloud),
+            login_page: Some("https://example.atlassian.net/login".into()),
+            env_file: PathBuf::from(".env"),
+        }),
         datetime!(2026-11-21 12:00 UTC),
         time::Duration::days(14),
     )
@@ -154,9 +157,9 @@ fn no_clipboard_says_so_and_takes_the_terminal_paste() {
     let effects = app.update(key(KeyCode::Enter));
     match effects.as_slice() {
         [
-            Effect::Worker(Command::ImportCookies {
+            Effect::Worker(Command::Mutate(Mutation::ImportCookies {
                 input: ImportInput::Paste(text),
-            }),
+            })),
         ] => assert_eq!(text.trim(), header()),
         other => panic!("expected an import, got {other:?}"),
     }

@@ -1,15 +1,20 @@
 //! The space browser: keys and worker events in, state and effects out; and
 //! snapshots of the whole frame at 80×24 and 120×40.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use confluence_tui::confluence::client::{Deployment, WaitReason};
+use confluence_tui::confluence::client::{AuthMode, Deployment, WaitReason};
 use confluence_tui::confluence::model::{Page, Space, User};
+use confluence_tui::exit::ErrorClass;
 use confluence_tui::tui::app::{App, Effect, Msg, Screen};
 use confluence_tui::tui::session::SessionView;
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
-use confluence_tui::worker::{Command, ErrorClass, Event, JobKind};
+use confluence_tui::worker::{
+    Command, Event, Generation, Generational, Listing, Query, QueryKind, SessionInfo, SiteInfo,
+    Wait, WorkerError,
+};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -69,12 +74,12 @@ fn page(space_key: &str, i: usize) -> Page {
 }
 
 fn app() -> App {
-    let session = SessionView::new(
-        Some(SITE.into()),
-        Some("Cloud".into()),
-        Some("https://example.atlassian.net/login".into()),
-        ".env".into(),
-    );
+    let session = SessionView::new(&SiteInfo {
+        site: Some(SITE.into()),
+        deployment: Some(Deployment::Cloud),
+        login_page: Some("https://example.atlassian.net/login".into()),
+        env_file: PathBuf::from(".env"),
+    });
     App::new(
         session,
         datetime!(2026-11-21 12:00 UTC),
@@ -82,29 +87,36 @@ fn app() -> App {
     )
 }
 
-/// An app signed in with cookies, on the spaces screen, its listing asked for.
-fn signed_in() -> App {
+/// The generation of the spaces listing among `effects`, if one was asked for.
+fn listing_generation(effects: &[Effect]) -> Option<Generation> {
+    effects.iter().find_map(|e| match e {
+        Effect::Worker(Command::Query(Query::ListSpaces {
+            generation,
+            max: None,
+        })) => Some(*generation),
+        _ => None,
+    })
+}
+
+/// An app signed in with cookies, on the spaces screen, its listing asked
+/// for; and that listing's generation.
+fn signed_in() -> (App, Generation) {
     let mut a = app();
-    let effects = a.update(Msg::Worker(Event::Verified {
+    let effects = a.update(Msg::Worker(Event::Session(SessionInfo::SignedIn {
         user: User {
             kind: "known".into(),
             display_name: "Dana Example".into(),
             id: Some("abc".into()),
             email: None,
         },
-        mode: "cookie",
+        mode: AuthMode::Cookie,
         why: "stored cookies".into(),
         deployment: Deployment::Cloud,
-    }));
-    assert!(
-        effects
-            .iter()
-            .any(|e| matches!(e, Effect::Worker(Command::ListSpaces { max: None }))),
-        "signing in lists the spaces"
-    );
+    })));
+    let generation = listing_generation(&effects).expect("signing in lists the spaces");
     a.update(key(KeyCode::Char('2')));
     a.flash = None;
-    a
+    (a, generation)
 }
 
 fn key(code: KeyCode) -> Msg {
@@ -125,30 +137,52 @@ fn worker(a: &mut App, ev: Event) {
     a.update(Msg::Worker(ev));
 }
 
+/// A step of the spaces listing of `generation`.
+fn spaces_step(generation: Generation, step: Listing<Space>) -> Event {
+    Event::Spaces(Generational::new(generation, step))
+}
+
+/// A step of the pages listing of `generation`.
+fn pages_step(generation: Generation, step: Listing<Page>) -> Event {
+    Event::Pages(Generational::new(generation, step))
+}
+
 /// Streams `n` spaces in pages of 250 under `generation`.
-fn stream(a: &mut App, generation: u64, n: usize, done: bool) {
-    worker(a, Event::SpacesStarted { generation });
+fn stream(a: &mut App, generation: Generation, n: usize, done: bool) {
+    worker(a, spaces_step(generation, Listing::Started));
     let mut loaded = 0;
     while loaded < n {
         let end = (loaded + 250).min(n);
         worker(
             a,
-            Event::SpacesPage {
+            spaces_step(
                 generation,
-                spaces: spaces(loaded..end),
-                loaded: end,
-            },
+                Listing::Items {
+                    items: spaces(loaded..end),
+                    loaded: end,
+                },
+            ),
         );
         loaded = end;
     }
     if done {
-        worker(
-            a,
-            Event::SpacesDone {
+        worker(a, spaces_step(generation, Listing::Done { total: n }));
+    }
+}
+
+/// Presses Enter on the selected space: the pages listing asked for, its
+/// generation.
+fn enter_pages(a: &mut App, space_key: &str) -> Generation {
+    let effects = press(a, KeyCode::Enter);
+    match effects.as_slice() {
+        [
+            Effect::Worker(Command::Query(Query::ListPages {
                 generation,
-                total: n,
-            },
-        );
+                space_key: asked,
+                ..
+            })),
+        ] if asked == space_key => *generation,
+        other => panic!("expected ListPages of {space_key}, got {other:?}"),
     }
 }
 
@@ -163,19 +197,21 @@ fn selected_key(a: &App) -> String {
 
 #[test]
 fn list_is_usable_while_spaces_stream_in() {
-    let mut a = signed_in();
-    stream(&mut a, 5, 250, false);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 250, false);
     assert!(a.spaces.is_loading());
     press(&mut a, KeyCode::Char('j'));
     press(&mut a, KeyCode::Down);
     assert_eq!(selected_key(&a), "SP0002");
     worker(
         &mut a,
-        Event::SpacesPage {
-            generation: 5,
-            spaces: spaces(250..500),
-            loaded: 500,
-        },
+        spaces_step(
+            g,
+            Listing::Items {
+                items: spaces(250..500),
+                loaded: 500,
+            },
+        ),
     );
     assert_eq!(a.spaces.spaces().len(), 500);
     assert_eq!(
@@ -185,63 +221,103 @@ fn list_is_usable_while_spaces_stream_in() {
     );
     press(&mut a, KeyCode::Char('G'));
     assert_eq!(selected_key(&a), "SP0499");
-    worker(
-        &mut a,
-        Event::SpacesDone {
-            generation: 5,
-            total: 500,
-        },
-    );
+    worker(&mut a, spaces_step(g, Listing::Done { total: 500 }));
     assert!(!a.spaces.is_loading());
 }
 
 #[test]
 fn a_new_generation_resets_the_list_and_old_pages_are_ignored() {
-    let mut a = signed_in();
-    stream(&mut a, 3, 300, false);
-    worker(&mut a, Event::SpacesStarted { generation: 4 });
+    let (mut a, old) = signed_in();
+    stream(&mut a, old, 300, false);
+    let new = listing_generation(&press(&mut a, KeyCode::Char('r'))).expect("r lists again");
+    assert_ne!(new, old);
+    worker(&mut a, spaces_step(new, Listing::Started));
     assert!(
         a.spaces.spaces().is_empty(),
-        "SpacesStarted resets the list"
+        "the new listing's start resets the list"
     );
     worker(
         &mut a,
-        Event::SpacesPage {
-            generation: 3,
-            spaces: spaces(300..400),
-            loaded: 400,
-        },
+        spaces_step(
+            old,
+            Listing::Items {
+                items: spaces(300..400),
+                loaded: 400,
+            },
+        ),
     );
     assert!(
         a.spaces.spaces().is_empty(),
         "a page of the old listing is ignored"
     );
-    worker(
-        &mut a,
-        Event::SpacesDone {
-            generation: 3,
-            total: 400,
-        },
-    );
+    worker(&mut a, spaces_step(old, Listing::Done { total: 400 }));
     assert!(
         a.spaces.is_loading(),
         "the old listing's end does not end the new one"
     );
     worker(
         &mut a,
-        Event::SpacesPage {
-            generation: 4,
-            spaces: spaces(0..10),
-            loaded: 10,
-        },
+        spaces_step(
+            new,
+            Listing::Items {
+                items: spaces(0..10),
+                loaded: 10,
+            },
+        ),
     );
     assert_eq!(a.spaces.spaces().len(), 10);
 }
 
 #[test]
+fn stale_listing_answers_are_ignored() {
+    let mut a = app();
+    // Opening the screen lists the spaces (A); r lists them again (B).
+    let first = listing_generation(&press(&mut a, KeyCode::Char('2')))
+        .expect("opening the screen lists the spaces");
+    assert_eq!(a.screen, Screen::Spaces);
+    let second =
+        listing_generation(&press(&mut a, KeyCode::Char('r'))).expect("r lists the spaces");
+    assert_ne!(first, second, "each listing has its own generation");
+    worker(
+        &mut a,
+        spaces_step(
+            first,
+            Listing::Items {
+                items: spaces(0..40),
+                loaded: 40,
+            },
+        ),
+    );
+    assert!(
+        a.spaces.spaces().is_empty(),
+        "the answer to the replaced listing is dropped"
+    );
+    assert!(
+        a.spaces.is_loading(),
+        "the current listing is still running"
+    );
+    worker(
+        &mut a,
+        spaces_step(
+            second,
+            Listing::Items {
+                items: spaces(100..125),
+                loaded: 25,
+            },
+        ),
+    );
+    assert_eq!(
+        a.spaces.spaces().len(),
+        25,
+        "the current listing's answer fills the list"
+    );
+    assert_eq!(selected_key(&a), "SP0100");
+}
+
+#[test]
 fn filter_types_text_even_for_global_keys_enter_keeps_esc_clears() {
-    let mut a = signed_in();
-    stream(&mut a, 1, 1200, true);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 1200, true);
     press(&mut a, KeyCode::Char('/'));
     assert!(a.text_focus());
     // `q` and `2` are global keys; in the field they are text.
@@ -276,8 +352,8 @@ fn filter_types_text_even_for_global_keys_enter_keeps_esc_clears() {
 
 #[test]
 fn filter_matches_keys_and_fuzzy_subsequences_case_insensitively() {
-    let mut a = signed_in();
-    stream(&mut a, 1, 1200, true);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 1200, true);
     press(&mut a, KeyCode::Char('/'));
     type_text(&mut a, "sp0117");
     assert_eq!(selected_key(&a), "SP0117", "the exact key comes first");
@@ -300,8 +376,8 @@ fn filter_matches_keys_and_fuzzy_subsequences_case_insensitively() {
 
 #[test]
 fn sorting_by_name_and_back_by_key_reversed() {
-    let mut a = signed_in();
-    stream(&mut a, 1, 30, true);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 30, true);
     assert_eq!(selected_key(&a), "SP0000");
     press(&mut a, KeyCode::Char('n'));
     // "Customer Success 0" is the first name alphabetically.
@@ -321,8 +397,8 @@ fn sorting_by_name_and_back_by_key_reversed() {
 
 #[test]
 fn o_opens_the_space_y_copies_its_url_r_reloads() {
-    let mut a = signed_in();
-    stream(&mut a, 1, 20, true);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 20, true);
     press(&mut a, KeyCode::Char('j'));
     let effects = press(&mut a, KeyCode::Char('o'));
     assert!(
@@ -334,10 +410,14 @@ fn o_opens_the_space_y_copies_its_url_r_reloads() {
         matches!(effects.as_slice(), [Effect::CopyToClipboard(u)] if u == &format!("{SITE}/spaces/SP0001"))
     );
     let effects = press(&mut a, KeyCode::Char('r'));
-    assert!(matches!(
-        effects.as_slice(),
-        [Effect::Worker(Command::ListSpaces { max: None })]
-    ));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Worker(Command::Query(Query::ListSpaces { generation, max: None }))]
+                if *generation != g
+        ),
+        "r lists again, as a new request: {effects:?}"
+    );
     assert!(a.spaces.is_loading());
     // On the status screen `o` is still the login page.
     press(&mut a, KeyCode::Char('1'));
@@ -349,37 +429,36 @@ fn o_opens_the_space_y_copies_its_url_r_reloads() {
 
 #[test]
 fn enter_lists_the_pages_esc_goes_back() {
-    let mut a = signed_in();
-    stream(&mut a, 1, 20, true);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 20, true);
     press(&mut a, KeyCode::Char('j'));
     let effects = press(&mut a, KeyCode::Enter);
-    match effects.as_slice() {
+    let pages = match effects.as_slice() {
         [
-            Effect::Worker(Command::ListPages {
+            Effect::Worker(Command::Query(Query::ListPages {
+                generation,
                 space_key,
                 space_id,
-            }),
+            })),
         ] => {
             assert_eq!(space_key, "SP0001");
             assert_eq!(space_id.as_deref(), Some("98001"));
+            *generation
         }
         other => panic!("expected ListPages, got {other:?}"),
-    }
+    };
+    assert_ne!(pages, g);
+    worker(&mut a, pages_step(pages, Listing::Started));
+    // `g` was handed out earlier (to the spaces listing): an older generation.
     worker(
         &mut a,
-        Event::PagesStarted {
-            generation: 9,
-            space_key: "SP0001".into(),
-        },
-    );
-    worker(
-        &mut a,
-        Event::PagesPage {
-            generation: 8,
-            space_key: "SP0001".into(),
-            pages: vec![page("SP0001", 99)],
-            loaded: 1,
-        },
+        pages_step(
+            g,
+            Listing::Items {
+                items: vec![page("SP0001", 99)],
+                loaded: 1,
+            },
+        ),
     );
     assert!(
         a.spaces.pages().is_empty(),
@@ -387,12 +466,13 @@ fn enter_lists_the_pages_esc_goes_back() {
     );
     worker(
         &mut a,
-        Event::PagesPage {
-            generation: 9,
-            space_key: "SP0001".into(),
-            pages: (0..30).map(|i| page("SP0001", i)).collect(),
-            loaded: 30,
-        },
+        pages_step(
+            pages,
+            Listing::Items {
+                items: (0..30).map(|i| page("SP0001", i)).collect(),
+                loaded: 30,
+            },
+        ),
     );
     assert_eq!(a.spaces.pages().len(), 30);
     press(&mut a, KeyCode::Char('j'));
@@ -424,30 +504,21 @@ fn enter_lists_the_pages_esc_goes_back() {
     let effects = press(&mut a, KeyCode::Esc);
     assert!(matches!(
         effects.as_slice(),
-        [Effect::Worker(Command::Cancel {
-            kind: JobKind::Pages
-        })]
+        [Effect::Worker(Command::Cancel(QueryKind::Pages))]
     ));
     assert!(a.spaces.pages_space().is_none());
     assert_eq!(selected_key(&a), "SP0001", "back on the same space");
     // Pages of a space no longer shown change nothing.
-    worker(
-        &mut a,
-        Event::PagesDone {
-            generation: 9,
-            space_key: "SP0001".into(),
-            total: 30,
-        },
-    );
+    worker(&mut a, pages_step(pages, Listing::Done { total: 30 }));
     assert!(a.spaces.pages().is_empty());
 }
 
 #[test]
 fn pages_reload_and_sort_by_date() {
-    let mut a = signed_in();
-    stream(&mut a, 1, 3, true);
-    press(&mut a, KeyCode::Enter);
-    open_pages(&mut a, "SP0000", 40);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 3, true);
+    let generation = enter_pages(&mut a, "SP0000");
+    open_pages(&mut a, generation, "SP0000", 40);
     press(&mut a, KeyCode::Char('u'));
     press(&mut a, KeyCode::Char('g'));
     let newest = a
@@ -467,48 +538,39 @@ fn pages_reload_and_sort_by_date() {
     let effects = press(&mut a, KeyCode::Char('r'));
     assert!(matches!(
         effects.as_slice(),
-        [Effect::Worker(Command::ListPages { space_key, .. })] if space_key == "SP0000"
+        [Effect::Worker(Command::Query(Query::ListPages { space_key, .. }))] if space_key == "SP0000"
     ));
 }
 
-fn open_pages(a: &mut App, space_key: &str, n: usize) {
+/// Answers the pages listing `generation` of `space_key` with `n` pages.
+fn open_pages(a: &mut App, generation: Generation, space_key: &str, n: usize) {
+    worker(a, pages_step(generation, Listing::Started));
     worker(
         a,
-        Event::PagesStarted {
-            generation: 20,
-            space_key: space_key.into(),
-        },
+        pages_step(
+            generation,
+            Listing::Items {
+                items: (0..n).map(|i| page(space_key, i)).collect(),
+                loaded: n,
+            },
+        ),
     );
-    worker(
-        a,
-        Event::PagesPage {
-            generation: 20,
-            space_key: space_key.into(),
-            pages: (0..n).map(|i| page(space_key, i)).collect(),
-            loaded: n,
-        },
-    );
-    worker(
-        a,
-        Event::PagesDone {
-            generation: 20,
-            space_key: space_key.into(),
-            total: n,
-        },
-    );
+    worker(a, pages_step(generation, Listing::Done { total: n }));
 }
 
 #[test]
 fn errors_stop_the_spinner_and_show_in_the_screen() {
-    let mut a = signed_in();
-    stream(&mut a, 2, 250, false);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 250, false);
     worker(
         &mut a,
-        Event::Error {
-            kind: JobKind::Spaces,
-            class: ErrorClass::Network,
-            message: "network error: connection reset; check the connection, then press r".into(),
-        },
+        spaces_step(
+            g,
+            Listing::Failed(WorkerError::new(
+                ErrorClass::Network,
+                "network error: connection reset; check the connection, then press r",
+            )),
+        ),
     );
     assert!(!a.spaces.is_loading());
     assert!(a.spaces.error().unwrap().contains("connection reset"));
@@ -519,8 +581,8 @@ fn errors_stop_the_spinner_and_show_in_the_screen() {
 
 #[test]
 fn mouse_wheel_moves_the_selection() {
-    let mut a = signed_in();
-    stream(&mut a, 1, 100, true);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 100, true);
     a.update(Msg::Mouse(MouseEvent {
         kind: MouseEventKind::ScrollDown,
         column: 10,
@@ -532,8 +594,8 @@ fn mouse_wheel_moves_the_selection() {
 
 #[test]
 fn page_down_moves_by_what_fits_on_screen() {
-    let mut a = signed_in();
-    stream(&mut a, 1, 1000, true);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 1000, true);
     a.spaces.set_terminal_size(80, 24);
     press(&mut a, KeyCode::PageDown);
     // 24 rows − header, message, footer − borders − column header = 18.
@@ -545,16 +607,16 @@ fn page_down_moves_by_what_fits_on_screen() {
 
 #[test]
 fn rate_limit_wait_counts_down_in_the_title() {
-    let mut a = signed_in();
-    stream(&mut a, 1, 250, false);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 250, false);
     worker(
         &mut a,
-        Event::Waiting {
-            kind: JobKind::Spaces,
+        Event::Waiting(Wait {
+            query: QueryKind::Spaces,
             wait: Duration::from_secs(12),
             next_attempt: 2,
             reason: WaitReason::RateLimited { status: 429 },
-        },
+        }),
     );
     assert!(screen_text(&a, 80, 24).contains("retrying in 12 s"));
     a.update(Msg::Tick(datetime!(2026-11-21 12:00:05 UTC)));
@@ -603,16 +665,16 @@ fn with_secret_pasted(a: &mut App) {
 
 #[test]
 fn snapshot_loading() {
-    let mut a = signed_in();
+    let (mut a, g) = signed_in();
     with_secret_pasted(&mut a);
-    stream(&mut a, 1, 250, false);
+    stream(&mut a, g, 250, false);
     snap("loading", &mut a);
 }
 
 #[test]
 fn snapshot_loaded_with_selection() {
-    let mut a = signed_in();
-    stream(&mut a, 1, 1200, true);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 1200, true);
     for _ in 0..25 {
         press(&mut a, KeyCode::Char('j'));
     }
@@ -621,8 +683,8 @@ fn snapshot_loaded_with_selection() {
 
 #[test]
 fn snapshot_filtered() {
-    let mut a = signed_in();
-    stream(&mut a, 1, 1200, true);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 1200, true);
     press(&mut a, KeyCode::Char('/'));
     type_text(&mut a, "secur");
     snap("filter_typing", &mut a);
@@ -633,8 +695,8 @@ fn snapshot_filtered() {
 
 #[test]
 fn snapshot_details() {
-    let mut a = signed_in();
-    stream(&mut a, 1, 1200, true);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 1200, true);
     press(&mut a, KeyCode::Char('n'));
     press(&mut a, KeyCode::Char('j'));
     press(&mut a, KeyCode::Char('d'));
@@ -643,32 +705,34 @@ fn snapshot_details() {
 
 #[test]
 fn snapshot_pages() {
-    let mut a = signed_in();
-    stream(&mut a, 1, 1200, true);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 1200, true);
     for _ in 0..4 {
         press(&mut a, KeyCode::Char('j'));
     }
-    press(&mut a, KeyCode::Enter);
-    open_pages(&mut a, "SP0004", 40);
+    let generation = enter_pages(&mut a, "SP0004");
+    open_pages(&mut a, generation, "SP0004", 40);
     press(&mut a, KeyCode::Char('j'));
     snap("pages", &mut a);
 }
 
 #[test]
 fn snapshot_empty() {
-    let mut a = signed_in();
-    stream(&mut a, 1, 0, true);
+    let (mut a, g) = signed_in();
+    stream(&mut a, g, 0, true);
     snap("empty", &mut a);
 }
 
 #[test]
 fn snapshot_error() {
-    let mut a = signed_in();
-    worker(&mut a, Event::SpacesStarted { generation: 1 });
-    a.update(Msg::Worker(Event::Error {
-        kind: JobKind::Spaces,
-        class: ErrorClass::Network,
-        message: "Could not reach example.atlassian.net (connection refused) after 4 attempts; check the network or proxy, then press r".into(),
-    }));
+    let (mut a, g) = signed_in();
+    worker(&mut a, spaces_step(g, Listing::Started));
+    a.update(Msg::Worker(spaces_step(
+        g,
+        Listing::Failed(WorkerError::new(
+            ErrorClass::Network,
+            "Could not reach example.atlassian.net (connection refused) after 4 attempts; check the network or proxy, then press r",
+        )),
+    )));
     snap("error", &mut a);
 }

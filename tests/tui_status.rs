@@ -3,15 +3,18 @@
 
 use std::path::PathBuf;
 
-use confluence_tui::confluence::client::Deployment;
+use confluence_tui::confluence::client::{AuthMode, Deployment};
 use confluence_tui::confluence::model::User;
 use confluence_tui::cookies::jar::ExpiryState;
 use confluence_tui::credentials::{CookieStatus, StoredCookieSummary};
+use confluence_tui::exit::ErrorClass;
 use confluence_tui::tui::app::{App, Dialog, Effect, Msg, Screen};
 use confluence_tui::tui::session::{Badge, SessionView};
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
-use confluence_tui::worker::{Event, JobKind};
+use confluence_tui::worker::{
+    Command, Event, Query, QueryKind, SessionInfo, SiteInfo, StoredInfo, WorkerError,
+};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -21,12 +24,12 @@ use time::{Duration, OffsetDateTime};
 const NOW: OffsetDateTime = datetime!(2026-11-21 12:00 UTC);
 
 fn site_app() -> App {
-    let session = SessionView::new(
-        Some("https://example.atlassian.net/wiki".into()),
-        Some("Cloud".into()),
-        Some("https://example.atlassian.net/login".into()),
-        ".env".into(),
-    );
+    let session = SessionView::new(&SiteInfo {
+        site: Some("https://example.atlassian.net/wiki".into()),
+        deployment: Some(Deployment::Cloud),
+        login_page: Some("https://example.atlassian.net/login".into()),
+        env_file: PathBuf::from(".env"),
+    });
     App::new(session, NOW, Duration::days(14))
 }
 
@@ -35,8 +38,8 @@ fn key(c: char) -> Msg {
 }
 
 fn stored(expires_in: Duration, state: ExpiryState) -> Event {
-    Event::Described {
-        status: Box::new(CookieStatus {
+    Event::Stored(Box::new(StoredInfo {
+        status: CookieStatus {
             cookies: Some(StoredCookieSummary {
                 names: vec!["cloud.session.token".into(), "atlassian.xsrf.token".into()],
                 session_cookies: vec!["cloud.session.token".into()],
@@ -53,22 +56,37 @@ fn stored(expires_in: Duration, state: ExpiryState) -> Event {
             machine_bound: Some(true),
             passphrase_used: Some(false),
             permission_warnings: vec![],
-        }),
+        },
         token_in_environment: false,
-    }
+    }))
 }
 
 fn verified() -> Event {
-    Event::Verified {
+    Event::Session(SessionInfo::SignedIn {
         user: User {
             kind: "known".into(),
             display_name: "Dana Analyst".into(),
             id: Some("5b10".into()),
             email: None,
         },
-        mode: "cookie",
+        mode: AuthMode::Cookie,
         why: "auto: unexpired browser cookies are stored".into(),
         deployment: Deployment::Cloud,
+    })
+}
+
+/// A command's name, without its arguments (generations, secrets).
+fn command_name(c: &Command) -> String {
+    match c {
+        Command::Query(q) => match q {
+            Query::Verify => "Verify",
+            Query::Describe => "Describe",
+            Query::ListSpaces { .. } => "ListSpaces",
+            Query::ListPages { .. } => "ListPages",
+        }
+        .to_string(),
+        Command::Mutate(m) => format!("{:?}", m.kind()),
+        Command::Cancel(_) => "Cancel".to_string(),
     }
 }
 
@@ -76,7 +94,7 @@ fn commands(effects: &[Effect]) -> Vec<String> {
     effects
         .iter()
         .map(|e| match e {
-            Effect::Worker(c) => format!("{c:?}"),
+            Effect::Worker(c) => command_name(c),
             other => format!("{other:?}")
                 .split(['(', ' '])
                 .next()
@@ -175,18 +193,18 @@ fn expiry_and_captcha_switch_to_status_with_the_reason() {
     let mut app = site_app();
     app.update(Msg::Worker(verified()));
     app.update(key('2'));
-    let fx = app.update(Msg::Worker(Event::SessionExpired {
+    let fx = app.update(Msg::Worker(Event::Session(SessionInfo::Expired {
         reason: "the site answered 401 Unauthorized".into(),
         status: Some(401),
-    }));
+    })));
     assert_eq!(app.screen, Screen::Status);
     assert_eq!(app.session.badge(NOW), Badge::Expired);
     assert_eq!(commands(&fx), ["Describe"]);
     app.update(key('3'));
-    app.update(Msg::Worker(Event::Captcha {
+    app.update(Msg::Worker(Event::Session(SessionInfo::Captcha {
         login_url: Some("https://example.atlassian.net/login.action".into()),
         status: 403,
-    }));
+    })));
     assert_eq!(app.screen, Screen::Status);
     assert_eq!(app.session.badge(NOW), Badge::Captcha);
     let fx = app.update(key('o'));
@@ -220,10 +238,12 @@ fn verification_updates_header_and_starts_the_space_listing_once() {
 #[test]
 fn errors_show_in_the_message_line() {
     let mut app = site_app();
-    app.update(Msg::Worker(Event::Error {
-        kind: JobKind::Spaces,
-        class: confluence_tui::worker::ErrorClass::Network,
-        message: "network error talking to example.atlassian.net: could not connect".into(),
+    app.update(Msg::Worker(Event::Failed {
+        query: QueryKind::Describe,
+        error: WorkerError::new(
+            ErrorClass::Network,
+            "network error talking to example.atlassian.net: could not connect",
+        ),
     }));
     assert!(render(&app, 100, 24).contains("could not connect"));
 }
@@ -231,7 +251,12 @@ fn errors_show_in_the_message_line() {
 #[test]
 fn snapshot_not_configured() {
     let app = App::new(
-        SessionView::new(None, None, None, ".env".into()),
+        SessionView::new(&SiteInfo {
+            site: None,
+            deployment: None,
+            login_page: None,
+            env_file: PathBuf::from(".env"),
+        }),
         NOW,
         Duration::days(14),
     );
@@ -263,10 +288,10 @@ fn snapshot_expired_with_guidance() {
             reason: "the site answered 401 Unauthorized".into(),
         },
     )));
-    app.update(Msg::Worker(Event::SessionExpired {
+    app.update(Msg::Worker(Event::Session(SessionInfo::Expired {
         reason: "the site answered 401 Unauthorized".into(),
         status: Some(401),
-    }));
+    })));
     insta::assert_snapshot!("status_expired_80x24", render(&app, 80, 24));
     insta::assert_snapshot!("status_expired_120x40", render(&app, 120, 40));
 }
@@ -280,10 +305,10 @@ fn snapshot_captcha() {
             reason: "CAPTCHA challenge".into(),
         },
     )));
-    app.update(Msg::Worker(Event::Captcha {
+    app.update(Msg::Worker(Event::Session(SessionInfo::Captcha {
         login_url: Some("https://example.atlassian.net/login.action".into()),
         status: 403,
-    }));
+    })));
     insta::assert_snapshot!("status_captcha_80x24", render(&app, 80, 24));
     insta::assert_snapshot!("status_captcha_120x40", render(&app, 120, 40));
 }

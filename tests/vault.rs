@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use confluence_tui::cookies::jar::{Cookie, CookieJar, CookieSource, StoredCookies};
+use confluence_tui::exit::ErrorClass;
 use confluence_tui::secret::{ExposeSecret, SecretString};
 use confluence_tui::vault::format::{self, HEADER_LEN};
 use confluence_tui::vault::{MachineIdSource, Vault, VaultDocument, VaultError, VaultOptions};
@@ -191,6 +192,24 @@ fn another_machine_is_told_apart_from_corruption() {
     assert!(matches!(err, VaultError::OtherMachine), "{err:?}");
     assert_eq!(err.reason_code(), "other_machine");
     assert!(err.to_string().contains("cookies clear"), "{err}");
+}
+
+#[test]
+fn an_unreadable_vault_is_a_vault_failure_and_a_refused_disk_an_internal_one() {
+    let dir = tempfile::tempdir().unwrap();
+    saved_vault(dir.path());
+    let elsewhere = vault_in(dir.path(), fixed("another-machine"), None);
+    assert_eq!(elsewhere.load().unwrap_err().class(), ErrorClass::Vault);
+    let vault = vault_in(dir.path(), fixed(MACHINE), None);
+    let mut bytes = std::fs::read(vault.path()).unwrap();
+    bytes.truncate(HEADER_LEN + 3);
+    std::fs::write(vault.path(), &bytes).unwrap();
+    assert_eq!(vault.load().unwrap_err().class(), ErrorClass::Vault);
+    // The vault path is a directory: the file system refuses, the vault is fine.
+    let blocked = Vault::new(dir.path().to_path_buf(), opts(fixed(MACHINE), None));
+    let err = blocked.load().unwrap_err();
+    assert!(matches!(err, VaultError::Io { .. }), "{err:?}");
+    assert_eq!(err.class(), ErrorClass::Internal);
 }
 
 #[test]

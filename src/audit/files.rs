@@ -79,19 +79,7 @@ fn parent_dir(log: &Path) -> PathBuf {
 /// Creates the log's directory (0700 on Unix) if it is missing.
 pub(crate) fn ensure_dir(log: &Path) -> Result<(), AuditError> {
     let dir = parent_dir(log);
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(&dir)
-        .map_err(|source| AuditError::Io { path: dir, source })
+    crate::fsutil::create_private_dir(&dir).map_err(|source| AuditError::Io { path: dir, source })
 }
 
 /// Opens (creating 0600 on Unix) a file for appending or locking.

@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 pub use record::{AuditDetails, AuditEntry, AuditEvent, AuditOutcome, AuditRecord, GENESIS_PREV};
 
 /// Size above which the live file is rotated before the next append.
-pub const DEFAULT_MAX_BYTES: u64 = 5 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_BYTES: u64 = 5 * 1024 * 1024;
 /// Rotated files kept (`.1` … `.3`); older ones are deleted.
-pub const DEFAULT_KEEP_ROTATED: usize = 3;
+pub(crate) const DEFAULT_KEEP_ROTATED: usize = 3;
 
 /// Why the audit log could not be read or written.
 #[derive(Debug, thiserror::Error)]

@@ -3,45 +3,55 @@
 use std::fmt::Write as _;
 
 use super::CliError;
+use super::output::Output;
 use crate::audit::{AuditDetails, AuditLog, AuditRecord};
 use crate::config::Settings;
 use crate::credentials::rfc3339;
-use crate::exit::Exit;
+use crate::exit::{ErrorClass, Exit};
 
-pub(super) fn run(settings: &Settings, json: bool, verify: bool) -> Result<Exit, CliError> {
+pub(super) fn run(
+    out: &mut Output,
+    settings: &Settings,
+    json: bool,
+    verify: bool,
+) -> Result<Exit, CliError> {
     let log = AuditLog::new(settings.paths().audit_log);
     if verify {
-        let report = log
-            .verify()
-            .map_err(|e| CliError::Internal(e.to_string()))?;
-        // The report words itself (audit::ChainReport's Display); only the
-        // exit code is decided here.
-        println!("{report}");
-        return Ok(if report.is_ok() {
-            Exit::Ok
-        } else {
-            Exit::Internal
-        });
+        let report = log.verify()?;
+        // The report words itself (audit::ChainReport's Display).
+        out.line(&report)?;
+        if !report.is_ok() {
+            // A broken chain is exit 1 by contract: an internal error whose
+            // explanation is the report just printed.
+            return Err(CliError::Answered {
+                message: report.to_string(),
+                class: ErrorClass::Internal,
+            });
+        }
+        return Ok(Exit::Ok);
     }
-    let records = log
-        .read_all()
-        .map_err(|e| CliError::Internal(e.to_string()))?;
+    let records = log.read_all()?;
     for r in &records {
         if json {
-            let line = serde_json::to_string(r).map_err(|e| CliError::Internal(e.to_string()))?;
-            println!("{line}");
+            let line = serde_json::to_string(r).map_err(|e| {
+                CliError::Internal(format!("cannot encode audit record {}: {e}", r.seq))
+            })?;
+            out.line(line)?;
         } else {
-            println!("{}", format_record(r));
+            out.line(format_record(r))?;
         }
     }
     if records.is_empty() && !json {
-        println!("(no audit records yet in {})", log.path().display());
+        out.line(format_args!(
+            "(no audit records yet in {})",
+            log.path().display()
+        ))?;
     }
     Ok(Exit::Ok)
 }
 
 /// One readable line: time, sequence, event, outcome, message, details.
-pub fn format_record(r: &AuditRecord) -> String {
+pub(crate) fn format_record(r: &AuditRecord) -> String {
     let mut s = format!(
         "{}  #{:<5} {:<24} {:<8} {}",
         rfc3339(r.time),

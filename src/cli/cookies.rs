@@ -1,19 +1,21 @@
 //! `cookies import | status | clear`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::output::Output;
 use super::{CliError, CookiesCommand};
 use crate::config::{FlagOverrides, Settings};
 use crate::cookies::intake;
 use crate::cookies::jar::{ExpiryState, format_time_left};
 use crate::credentials::{CookieStatus, Credentials, ImportInput, rfc3339};
-use crate::exit::Exit;
+use crate::exit::{ErrorClass, Exit};
 
 pub(super) fn run(
+    out: &mut Output,
     cmd: CookiesCommand,
     settings: Settings,
     flags: FlagOverrides,
@@ -26,25 +28,28 @@ pub(super) fn run(
             consume,
             no_verify,
         } => {
-            import(&creds, file, consume, now)?;
+            import(out, &creds, file, consume, now)?;
             // Stored is not the same as working: check them against the site
             // (the contract's "encrypt, store, empty, verify").
             if no_verify || settings.base_url.is_none() {
                 return Ok(Exit::Ok);
             }
-            println!("Verifying with the site…");
+            out.line("Verifying with the site…")?;
+            // The check prints on its own: everything so far goes first.
+            out.flush()?;
             super::remote::run(
                 super::remote::Remote::Check { json: false },
                 settings,
                 flags,
             )
         }
-        CookiesCommand::Status { json } => status(&creds, &settings, json, now),
-        CookiesCommand::Clear => clear(&creds),
+        CookiesCommand::Status { json } => status(out, &creds, &settings, json, now),
+        CookiesCommand::Clear => clear(out, &creds),
     }
 }
 
 fn import(
+    out: &mut Output,
     creds: &Credentials,
     file: Option<String>,
     consume: bool,
@@ -54,7 +59,10 @@ fn import(
         None => ImportInput::IntakeFile,
         Some("-") => {
             if std::io::stdin().is_terminal() {
-                eprintln!("Paste the cookies, then press Ctrl-D on an empty line:");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "Paste the cookies, then press Ctrl-D on an empty line:"
+                );
             }
             ImportInput::Stdin(
                 intake::read_stdin_paste().map_err(crate::credentials::CredentialError::from)?,
@@ -71,49 +79,66 @@ fn import(
         }
     };
     let report = creds.import(input, now)?;
-    println!(
+    out.line(format_args!(
         "Imported {} cookies ({}): {}",
         report.names.len(),
         report.format,
         report.names.join(", ")
-    );
+    ))?;
     if report.session_cookies.is_empty() {
-        println!("warning: no session cookie found; the site will likely not accept these cookies");
+        out.line(
+            "warning: no session cookie found; the site will likely not accept these cookies",
+        )?;
     } else {
-        println!("Session cookie: {}", report.session_cookies.join(", "));
+        out.line(format_args!(
+            "Session cookie: {}",
+            report.session_cookies.join(", ")
+        ))?;
     }
     for w in &report.warnings {
-        println!("warning: {w}");
+        out.line(format_args!("warning: {w}"))?;
     }
-    println!(
+    out.line(format_args!(
         "Stored encrypted in {}; expires {} (in {}).",
         creds.paths().vault_file.display(),
         rfc3339(report.expires_at),
         format_time_left(report.expires_at - now)
-    );
+    ))?;
     if let Some(p) = &report.emptied {
-        println!("Emptied {}.", p.display());
+        out.line(format_args!("Emptied {}.", p.display()))?;
     }
     Ok(Exit::Ok)
 }
 
 fn status(
+    out: &mut Output,
     creds: &Credentials,
     settings: &Settings,
     json: bool,
     now: OffsetDateTime,
 ) -> Result<Exit, CliError> {
     let st = creds.status(now)?;
-    let exit = match st.cookies.as_ref().map(|c| &c.state) {
-        Some(ExpiryState::Valid { .. }) | Some(ExpiryState::ExpiresSoon { .. }) => Exit::Ok,
-        _ => Exit::AuthNeeded,
-    };
     if json {
-        println!("{}", status_json(&st, settings, now));
+        out.line(status_json(&st, settings, now))?;
     } else {
-        print_status(&st, settings, now);
+        print_status(out, &st, settings, now)?;
     }
-    Ok(exit)
+    // Without usable cookies the answer (printed above) is "authentication
+    // needed".
+    match st.cookies.as_ref().map(|c| &c.state) {
+        Some(ExpiryState::Valid { .. }) | Some(ExpiryState::ExpiresSoon { .. }) => Ok(Exit::Ok),
+        None => Err(CliError::Answered {
+            message: "no cookies are stored".into(),
+            class: ErrorClass::Auth,
+        }),
+        Some(other) => Err(CliError::Answered {
+            message: format!(
+                "the stored cookies are expired: {}",
+                crate::credentials::expiry_reason(other).unwrap_or_default()
+            ),
+            class: ErrorClass::Auth,
+        }),
+    }
 }
 
 fn state_word(state: &ExpiryState) -> &'static str {
@@ -155,37 +180,45 @@ fn status_json(st: &CookieStatus, settings: &Settings, now: OffsetDateTime) -> s
     })
 }
 
-fn print_status(st: &CookieStatus, settings: &Settings, now: OffsetDateTime) {
+fn print_status(
+    out: &mut Output,
+    st: &CookieStatus,
+    settings: &Settings,
+    now: OffsetDateTime,
+) -> Result<(), CliError> {
     match &st.cookies {
-        None => println!(
+        None => out.line(format_args!(
             "Cookies:   none stored. Paste them into {} and run `confluence-tui cookies import`.",
             creds_intake(settings)
-        ),
+        ))?,
         Some(c) => {
             let session = if c.session_cookies.is_empty() {
                 "no session cookie".to_string()
             } else {
                 format!("session cookie {}", c.session_cookies.join(", "))
             };
-            println!("Cookies:   {} stored ({session})", c.names.len());
-            println!("  names:   {}", c.names.join(", "));
-            println!("  source:  {}", c.source);
-            println!("  saved:   {}", rfc3339(c.saved_at));
+            out.line(format_args!(
+                "Cookies:   {} stored ({session})",
+                c.names.len()
+            ))?;
+            out.line(format_args!("  names:   {}", c.names.join(", ")))?;
+            out.line(format_args!("  source:  {}", c.source))?;
+            out.line(format_args!("  saved:   {}", rfc3339(c.saved_at)))?;
             match &c.state {
-                ExpiryState::Valid { left } => println!(
+                ExpiryState::Valid { left } => out.line(format_args!(
                     "  expires: {} (in {})",
                     rfc3339(c.expires_at),
                     format_time_left(*left)
-                ),
-                ExpiryState::ExpiresSoon { left } => println!(
+                ))?,
+                ExpiryState::ExpiresSoon { left } => out.line(format_args!(
                     "  expires: {} (in {}; soon: import fresh cookies)",
                     rfc3339(c.expires_at),
                     format_time_left(*left)
-                ),
-                other => println!(
+                ))?,
+                other => out.line(format_args!(
                     "  EXPIRED: {}. Sign in with the browser, copy the Cookie header, and import again.",
                     crate::credentials::expiry_reason(other).unwrap_or_default()
-                ),
+                ))?,
             }
         }
     }
@@ -197,7 +230,7 @@ fn print_status(st: &CookieStatus, settings: &Settings, now: OffsetDateTime) {
         (false, true) => "from CONFLUENCE_API_TOKEN (not stored)",
         (false, false) => "none",
     };
-    println!("API token: {token}");
+    out.line(format_args!("API token: {token}"))?;
     let binding = match (st.vault_exists, st.machine_bound, st.passphrase_used) {
         (false, _, _) => "not created yet".to_string(),
         (true, Some(m), Some(p)) => format!(
@@ -211,26 +244,30 @@ fn print_status(st: &CookieStatus, settings: &Settings, now: OffsetDateTime) {
         ),
         _ => "present".to_string(),
     };
-    println!("Vault:     {} ({binding})", st.vault_path.display());
+    out.line(format_args!(
+        "Vault:     {} ({binding})",
+        st.vault_path.display()
+    ))?;
     for w in &st.permission_warnings {
-        println!("warning: {w}");
+        out.line(format_args!("warning: {w}"))?;
     }
     let _ = now;
+    Ok(())
 }
 
 fn creds_intake(settings: &Settings) -> String {
     settings.paths().intake_file.display().to_string()
 }
 
-fn clear(creds: &Credentials) -> Result<Exit, CliError> {
+fn clear(out: &mut Output, creds: &Credentials) -> Result<Exit, CliError> {
     let report = creds.clear_cookies()?;
     match &report.kept_aside {
-        Some(p) => println!(
+        Some(p) => out.line(format_args!(
             "The vault could not be read; it was kept aside as {}. Import cookies again to start a new one.",
             p.display()
-        ),
-        None if report.removed == 0 => println!("No cookies were stored."),
-        None => println!("Deleted {} stored cookies.", report.removed),
+        ))?,
+        None if report.removed == 0 => out.line("No cookies were stored.")?,
+        None => out.line(format_args!("Deleted {} stored cookies.", report.removed))?,
     }
     Ok(Exit::Ok)
 }

@@ -3,17 +3,20 @@
 
 mod audit;
 mod cookies;
+pub mod output;
 mod remote;
 mod token;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::audit::AuditError;
 use crate::config::{ConfigError, FlagOverrides, Settings};
 use crate::credentials::CredentialError;
-use crate::exit::Exit;
-use crate::vault::VaultError;
+use crate::exit::{ErrorClass, Exit, exit_for_class};
+use output::{Output, OutputError};
 
 /// Keeps a Confluence data pipeline signed in: API token, personal access
 /// token or browser cookies kept encrypted, session checks, a space browser
@@ -116,13 +119,22 @@ pub enum TokenCommand {
     Clear,
 }
 
-/// A headless command's failure, mapped to an exit code in `exit_for`.
+/// A headless command's failure. Its `class()` decides the exit code, in
+/// `exit_for`.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    /// Settings: always a usage error.
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
     Credentials(#[from] CredentialError),
+    /// The audit log could not be read.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// Standard output failed; `OutputError::Closed` is not reported and
+    /// ends the command with 0 (see `run`).
+    #[error(transparent)]
+    Output(#[from] OutputError),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -133,35 +145,59 @@ pub enum CliError {
     #[error("{message}")]
     Remote {
         message: String,
-        exit: Exit,
+        class: ErrorClass,
         printed: bool,
     },
+    /// The command ran to the end and printed its answer on stdout, and the
+    /// answer is a failure a script must see in the exit code: `audit
+    /// --verify` finding a broken chain (class Internal: exit 1, by
+    /// contract) or `cookies status` with no usable cookies (class Auth: 3).
+    /// Nothing more is printed for it.
+    #[error("{message}")]
+    Answered { message: String, class: ErrorClass },
 }
 
-/// The one place where errors become exit codes.
-pub fn exit_for(err: &CliError) -> Exit {
-    match err {
-        CliError::Config(_) | CliError::Usage(_) => Exit::Usage,
-        CliError::AuthNeeded(_) => Exit::AuthNeeded,
-        CliError::Internal(_) => Exit::Internal,
-        CliError::Remote { exit, .. } => *exit,
-        CliError::Credentials(c) => match c {
-            CredentialError::Vault(VaultError::Io { .. }) => Exit::Internal,
-            CredentialError::Vault(_) => Exit::Vault,
-            CredentialError::Parse(_)
-            | CredentialError::Intake(_)
-            | CredentialError::IntakeEmpty { .. }
-            | CredentialError::BadToken => Exit::Usage,
-            CredentialError::Audit(_) | CredentialError::Interrupted(_) => Exit::Internal,
-        },
+impl CliError {
+    /// What kind of failure this is.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            CliError::Config(_) | CliError::Usage(_) => ErrorClass::Usage,
+            CliError::Credentials(c) => c.class(),
+            CliError::Audit(_) | CliError::Output(_) | CliError::Internal(_) => {
+                ErrorClass::Internal
+            }
+            CliError::AuthNeeded(_) => ErrorClass::Auth,
+            CliError::Remote { class, .. } | CliError::Answered { class, .. } => *class,
+        }
     }
+
+    /// A closed standard output (`| head -1`): not a failure, the command
+    /// just ends, quietly and with 0.
+    pub(crate) fn is_closed_stdout(&self) -> bool {
+        matches!(self, CliError::Output(OutputError::Closed))
+    }
+}
+
+/// The exit code of a failed command: its class's, through the crate's one
+/// mapping (`exit::exit_for_class`). `run` never asks for a closed stdout
+/// (`CliError::is_closed_stdout`), which ends a command with 0.
+pub fn exit_for(err: &CliError) -> Exit {
+    exit_for_class(err.class())
 }
 
 /// Runs the parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> Exit {
     if let Some(Command::DemoServer(args)) = cli.command {
         // The fake site needs no settings: a broken .env must not stop it.
-        return run_demo_server(args);
+        return finish(run_demo_server(args));
+    }
+    if cli.demo && cli.command.is_none() {
+        // The demo reads nothing of the user's: no .env, no data dir.
+        return finish(
+            crate::tui::run_demo()
+                .map(|()| Exit::Ok)
+                .map_err(|e| CliError::Internal(e.to_string())),
+        );
     }
     let flags = FlagOverrides {
         env_file: cli.env_file.clone(),
@@ -174,20 +210,51 @@ pub fn run(cli: Cli) -> Exit {
             crate::logging::init(&settings.paths().diagnostics_log);
             dispatch(cli, settings, flags.clone())
         });
+    finish(result)
+}
+
+/// Where every command's result becomes the exit code: success, a closed
+/// stdout (quiet, 0), an answer already printed, or an error reported on
+/// stderr (which itself may be closed: never a panic).
+fn finish(result: Result<Exit, CliError>) -> Exit {
     match result {
         Ok(exit) => exit,
+        Err(err) if err.is_closed_stdout() => {
+            tracing::debug!("standard output was closed; stopping quietly");
+            Exit::Ok
+        }
         Err(err) => {
             tracing::warn!(error = %err, "command failed");
-            eprintln!("error: {err}");
+            if !matches!(err, CliError::Answered { .. }) {
+                let _ = writeln!(std::io::stderr(), "error: {err}");
+            }
             exit_for(&err)
         }
+    }
+}
+
+/// Runs a command that prints through an `Output` on stdout, then flushes
+/// it. What was printed before a failure still reaches the reader; a failed
+/// flush is reported unless the command failed for another reason (that
+/// error says more). A printed failing answer (`CliError::Answered`) that
+/// could not be written is an output failure.
+fn with_stdout(
+    command: impl FnOnce(&mut Output) -> Result<Exit, CliError>,
+) -> Result<Exit, CliError> {
+    let mut out = Output::stdout();
+    let result = command(&mut out);
+    let flushed = out.flush();
+    match (result, flushed) {
+        (Err(e), _) if !matches!(e, CliError::Answered { .. }) => Err(e),
+        (_, Err(e)) => Err(e.into()),
+        (result, Ok(())) => result,
     }
 }
 
 fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, CliError> {
     use remote::Remote;
     match cli.command {
-        None => crate::tui::run(settings, flags, cli.demo)
+        None => crate::tui::run(settings, flags)
             .map(|()| Exit::Ok)
             .map_err(|e| CliError::Internal(e.to_string())),
         Some(Command::Check { json }) => remote::run(Remote::Check { json }, settings, flags),
@@ -198,31 +265,23 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
             remote::run(Remote::Pages { space_key, json }, settings, flags)
         }
         Some(Command::DemoServer(_)) => unreachable_demo(),
-        Some(Command::Cookies(c)) => cookies::run(c, settings, flags),
-        Some(Command::Token(t)) => token::run(t, &settings),
-        Some(Command::Audit { json, verify }) => audit::run(&settings, json, verify),
+        Some(Command::Cookies(c)) => with_stdout(|out| cookies::run(out, c, settings, flags)),
+        Some(Command::Token(t)) => with_stdout(|out| token::run(out, t, &settings)),
+        Some(Command::Audit { json, verify }) => {
+            with_stdout(|out| audit::run(out, &settings, json, verify))
+        }
     }
 }
 
-fn run_demo_server(args: crate::demo::DemoServerArgs) -> Exit {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+fn run_demo_server(args: crate::demo::DemoServerArgs) -> Result<Exit, CliError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::Internal;
-        }
-    };
-    match rt.block_on(crate::demo::run_demo_server(args)) {
-        Ok(()) => Exit::Ok,
-        Err(e) => {
-            eprintln!("error: {e}");
-            Exit::Usage
-        }
-    }
+        .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(crate::demo::run_demo_server(args))
+        .map(|()| Exit::Ok)
+        .map_err(|e| CliError::Usage(e.to_string()))
 }
 
 /// `demo-server` is dispatched before settings are read.

@@ -1,17 +1,19 @@
 //! `check`, `spaces`, `pages`: the headless face of the worker. Each command
-//! sends one `Command` and prints the `Event`s as they arrive, so a listing
+//! sends one query and prints the events as they arrive, so a listing
 //! streams to stdout page by page and memory stays flat.
-
-use std::io::{BufWriter, Write};
 
 use serde_json::json;
 
 use super::CliError;
+use super::output::Output;
 use crate::config::{FlagOverrides, Settings};
 use crate::confluence::client::RetryPolicy;
-use crate::exit::Exit;
+use crate::exit::{ErrorClass, Exit};
 use crate::vault::MachineIdSource;
-use crate::worker::{self, Command, ErrorClass, Event, WorkerOptions};
+use crate::worker::{
+    self, Event, Generation, Listing, Query, SessionInfo, SettingsSource, WorkerError,
+    WorkerOptions,
+};
 
 /// Which remote command to run.
 pub(super) enum Remote {
@@ -20,166 +22,335 @@ pub(super) enum Remote {
     Pages { space_key: String, json: bool },
 }
 
+impl Remote {
+    fn json(&self) -> bool {
+        match self {
+            Remote::Check { json } | Remote::Spaces { json, .. } | Remote::Pages { json, .. } => {
+                *json
+            }
+        }
+    }
+}
+
 pub(super) fn run(
     remote: Remote,
     settings: Settings,
     flags: FlagOverrides,
 ) -> Result<Exit, CliError> {
+    let check_json = matches!(remote, Remote::Check { json: true });
+    let mut out = Output::stdout();
     // Without a site there is nothing to verify: a configuration error (exit
     // 2) naming the setting, not "authentication needed".
     if let Err(e) = settings.require_base_url() {
-        let check_json = matches!(remote, Remote::Check { json: true });
-        let mut out = std::io::stdout().lock();
-        return Err(fail(
-            check_json,
-            &mut out,
-            "configuration",
-            &e.to_string(),
-            None,
-            Exit::Usage,
-        ));
+        let error = WorkerError::new(ErrorClass::Usage, e.to_string());
+        return Err(fail(check_json, &mut out, "configuration", &error, None));
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(async move {
-        let opts = WorkerOptions { flags, machine_id: MachineIdSource::System, retry: RetryPolicy::default() };
-        let site = settings.base_url.as_ref().map(|u| u.to_string()).unwrap_or_default();
-        let mut w = worker::spawn(settings, opts);
-        let cmd = match &remote {
-            Remote::Check { .. } => Command::Verify,
-            Remote::Spaces { limit, .. } => Command::ListSpaces { max: *limit },
-            Remote::Pages { space_key, .. } => Command::ListPages { space_key: space_key.clone(), space_id: None },
-        };
-        w.commands.send(cmd).map_err(|_| CliError::Internal("the worker stopped".into()))?;
-        let json = matches!(remote, Remote::Check { json: true } | Remote::Spaces { json: true, .. } | Remote::Pages { json: true, .. });
-        // A listing's stdout is a JSON array of items; its failure goes to
-        // stderr only, never as an object inside the array.
-        let check_json = matches!(remote, Remote::Check { json: true });
-        let mut out = BufWriter::new(std::io::stdout().lock());
-        let mut first = true;
-        let mut listing = false;
-        let mut result = Err(CliError::Internal("the worker ended without an answer".into()));
-        while let Some(ev) = w.events.recv().await {
-            match ev {
-                Event::Verified { user, mode, why, deployment } => {
-                    if json {
-                        let v = json!({"ok": true, "site": site, "deployment": deployment.to_string(), "mode": mode, "why": why, "user": user});
-                        let _ = writeln!(out, "{v}");
-                    } else {
-                        let _ = writeln!(out, "Signed in to {site} ({deployment}) as {} using {mode} auth ({why}).", user.display_name);
-                    }
-                    result = Ok(Exit::Ok);
-                    break;
-                }
-                Event::SpacesStarted { .. } | Event::PagesStarted { .. } => {
-                    listing = true;
-                    if json {
-                        let _ = out.write_all(b"[");
-                    }
-                }
-                Event::SpacesPage { spaces, .. } => {
-                    for s in &spaces {
-                        if json {
-                            write_json_item(&mut out, &mut first, s);
-                        } else {
-                            let _ = writeln!(out, "{:<12} {:<9} {:<9} {}", s.key, s.kind, s.status, s.name);
-                        }
-                    }
-                    let _ = out.flush();
-                }
-                Event::PagesPage { pages, .. } => {
-                    for p in &pages {
-                        if json {
-                            write_json_item(&mut out, &mut first, p);
-                        } else {
-                            let v = p.version.map(|v| format!("v{v}")).unwrap_or_default();
-                            let _ = writeln!(out, "{:<12} {:<6} {:<24} {}", p.id, v, p.updated_at.as_deref().unwrap_or("-"), p.title);
-                        }
-                    }
-                    let _ = out.flush();
-                }
-                Event::SpacesDone { total, .. } | Event::PagesDone { total, .. } => {
-                    if json {
-                        let _ = out.write_all(b"]\n");
-                    } else {
-                        eprintln!("{total} listed.");
-                    }
-                    result = Ok(Exit::Ok);
-                    break;
-                }
-                Event::Waiting { wait, next_attempt, reason, .. } => {
-                    eprintln!("waiting {:.1} s before attempt {next_attempt} ({reason:?})", wait.as_secs_f64());
-                }
-                Event::NotConfigured { message } => {
-                    result = Err(fail(check_json, &mut out, "not_configured", &message, None, Exit::AuthNeeded));
-                    break;
-                }
-                Event::SessionExpired { reason, status } => {
-                    let msg = format!(
-                        "the session has expired: {reason}. Sign in with the browser, copy the Cookie header, then run `confluence-tui cookies import -` (or press p in the app){}",
-                        status.map(|s| format!(" [HTTP {s}]")).unwrap_or_default()
-                    );
-                    result = Err(fail(check_json, &mut out, "session_expired", &msg, None, Exit::AuthNeeded));
-                    break;
-                }
-                Event::Captcha { login_url, status } => {
-                    let at = login_url.as_deref().map(|u| format!(" at {u}")).unwrap_or_default();
-                    let msg = format!("the site demands a CAPTCHA [HTTP {status}]: sign in through the browser{at}, solve it, then paste fresh cookies (`confluence-tui cookies import -`). Retrying would make it worse.");
-                    result = Err(fail(check_json, &mut out, "captcha", &msg, login_url, Exit::Captcha));
-                    break;
-                }
-                Event::Error { class, message, .. } => {
-                    let (code, exit) = match class {
-                        ErrorClass::Config => ("configuration", Exit::Usage),
-                        ErrorClass::Auth => ("auth_failed", Exit::AuthNeeded),
-                        ErrorClass::Captcha => ("captcha", Exit::Captcha),
-                        ErrorClass::Network => ("network", Exit::Network),
-                        ErrorClass::Vault => ("vault_unreadable", Exit::Vault),
-                        ErrorClass::Internal => ("internal", Exit::Internal),
-                        ErrorClass::NotFound => ("not_found", Exit::Usage),
-                    };
-                    result = Err(fail(check_json, &mut out, code, &message, None, exit));
-                    break;
-                }
-                Event::CookiesImported { .. } | Event::CookiesCleared { .. } | Event::TokenStored | Event::SettingsReloaded { .. } | Event::Described { .. } => {}
-            }
-        }
-        if listing && json && result.is_err() {
-            // Keep stdout a valid (if partial) JSON array for scripts.
-            let _ = out.write_all(b"]\n");
-        }
-        let _ = out.flush();
-        result
-    })
+    rt.block_on(run_query(remote, settings, flags, out))
 }
 
-fn write_json_item<T: serde::Serialize>(out: &mut impl Write, first: &mut bool, item: &T) {
-    if !*first {
-        let _ = out.write_all(b",");
+async fn run_query(
+    remote: Remote,
+    settings: Settings,
+    flags: FlagOverrides,
+    mut out: Output,
+) -> Result<Exit, CliError> {
+    let site = settings
+        .base_url
+        .as_ref()
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    let opts = WorkerOptions {
+        source: SettingsSource::Environment(flags),
+        machine_id: MachineIdSource::System,
+        retry: RetryPolicy::default(),
+        login_page: None,
+    };
+    let mut w = worker::spawn(settings, opts);
+    let generation = Generation::default().next();
+    let query = match &remote {
+        Remote::Check { .. } => Query::Verify,
+        Remote::Spaces { limit, .. } => Query::ListSpaces {
+            generation,
+            max: *limit,
+        },
+        Remote::Pages { space_key, .. } => Query::ListPages {
+            generation,
+            space_key: space_key.clone(),
+            space_id: None,
+        },
+    };
+    if !w.query(query) {
+        return Err(CliError::Internal("the worker stopped".into()));
     }
-    *first = false;
-    let _ = serde_json::to_writer(&mut *out, item);
+    let json = remote.json();
+    let check_json = matches!(remote, Remote::Check { json: true });
+    let mut listing = JsonArray::default();
+    // Why the session failed, when the worker said so before the failure.
+    let mut session: Option<SessionInfo> = None;
+    while let Some(ev) = w.events.recv().await {
+        match ev {
+            Event::Session(SessionInfo::SignedIn {
+                user,
+                mode,
+                why,
+                deployment,
+            }) => {
+                if !matches!(remote, Remote::Check { .. }) {
+                    continue;
+                }
+                if json {
+                    let v = json!({"ok": true, "site": site, "deployment": deployment.to_string(),
+                        "mode": mode, "why": why, "user": user});
+                    out.line(v)?;
+                } else {
+                    out.line(format_args!(
+                        "Signed in to {site} ({deployment}) as {} using {mode} auth ({why}).",
+                        user.display_name
+                    ))?;
+                }
+                out.flush()?;
+                return Ok(Exit::Ok);
+            }
+            Event::Session(info) => {
+                if matches!(remote, Remote::Check { .. }) {
+                    return Err(session_failure(check_json, &mut out, &info));
+                }
+                // A listing: the failure that follows says which query.
+                session = Some(info);
+            }
+            Event::Spaces(g) => {
+                if let Some(step) = g.into_current(generation) {
+                    let step = listing.step(&mut out, json, step, |s| {
+                        format!("{:<12} {:<9} {:<9} {}", s.key, s.kind, s.status, s.name)
+                    })?;
+                    if let Some(end) = listing.end(&mut out, json, step, &mut session) {
+                        return end;
+                    }
+                }
+            }
+            Event::Pages(g) => {
+                if let Some(step) = g.into_current(generation) {
+                    let step = listing.step(&mut out, json, step, |p| {
+                        let v = p.version.map(|v| format!("v{v}")).unwrap_or_default();
+                        let at = p.updated_at.as_deref().unwrap_or("-");
+                        format!("{:<12} {v:<6} {at:<24} {}", p.id, p.title)
+                    })?;
+                    if let Some(end) = listing.end(&mut out, json, step, &mut session) {
+                        return end;
+                    }
+                }
+            }
+            Event::Waiting(wait) => {
+                eprintln_quiet(format_args!(
+                    "waiting {:.1} s before attempt {} ({})",
+                    wait.wait.as_secs_f64(),
+                    wait.next_attempt,
+                    wait.reason
+                ));
+            }
+            Event::Failed { error, .. } => {
+                return Err(fail(
+                    check_json,
+                    &mut out,
+                    code_for(error.class),
+                    &error,
+                    None,
+                ));
+            }
+            Event::Site(_) | Event::Stored(_) | Event::Mutated { .. } => {}
+        }
+    }
+    Err(CliError::Internal(
+        "the worker ended without an answer".into(),
+    ))
+}
+
+fn finish(out: &mut Output, json: bool, total: usize) -> Result<Exit, CliError> {
+    out.flush()?;
+    if !json {
+        eprintln_quiet(format_args!("{total} listed."));
+    }
+    Ok(Exit::Ok)
+}
+
+/// Where a listing stands after one step.
+enum Step {
+    Going,
+    Done(usize),
+    Failed(WorkerError),
+}
+
+/// A listing's stdout: a JSON array of items (or lines), written as pages
+/// arrive; its failure goes to stderr only, never into the array.
+#[derive(Default)]
+struct JsonArray {
+    open: bool,
+    items: usize,
+}
+
+impl JsonArray {
+    /// The command's result once the listing ended, `None` while it goes on.
+    fn end(
+        &mut self,
+        out: &mut Output,
+        json: bool,
+        step: Step,
+        session: &mut Option<SessionInfo>,
+    ) -> Option<Result<Exit, CliError>> {
+        match step {
+            Step::Going => None,
+            Step::Done(total) => Some(finish(out, json, total)),
+            Step::Failed(error) => {
+                // Keep stdout a valid (if partial) JSON array for scripts.
+                if json {
+                    self.close(out);
+                }
+                Some(Err(match session.take() {
+                    Some(info) if info.class().is_some() => session_failure(false, out, &info),
+                    _ => fail(false, out, code_for(error.class), &error, None),
+                }))
+            }
+        }
+    }
+
+    /// Prints one step.
+    fn step<T: serde::Serialize>(
+        &mut self,
+        out: &mut Output,
+        json: bool,
+        step: Listing<T>,
+        line: impl Fn(&T) -> String,
+    ) -> Result<Step, CliError> {
+        match step {
+            Listing::Started => {
+                if json {
+                    out.write_all(b"[")?;
+                    self.open = true;
+                }
+            }
+            Listing::Items { items, .. } => {
+                for item in &items {
+                    if json {
+                        if self.items > 0 {
+                            out.write_all(b",")?;
+                        }
+                        let text = serde_json::to_string(item)
+                            .map_err(|e| CliError::Internal(e.to_string()))?;
+                        out.write_all(text.as_bytes())?;
+                    } else {
+                        out.line(line(item))?;
+                    }
+                    self.items += 1;
+                }
+                out.flush()?;
+            }
+            Listing::Done { total } => {
+                if json {
+                    out.write_all(b"]\n")?;
+                    self.open = false;
+                }
+                return Ok(Step::Done(total));
+            }
+            Listing::Failed(error) => return Ok(Step::Failed(error)),
+        }
+        Ok(Step::Going)
+    }
+
+    /// Closes an array a failure interrupted, or prints an empty one when
+    /// the failure came first (best effort: we are failing anyway).
+    fn close(&mut self, out: &mut Output) {
+        let text: &[u8] = if self.open { b"]\n" } else { b"[]\n" };
+        let _ = out.write_all(text);
+        let _ = out.flush();
+        self.open = false;
+    }
+}
+
+/// The stable reason code of `check --json` for a failure class.
+fn code_for(class: ErrorClass) -> &'static str {
+    match class {
+        ErrorClass::Usage => "configuration",
+        ErrorClass::Auth => "auth_failed",
+        ErrorClass::Captcha => "captcha",
+        ErrorClass::Network => "network",
+        ErrorClass::Vault => "vault_unreadable",
+        ErrorClass::Internal => "internal",
+    }
+}
+
+/// A session that is not signed in, as a failure with what to do next.
+fn session_failure(json: bool, out: &mut Output, info: &SessionInfo) -> CliError {
+    match info {
+        SessionInfo::SignedIn { .. } => CliError::Internal("signed in, yet failed".into()),
+        SessionInfo::NotConfigured { message } => fail(
+            json,
+            out,
+            "not_configured",
+            &WorkerError::new(ErrorClass::Auth, message.clone()),
+            None,
+        ),
+        SessionInfo::Expired { reason, status } => {
+            let message = format!(
+                "the session has expired: {reason}. Sign in with the browser, copy the Cookie header, then run `confluence-tui cookies import -` (or press p in the app){}",
+                status.map(|s| format!(" [HTTP {s}]")).unwrap_or_default()
+            );
+            fail(
+                json,
+                out,
+                "session_expired",
+                &WorkerError::new(ErrorClass::Auth, message),
+                None,
+            )
+        }
+        SessionInfo::Captcha { login_url, status } => {
+            let at = login_url
+                .as_deref()
+                .map(|u| format!(" at {u}"))
+                .unwrap_or_default();
+            let message = format!(
+                "the site demands a CAPTCHA [HTTP {status}]: sign in through the browser{at}, solve it, then paste fresh cookies (`confluence-tui cookies import -`). Retrying would make it worse."
+            );
+            fail(
+                json,
+                out,
+                "captcha",
+                &WorkerError::new(ErrorClass::Captcha, message),
+                login_url.clone(),
+            )
+        }
+        SessionInfo::Failed { error } => fail(json, out, code_for(error.class), error, None),
+    }
 }
 
 /// Prints a failure (as JSON on stdout for `check --json`) and makes the error.
 fn fail(
     json: bool,
-    out: &mut impl Write,
+    out: &mut Output,
     code: &str,
-    message: &str,
+    error: &WorkerError,
     login_url: Option<String>,
-    exit: Exit,
 ) -> CliError {
     if json {
-        let v = json!({"ok": false, "reason": code, "message": message, "login_url": login_url});
-        let _ = writeln!(out, "{v}");
+        let v =
+            json!({"ok": false, "reason": code, "message": error.message, "login_url": login_url});
+        if let Err(e) = out.line(v).and_then(|()| out.flush()) {
+            return e.into();
+        }
     }
     CliError::Remote {
-        message: message.to_string(),
-        exit,
+        message: error.message.clone(),
+        class: error.class,
         printed: json,
     }
+}
+
+/// Progress on stderr; a closed stderr is not worth failing the command for.
+fn eprintln_quiet(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{args}");
 }

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Read};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use super::output::Output;
 use super::{CliError, TokenCommand};
 use crate::config::Settings;
 use crate::credentials::Credentials;
@@ -14,23 +15,27 @@ use crate::secret::SecretString;
 /// Longest token accepted from standard input; real ones are a few hundred bytes.
 const MAX_TOKEN_BYTES: u64 = 16 * 1024;
 
-pub(super) fn run(cmd: TokenCommand, settings: &Settings) -> Result<Exit, CliError> {
+pub(super) fn run(
+    out: &mut Output,
+    cmd: TokenCommand,
+    settings: &Settings,
+) -> Result<Exit, CliError> {
     let creds = Credentials::open(settings);
     match cmd {
         TokenCommand::Set => {
             let token = read_token()?;
             creds.store_token(token, OffsetDateTime::now_utc())?;
-            println!(
+            out.line(format_args!(
                 "Stored the API token encrypted in {}.",
                 creds.paths().vault_file.display()
-            );
+            ))?;
             Ok(Exit::Ok)
         }
         TokenCommand::Clear => {
             if creds.clear_token()? {
-                println!("Removed the API token from the vault.");
+                out.line("Removed the API token from the vault.")?;
             } else {
-                println!("No API token was stored.");
+                out.line("No API token was stored.")?;
             }
             Ok(Exit::Ok)
         }

@@ -6,8 +6,22 @@ use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 
-/// Longest wait a `Retry-After` may impose (servers have sent 2^63-1).
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+pub use super::retry::{MAX_RETRY_AFTER, retry_after};
+
+/// Parts of a URL that mark a login page (Server/DC's own, Atlassian's
+/// account site, SAML/SSO/OAuth/OpenID sign-in). Matched case-insensitively
+/// against the whole URL, both to stop following a redirect there and to
+/// read a redirect there as a dead session.
+pub(crate) const LOGIN_URL_MARKERS: &[&str] = &[
+    "login.action",
+    "/login",
+    "id.atlassian.com",
+    "saml",
+    "/sso",
+    "oauth",
+    "signin",
+    "openid",
+];
 
 /// How the request authenticated; the same status means different things.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,7 +132,7 @@ pub fn classify_response(r: &ResponseFacts<'_>) -> Outcome {
     match status {
         300..=399 => {
             let location = header(r.headers, LOCATION.as_str()).unwrap_or_default();
-            if is_login_location(&location) {
+            if is_login_url(&location) {
                 return dead_session(
                     r,
                     ExpiryReason::LoginRedirect { location },
@@ -238,20 +252,10 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn is_login_location(location: &str) -> bool {
-    let l = location.to_ascii_lowercase();
-    [
-        "login.action",
-        "/login",
-        "id.atlassian.com",
-        "saml",
-        "/sso",
-        "oauth",
-        "signin",
-        "openid",
-    ]
-    .iter()
-    .any(|m| l.contains(m))
+/// True when `url` (absolute or relative) looks like a login page.
+pub(crate) fn is_login_url(url: &str) -> bool {
+    let l = url.to_ascii_lowercase();
+    LOGIN_URL_MARKERS.iter().any(|m| l.contains(m))
 }
 
 fn looks_like_html(r: &ResponseFacts<'_>) -> bool {
@@ -286,22 +290,9 @@ fn is_anonymous_user(body: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-/// `Retry-After` in seconds, clamped to `MAX_RETRY_AFTER`; absent or an HTTP
-/// date (rare here) gives `None`, and the caller backs off on its own.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let raw = header(headers, RETRY_AFTER.as_str())?;
-    let raw = raw.trim();
-    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    // Any run of digits too long for u64 is absurd: clamp it.
-    let secs = raw.parse::<u64>().unwrap_or(u64::MAX);
-    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
-}
-
 /// The message of an error body, read leniently: `message`, `reason`,
 /// `errors`, `errorMessages`, else the start of the text.
-pub fn error_message(body: &[u8]) -> String {
+pub(crate) fn error_message(body: &[u8]) -> String {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
         let mut parts: Vec<String> = Vec::new();
         for key in ["message", "reason"] {
@@ -356,260 +347,4 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use reqwest::header::HeaderValue;
-
-    fn facts<'a>(
-        status: u16,
-        headers: &'a HeaderMap,
-        body: &'a [u8],
-        auth: AuthKind,
-        probe: bool,
-    ) -> ResponseFacts<'a> {
-        ResponseFacts {
-            status,
-            headers,
-            body,
-            auth,
-            probe,
-        }
-    }
-
-    fn h(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut m = HeaderMap::new();
-        for (k, v) in pairs {
-            m.insert(*k, HeaderValue::from_str(v).unwrap());
-        }
-        m
-    }
-
-    #[test]
-    fn captcha_header_403_gives_login_url() {
-        let hm = h(&[(
-            "x-authentication-denied-reason",
-            "CAPTCHA_CHALLENGE; login-url=https://c.example.com/login.action",
-        )]);
-        let o = classify_response(&facts(403, &hm, b"", AuthKind::Cookie, false));
-        assert_eq!(
-            o,
-            Outcome::Captcha {
-                status: 403,
-                login_url: Some("https://c.example.com/login.action".into())
-            }
-        );
-        assert!(!o.is_retryable());
-    }
-
-    #[test]
-    fn seraph_denied_is_captcha_even_on_200() {
-        let hm = h(&[("x-seraph-loginreason", "AUTHENTICATION_DENIED")]);
-        for status in [200, 401] {
-            assert!(matches!(
-                classify_response(&facts(status, &hm, b"", AuthKind::Token, true)),
-                Outcome::Captcha { .. }
-            ));
-        }
-    }
-
-    #[test]
-    fn unauthorized_depends_on_auth_kind() {
-        let hm = HeaderMap::new();
-        let body = br#"{"message":"Client must be authenticated","statusCode":401}"#;
-        assert!(matches!(
-            classify_response(&facts(401, &hm, body, AuthKind::Cookie, false)),
-            Outcome::SessionExpired {
-                reason: ExpiryReason::Unauthorized,
-                ..
-            }
-        ));
-        assert_eq!(
-            classify_response(&facts(401, &hm, body, AuthKind::Token, false)),
-            Outcome::CredentialsRejected {
-                status: 401,
-                message: "Client must be authenticated".into()
-            }
-        );
-    }
-
-    #[test]
-    fn forbidden_403_versus_not_permitted() {
-        let hm = HeaderMap::new();
-        let np = br#"{"message":"Current user not permitted to use Confluence","statusCode":403}"#;
-        assert!(matches!(
-            classify_response(&facts(403, &hm, np, AuthKind::Cookie, false)),
-            Outcome::SessionExpired {
-                reason: ExpiryReason::NotPermitted,
-                ..
-            }
-        ));
-        let other = br#"{"message":"No permission to view space"}"#;
-        assert!(matches!(
-            classify_response(&facts(403, &hm, other, AuthKind::Cookie, false)),
-            Outcome::Forbidden { .. }
-        ));
-        assert!(matches!(
-            classify_response(&facts(403, &hm, other, AuthKind::Cookie, true)),
-            Outcome::SessionExpired { .. }
-        ));
-    }
-
-    #[test]
-    fn login_redirects_and_html_pages_are_dead_sessions() {
-        for loc in [
-            "/login.action?os_destination=%2Frest",
-            "https://id.atlassian.com/login?continue=x",
-            "https://sso.example.com/saml/login",
-        ] {
-            let hm = h(&[("location", loc)]);
-            assert!(
-                matches!(
-                    classify_response(&facts(302, &hm, b"", AuthKind::Cookie, false)),
-                    Outcome::SessionExpired {
-                        reason: ExpiryReason::LoginRedirect { .. },
-                        ..
-                    }
-                ),
-                "{loc}"
-            );
-        }
-        let hm = h(&[("content-type", "text/html;charset=UTF-8")]);
-        let page = b"<!DOCTYPE html><html><form id=\"loginform\"><input name=\"os_username\"></form></html>";
-        assert!(matches!(
-            classify_response(&facts(200, &hm, page, AuthKind::Cookie, false)),
-            Outcome::SessionExpired {
-                reason: ExpiryReason::HtmlInsteadOfJson,
-                ..
-            }
-        ));
-        let none = HeaderMap::new();
-        assert!(matches!(
-            classify_response(&facts(
-                200,
-                &none,
-                b"\n  <html><body>x</body></html>",
-                AuthKind::Cookie,
-                false
-            )),
-            Outcome::SessionExpired { .. }
-        ));
-    }
-
-    #[test]
-    fn html_captcha_page_is_captcha() {
-        let hm = h(&[("content-type", "text/html")]);
-        let page = b"<html><div id=\"captcha-container\">Please verify</div></html>";
-        assert!(matches!(
-            classify_response(&facts(200, &hm, page, AuthKind::Cookie, false)),
-            Outcome::Captcha { .. }
-        ));
-    }
-
-    #[test]
-    fn empty_200_with_failed_seraph_reason_is_expired() {
-        let hm = h(&[("x-seraph-loginreason", "AUTHENTICATED_FAILED")]);
-        assert!(matches!(
-            classify_response(&facts(200, &hm, b"", AuthKind::Cookie, true)),
-            Outcome::SessionExpired {
-                reason: ExpiryReason::SeraphLoginFailed { .. },
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify_response(&facts(401, &hm, b"", AuthKind::Token, true)),
-            Outcome::CredentialsRejected { .. }
-        ));
-        let ok = h(&[("x-seraph-loginreason", "OK")]);
-        assert_eq!(
-            classify_response(&facts(
-                200,
-                &ok,
-                br#"{"type":"known"}"#,
-                AuthKind::Cookie,
-                true
-            )),
-            Outcome::Ok
-        );
-    }
-
-    #[test]
-    fn anonymous_current_user_is_not_ok() {
-        let hm = HeaderMap::new();
-        let body = br#"{"type":"anonymous","displayName":"Anonymous"}"#;
-        assert_eq!(
-            classify_response(&facts(200, &hm, body, AuthKind::Token, true)),
-            Outcome::Anonymous
-        );
-        assert_eq!(
-            classify_response(&facts(200, &hm, body, AuthKind::Token, false)),
-            Outcome::Ok
-        );
-    }
-
-    #[test]
-    fn rate_limits_clamp_absurd_retry_after() {
-        let hm = h(&[("retry-after", "9223372036854775807")]);
-        assert_eq!(
-            classify_response(&facts(429, &hm, b"", AuthKind::Token, false)),
-            Outcome::RateLimited {
-                status: 429,
-                retry_after: Some(MAX_RETRY_AFTER)
-            }
-        );
-        let hm = h(&[("retry-after", "99999999999999999999999999")]);
-        assert_eq!(retry_after(&hm), Some(MAX_RETRY_AFTER));
-        let hm = h(&[("retry-after", "3")]);
-        assert_eq!(
-            classify_response(&facts(503, &hm, b"", AuthKind::Token, false)),
-            Outcome::RateLimited {
-                status: 503,
-                retry_after: Some(Duration::from_secs(3))
-            }
-        );
-        let hm = h(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]);
-        assert_eq!(retry_after(&hm), None);
-        assert!(
-            classify_response(&facts(429, &HeaderMap::new(), b"", AuthKind::Token, false))
-                .is_retryable()
-        );
-    }
-
-    #[test]
-    fn server_errors_and_retryability() {
-        let hm = HeaderMap::new();
-        for s in [502, 503, 504] {
-            assert!(
-                classify_response(&facts(s, &hm, b"", AuthKind::Token, false)).is_retryable(),
-                "{s}"
-            );
-        }
-        let o = classify_response(&facts(
-            500,
-            &hm,
-            br#"{"message":"boom"}"#,
-            AuthKind::Token,
-            false,
-        ));
-        assert_eq!(
-            o,
-            Outcome::ServerError {
-                status: 500,
-                message: "boom".into()
-            }
-        );
-        assert!(!o.is_retryable());
-    }
-
-    #[test]
-    fn error_bodies_are_read_leniently() {
-        assert_eq!(
-            error_message(br#"{"errors":[{"status":400,"code":"INVALID","title":"Bad cursor"}]}"#),
-            "Bad cursor"
-        );
-        assert_eq!(error_message(br#"{"errorMessages":["a","b"]}"#), "a; b");
-        assert_eq!(error_message(br#"{"reason":"Not found"}"#), "Not found");
-        assert_eq!(error_message(b"plain text\nerror"), "plain text error");
-        assert_eq!(error_message(b"<html>x</html>"), "an HTML page");
-        assert_eq!(error_message(b""), "no message");
-    }
-}
+mod tests;

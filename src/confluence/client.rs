@@ -1,21 +1,30 @@
-//! The HTTP client: authentication, safe redirects, retries with backoff,
-//! response classification, session-cookie refresh, and streaming lists.
+//! The HTTP client for one Confluence site: building it, and its public
+//! requests (who is signed in, spaces, pages of a space). One attempt of a
+//! request lives here too; retries, redirects, credentials, cookie refresh
+//! and paging each have their own module, re-exported here.
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
-use serde::de::DeserializeOwned;
+use reqwest::header::ACCEPT;
 use url::Url;
 
-use super::classify::{AuthKind, Outcome, ResponseFacts, classify_response};
+use super::auth::auth_headers;
+use super::classify::{Outcome, ResponseFacts, classify_response};
 use super::model::{Page, Space, User, WirePage, WireSpace, WireUser};
-use super::paging::{ListPage, PagingError, decode_v1, decode_v2};
+use super::paging::{ListPage, decode_error, decode_v2};
+use super::redirect;
+use super::refresh::Refreshed;
+use super::retry::{Attempt, retry_reason, run_with_retries};
 use crate::config::{DeploymentSetting, is_loopback};
 use crate::cookies::jar::CookieJar;
-use crate::secret::{ExposeSecret, SecretString};
+
+pub use super::auth::{AuthMode, Credential};
+pub use super::error::ClientError;
+pub(crate) use super::retry::NoticeSink;
+pub use super::retry::{ClientNotice, RetryPolicy, WaitReason};
 
 /// Page size asked for; the v2 maximum.
 pub const PAGE_LIMIT: usize = 250;
@@ -39,7 +48,7 @@ impl std::fmt::Display for Deployment {
 }
 
 /// `*.atlassian.net` is Cloud, anything else Server/DC, unless the setting says.
-pub fn detect_deployment(base: &Url, setting: DeploymentSetting) -> Deployment {
+pub(crate) fn detect_deployment(base: &Url, setting: DeploymentSetting) -> Deployment {
     match setting {
         DeploymentSetting::Cloud => Deployment::Cloud,
         DeploymentSetting::Server => Deployment::Server,
@@ -55,95 +64,13 @@ pub fn detect_deployment(base: &Url, setting: DeploymentSetting) -> Deployment {
 }
 
 /// Cloud sites live under `/wiki`; a Cloud base given without it gets it.
-pub fn api_base(base: &Url, deployment: Deployment) -> Url {
+pub(crate) fn api_base(base: &Url, deployment: Deployment) -> Url {
     let mut b = base.clone();
     if deployment == Deployment::Cloud && (b.path().is_empty() || b.path() == "/") {
         b.set_path("/wiki");
     }
     b
 }
-
-/// The credential a client sends.
-pub enum Credential {
-    /// Cloud: account email + API token.
-    Basic {
-        username: String,
-        token: SecretString,
-    },
-    /// Server/DC personal access token.
-    Bearer { token: SecretString },
-    /// Browser session cookies, sent only to the site's host.
-    Cookies { jar: CookieJar },
-    /// Nothing (used to probe anonymous access).
-    None,
-}
-
-impl std::fmt::Debug for Credential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.mode_name())
-    }
-}
-
-impl Credential {
-    /// `basic`, `bearer`, `cookie` or `none`.
-    pub fn mode_name(&self) -> &'static str {
-        match self {
-            Credential::Basic { .. } => "basic",
-            Credential::Bearer { .. } => "bearer",
-            Credential::Cookies { .. } => "cookie",
-            Credential::None => "none",
-        }
-    }
-
-    fn kind(&self) -> AuthKind {
-        match self {
-            Credential::Basic { .. } | Credential::Bearer { .. } => AuthKind::Token,
-            Credential::Cookies { .. } => AuthKind::Cookie,
-            Credential::None => AuthKind::None,
-        }
-    }
-}
-
-/// How often and how long to retry.
-#[derive(Clone, Debug)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 5,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
-
-/// Why the client is waiting before another attempt.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum WaitReason {
-    RateLimited { status: u16 },
-    ServerError { status: u16 },
-    Network,
-}
-
-/// Something the caller may show while a request is under way.
-#[derive(Clone, Debug)]
-pub enum ClientNotice {
-    /// Waiting `wait` before attempt `next_attempt` (a countdown for the UI).
-    Waiting {
-        wait: Duration,
-        next_attempt: u32,
-        reason: WaitReason,
-    },
-}
-
-/// Receives notices; called from the request's task.
-pub type NoticeSink = Arc<dyn Fn(ClientNotice) + Send + Sync>;
 
 /// Everything needed to build a client.
 pub struct ClientOptions {
@@ -155,71 +82,15 @@ pub struct ClientOptions {
     pub retry: RetryPolicy,
 }
 
-/// A request that did not give what was asked.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error(
-        "refusing to send credentials over plain http:// to {host}; use https:// (plain http is allowed only for loopback hosts)"
-    )]
-    InsecureUrl { host: String },
-    #[error("cannot use CONFLUENCE_CA_BUNDLE {path}: {reason}")]
-    CaBundle { path: PathBuf, reason: String },
-    #[error("cannot set up the HTTP client: {0}")]
-    Setup(String),
-    #[error("{}", describe_outcome(outcome))]
-    Refused { outcome: Outcome, path: String },
-    #[error("network error talking to {host}: {message}")]
-    Network { host: String, message: String },
-    #[error("unexpected answer from {path}: {source}")]
-    Decode { path: String, source: PagingError },
-    #[error("the answer from {path} is larger than 32 MiB; refusing to read it")]
-    TooLarge { path: String },
-}
-
-impl ClientError {
-    /// The outcome behind a refusal, if this is one.
-    pub fn outcome(&self) -> Option<&Outcome> {
-        match self {
-            ClientError::Refused { outcome, .. } => Some(outcome),
-            _ => None,
-        }
-    }
-}
-
-fn describe_outcome(o: &Outcome) -> String {
-    match o {
-        Outcome::Ok => "ok".into(),
-        Outcome::SessionExpired { reason, .. } => format!("the session has expired: {reason}"),
-        Outcome::CredentialsRejected { status, message } => {
-            format!("the credentials were rejected (HTTP {status}: {message})")
-        }
-        Outcome::Anonymous => {
-            "the site answered as an anonymous user: the credentials were not accepted".into()
-        }
-        Outcome::Captcha { login_url, .. } => match login_url {
-            Some(u) => format!("the site demands a CAPTCHA: sign in through the browser at {u}"),
-            None => "the site demands a CAPTCHA: sign in through the browser".into(),
-        },
-        Outcome::Forbidden { status, message } => format!("not allowed (HTTP {status}): {message}"),
-        Outcome::NotFound { message } => format!("not found: {message}"),
-        Outcome::RateLimited { status, .. } => {
-            format!("rate limited (HTTP {status}) and still limited after retries")
-        }
-        Outcome::ServerError { status, message } => {
-            format!("server error (HTTP {status}): {message}")
-        }
-        Outcome::Unexpected { status, message } => format!("unexpected HTTP {status}: {message}"),
-    }
-}
-
 /// A Confluence site, signed in one way.
 pub struct Client {
     http: reqwest::Client,
     api_base: Url,
     deployment: Deployment,
+    /// Fixed for the client's life; only a cookie jar's values change.
+    mode: AuthMode,
     credential: Mutex<Credential>,
-    /// Names of cookies the server refreshed since the last `take_refreshed`.
-    refreshed: Mutex<Vec<String>>,
+    refreshed: Refreshed,
     retry: RetryPolicy,
     notices: Option<NoticeSink>,
 }
@@ -229,6 +100,7 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("api_base", &self.api_base.as_str())
             .field("deployment", &self.deployment)
+            .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
 }
@@ -242,42 +114,13 @@ impl Client {
                 host: base.host_str().unwrap_or_default().to_string(),
             });
         }
-        let site = base.clone();
-        // Follow only same-origin redirects that are not login pages; a login
-        // redirect is an answer to classify, and another host never gets our
-        // credentials.
-        let policy = reqwest::redirect::Policy::custom(move |attempt| {
-            let login = ["login.action", "/login", "id.atlassian.com", "saml", "/sso"]
-                .iter()
-                .any(|m| attempt.url().as_str().contains(m));
-            if attempt.url().origin() != site.origin() || login || attempt.previous().len() >= 5 {
-                attempt.stop()
-            } else {
-                attempt.follow()
-            }
-        });
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("confluence-tui/", env!("CARGO_PKG_VERSION")))
             .timeout(opts.timeout)
             .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
-            .redirect(policy);
+            .redirect(redirect::policy(base.clone()));
         if let Some(path) = &opts.ca_bundle {
-            let pem = std::fs::read(path).map_err(|e| ClientError::CaBundle {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            let certs =
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClientError::CaBundle {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
-            if certs.is_empty() {
-                return Err(ClientError::CaBundle {
-                    path: path.clone(),
-                    reason: "no PEM certificates in it".into(),
-                });
-            }
-            builder = builder.tls_certs_merge(certs);
+            builder = builder.tls_certs_merge(read_ca_bundle(path)?);
         }
         let http = builder
             .build()
@@ -286,8 +129,9 @@ impl Client {
             http,
             api_base: base,
             deployment: opts.deployment,
+            mode: opts.credential.mode(),
             credential: Mutex::new(opts.credential),
-            refreshed: Mutex::new(Vec::new()),
+            refreshed: Refreshed::default(),
             retry: opts.retry,
             notices: None,
         })
@@ -299,42 +143,28 @@ impl Client {
         self
     }
 
-    /// The site base the API paths hang off (`…/wiki` on Cloud).
-    pub fn api_base(&self) -> &Url {
-        &self.api_base
-    }
-
+    /// Cloud or Server/Data Center.
     pub fn deployment(&self) -> Deployment {
         self.deployment
     }
 
-    /// `basic`, `bearer`, `cookie` or `none`.
-    pub fn mode_name(&self) -> &'static str {
-        self.credential
-            .lock()
-            .map(|c| c.mode_name())
-            .unwrap_or("none")
+    /// How this client authenticates.
+    pub fn mode(&self) -> AuthMode {
+        self.mode
     }
 
     /// The cookie jar with refreshed values and the refreshed names, if the
     /// server refreshed any since the last call.
-    pub fn take_refreshed(&self) -> Option<(CookieJar, Vec<String>)> {
-        let names = std::mem::take(&mut *self.refreshed.lock().ok()?);
-        if names.is_empty() {
-            return None;
-        }
-        match &*self.credential.lock().ok()? {
-            Credential::Cookies { jar } => Some((jar.clone(), names)),
-            _ => None,
-        }
+    pub(crate) fn take_refreshed(&self) -> Option<(CookieJar, Vec<String>)> {
+        self.refreshed.take(&self.credential())
     }
 
     /// Who is signed in (the sign-in probe).
     pub async fn current_user(&self) -> Result<User, ClientError> {
-        let url = self.url("/rest/api/user/current", &[]);
+        let url = self.url(&["rest", "api", "user", "current"], &[]);
         let body = self.get(&url, true).await?;
         let wire: WireUser =
-            serde_json::from_slice(&body).map_err(|e| self.decode_err(&url, e.into()))?;
+            serde_json::from_slice(&body).map_err(|e| decode_error(&url, e.into()))?;
         Ok(wire.into())
     }
 
@@ -347,9 +177,12 @@ impl Client {
     ) -> Result<usize, ClientError> {
         let limit = PAGE_LIMIT.min(max.unwrap_or(PAGE_LIMIT).max(1)).to_string();
         let web = self.api_base.clone();
-        let v1 = self.url("/rest/api/space", &[("limit", &limit), ("start", "0")]);
+        let v1 = self.url(
+            &["rest", "api", "space"],
+            &[("limit", &limit), ("start", "0")],
+        );
         let first = match self.deployment {
-            Deployment::Cloud => Some(self.url("/api/v2/spaces", &[("limit", &limit)])),
+            Deployment::Cloud => Some(self.url(&["api", "v2", "spaces"], &[("limit", &limit)])),
             Deployment::Server => None,
         };
         self.stream(
@@ -362,18 +195,27 @@ impl Client {
         .await
     }
 
-    /// Streams the pages of a space (by key; the v2 id is looked up when
-    /// needed), page by page.
+    /// Streams the pages of a space, page by page. `space_id` is the space's
+    /// id when the caller has it from a listing; without it the space is
+    /// looked up first, so a key no space has is `ClientError::UnknownSpace`
+    /// rather than an empty list.
     pub async fn for_each_page_of_space(
         &self,
         space_key: &str,
         space_id: Option<&str>,
         mut on_page: impl FnMut(Vec<Page>) -> ControlFlow<()>,
     ) -> Result<usize, ClientError> {
+        // No space has these keys, and as path segments they would name
+        // another resource (`space/..` is the space list).
+        if matches!(space_key.trim(), "" | "." | "..") {
+            return Err(ClientError::UnknownSpace {
+                key: space_key.to_string(),
+            });
+        }
         let limit = PAGE_LIMIT.to_string();
         let web = self.api_base.clone();
         let v1 = self.url(
-            "/rest/api/content",
+            &["rest", "api", "content"],
             &[
                 ("spaceKey", space_key),
                 ("type", "page"),
@@ -382,29 +224,32 @@ impl Client {
                 ("expand", "version,ancestors"),
             ],
         );
+        let v2_pages =
+            |id: &str| self.url(&["api", "v2", "spaces", id, "pages"], &[("limit", &limit)]);
         let first = match (self.deployment, space_id) {
-            (Deployment::Server, _) => None,
-            (Deployment::Cloud, Some(id)) => {
-                Some(self.url(&format!("/api/v2/spaces/{id}/pages"), &[("limit", &limit)]))
-            }
+            (Deployment::Cloud, Some(id)) => Some(v2_pages(id)),
+            (Deployment::Server, Some(_)) => None,
             (Deployment::Cloud, None) => match self.space_id_for_key(space_key).await {
-                Ok(Some(id)) => {
-                    Some(self.url(&format!("/api/v2/spaces/{id}/pages"), &[("limit", &limit)]))
-                }
+                Ok(Some(id)) => Some(v2_pages(&id)),
                 Ok(None) => {
-                    return Err(ClientError::Refused {
-                        outcome: Outcome::NotFound {
-                            message: format!("no space with key {space_key}"),
-                        },
-                        path: "/api/v2/spaces".into(),
+                    return Err(ClientError::UnknownSpace {
+                        key: space_key.to_string(),
                     });
                 }
+                // No v2 on this site: look the space up and list through v1.
                 Err(ClientError::Refused {
                     outcome: Outcome::NotFound { .. },
                     ..
-                }) => None,
+                }) => {
+                    self.require_space_v1(space_key).await?;
+                    None
+                }
                 Err(e) => return Err(e),
             },
+            (Deployment::Server, None) => {
+                self.require_space_v1(space_key).await?;
+                None
+            }
         };
         self.stream(
             first,
@@ -416,11 +261,12 @@ impl Client {
         .await
     }
 
+    /// The v2 id of the space with `key`, or `None` when no visible space has it.
     async fn space_id_for_key(&self, key: &str) -> Result<Option<String>, ClientError> {
-        let url = self.url("/api/v2/spaces", &[("keys", key), ("limit", "1")]);
+        let url = self.url(&["api", "v2", "spaces"], &[("keys", key), ("limit", "1")]);
         let body = self.get(&url, false).await?;
         let page: ListPage<WireSpace> =
-            decode_v2(&body, &url).map_err(|e| self.decode_err(&url, e))?;
+            decode_v2(&body, &url).map_err(|e| decode_error(&url, e))?;
         Ok(page
             .results
             .into_iter()
@@ -428,254 +274,127 @@ impl Client {
             .map(|s| s.into_space(&self.api_base).id))
     }
 
-    /// Follows v2 cursors from `v2_first` (falling back to v1 when the site
-    /// has no v2), or v1 start/limit from `v1_first`.
-    async fn stream<W: DeserializeOwned, T>(
-        &self,
-        v2_first: Option<Url>,
-        v1_first: Url,
-        max: Option<usize>,
-        convert: impl Fn(W) -> T,
-        on_page: &mut impl FnMut(Vec<T>) -> ControlFlow<()>,
-    ) -> Result<usize, ClientError> {
-        // `--limit 0` wants nothing; asking the site for one item would be waste.
-        if max == Some(0) {
-            return Ok(0);
+    /// Asks v1 for the space with `key` (`GET …/rest/api/space/{key}`);
+    /// Confluence answers 404 both for no such space and for one the
+    /// account may not see.
+    async fn require_space_v1(&self, key: &str) -> Result<(), ClientError> {
+        let url = self.url(&["rest", "api", "space", key], &[]);
+        match self.get(&url, false).await {
+            Ok(_) => Ok(()),
+            Err(ClientError::Refused {
+                outcome: Outcome::NotFound { .. },
+                ..
+            }) => Err(ClientError::UnknownSpace {
+                key: key.to_string(),
+            }),
+            Err(e) => Err(e),
         }
-        let (mut next, mut v2) = match v2_first {
-            Some(u) => (Some(u), true),
-            None => (Some(v1_first.clone()), false),
-        };
-        let mut delivered = 0usize;
-        while let Some(url) = next.take() {
-            let body = match self.get(&url, false).await {
-                Ok(b) => b,
-                Err(ClientError::Refused {
-                    outcome: Outcome::NotFound { .. },
-                    ..
-                }) if v2 && delivered == 0 => {
-                    tracing::info!("no v2 API on this site; using v1");
-                    v2 = false;
-                    next = Some(v1_first.clone());
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let page: ListPage<W> = if v2 {
-                decode_v2(&body, &url)
-            } else {
-                decode_v1(&body, &url)
-            }
-            .map_err(|e| self.decode_err(&url, e))?;
-            drop(body);
-            let mut items: Vec<T> = page.results.into_iter().map(&convert).collect();
-            if let Some(m) = max {
-                items.truncate(m.saturating_sub(delivered));
-            }
-            delivered += items.len();
-            let done = max.is_some_and(|m| delivered >= m);
-            if !items.is_empty() && on_page(items).is_break() {
-                break;
-            }
-            if done {
-                break;
-            }
-            // A server that hands back the link it was asked for would loop
-            // forever; stop with an error instead.
-            if page.next.as_ref() == Some(&url) {
-                return Err(ClientError::Decode {
-                    path: url.path().to_string(),
-                    source: PagingError::BadNext("the same page again".into()),
-                });
-            }
-            next = page.next;
-        }
-        Ok(delivered)
     }
 
-    fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
+    /// `{api_base}/{segments…}?{query}`. Each segment is escaped, so a space
+    /// key or id from outside can never change the path.
+    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
         let mut u = self.api_base.clone();
-        u.set_path(&format!(
-            "{}{}",
-            self.api_base.path().trim_end_matches('/'),
-            path
-        ));
+        u.set_query(None);
+        // `new` admits only http(s) bases, which always have path segments.
+        if let Ok(mut path) = u.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
         if !query.is_empty() {
             u.query_pairs_mut().extend_pairs(query);
         }
         u
     }
 
-    fn decode_err(&self, url: &Url, source: PagingError) -> ClientError {
-        ClientError::Decode {
-            path: url.path().to_string(),
-            source,
-        }
-    }
-
-    fn auth_headers(&self, url: &Url) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        let Ok(cred) = self.credential.lock() else {
-            return h;
-        };
-        // Credentials go only to the site's own origin.
-        if url.origin() != self.api_base.origin() {
-            return h;
-        }
-        let value = match &*cred {
-            Credential::Basic { username, token } => {
-                use base64::Engine as _;
-                let raw = zeroize::Zeroizing::new(format!("{username}:{}", token.expose_secret()));
-                let enc = zeroize::Zeroizing::new(
-                    base64::engine::general_purpose::STANDARD.encode(raw.as_bytes()),
-                );
-                Some((
-                    AUTHORIZATION,
-                    HeaderValue::from_str(&format!("Basic {}", enc.as_str())),
-                ))
-            }
-            Credential::Bearer { token } => Some((
-                AUTHORIZATION,
-                HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())),
-            )),
-            Credential::Cookies { jar } => Some((
-                COOKIE,
-                HeaderValue::from_str(jar.header_value().expose_secret()),
-            )),
-            Credential::None => None,
-        };
-        if let Some((name, Ok(mut v))) = value {
-            v.set_sensitive(true);
-            h.insert(name, v);
-        }
-        h
+    /// The credential, also after a panic elsewhere while it was locked: a
+    /// cookie jar is plain data and stays usable.
+    fn credential(&self) -> MutexGuard<'_, Credential> {
+        self.credential
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// GET with retries; returns the body of an OK answer.
-    async fn get(&self, url: &Url, probe: bool) -> Result<Vec<u8>, ClientError> {
-        let host = url.host_str().unwrap_or_default().to_string();
-        let mut attempt = 1u32;
-        loop {
-            let kind = self
-                .credential
-                .lock()
-                .map(|c| c.kind())
-                .unwrap_or(AuthKind::None);
-            let sent = self
-                .http
-                .get(url.clone())
-                .headers(self.auth_headers(url))
-                .header("Accept", "application/json")
-                .send()
-                .await;
-            let resp = match sent {
-                Ok(r) => r,
-                Err(e) => {
-                    let message = network_message(&e);
-                    if attempt < self.retry.max_attempts {
-                        self.wait(self.backoff(attempt), attempt + 1, WaitReason::Network)
-                            .await;
-                        attempt += 1;
-                        continue;
-                    }
-                    return Err(ClientError::Network { host, message });
-                }
-            };
-            let status = resp.status().as_u16();
-            let headers = resp.headers().clone();
-            if kind == AuthKind::Cookie {
-                self.absorb_set_cookies(&headers);
+    pub(super) async fn get(&self, url: &Url, probe: bool) -> Result<Vec<u8>, ClientError> {
+        run_with_retries(&self.retry, self.notices.as_ref(), |_| {
+            self.attempt(url, probe)
+        })
+        .await
+    }
+
+    /// One GET: send, take refreshed cookies, read, classify.
+    async fn attempt(&self, url: &Url, probe: bool) -> Attempt<Vec<u8>> {
+        let network = |message: String| Attempt::Again {
+            reason: WaitReason::Network,
+            retry_after: None,
+            error: ClientError::Network {
+                host: url.host_str().unwrap_or_default().to_string(),
+                message,
+            },
+        };
+        let credentials = auth_headers(&self.credential(), &self.api_base, url);
+        let sent = self
+            .http
+            .get(url.clone())
+            .headers(credentials)
+            .header(ACCEPT, "application/json")
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => return network(network_message(&e)),
+        };
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        self.refreshed.absorb(&mut self.credential(), &headers);
+        let body = match read_body(resp).await {
+            Ok(b) => b,
+            Err(BodyError::TooLarge) => {
+                return Attempt::Done(Err(ClientError::TooLarge {
+                    path: url.path().to_string(),
+                }));
             }
-            let body = match read_body(resp).await {
-                Ok(b) => b,
-                Err(BodyError::TooLarge) => {
-                    return Err(ClientError::TooLarge {
-                        path: url.path().to_string(),
-                    });
-                }
-                Err(BodyError::Network(message)) => {
-                    if attempt < self.retry.max_attempts {
-                        self.wait(self.backoff(attempt), attempt + 1, WaitReason::Network)
-                            .await;
-                        attempt += 1;
-                        continue;
-                    }
-                    return Err(ClientError::Network { host, message });
-                }
-            };
-            let outcome = classify_response(&ResponseFacts {
-                status,
-                headers: &headers,
-                body: &body,
-                auth: kind,
-                probe,
-            });
-            if outcome == Outcome::Ok {
-                return Ok(body);
-            }
-            tracing::info!(status, path = url.path(), outcome = ?outcome, attempt, "request not ok");
-            if outcome.is_retryable() && attempt < self.retry.max_attempts {
-                let (wait, reason) = match &outcome {
-                    Outcome::RateLimited {
-                        status,
-                        retry_after,
-                    } => (
-                        retry_after.unwrap_or_else(|| self.backoff(attempt)),
-                        WaitReason::RateLimited { status: *status },
-                    ),
-                    _ => (self.backoff(attempt), WaitReason::ServerError { status }),
-                };
-                self.wait(wait, attempt + 1, reason).await;
-                attempt += 1;
-                continue;
-            }
-            return Err(ClientError::Refused {
-                outcome,
-                path: url.path().to_string(),
-            });
+            Err(BodyError::Network(message)) => return network(message),
+        };
+        let outcome = classify_response(&ResponseFacts {
+            status,
+            headers: &headers,
+            body: &body,
+            auth: self.mode.auth_kind(),
+            probe,
+        });
+        if outcome == Outcome::Ok {
+            return Attempt::Done(Ok(body));
         }
-    }
-
-    /// Exponential backoff with jitter: a random wait in [d/2, d], d doubling.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .retry
-            .base_delay
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-        let d = exp.min(self.retry.max_delay);
-        let half = d / 2;
-        half + Duration::from_millis(fastrand::u64(0..=half.as_millis() as u64))
-    }
-
-    async fn wait(&self, wait: Duration, next_attempt: u32, reason: WaitReason) {
-        if let Some(sink) = &self.notices {
-            sink(ClientNotice::Waiting {
-                wait,
-                next_attempt,
+        tracing::info!(status, path = url.path(), outcome = ?outcome, "request not ok");
+        let again = retry_reason(&outcome);
+        let error = ClientError::Refused {
+            outcome,
+            path: url.path().to_string(),
+        };
+        match again {
+            Some((reason, retry_after)) => Attempt::Again {
                 reason,
-            });
+                retry_after,
+                error,
+            },
+            None => Attempt::Done(Err(error)),
         }
-        tokio::time::sleep(wait).await;
     }
+}
 
-    /// Takes refreshed values of stored cookies from `Set-Cookie` headers.
-    fn absorb_set_cookies(&self, headers: &HeaderMap) {
-        let Ok(mut cred) = self.credential.lock() else {
-            return;
-        };
-        let Credential::Cookies { jar } = &mut *cred else {
-            return;
-        };
-        for v in headers.get_all(SET_COOKIE) {
-            if let Ok(s) = v.to_str()
-                && let Some(name) = jar.merge_set_cookie(s)
-                && let Ok(mut r) = self.refreshed.lock()
-                && !r.contains(&name)
-            {
-                r.push(name);
-            }
-        }
+/// The extra root certificates of `CONFLUENCE_CA_BUNDLE`.
+fn read_ca_bundle(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, ClientError> {
+    let refuse = |reason: String| ClientError::CaBundle {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| refuse(e.to_string()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| refuse(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(refuse("no PEM certificates in it".into()));
     }
+    Ok(certs)
 }
 
 enum BodyError {
@@ -684,13 +403,13 @@ enum BodyError {
 }
 
 async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, BodyError> {
-    if resp
-        .content_length()
-        .is_some_and(|n| n as usize > MAX_BODY_BYTES)
-    {
+    let announced = resp.content_length();
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(BodyError::TooLarge);
     }
-    let mut body = Vec::with_capacity(resp.content_length().map_or(8192, |n| n as usize));
+    // Bounded by the check above, so the conversion cannot fail in practice.
+    let capacity = announced.map_or(8192, |n| usize::try_from(n).unwrap_or(MAX_BODY_BYTES));
+    let mut body = Vec::with_capacity(capacity);
     while let Some(chunk) = resp
         .chunk()
         .await
@@ -730,13 +449,12 @@ fn network_message(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cookies::jar::Cookie;
 
-    fn client_with(credential: Credential) -> Client {
+    fn client_at(base: &str) -> Client {
         Client::new(ClientOptions {
-            base_url: Url::parse("https://x.atlassian.net/wiki").unwrap(),
+            base_url: Url::parse(base).unwrap(),
             deployment: Deployment::Cloud,
-            credential,
+            credential: Credential::None,
             timeout: Duration::from_secs(5),
             ca_bundle: None,
             retry: RetryPolicy::default(),
@@ -745,45 +463,26 @@ mod tests {
     }
 
     #[test]
-    fn credential_headers_are_sensitive_and_only_for_the_site_origin() {
-        let mut jar = CookieJar::new();
-        jar.insert(Cookie::new("cloud.session.token", "SENTINEL-cookie"));
-        let cases = [
-            (
-                Credential::Basic {
-                    username: "a@example.com".into(),
-                    token: SecretString::from("SENTINEL-token"),
-                },
-                AUTHORIZATION,
-            ),
-            (
-                Credential::Bearer {
-                    token: SecretString::from("SENTINEL-token"),
-                },
-                AUTHORIZATION,
-            ),
-            (Credential::Cookies { jar }, COOKIE),
-        ];
-        for (credential, name) in cases {
-            let client = client_with(credential);
-            let site = client.url("/rest/api/space", &[]);
-            let headers = client.auth_headers(&site);
-            let value = headers.get(&name).unwrap();
-            assert!(value.is_sensitive(), "{name} must be marked sensitive");
-            assert!(!format!("{headers:?}").contains("SENTINEL"));
-            for other in [
-                "https://evil.example.com/wiki/rest/api/space",
-                "http://x.atlassian.net/wiki/rest/api/space",
-                "https://x.atlassian.net:8443/wiki/rest/api/space",
-            ] {
-                let h = client.auth_headers(&Url::parse(other).unwrap());
-                assert!(h.is_empty(), "credentials offered to {other}");
-            }
-        }
-        assert!(
-            client_with(Credential::None)
-                .auth_headers(&Url::parse("https://x.atlassian.net/wiki").unwrap())
-                .is_empty()
+    fn urls_hang_off_the_api_base_with_escaped_segments() {
+        let client = client_at("https://x.atlassian.net/wiki");
+        assert_eq!(
+            client
+                .url(&["rest", "api", "space", "A/B?c"], &[("limit", "1")])
+                .as_str(),
+            "https://x.atlassian.net/wiki/rest/api/space/A%2FB%3Fc?limit=1"
+        );
+        let root = client_at("https://x.atlassian.net");
+        assert_eq!(
+            root.url(&["api", "v2", "spaces"], &[]).as_str(),
+            "https://x.atlassian.net/wiki/api/v2/spaces"
+        );
+    }
+
+    #[test]
+    fn the_mode_is_the_credential_s() {
+        assert_eq!(
+            client_at("https://x.atlassian.net").mode(),
+            AuthMode::Anonymous
         );
     }
 }

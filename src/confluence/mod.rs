@@ -1,7 +1,13 @@
-//! Talking to Confluence: the HTTP client, response classification, the
+//! Talking to Confluence: the HTTP client and its parts (credentials,
+//! retries, redirects, cookie refresh, errors), response classification, the
 //! model, and paging.
 
+pub(crate) mod auth;
 pub mod classify;
 pub mod client;
+pub(crate) mod error;
 pub mod model;
-pub mod paging;
+pub(crate) mod paging;
+mod redirect;
+mod refresh;
+pub(crate) mod retry;

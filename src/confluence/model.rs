@@ -18,7 +18,7 @@ pub struct User {
 
 impl User {
     /// True when Confluence answered for nobody in particular.
-    pub fn is_anonymous(&self) -> bool {
+    pub(crate) fn is_anonymous(&self) -> bool {
         self.kind == "anonymous"
     }
 }

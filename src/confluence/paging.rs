@@ -1,17 +1,27 @@
 //! The two ways Confluence pages through lists: v2 cursors (`_links.next`,
 //! absent on the last page, already starting with the context path) and v1
 //! `start`/`limit` (servers may cap `limit` silently, so the next `start` is
-//! computed from what actually came back).
+//! computed from what actually came back); and the loop that follows them,
+//! page by page, refusing a site whose paging goes round in circles.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::classify::Outcome;
+use super::client::Client;
+use super::error::ClientError;
 use super::model::WireLinks;
+
+/// Most pages one listing follows; a site handing out more is looping.
+pub(crate) const MAX_PAGES: usize = 100_000;
 
 /// One page of a list, decoded.
 #[derive(Debug)]
-pub struct ListPage<T> {
+pub(crate) struct ListPage<T> {
     pub results: Vec<T>,
     /// Where the next page is, or `None` on the last page.
     pub next: Option<Url>,
@@ -42,11 +52,15 @@ pub enum PagingError {
     Body(#[from] serde_json::Error),
     #[error("the next-page link {0:?} is not a URL on this site")]
     BadNext(String),
+    /// A `next` link or cursor that was already followed, or more than
+    /// `MAX_PAGES` pages.
+    #[error("the site's paging loops ({0})")]
+    Loops(&'static str),
 }
 
 /// Decodes a v2 page; `next` is joined to the site's origin and must stay on
 /// the same host.
-pub fn decode_v2<T: DeserializeOwned>(
+pub(crate) fn decode_v2<T: DeserializeOwned>(
     body: &[u8],
     request_url: &Url,
 ) -> Result<ListPage<T>, PagingError> {
@@ -64,7 +78,7 @@ pub fn decode_v2<T: DeserializeOwned>(
 
 /// Decodes a v1 page. The next request asks for `start + results.len()`;
 /// the list ends when the server gives no `next` link or no results.
-pub fn decode_v1<T: DeserializeOwned>(
+pub(crate) fn decode_v1<T: DeserializeOwned>(
     body: &[u8],
     request_url: &Url,
 ) -> Result<ListPage<T>, PagingError> {
@@ -116,6 +130,87 @@ fn join_same_origin(request_url: &Url, link: &str) -> Result<Url, PagingError> {
         return Err(PagingError::BadNext(link.to_string()));
     }
     Ok(joined)
+}
+
+impl Client {
+    /// Follows v2 cursors from `v2_first` (falling back to v1 when the site
+    /// has no v2), or v1 start/limit from `v1_first`, handing each page's
+    /// items to `on_page` as it arrives; stops after `max` items or when
+    /// `on_page` breaks. Returns how many items were delivered.
+    pub(super) async fn stream<W: DeserializeOwned, T>(
+        &self,
+        v2_first: Option<Url>,
+        v1_first: Url,
+        max: Option<usize>,
+        convert: impl Fn(W) -> T,
+        on_page: &mut impl FnMut(Vec<T>) -> ControlFlow<()>,
+    ) -> Result<usize, ClientError> {
+        // `--limit 0` wants nothing; asking the site for one item would be waste.
+        if max == Some(0) {
+            return Ok(0);
+        }
+        let (mut next, mut v2) = match v2_first {
+            Some(u) => (Some(u), true),
+            None => (Some(v1_first.clone()), false),
+        };
+        let mut delivered = 0usize;
+        let mut followed: HashSet<Url> = HashSet::new();
+        while let Some(url) = next.take() {
+            // A site that hands back a link it already gave would loop forever.
+            if !followed.insert(url.clone()) {
+                return Err(loops(&url, "a page came round again"));
+            }
+            if followed.len() > MAX_PAGES {
+                return Err(loops(&url, "more than 100,000 pages"));
+            }
+            let body = match self.get(&url, false).await {
+                Ok(b) => b,
+                Err(ClientError::Refused {
+                    outcome: Outcome::NotFound { .. },
+                    ..
+                }) if v2 && delivered == 0 => {
+                    tracing::info!("no v2 API on this site; using v1");
+                    v2 = false;
+                    next = Some(v1_first.clone());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let page: ListPage<W> = if v2 {
+                decode_v2(&body, &url)
+            } else {
+                decode_v1(&body, &url)
+            }
+            .map_err(|e| decode_error(&url, e))?;
+            drop(body);
+            let mut items: Vec<T> = page.results.into_iter().map(&convert).collect();
+            if let Some(m) = max {
+                items.truncate(m.saturating_sub(delivered));
+            }
+            delivered += items.len();
+            let done = max.is_some_and(|m| delivered >= m);
+            if !items.is_empty() && on_page(items).is_break() {
+                break;
+            }
+            if done {
+                break;
+            }
+            next = page.next;
+        }
+        Ok(delivered)
+    }
+}
+
+/// A list page that could not be read, naming where it came from.
+pub(super) fn decode_error(url: &Url, source: PagingError) -> ClientError {
+    ClientError::Decode {
+        path: url.path().to_string(),
+        source,
+    }
+}
+
+fn loops(url: &Url, why: &'static str) -> ClientError {
+    decode_error(url, PagingError::Loops(why))
 }
 
 #[cfg(test)]

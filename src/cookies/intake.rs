@@ -10,6 +10,7 @@ use thiserror::Error;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::parse::MAX_PASTE_BYTES;
+use crate::fsutil::create_private_dir;
 
 /// Shown (or written next to the file by the CLI) when the intake file is
 /// created: what to put into it.
@@ -83,7 +84,7 @@ pub fn ensure_intake_file(path: &Path) -> Result<IntakeStatus, IntakeError> {
         Err(e) => return Err(io_error("inspect", path, e)),
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_private_dir(dir)?;
+        create_private_dir(dir).map_err(|e| io_error("create the directory", dir, e))?;
     }
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
@@ -111,7 +112,7 @@ pub fn read_paste(path: &Path) -> Result<Zeroizing<String>, IntakeError> {
 }
 
 /// Reads a paste from standard input: at most 1 MiB, UTF-8.
-pub fn read_stdin_paste() -> Result<Zeroizing<String>, IntakeError> {
+pub(crate) fn read_stdin_paste() -> Result<Zeroizing<String>, IntakeError> {
     read_limited(io::stdin().lock(), "standard input").map_err(|e| match e {
         ReadFailure::Intake(e) => e,
         ReadFailure::Io(e) => io_error("read", Path::new("standard input"), e),
@@ -196,26 +197,6 @@ fn check_regular_file(path: &Path) -> Result<(), IntakeError> {
         }
         Err(e) => Err(io_error("inspect", path, e)),
     }
-}
-
-fn create_private_dir(dir: &Path) -> Result<(), IntakeError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|e| io_error("create the directory", dir, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-            .map_err(|e| io_error("set permissions on", dir, e))?;
-    }
-    Ok(())
 }
 
 fn restrict_permissions(path: &Path) -> Result<(), IntakeError> {

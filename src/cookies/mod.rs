@@ -5,5 +5,5 @@ pub mod intake;
 pub mod jar;
 pub mod parse;
 
-pub use jar::{Cookie, CookieJar, CookieSource, ExpiryState, StoredCookies, format_time_left};
+pub use jar::{Cookie, CookieJar, CookieSource, ExpiryState, StoredCookies};
 pub use parse::{CookieParseError, ParseWarning, ParsedCookies, PasteFormat, parse_cookies};

@@ -86,7 +86,7 @@ pub struct DemoServerArgs {
 
 impl DemoServerArgs {
     /// The site configuration these flags describe.
-    pub fn to_config(&self) -> Result<DemoConfig, DemoError> {
+    pub(crate) fn to_config(&self) -> Result<DemoConfig, DemoError> {
         if !(0.0..=1.0).contains(&self.error_rate) {
             return Err(DemoError::InvalidOption(format!(
                 "--error-rate must be between 0.0 and 1.0, got {}",
@@ -128,7 +128,7 @@ impl DemoServerArgs {
 }
 
 /// Runs the demo site until Ctrl-C, announcing its URLs on one stdout line.
-pub async fn run_demo_server(args: DemoServerArgs) -> Result<(), DemoError> {
+pub(crate) async fn run_demo_server(args: DemoServerArgs) -> Result<(), DemoError> {
     let config = args.to_config()?;
     let flavor = config.flavor;
     let server = DemoServer::start(config, args.addr).await?;

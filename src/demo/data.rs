@@ -69,7 +69,7 @@ const FIRST_PAGE_ID: u64 = 10_000_000;
 /// 2021-01-01T00:00:00Z: generated dates count from here.
 const EPOCH_UNIX: i64 = 1_609_459_200;
 /// The demo user's Cloud account id; authors every space and page.
-pub const DEMO_ACCOUNT_ID: &str = "557058:demo-0000-4000-8000-000000000001";
+pub(crate) const DEMO_ACCOUNT_ID: &str = "557058:demo-0000-4000-8000-000000000001";
 /// The demo user's display name.
 pub const DEMO_DISPLAY_NAME: &str = "Demo User";
 
@@ -86,7 +86,7 @@ pub struct SpaceInfo {
 
 impl SpaceInfo {
     /// The v2 `type` value.
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         if self.personal { "personal" } else { "global" }
     }
 
@@ -96,7 +96,7 @@ impl SpaceInfo {
     }
 
     /// Plain-text description shown by both APIs.
-    pub fn description(&self) -> String {
+    pub(crate) fn description(&self) -> String {
         format!(
             "Generated demo space {} ({}) for trying confluence-tui.",
             self.name, self.key
@@ -104,7 +104,7 @@ impl SpaceInfo {
     }
 
     /// Creation time, spaced a few hours apart per index.
-    pub fn created_at(&self) -> String {
+    pub(crate) fn created_at(&self) -> String {
         iso_millis(EPOCH_UNIX + self.index as i64 * 7 * 3600)
     }
 }
@@ -122,7 +122,7 @@ pub struct PageInfo {
 
 impl PageInfo {
     /// Creation time of the page.
-    pub fn created_at(&self) -> String {
+    pub(crate) fn created_at(&self) -> String {
         iso_millis(EPOCH_UNIX + self.space_index as i64 * 7 * 3600 + self.position as i64 * 600)
     }
 
@@ -137,7 +137,7 @@ impl PageInfo {
     }
 
     /// The small storage-format body served with `body-format=storage`.
-    pub fn storage_body(&self) -> String {
+    pub(crate) fn storage_body(&self) -> String {
         format!(
             "<h1>{}</h1><p>Demo page {} of the generated site.</p>",
             self.title, self.id
@@ -182,7 +182,7 @@ impl DemoData {
     }
 
     /// The space with v2 id `id`.
-    pub fn space_by_id(&self, id: &str) -> Option<SpaceInfo> {
+    pub(crate) fn space_by_id(&self, id: &str) -> Option<SpaceInfo> {
         let id: u64 = id.parse().ok()?;
         let offset = id.checked_sub(FIRST_SPACE_ID)?;
         if offset % SPACE_ID_STRIDE != 0 {
@@ -192,7 +192,7 @@ impl DemoData {
     }
 
     /// The space with key `key` (keys end in their index, so no search).
-    pub fn space_by_key(&self, key: &str) -> Option<SpaceInfo> {
+    pub(crate) fn space_by_key(&self, key: &str) -> Option<SpaceInfo> {
         let digits = key.trim_start_matches(|c: char| !c.is_ascii_digit());
         let index: usize = digits.parse().ok()?;
         self.space(index).filter(|s| s.key == key)
@@ -230,7 +230,7 @@ impl DemoData {
     }
 
     /// The page with id `id`.
-    pub fn page_by_id(&self, id: &str) -> Option<PageInfo> {
+    pub(crate) fn page_by_id(&self, id: &str) -> Option<PageInfo> {
         if self.pages_per_space == 0 {
             return None;
         }
@@ -240,7 +240,7 @@ impl DemoData {
     }
 
     /// Ancestors of a page, root first.
-    pub fn ancestors(&self, page: &PageInfo) -> Vec<PageInfo> {
+    pub(crate) fn ancestors(&self, page: &PageInfo) -> Vec<PageInfo> {
         let mut chain = Vec::new();
         let mut position = page.position;
         while position > 0 {

@@ -55,9 +55,9 @@ pub struct DemoFaults {
 }
 
 /// How many requests an old cookie value stays valid after a rotation.
-pub const ROTATION_GRACE_REQUESTS: u32 = 2;
+pub(crate) const ROTATION_GRACE_REQUESTS: u32 = 2;
 /// `Retry-After` sent with 429 unless configured otherwise.
-pub const DEFAULT_RETRY_AFTER_SECS: u64 = 2;
+pub(crate) const DEFAULT_RETRY_AFTER_SECS: u64 = 2;
 
 impl Default for DemoFaults {
     fn default() -> Self {
@@ -84,7 +84,7 @@ impl Default for DemoFaults {
 impl DemoFaults {
     /// The 5xx status the `request_number`th request gets, if the error knob
     /// picks it; deterministic for a given seed and request order.
-    pub fn injected_error(&self, request_number: u64) -> Option<u16> {
+    pub(crate) fn injected_error(&self, request_number: u64) -> Option<u16> {
         if self.error_rate <= 0.0 {
             return None;
         }
@@ -101,7 +101,7 @@ impl DemoFaults {
     }
 
     /// Whether the `request_number`th request (1-based) is rate limited.
-    pub fn is_rate_limited(&self, request_number: u64) -> bool {
+    pub(crate) fn is_rate_limited(&self, request_number: u64) -> bool {
         matches!(self.rate_limit_every, Some(n) if n > 0 && request_number.is_multiple_of(n))
     }
 }

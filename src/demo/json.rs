@@ -8,13 +8,13 @@ use super::data::{DEMO_ACCOUNT_ID, DEMO_DISPLAY_NAME, DemoData, PageInfo, SpaceI
 use super::session::DEMO_EMAIL;
 
 /// The demo user's Server/DC user name.
-pub const DEMO_SERVER_USERNAME: &str = "demo";
+pub(crate) const DEMO_SERVER_USERNAME: &str = "demo";
 /// The demo user's Server/DC user key.
-pub const DEMO_SERVER_USER_KEY: &str = "ff8080817b0d0a6d017b0d0c2c510000";
+pub(crate) const DEMO_SERVER_USER_KEY: &str = "ff8080817b0d0a6d017b0d0c2c510000";
 
 /// Where the site lives, for `_links`: origin plus context path.
 #[derive(Debug, Clone)]
-pub struct SiteLinks {
+pub(crate) struct SiteLinks {
     /// `http://127.0.0.1:PORT`.
     pub origin: String,
     /// `/wiki` on Cloud, empty on Server/DC.
@@ -38,7 +38,7 @@ impl SiteLinks {
     }
 
     /// v1 `User` for the signed-in demo user.
-    pub fn user_known(&self) -> Value {
+    pub(crate) fn user_known(&self) -> Value {
         let mut user = json!({
             "type": "known",
             "displayName": DEMO_DISPLAY_NAME,
@@ -67,7 +67,7 @@ impl SiteLinks {
     }
 
     /// v1 `User` for a request that is not signed in.
-    pub fn user_anonymous(&self) -> Value {
+    pub(crate) fn user_anonymous(&self) -> Value {
         json!({
             "type": "anonymous",
             "displayName": "Anonymous",
@@ -91,7 +91,7 @@ impl SiteLinks {
     }
 
     /// v2 `SpaceBulk`.
-    pub fn space_v2(
+    pub(crate) fn space_v2(
         &self,
         data: &DemoData,
         s: &SpaceInfo,
@@ -135,7 +135,7 @@ impl SiteLinks {
     }
 
     /// v2 `PageBulk`/`PageSingle`; `storage_body` adds the storage body.
-    pub fn page_v2(&self, data: &DemoData, p: &PageInfo, storage_body: bool) -> Value {
+    pub(crate) fn page_v2(&self, data: &DemoData, p: &PageInfo, storage_body: bool) -> Value {
         let space = data.space(p.space_index);
         let key = space.as_ref().map(|s| s.key.as_str()).unwrap_or_default();
         let space_id = space.as_ref().map(|s| s.id.to_string()).unwrap_or_default();
@@ -174,7 +174,7 @@ impl SiteLinks {
     }
 
     /// v1 `Space`; `with_description` expands `description.plain`.
-    pub fn space_v1(&self, data: &DemoData, s: &SpaceInfo, with_description: bool) -> Value {
+    pub(crate) fn space_v1(&self, data: &DemoData, s: &SpaceInfo, with_description: bool) -> Value {
         let api = format!("{}/rest/api/space/{}", self.context, s.key);
         let mut expandable = json!({
             "settings": format!("{api}/settings"),
@@ -222,7 +222,7 @@ impl SiteLinks {
     }
 
     /// v1 `Content` of type page; `expand` is the request's `expand` list.
-    pub fn content_v1(&self, data: &DemoData, p: &PageInfo, expand: &str) -> Value {
+    pub(crate) fn content_v1(&self, data: &DemoData, p: &PageInfo, expand: &str) -> Value {
         let wants = |what: &str| {
             expand
                 .split(',')

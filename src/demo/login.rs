@@ -19,7 +19,7 @@ pub fn html(page: String) -> Html<String> {
 
 /// The sign-in form alone: what a site answers instead of JSON when the
 /// session is gone.
-pub fn login_form_page(destination: Option<&str>) -> String {
+pub(crate) fn login_form_page(destination: Option<&str>) -> String {
     let hidden = destination
         .map(|d| {
             format!(
@@ -45,7 +45,7 @@ pub fn login_form_page(destination: Option<&str>) -> String {
 }
 
 /// GET `/login` and `/login.action`: the live demo cookie plus the form.
-pub async fn get_login(State(state): State<Arc<SiteState>>, uri: Uri) -> Response {
+pub(crate) async fn get_login(State(state): State<Arc<SiteState>>, uri: Uri) -> Response {
     state.count(PathKind::Login);
     let cookie = state.session_cookie_header();
     let destination = uri.query().and_then(|q| {
@@ -78,7 +78,7 @@ it is the <code>Cookie:</code> header of the demo browser session. Then press
 }
 
 /// POST `/login`: the "browser sign-in" — a fresh session, CAPTCHA cleared.
-pub async fn post_login(State(state): State<Arc<SiteState>>, body: String) -> Response {
+pub(crate) async fn post_login(State(state): State<Arc<SiteState>>, body: String) -> Response {
     state.count(PathKind::Login);
     state.clear_captcha();
     let destination = url::form_urlencoded::parse(body.as_bytes())

@@ -13,18 +13,19 @@ mod data;
 mod faults;
 mod json;
 mod login;
+mod query;
 mod routes;
 mod server;
 mod session;
 mod state;
 
-pub use cli::{CaptchaArg, DemoServerArgs, FlavorArg, run_demo_server};
-pub use data::{DEMO_ACCOUNT_ID, DEMO_DISPLAY_NAME, DemoData};
-pub use faults::{CaptchaForm, DEFAULT_RETRY_AFTER_SECS, DemoFaults, ROTATION_GRACE_REQUESTS};
-pub use json::{DEMO_SERVER_USER_KEY, DEMO_SERVER_USERNAME};
+pub(crate) use cli::{DemoServerArgs, run_demo_server};
+pub use data::{DEMO_DISPLAY_NAME, DemoData};
+pub(crate) use faults::DEFAULT_RETRY_AFTER_SECS;
+pub use faults::{CaptchaForm, DemoFaults};
 pub use server::DemoServer;
 pub use session::{
-    CLOUD_SESSION_COOKIE, DEMO_API_TOKEN, DEMO_EMAIL, DEMO_PAT, SERVER_SESSION_COOKIE, XSRF_COOKIE,
+    CLOUD_SESSION_COOKIE, DEMO_API_TOKEN, DEMO_EMAIL, DEMO_PAT, SERVER_SESSION_COOKIE,
 };
 pub use state::PathKind;
 

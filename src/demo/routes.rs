@@ -16,17 +16,11 @@ use serde_json::{Value, json};
 
 use super::DemoFlavor;
 use super::login::{get_login, post_login};
+use super::query::{DEFAULT_LIMIT, Query, encode_cursor, take_page};
 use super::state::{Admitted, PathKind, SiteState, error_json};
 
-/// Default page size of both APIs.
-const DEFAULT_LIMIT: usize = 25;
-/// Largest page size either API hands out.
-const MAX_LIMIT: usize = 250;
-/// Mixed into cursors so clients treat them as opaque, not as indexes.
-const CURSOR_MASK: u64 = 0x5DEE_CE66_D1CE;
-
 /// The whole site: API routes (under `/wiki` on Cloud) plus the login page.
-pub fn router(state: Arc<SiteState>) -> Router {
+pub(crate) fn router(state: Arc<SiteState>) -> Router {
     let mut api = Router::new()
         .route("/rest/api/user/current", get(user_current))
         .route("/rest/api/space", get(spaces_v1))
@@ -61,105 +55,18 @@ async fn not_found(State(state): St) -> Response {
     error_json(StatusCode::NOT_FOUND, "No such endpoint on the demo site.")
 }
 
-/// Query parameters in order; repeated names kept.
-struct Query(Vec<(String, String)>);
-
-impl Query {
-    fn of(uri: &Uri) -> Query {
-        Query(
-            url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// All values of a list parameter, repeated or comma separated.
-    fn list(&self, name: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .flat_map(|(_, v)| v.split(','))
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .collect()
-    }
-
-    /// `path?query` with `name` set to `value`, for `_links.next`.
-    fn with(&self, path: &str, name: &str, value: &str) -> String {
-        let mut s = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in self.0.iter().filter(|(k, _)| k != name) {
-            s.append_pair(k, v);
-        }
-        s.append_pair(name, value);
-        format!("{path}?{}", s.finish())
-    }
-
-    fn limit(&self, cap: Option<usize>) -> Result<usize, Response> {
-        let asked = match self.get("limit") {
-            None => DEFAULT_LIMIT,
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| bad_request("limit must be a positive whole number"))?,
-        };
-        // Both APIs clamp silently rather than refusing; Server/DC clamps lower.
-        Ok(asked.min(MAX_LIMIT).min(cap.unwrap_or(usize::MAX)))
-    }
-
-    fn start(&self) -> Result<usize, Response> {
-        self.get("start")
-            .map(|v| {
-                v.parse::<usize>()
-                    .map_err(|_| bad_request("start must be a whole number"))
-            })
-            .transpose()
-            .map(|s| s.unwrap_or(0))
-    }
-
-    fn cursor(&self) -> Result<usize, Response> {
-        match self.get("cursor") {
-            None => Ok(0),
-            Some(c) => u64::from_str_radix(c, 16)
-                .ok()
-                .and_then(|n| usize::try_from(n ^ CURSOR_MASK).ok())
-                .ok_or_else(|| bad_request("cursor is not one this site handed out")),
-        }
-    }
-}
-
-fn encode_cursor(index: usize) -> String {
-    format!("{:x}", index as u64 ^ CURSOR_MASK)
-}
-
-fn bad_request(message: &str) -> Response {
-    error_json(StatusCode::BAD_REQUEST, message)
-}
-
-/// Up to `limit` items from `items`, and the index of the next one if any.
-fn take_page<T>(
-    mut items: impl Iterator<Item = (usize, T)>,
-    limit: usize,
-) -> (Vec<T>, Option<usize>) {
-    let taken: Vec<T> = items.by_ref().take(limit).map(|(_, t)| t).collect();
-    (taken, items.next().map(|(i, _)| i))
-}
-
-/// The page with `id` if the caller may see it: signed in, and its space not
+/// Admits a request for one page (v1 content, v2 page) and finds the page
+/// with `id` if the caller may see it: signed in, and its space not
 /// forbidden. `what` names it in the 404 ("content" on v1, "page" on v2).
-fn visible_page(
+async fn admit_visible_page(
     s: &SiteState,
-    admitted: &Admitted,
+    kind: PathKind,
+    headers: &HeaderMap,
+    uri: &Uri,
     id: &str,
     what: &str,
-) -> Result<crate::demo::data::PageInfo, Response> {
+) -> Result<(Admitted, crate::demo::data::PageInfo), Response> {
+    let admitted = s.admit(kind, headers, uri).await?;
     let Some(page) = s.data.page_by_id(id).filter(|_| admitted.signed_in) else {
         return Err(error_json(
             StatusCode::NOT_FOUND,
@@ -169,10 +76,10 @@ fn visible_page(
     match s
         .data
         .space(page.space_index)
-        .and_then(|sp| forbidden_space(admitted, &sp.key))
+        .and_then(|sp| forbidden_space(&admitted, &sp.key))
     {
         Some(r) => Err(r),
-        None => Ok(page),
+        None => Ok((admitted, page)),
     }
 }
 
@@ -444,14 +351,11 @@ async fn content_by_id_v1(
     OriginalUri(uri): OriginalUri,
     Path(id): Path<String>,
 ) -> Response {
-    let admitted = match s.admit(PathKind::ContentV1, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let page = match visible_page(&s, &admitted, &id, "content") {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let (admitted, page) =
+        match admit_visible_page(&s, PathKind::ContentV1, &headers, &uri, &id, "content").await {
+            Ok(ap) => ap,
+            Err(r) => return r,
+        };
     let expand = Query::of(&uri)
         .get("expand")
         .unwrap_or_default()
@@ -574,14 +478,11 @@ async fn page_v2(
     OriginalUri(uri): OriginalUri,
     Path(id): Path<String>,
 ) -> Response {
-    let admitted = match s.admit(PathKind::PageV2, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let page = match visible_page(&s, &admitted, &id, "page") {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let (admitted, page) =
+        match admit_visible_page(&s, PathKind::PageV2, &headers, &uri, &id, "page").await {
+            Ok(ap) => ap,
+            Err(r) => return r,
+        };
     let storage = Query::of(&uri).get("body-format") == Some("storage");
     let mut body = s.links.page_v2(&s.data, &page, storage);
     body["_links"]["base"] = json!(s.links.base());

@@ -17,11 +17,11 @@ pub const CLOUD_SESSION_COOKIE: &str = "cloud.session.token";
 /// Server/DC session cookie name.
 pub const SERVER_SESSION_COOKIE: &str = "JSESSIONID";
 /// The XSRF cookie both flavors send alongside the session.
-pub const XSRF_COOKIE: &str = "atlassian.xsrf.token";
+pub(crate) const XSRF_COOKIE: &str = "atlassian.xsrf.token";
 
 /// Who a request runs as, or why it was not let in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Caller {
+pub(crate) enum Caller {
     /// Signed in as the demo user; `set_cookie` is a rotated session value to send back.
     User { set_cookie: Option<String> },
     /// Runs as the anonymous user (Server/DC without or with an invalid PAT).
@@ -31,7 +31,7 @@ pub enum Caller {
 }
 
 /// Session cookie name for a flavor.
-pub fn session_cookie_name(flavor: DemoFlavor) -> &'static str {
+pub(crate) fn session_cookie_name(flavor: DemoFlavor) -> &'static str {
     match flavor {
         DemoFlavor::Cloud => CLOUD_SESSION_COOKIE,
         DemoFlavor::Server => SERVER_SESSION_COOKIE,
@@ -74,7 +74,7 @@ impl Session {
     }
 
     /// Starts a new session (a sign-in): the old values die.
-    pub fn renew(&mut self) {
+    pub(crate) fn renew(&mut self) {
         self.current = new_value(&mut self.rng);
         self.issued_at = Instant::now();
         self.uses = 0;
@@ -83,7 +83,7 @@ impl Session {
 
     /// The current session value, renewing it first if it has died, as
     /// visiting the login page of a real site would.
-    pub fn live_value(&mut self, faults: &DemoFaults) -> &str {
+    pub(crate) fn live_value(&mut self, faults: &DemoFaults) -> &str {
         if self.is_dead(faults) {
             self.renew();
         }
@@ -91,7 +91,7 @@ impl Session {
     }
 
     /// The full `Cookie:` header value of the live session.
-    pub fn cookie_header(&mut self, flavor: DemoFlavor, faults: &DemoFaults) -> String {
+    pub(crate) fn cookie_header(&mut self, flavor: DemoFlavor, faults: &DemoFaults) -> String {
         let value = self.live_value(faults).to_string();
         format!(
             "{}={value}; {XSRF_COOKIE}={}",
@@ -101,7 +101,12 @@ impl Session {
     }
 
     /// Checks a presented session value and counts the use.
-    pub fn admit(&mut self, presented: &str, flavor: DemoFlavor, faults: &DemoFaults) -> Caller {
+    pub(crate) fn admit(
+        &mut self,
+        presented: &str,
+        flavor: DemoFlavor,
+        faults: &DemoFaults,
+    ) -> Caller {
         if let Some((old, grace)) = &mut self.previous
             && presented == old.as_str()
         {
@@ -133,7 +138,7 @@ impl Session {
     }
 
     /// `Set-Cookie` header value carrying the current session.
-    pub fn set_cookie_value(&self, flavor: DemoFlavor) -> String {
+    pub(crate) fn set_cookie_value(&self, flavor: DemoFlavor) -> String {
         format!(
             "{}={}; Path=/; HttpOnly; Secure",
             session_cookie_name(flavor),
@@ -153,7 +158,7 @@ fn new_value(rng: &mut fastrand::Rng) -> String {
 }
 
 /// The session value presented in a `Cookie:` header, if any.
-pub fn presented_session(cookie_header: &str, flavor: DemoFlavor) -> Option<&str> {
+pub(crate) fn presented_session(cookie_header: &str, flavor: DemoFlavor) -> Option<&str> {
     let name = session_cookie_name(flavor);
     cookie_header.split(';').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
@@ -162,7 +167,7 @@ pub fn presented_session(cookie_header: &str, flavor: DemoFlavor) -> Option<&str
 }
 
 /// `Basic …` header value for the demo Cloud account.
-pub fn demo_basic_header() -> String {
+pub(crate) fn demo_basic_header() -> String {
     format!(
         "Basic {}",
         base64(format!("{DEMO_EMAIL}:{DEMO_API_TOKEN}").as_bytes())

@@ -48,7 +48,7 @@ impl PathKind {
 
 /// State shared by every handler of one demo site.
 #[derive(Debug)]
-pub struct SiteState {
+pub(crate) struct SiteState {
     pub flavor: DemoFlavor,
     pub data: DemoData,
     pub links: SiteLinks,
@@ -60,7 +60,7 @@ pub struct SiteState {
 
 /// Who an admitted request runs as, plus a rotated cookie to send back.
 #[derive(Debug)]
-pub struct Admitted {
+pub(crate) struct Admitted {
     pub signed_in: bool,
     pub set_cookie: Option<String>,
     pub faults: DemoFaults,
@@ -108,7 +108,7 @@ impl SiteState {
     }
 
     /// Clears a CAPTCHA challenge: only a browser sign-in does that.
-    pub fn clear_captcha(&self) {
+    pub(crate) fn clear_captcha(&self) {
         lock(&self.faults).captcha = None;
     }
 
@@ -135,7 +135,7 @@ impl SiteState {
     }
 
     /// Starts a fresh session (sign-in) and returns its `Set-Cookie` values.
-    pub fn sign_in(&self) -> Vec<String> {
+    pub(crate) fn sign_in(&self) -> Vec<String> {
         let mut session = lock(&self.session);
         session.renew();
         let header = session.cookie_header(self.flavor, &DemoFaults::default());
@@ -146,7 +146,7 @@ impl SiteState {
     }
 
     /// Runs the fault knobs and the sign-in check for an API request.
-    pub async fn admit(
+    pub(crate) async fn admit(
         &self,
         kind: PathKind,
         headers: &HeaderMap,
@@ -284,7 +284,7 @@ impl SiteState {
 }
 
 /// Confluence's JSON error body: `{"statusCode":…,"message":…}`.
-pub fn error_json(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error_json(status: StatusCode, message: &str) -> Response {
     (
         status,
         axum::Json(json!({ "statusCode": status.as_u16(), "message": message })),

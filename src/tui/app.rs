@@ -10,7 +10,11 @@ use super::screens::{
     token::TokenState,
 };
 use super::session::SessionView;
-use crate::worker::{Command, Event};
+use crate::confluence::client::WaitReason;
+use crate::credentials::ImportInput;
+use crate::worker::{
+    Command, Event, Mutation, MutationDone, MutationKind, Query, QueryKind, SessionInfo,
+};
 
 /// Which screen is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +73,37 @@ pub enum Msg {
     /// Time moved on (a visible countdown); also carries the clock.
     Tick(OffsetDateTime),
     Resize,
+    /// A watched file changed (another process, or the user dropping cookies).
+    FileChanged(WatchedFile),
+    /// The clipboard took (or refused) the text of `CopyToClipboard`.
+    Copied {
+        text: String,
+        result: Result<(), String>,
+    },
+    /// The browser was started (or not) for `OpenUrl`.
+    Opened {
+        url: String,
+        result: Result<(), String>,
+    },
+}
+
+/// The files the driver watches for the app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchedFile {
+    /// The intake file holds cookies to import (it is not empty).
+    Intake,
+    /// The vault was written (by us or another process).
+    Vault,
+    /// The audit log grew or rotated.
+    AuditLog,
+}
+
+/// A wait before the worker tries again: the message line counts down.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    pub query: QueryKind,
+    pub reason: WaitReason,
+    pub until: OffsetDateTime,
 }
 
 /// A one-line message under the screen: results and errors.
@@ -96,21 +131,26 @@ pub enum Dialog {
 }
 
 /// What a screen or dialog's key handling needs besides its own state.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub effects: &'a mut Vec<Effect>,
     pub flash: &'a mut Option<Flash>,
     pub now: OffsetDateTime,
-    pub session: &'a SessionView,
     /// A dialog a screen asks the app to open.
     pub open_dialog: Option<Dialog>,
 }
 
 impl Ctx<'_> {
-    pub fn effect(&mut self, e: Effect) {
+    pub(crate) fn effect(&mut self, e: Effect) {
         self.effects.push(e);
     }
-    pub fn command(&mut self, c: Command) {
+    pub(crate) fn command(&mut self, c: Command) {
         self.effects.push(Effect::Worker(c));
+    }
+    pub fn query(&mut self, q: Query) {
+        self.command(Command::Query(q));
+    }
+    pub(crate) fn mutate(&mut self, m: Mutation) {
+        self.command(Command::Mutate(m));
     }
     pub fn flash(&mut self, level: FlashLevel, text: impl Into<String>) {
         *self.flash = Some(Flash {
@@ -118,14 +158,14 @@ impl Ctx<'_> {
             level,
         });
     }
-    pub fn request_dialog(&mut self, d: Dialog) {
+    pub(crate) fn request_dialog(&mut self, d: Dialog) {
         self.open_dialog = Some(d);
     }
 }
 
 /// How a screen answered a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Handled {
+pub(crate) enum Handled {
     Yes,
     No,
 }
@@ -144,6 +184,10 @@ pub struct App {
     pub quit: bool,
     /// Cookie TTL that applies to a paste (for the preview).
     pub cookie_ttl: time::Duration,
+    /// The worker is waiting before another attempt.
+    pub waiting: Option<Waiting>,
+    /// An import of the intake file was asked for and not yet answered.
+    intake_pending: bool,
 }
 
 impl App {
@@ -160,14 +204,16 @@ impl App {
             now,
             quit: false,
             cookie_ttl,
+            waiting: None,
+            intake_pending: false,
         }
     }
 
     /// The commands to send when the app starts: what is stored, then verify.
     pub fn startup(&self) -> Vec<Effect> {
         vec![
-            Effect::Worker(Command::Describe),
-            Effect::Worker(Command::Verify),
+            query(Query::Describe),
+            query(Query::Verify),
             Effect::LoadAudit,
         ]
     }
@@ -186,7 +232,7 @@ impl App {
     }
 
     /// The key tables in force (for the footer and key lookup).
-    pub fn key_tables(&self) -> Vec<&'static [keys::Binding]> {
+    pub(crate) fn key_tables(&self) -> Vec<&'static [keys::Binding]> {
         let screen: &'static [keys::Binding] = match self.screen {
             Screen::Status => super::screens::status::KEYS,
             Screen::Spaces => self.spaces.keys(),
@@ -248,6 +294,31 @@ impl App {
             }
             Msg::AuditLoaded(snapshot) => self.audit.on_loaded(snapshot),
             Msg::Worker(ev) => self.on_worker(ev, &mut effects),
+            Msg::FileChanged(file) => self.on_file_changed(file, &mut effects),
+            Msg::Copied { text, result } => {
+                self.flash = Some(match result {
+                    Ok(()) => Flash {
+                        text: format!("Copied {text}"),
+                        level: FlashLevel::Success,
+                    },
+                    Err(why) => Flash {
+                        text: format!("No clipboard ({why}): {text}"),
+                        level: FlashLevel::Warning,
+                    },
+                })
+            }
+            Msg::Opened { url, result } => {
+                self.flash = Some(match result {
+                    Ok(()) => Flash {
+                        text: format!("Opened {url} in the browser"),
+                        level: FlashLevel::Info,
+                    },
+                    Err(why) => Flash {
+                        text: format!("Could not open a browser ({why}); open {url} yourself"),
+                        level: FlashLevel::Warning,
+                    },
+                })
+            }
         }
         effects
     }
@@ -261,7 +332,6 @@ impl App {
                 effects,
                 flash: &mut self.flash,
                 now,
-                session: &self.session,
                 open_dialog: None,
             };
             let close = match dialog {
@@ -269,7 +339,7 @@ impl App {
                 Dialog::Token(t) => t.handle_key(&key, &mut ctx),
                 Dialog::ConfirmClear => match key.code {
                     crossterm::event::KeyCode::Char('y') | crossterm::event::KeyCode::Char('Y') => {
-                        ctx.command(Command::ClearCookies);
+                        ctx.mutate(Mutation::ClearCookies);
                         true
                     }
                     _ => {
@@ -290,7 +360,6 @@ impl App {
                 effects,
                 flash: &mut self.flash,
                 now,
-                session: &self.session,
                 open_dialog: None,
             };
             let h = match self.screen {
@@ -318,7 +387,7 @@ impl App {
             Some(Action::NextScreen) => self.show(self.screen.next(), effects),
             Some(Action::PasteCookies) => self.open_paste(effects),
             Some(Action::Verify) => {
-                effects.push(Effect::Worker(Command::Verify));
+                effects.push(query(Query::Verify));
                 self.flash = Some(Flash {
                     text: "Verifying…".into(),
                     level: FlashLevel::Info,
@@ -335,7 +404,7 @@ impl App {
     }
 
     /// Opens the paste dialog and asks for the clipboard's text.
-    pub fn open_paste(&mut self, effects: &mut Vec<Effect>) {
+    pub(crate) fn open_paste(&mut self, effects: &mut Vec<Effect>) {
         self.dialog = Some(Dialog::Paste(Box::new(PasteState::new(
             self.now,
             self.cookie_ttl,
@@ -347,99 +416,195 @@ impl App {
         self.screen = screen;
         match screen {
             Screen::Spaces if self.spaces.needs_load() && self.session.can_list() => {
-                self.spaces.mark_loading();
-                effects.push(Effect::Worker(Command::ListSpaces { max: None }));
+                effects.push(query(self.spaces.start_listing()));
             }
             Screen::Audit => effects.push(Effect::LoadAudit),
-            Screen::Status => effects.push(Effect::Worker(Command::Describe)),
+            // The status view is the last `Describe` answer, kept current by
+            // the vault watcher: switching to it reads nothing.
             _ => {}
+        }
+    }
+
+    fn on_file_changed(&mut self, file: WatchedFile, effects: &mut Vec<Effect>) {
+        match file {
+            WatchedFile::Intake if !self.intake_pending => {
+                self.intake_pending = true;
+                effects.push(Effect::Worker(Command::Mutate(Mutation::ImportCookies {
+                    input: ImportInput::IntakeFile,
+                })));
+            }
+            WatchedFile::Intake => {}
+            WatchedFile::Vault => effects.push(query(Query::Describe)),
+            WatchedFile::AuditLog => {
+                if self.screen == Screen::Audit && self.audit.following() {
+                    effects.push(Effect::LoadAudit);
+                }
+            }
         }
     }
 
     fn on_worker(&mut self, ev: Event, effects: &mut Vec<Effect>) {
         let was_signed_in = self.session.is_signed_in();
+        let saved_before = self.stored_saved_at();
         self.session.on_event(&ev, self.now);
         match &ev {
-            Event::SessionExpired { reason, .. } => {
+            Event::Site(_) => {
+                // Another site: nothing listed or said so far belongs to it.
+                self.spaces.reset();
+                self.waiting = None;
+                self.flash = None;
+            }
+            Event::Session(info) => {
+                self.waiting = None;
+                self.on_session(info, was_signed_in, effects);
+            }
+            Event::Stored(_) => {
+                // Fresh cookies stored by another process (an import in
+                // another terminal): check them when not signed in.
+                let saved_now = self.stored_saved_at();
+                if saved_now.is_some()
+                    && saved_now != saved_before
+                    && saved_before.is_some()
+                    && !self.session.is_signed_in()
+                    && self.session.state != super::session::SessionState::Checking
+                {
+                    effects.push(query(Query::Verify));
+                }
+            }
+            Event::Mutated { kind, result } => self.on_mutated(*kind, result, effects),
+            Event::Failed { error, .. } => {
+                self.waiting = None;
+                self.flash = Some(Flash {
+                    text: error.message.clone(),
+                    level: FlashLevel::Error,
+                });
+            }
+            Event::Waiting(w) => {
+                self.waiting = Some(Waiting {
+                    query: w.query,
+                    reason: w.reason.clone(),
+                    until: self.now + w.wait,
+                });
+            }
+            Event::Spaces(_) | Event::Pages(_) => {
+                if self
+                    .waiting
+                    .as_ref()
+                    .is_some_and(|w| matches!(w.query, QueryKind::Spaces | QueryKind::Pages))
+                {
+                    self.waiting = None;
+                }
+            }
+        }
+        if let Some(message) = self.spaces.on_worker_event(&ev, self.now) {
+            self.flash = Some(Flash {
+                text: message,
+                level: FlashLevel::Error,
+            });
+        }
+    }
+
+    fn stored_saved_at(&self) -> Option<OffsetDateTime> {
+        self.session
+            .stored
+            .as_ref()
+            .and_then(|s| s.cookies.as_ref())
+            .map(|c| c.saved_at)
+    }
+
+    fn on_session(&mut self, info: &SessionInfo, was_signed_in: bool, effects: &mut Vec<Effect>) {
+        match info {
+            SessionInfo::Expired { reason, .. } => {
                 self.screen = Screen::Status;
                 self.flash = Some(Flash {
                     text: format!("Session expired: {reason}"),
                     level: FlashLevel::Error,
                 });
-                effects.push(Effect::Worker(Command::Describe));
+                effects.push(query(Query::Describe));
             }
-            Event::Captcha { .. } => {
+            SessionInfo::Captcha { .. } => {
                 self.screen = Screen::Status;
                 self.flash = Some(Flash {
                     text: "CAPTCHA: sign in through the browser (o), then paste fresh cookies (p)"
                         .into(),
                     level: FlashLevel::Error,
                 });
-                effects.push(Effect::Worker(Command::Describe));
+                effects.push(query(Query::Describe));
             }
-            Event::Verified { user, .. } => {
+            SessionInfo::SignedIn { user, .. } => {
                 self.flash = Some(Flash {
                     text: format!("Signed in as {}", user.display_name),
                     level: FlashLevel::Success,
                 });
                 if !was_signed_in && self.spaces.needs_load() {
-                    self.spaces.mark_loading();
-                    effects.push(Effect::Worker(Command::ListSpaces { max: None }));
+                    effects.push(query(self.spaces.start_listing()));
                 }
                 effects.push(Effect::LoadAudit);
             }
-            Event::CookiesImported { report } => {
+            SessionInfo::Failed { error } => {
                 self.flash = Some(Flash {
-                    text: format!("Saved {} cookies encrypted; verifying…", report.names.len()),
-                    level: FlashLevel::Info,
-                });
-                self.spaces.reset();
-                effects.push(Effect::Worker(Command::Describe));
-            }
-            Event::CookiesCleared { report } => {
-                self.flash = Some(Flash {
-                    text: format!("Cleared {} stored cookies", report.removed),
-                    level: FlashLevel::Success,
-                });
-                effects.push(Effect::Worker(Command::Describe));
-                effects.push(Effect::LoadAudit);
-            }
-            Event::TokenStored => {
-                self.flash = Some(Flash {
-                    text: "Token stored encrypted; verifying…".into(),
-                    level: FlashLevel::Info,
-                });
-                effects.push(Effect::Worker(Command::Describe));
-            }
-            Event::SettingsReloaded { .. } => {
-                self.flash = Some(Flash {
-                    text: "Settings reloaded".into(),
-                    level: FlashLevel::Success,
-                });
-                self.spaces.reset();
-                effects.push(Effect::Worker(Command::Describe));
-                effects.push(Effect::Worker(Command::Verify));
-            }
-            Event::Error { message, .. } => {
-                self.flash = Some(Flash {
-                    text: message.clone(),
+                    text: error.message.clone(),
                     level: FlashLevel::Error,
                 });
             }
-            Event::NotConfigured { message } => {
+            SessionInfo::NotConfigured { message } => {
                 self.flash = Some(Flash {
                     text: message.clone(),
                     level: FlashLevel::Warning,
                 });
             }
-            Event::Waiting { wait, .. } => {
-                self.flash = Some(Flash {
-                    text: format!("Rate limited: waiting {} s…", wait.as_secs().max(1)),
-                    level: FlashLevel::Warning,
-                });
-            }
-            _ => {}
         }
-        self.spaces.on_worker_event(&ev, self.now);
     }
+
+    fn on_mutated(
+        &mut self,
+        kind: MutationKind,
+        result: &Result<MutationDone, crate::worker::WorkerError>,
+        effects: &mut Vec<Effect>,
+    ) {
+        if kind == MutationKind::ImportCookies {
+            self.intake_pending = false;
+        }
+        let (text, level) = match result {
+            Err(e) => (e.message.clone(), FlashLevel::Error),
+            Ok(MutationDone::CookiesImported(report)) => {
+                self.spaces.reset();
+                (
+                    format!("Saved {} cookies encrypted; verifying…", report.names.len()),
+                    FlashLevel::Info,
+                )
+            }
+            Ok(MutationDone::CookiesCleared(report)) => {
+                effects.push(Effect::LoadAudit);
+                (
+                    format!("Cleared {} stored cookies", report.removed),
+                    FlashLevel::Success,
+                )
+            }
+            Ok(MutationDone::TokenStored) => (
+                "Token stored encrypted; verifying…".into(),
+                FlashLevel::Info,
+            ),
+            Ok(MutationDone::TokenCleared(removed)) => (
+                if *removed {
+                    "Token removed from the vault".into()
+                } else {
+                    "No token was stored".into()
+                },
+                FlashLevel::Success,
+            ),
+            Ok(MutationDone::SettingsReloaded) => {
+                // The worker sent the new site first; check it.
+                effects.push(query(Query::Describe));
+                effects.push(query(Query::Verify));
+                ("Settings reloaded".into(), FlashLevel::Success)
+            }
+        };
+        self.flash = Some(Flash { text, level });
+    }
+}
+
+/// The effect of sending a query to the worker.
+fn query(q: Query) -> Effect {
+    Effect::Worker(Command::Query(q))
 }

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use super::app::ClipboardText;
 
 /// A lazily created clipboard shared by the driver's effects.
-pub type SharedClipboard = Mutex<Option<arboard::Clipboard>>;
+pub(crate) type SharedClipboard = Mutex<Option<arboard::Clipboard>>;
 
 /// Reads the clipboard's text with a clipboard of its own (tests, one-offs).
 pub fn read_clipboard_text() -> ClipboardText {
@@ -20,7 +20,7 @@ pub fn read_clipboard_text() -> ClipboardText {
 ///
 /// A clipboard that holds no text answers `Text("")`: the clipboard is there,
 /// only empty, and the dialog says so differently from "no clipboard".
-pub fn read_clipboard_text_with(cb: &SharedClipboard) -> ClipboardText {
+pub(crate) fn read_clipboard_text_with(cb: &SharedClipboard) -> ClipboardText {
     match with_clipboard(cb, |c| c.get_text()) {
         Ok(t) => ClipboardText::Text(Zeroizing::new(t)),
         Err(ClipboardFailure::Empty) => ClipboardText::Text(Zeroizing::new(String::new())),
@@ -29,7 +29,7 @@ pub fn read_clipboard_text_with(cb: &SharedClipboard) -> ClipboardText {
 }
 
 /// Puts `text` on the clipboard through `cb`; the error says why not.
-pub fn write_clipboard_text(cb: &SharedClipboard, text: &str) -> Result<(), String> {
+pub(crate) fn write_clipboard_text(cb: &SharedClipboard, text: &str) -> Result<(), String> {
     with_clipboard(cb, |c| c.set_text(text)).map_err(|e| match e {
         ClipboardFailure::Empty => "the clipboard refused the text".to_string(),
         ClipboardFailure::Unavailable(why) => why,

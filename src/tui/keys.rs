@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// Everything a key can ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Quit,
     ShowStatus,
     ShowSpaces,
@@ -62,7 +62,7 @@ pub const fn k(c: char) -> Key {
 }
 
 /// A special key.
-pub const fn special(code: KeyCode) -> Key {
+pub(crate) const fn special(code: KeyCode) -> Key {
     Key {
         code,
         mods: KeyModifiers::NONE,
@@ -79,7 +79,7 @@ pub const fn ctrl(c: char) -> Key {
 
 /// A binding: keys, action, a short footer label and a help sentence.
 #[derive(Clone, Copy, Debug)]
-pub struct Binding {
+pub(crate) struct Binding {
     pub keys: &'static [Key],
     pub action: Action,
     /// Shown in the footer; empty to keep it out of the footer.
@@ -88,7 +88,7 @@ pub struct Binding {
 }
 
 /// Keys that work on every screen while no text field has focus.
-pub const GLOBAL: &[Binding] = &[
+pub(crate) const GLOBAL: &[Binding] = &[
     Binding {
         keys: &[k('1')],
         action: Action::ShowStatus,
@@ -146,7 +146,7 @@ pub const GLOBAL: &[Binding] = &[
 ];
 
 /// Movement keys shared by list screens (vim keys and arrows; mouse wheel too).
-pub const LIST: &[Binding] = &[
+pub(crate) const LIST: &[Binding] = &[
     Binding {
         keys: &[special(KeyCode::Up), k('k')],
         action: Action::Up,
@@ -211,7 +211,7 @@ pub fn lookup(tables: &[&[Binding]], ev: &KeyEvent) -> Option<Action> {
 }
 
 /// How a key is written in the footer and help: `q`, `Tab`, `Ctrl+v`, `↑`.
-pub fn key_name(key: &Key) -> String {
+pub(crate) fn key_name(key: &Key) -> String {
     let base = match key.code {
         KeyCode::Char(' ') => "Space".to_string(),
         KeyCode::Char(c) => c.to_string(),
@@ -237,7 +237,7 @@ pub fn key_name(key: &Key) -> String {
 }
 
 /// `key label` pairs for the footer, in table order, skipping unlabelled ones.
-pub fn footer_items(tables: &[&[Binding]]) -> Vec<(String, &'static str)> {
+pub(crate) fn footer_items(tables: &[&[Binding]]) -> Vec<(String, &'static str)> {
     tables
         .iter()
         .flat_map(|t| t.iter())
@@ -247,7 +247,7 @@ pub fn footer_items(tables: &[&[Binding]]) -> Vec<(String, &'static str)> {
 }
 
 /// `keys — help` lines for the help overlay.
-pub fn help_lines(table: &[Binding]) -> Vec<(String, &'static str)> {
+pub(crate) fn help_lines(table: &[Binding]) -> Vec<(String, &'static str)> {
     table
         .iter()
         .map(|b| {

@@ -5,13 +5,15 @@
 
 pub mod app;
 pub mod clipboard;
-pub mod keys;
+pub(crate) mod keys;
 pub mod screens;
 pub mod session;
 pub mod theme;
 pub mod view;
-pub mod widgets;
+mod watch;
+pub(crate) mod widgets;
 
+use std::collections::HashMap;
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -26,18 +28,13 @@ use futures::StreamExt;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-use self::app::{App, Effect, Msg, Screen};
+use self::app::{App, Effect, Msg, Screen, WatchedFile};
 use self::session::SessionView;
 use self::theme::Theme;
 use crate::config::{FlagOverrides, Settings};
-use crate::confluence::client::{RetryPolicy, api_base, detect_deployment};
-use crate::credentials::ImportInput;
+use crate::confluence::client::RetryPolicy;
 use crate::vault::MachineIdSource;
-use crate::worker::{self, Command, Event, JobKind, WorkerOptions};
-
-/// How often the intake file (dropped-in cookies) and, in follow mode, the
-/// audit log's size are looked at: one `stat` each, no redraw unless changed.
-const FILE_POLL_INTERVAL: Duration = Duration::from_secs(1);
+use crate::worker::{self, SettingsSource, SiteInfo, WorkerOptions};
 
 /// Why the interface could not run.
 #[derive(Debug, thiserror::Error)]
@@ -48,8 +45,42 @@ pub enum TuiError {
     Demo(#[from] crate::demo::DemoError),
 }
 
-/// Runs the interface until the user quits.
-pub fn run(settings: Settings, flags: FlagOverrides, demo: bool) -> Result<(), TuiError> {
+/// Runs the interface on the configured site until the user quits.
+pub fn run(settings: Settings, flags: FlagOverrides) -> Result<(), TuiError> {
+    let opts = WorkerOptions {
+        source: SettingsSource::Environment(flags),
+        machine_id: MachineIdSource::System,
+        retry: RetryPolicy::default(),
+        login_page: None,
+    };
+    with_runtime(|local| async move { run_app(settings, opts, local).await })
+}
+
+/// Runs the interface against the built-in demo site. Nothing of the user's
+/// is read or written: no `.env`, no environment settings, no data dir.
+pub(crate) fn run_demo() -> Result<(), TuiError> {
+    with_runtime(|local| async move {
+        let d = demo_setup().await?;
+        crate::logging::init(&d.settings.paths().diagnostics_log);
+        let opts = WorkerOptions {
+            // `r` reads the demo's own settings again, never the user's.
+            source: SettingsSource::Vars(d.vars),
+            machine_id: MachineIdSource::System,
+            retry: RetryPolicy::default(),
+            login_page: Some(d.server.login_url().to_string()),
+        };
+        let result = run_app(d.settings, opts, local).await;
+        d.server.shutdown().await;
+        drop(d.data_dir);
+        result
+    })
+}
+
+fn with_runtime<F, Fut>(body: F) -> Result<(), TuiError>
+where
+    F: FnOnce(time::UtcOffset) -> Fut,
+    Fut: std::future::Future<Output = Result<(), TuiError>>,
+{
     // Asked before any runtime thread exists: the `time` crate refuses to read
     // the local offset from a multi-threaded process on Unix.
     let local = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
@@ -57,24 +88,15 @@ pub fn run(settings: Settings, flags: FlagOverrides, demo: bool) -> Result<(), T
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(async move {
-        if demo {
-            let d = demo_setup().await?;
-            let login = d.server.login_url().to_string();
-            let result = run_app(d.settings, flags, Some(login), local).await;
-            d.server.shutdown().await;
-            drop(d.data_dir);
-            result
-        } else {
-            run_app(settings, flags, None, local).await
-        }
-    })
+    rt.block_on(body(local))
 }
 
 /// The demo: the fake site in-process, throw-away data and vault directories.
 struct Demo {
     server: crate::demo::DemoServer,
     settings: Settings,
+    /// The settings' only source: a reload reads these again.
+    vars: HashMap<String, String>,
     data_dir: tempfile::TempDir,
 }
 
@@ -110,28 +132,14 @@ async fn demo_setup() -> Result<Demo, TuiError> {
         ("CONFLUENCE_DATA_DIR", data_dir.path().display().to_string()),
         ("CONFLUENCE_KDF_LOG_N", "14".into()),
     ];
-    let vars = vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let vars: HashMap<String, String> = vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     let settings = Settings::from_vars(&FlagOverrides::default(), &vars)
         .map_err(|e| io::Error::other(e.to_string()))?;
     Ok(Demo {
         server,
         settings,
+        vars,
         data_dir,
-    })
-}
-
-/// The site's login page: Cloud's is at the site root, Server/DC's under the base.
-fn login_page(settings: &Settings) -> Option<String> {
-    let base = settings.base_url.as_ref()?;
-    let deployment = detect_deployment(base, settings.deployment);
-    let api = api_base(base, deployment);
-    Some(match deployment {
-        crate::confluence::client::Deployment::Cloud => {
-            format!("{}/login", api.origin().ascii_serialization())
-        }
-        crate::confluence::client::Deployment::Server => {
-            format!("{}/login.action", api.as_str().trim_end_matches('/'))
-        }
     })
 }
 
@@ -163,33 +171,30 @@ impl Drop for TerminalGuard {
 
 async fn run_app(
     settings: Settings,
-    flags: FlagOverrides,
-    demo_login: Option<String>,
+    opts: WorkerOptions,
     local: time::UtcOffset,
 ) -> Result<(), TuiError> {
     let theme = Theme::from_env();
     let paths = settings.paths();
-    let site = settings.base_url.as_ref().map(|u| u.to_string());
-    let deployment = settings
-        .base_url
-        .as_ref()
-        .map(|u| detect_deployment(u, settings.deployment).to_string());
-    let login = demo_login.or_else(|| login_page(&settings));
-    let session = SessionView::new(
-        site,
-        deployment,
-        login,
-        settings.env_file_looked_for.display().to_string(),
+    let site = SiteInfo::from_settings(&settings, opts.login_page.as_deref());
+    let mut app = App::new(
+        SessionView::new(&site),
+        OffsetDateTime::now_utc(),
+        settings.cookie_ttl,
     );
-    let mut app = App::new(session, OffsetDateTime::now_utc(), settings.cookie_ttl);
     app.audit.set_time_offset(local);
-    let opts = WorkerOptions {
-        flags,
-        machine_id: MachineIdSource::System,
-        retry: RetryPolicy::default(),
-    };
     let mut w = worker::spawn(settings, opts);
     let (internal_tx, mut internal_rx) = mpsc::unbounded_channel::<Msg>();
+    // Cookies dropped into the intake file, another process's vault writes
+    // and audit records arrive as file events; without them (no inotify) the
+    // app still works, it just learns of such changes on the next action.
+    let _watcher = match watch::watch(&paths, internal_tx.clone()) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the data directory");
+            None
+        }
+    };
     let driver = Driver {
         commands: w.commands.clone(),
         internal: internal_tx,
@@ -202,23 +207,21 @@ async fn run_app(
     if let Ok(size) = terminal.size() {
         app.spaces.set_terminal_size(size.width, size.height);
     }
-    for e in app.startup() {
+    let mut startup = app.startup();
+    // Cookies left in the intake file before the app started.
+    if std::fs::symlink_metadata(&paths.intake_file).is_ok_and(|m| m.is_file() && m.len() > 0) {
+        startup.extend(app.update(Msg::FileChanged(WatchedFile::Intake)));
+    }
+    for e in startup {
         driver.perform(e, &mut app);
     }
-    let mut intake_poll = tokio::time::interval(FILE_POLL_INTERVAL);
-    intake_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut intake_pending = false;
-    let mut audit_len = 0u64;
     let mut dirty = true;
     loop {
         if dirty {
             terminal.draw(|f| view::draw(&app, f.area(), f.buffer_mut(), &theme))?;
             dirty = false;
-            // Lets the end-to-end test prove the terminal is restored on a
-            // panic; nothing else sets it.
-            if std::env::var_os("CONFLUENCE_TUI_PANIC_TEST").is_some() {
-                panic!("panic requested by CONFLUENCE_TUI_PANIC_TEST");
-            }
+            #[cfg(debug_assertions)]
+            panic_if_asked();
         }
         let tick = tick_period(&app);
         let msg = tokio::select! {
@@ -236,31 +239,11 @@ async fn run_app(
                 None => break,
             },
             ev = w.events.recv() => match ev {
-                Some(ev) => {
-                    if matches!(ev, Event::CookiesImported { .. } | Event::Error { kind: JobKind::Credentials, .. }) {
-                        intake_pending = false;
-                    }
-                    Some(Msg::Worker(ev))
-                }
+                Some(ev) => Some(Msg::Worker(ev)),
                 None => break,
             },
             m = internal_rx.recv() => m,
             _ = sleep_or_never(tick) => Some(Msg::Tick(OffsetDateTime::now_utc())),
-            _ = intake_poll.tick() => {
-                // Cookies dropped into the intake file while the app runs.
-                if !intake_pending && std::fs::metadata(&paths.intake_file).is_ok_and(|m| m.is_file() && m.len() > 0) {
-                    intake_pending = true;
-                    let _ = driver.commands.send(Command::ImportCookies { input: ImportInput::IntakeFile });
-                }
-                if app.screen == Screen::Audit && app.audit.following() {
-                    let len = std::fs::metadata(&paths.audit_log).map(|m| m.len()).unwrap_or(0);
-                    if len != audit_len {
-                        audit_len = len;
-                        driver.perform(Effect::LoadAudit, &mut app);
-                    }
-                }
-                None
-            },
         };
         let Some(msg) = msg else { continue };
         app.now = OffsetDateTime::now_utc();
@@ -276,13 +259,18 @@ async fn run_app(
     Ok(())
 }
 
+/// Lets the end-to-end test prove the terminal is restored on a panic. Only
+/// in debug builds (the ones tests run): a release binary has no such hook.
+#[cfg(debug_assertions)]
+fn panic_if_asked() {
+    if std::env::var_os("CONFLUENCE_TUI_PANIC_TEST").is_some() {
+        panic!("panic requested by CONFLUENCE_TUI_PANIC_TEST");
+    }
+}
+
 /// When the screen shows something that changes with time, how often.
 fn tick_period(app: &App) -> Option<Duration> {
-    let waiting = app
-        .flash
-        .as_ref()
-        .is_some_and(|f| f.text.starts_with("Rate limited"));
-    if waiting {
+    if app.waiting.as_ref().is_some_and(|w| w.until > app.now) {
         return Some(Duration::from_secs(1));
     }
     if app.screen != Screen::Status || app.dialog.is_some() {
@@ -308,10 +296,11 @@ async fn sleep_or_never(d: Option<Duration>) {
     }
 }
 
-/// Performs effects; slow ones run on the blocking pool and answer through
-/// the internal channel.
+/// Performs effects. Nothing here blocks the loop: the clipboard, the
+/// browser and the audit log are reached on the blocking pool, and their
+/// answers come back through the internal channel.
 struct Driver {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::UnboundedSender<worker::Command>,
     internal: mpsc::UnboundedSender<Msg>,
     audit_path: PathBuf,
     /// Kept alive: on X11 the clipboard's content lives as long as its owner.
@@ -326,17 +315,11 @@ impl Driver {
             }
             Effect::Quit => app.quit = true,
             Effect::OpenUrl(url) => {
-                if let Err(e) = open::that_detached(&url) {
-                    app.flash = Some(app::Flash {
-                        text: format!("Could not open a browser ({e}); open {url} yourself"),
-                        level: app::FlashLevel::Warning,
-                    });
-                } else {
-                    app.flash = Some(app::Flash {
-                        text: format!("Opened {url} in the browser"),
-                        level: app::FlashLevel::Info,
-                    });
-                }
+                let tx = self.internal.clone();
+                tokio::task::spawn_blocking(move || {
+                    let result = open::that_detached(&url).map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Opened { url, result });
+                });
             }
             Effect::ReadClipboard => {
                 let tx = self.internal.clone();
@@ -346,20 +329,12 @@ impl Driver {
                 });
             }
             Effect::CopyToClipboard(text) => {
-                match clipboard::write_clipboard_text(&self.clipboard, &text) {
-                    Ok(()) => {
-                        app.flash = Some(app::Flash {
-                            text: format!("Copied {text}"),
-                            level: app::FlashLevel::Success,
-                        })
-                    }
-                    Err(why) => {
-                        app.flash = Some(app::Flash {
-                            text: format!("No clipboard ({why}): {text}"),
-                            level: app::FlashLevel::Warning,
-                        })
-                    }
-                }
+                let tx = self.internal.clone();
+                let cb = self.clipboard.clone();
+                tokio::task::spawn_blocking(move || {
+                    let result = clipboard::write_clipboard_text(&cb, &text);
+                    let _ = tx.send(Msg::Copied { text, result });
+                });
             }
             Effect::LoadAudit => {
                 let tx = self.internal.clone();

@@ -3,9 +3,10 @@
 
 use time::OffsetDateTime;
 
+use crate::confluence::client::AuthMode;
 use crate::cookies::jar::{EXPIRES_SOON_THRESHOLD, ExpiryState};
 use crate::credentials::CookieStatus;
-use crate::worker::Event;
+use crate::worker::{Event, MutationKind, SessionInfo, SiteInfo};
 
 /// The session's state as last reported by the worker.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,7 +46,7 @@ pub enum Badge {
 }
 
 impl Badge {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Badge::SignedIn => "SIGNED IN",
             Badge::ExpiresSoon => "EXPIRES SOON",
@@ -67,7 +68,7 @@ pub struct SessionView {
     pub login_page: Option<String>,
     /// The settings file looked for (shown in guidance).
     pub env_file: String,
-    pub mode: Option<&'static str>,
+    pub mode: Option<AuthMode>,
     pub why: Option<String>,
     pub user: Option<String>,
     pub last_verified: Option<OffsetDateTime>,
@@ -78,43 +79,54 @@ pub struct SessionView {
 }
 
 impl SessionView {
-    /// A view before anything was checked.
-    pub fn new(
-        site: Option<String>,
-        deployment: Option<String>,
-        login_page: Option<String>,
-        env_file: String,
-    ) -> SessionView {
-        let state = if site.is_none() {
+    /// A view of `site` before anything was checked.
+    pub fn new(site: &SiteInfo) -> SessionView {
+        let mut view = SessionView {
+            site: None,
+            deployment: None,
+            login_page: None,
+            env_file: String::new(),
+            mode: None,
+            why: None,
+            user: None,
+            last_verified: None,
+            state: SessionState::Checking,
+            stored: None,
+            token_in_environment: false,
+        };
+        view.apply_site(site);
+        view
+    }
+
+    /// The site in force changed (start, reload): forget what was learnt
+    /// about the old one.
+    pub(crate) fn apply_site(&mut self, site: &SiteInfo) {
+        self.site = site.site.clone();
+        self.deployment = site.deployment.map(|d| d.to_string());
+        self.login_page = site.login_page.clone();
+        self.env_file = site.env_file.display().to_string();
+        self.mode = None;
+        self.why = None;
+        self.user = None;
+        self.last_verified = None;
+        self.state = if self.site.is_none() {
             SessionState::NotConfigured {
                 message: format!(
-                    "CONFLUENCE_BASE_URL is not set: put it in {env_file} or export it"
+                    "CONFLUENCE_BASE_URL is not set: put it in {} or export it",
+                    self.env_file
                 ),
             }
         } else {
             SessionState::Checking
         };
-        SessionView {
-            site,
-            deployment,
-            login_page,
-            env_file,
-            mode: None,
-            why: None,
-            user: None,
-            last_verified: None,
-            state,
-            stored: None,
-            token_in_environment: false,
-        }
     }
 
-    pub fn is_signed_in(&self) -> bool {
+    pub(crate) fn is_signed_in(&self) -> bool {
         self.state == SessionState::SignedIn
     }
 
     /// Listing makes sense only with a site and some credential.
-    pub fn can_list(&self) -> bool {
+    pub(crate) fn can_list(&self) -> bool {
         self.site.is_some() && !matches!(self.state, SessionState::NotConfigured { .. })
     }
 
@@ -157,9 +169,11 @@ impl SessionView {
             SessionState::Captcha { .. } => Badge::Captcha,
             SessionState::Failed { .. } => Badge::Failed,
             SessionState::SignedIn => match (self.mode, self.cookie_state(now)) {
-                (Some("cookie"), Some(ExpiryState::ExpiresSoon { .. })) => Badge::ExpiresSoon,
+                (Some(AuthMode::Cookie), Some(ExpiryState::ExpiresSoon { .. })) => {
+                    Badge::ExpiresSoon
+                }
                 (
-                    Some("cookie"),
+                    Some(AuthMode::Cookie),
                     Some(
                         ExpiryState::ExpiredByAge
                         | ExpiryState::ExpiredBySession
@@ -172,7 +186,7 @@ impl SessionView {
     }
 
     /// True when the guidance panel (how to get fresh cookies) should show.
-    pub fn needs_cookie_guidance(&self, now: OffsetDateTime) -> bool {
+    pub(crate) fn needs_cookie_guidance(&self, now: OffsetDateTime) -> bool {
         match &self.state {
             SessionState::Expired { .. } | SessionState::Captcha { .. } => true,
             SessionState::NotConfigured { .. } => self.site.is_some(),
@@ -182,62 +196,52 @@ impl SessionView {
     }
 
     /// Applies a worker event.
-    pub fn on_event(&mut self, ev: &Event, now: OffsetDateTime) {
+    pub(crate) fn on_event(&mut self, ev: &Event, now: OffsetDateTime) {
         match ev {
-            Event::Verified {
+            Event::Site(site) => self.apply_site(site),
+            Event::Session(info) => self.apply_session(info, now),
+            Event::Stored(info) => {
+                self.stored = Some(info.status.clone());
+                self.token_in_environment = info.token_in_environment;
+            }
+            Event::Mutated {
+                kind: MutationKind::ImportCookies | MutationKind::StoreToken,
+                result: Ok(_),
+            } => self.state = SessionState::Checking,
+            _ => {}
+        }
+    }
+
+    fn apply_session(&mut self, info: &SessionInfo, now: OffsetDateTime) {
+        self.state = match info {
+            SessionInfo::SignedIn {
                 user,
                 mode,
                 why,
                 deployment,
             } => {
-                self.state = SessionState::SignedIn;
                 self.user = Some(user.display_name.clone());
-                self.mode = Some(mode);
+                self.mode = Some(*mode);
                 self.why = Some(why.clone());
                 self.deployment = Some(deployment.to_string());
                 self.last_verified = Some(now);
+                return self.state = SessionState::SignedIn;
             }
-            Event::NotConfigured { message } => {
-                self.state = SessionState::NotConfigured {
-                    message: message.clone(),
-                };
-                self.user = None;
-            }
-            Event::SessionExpired { reason, status } => {
-                self.state = SessionState::Expired {
-                    reason: reason.clone(),
-                    status: *status,
-                };
-                self.user = None;
-            }
-            Event::Captcha { login_url, status } => {
-                self.state = SessionState::Captcha {
-                    login_url: login_url.clone(),
-                    status: *status,
-                };
-                self.user = None;
-            }
-            Event::Error {
-                kind: crate::worker::JobKind::Verify,
-                message,
-                ..
-            } => {
-                self.state = SessionState::Failed {
-                    message: message.clone(),
-                };
-                self.user = None;
-            }
-            Event::Described {
-                status,
-                token_in_environment,
-            } => {
-                self.stored = Some((**status).clone());
-                self.token_in_environment = *token_in_environment;
-            }
-            Event::CookiesImported { .. } | Event::TokenStored | Event::SettingsReloaded { .. } => {
-                self.state = SessionState::Checking;
-            }
-            _ => {}
-        }
+            SessionInfo::NotConfigured { message } => SessionState::NotConfigured {
+                message: message.clone(),
+            },
+            SessionInfo::Expired { reason, status } => SessionState::Expired {
+                reason: reason.clone(),
+                status: *status,
+            },
+            SessionInfo::Captcha { login_url, status } => SessionState::Captcha {
+                login_url: login_url.clone(),
+                status: *status,
+            },
+            SessionInfo::Failed { error } => SessionState::Failed {
+                message: error.message.clone(),
+            },
+        };
+        self.user = None;
     }
 }

@@ -10,7 +10,7 @@ pub struct Theme {
 
 impl Theme {
     /// Colour unless `NO_COLOR` is set to anything non-empty.
-    pub fn from_env() -> Theme {
+    pub(crate) fn from_env() -> Theme {
         Theme {
             color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         }
@@ -31,7 +31,7 @@ impl Theme {
     pub fn title(&self) -> Style {
         Style::new().add_modifier(Modifier::BOLD)
     }
-    pub fn dim(&self) -> Style {
+    pub(crate) fn dim(&self) -> Style {
         if self.color {
             Style::new().fg(Color::DarkGray)
         } else {
@@ -44,13 +44,13 @@ impl Theme {
     pub fn ok(&self) -> Style {
         self.fg(Color::Green)
     }
-    pub fn warn(&self) -> Style {
+    pub(crate) fn warn(&self) -> Style {
         self.fg(Color::Yellow)
     }
     pub fn error(&self) -> Style {
         self.fg(Color::Red).add_modifier(Modifier::BOLD)
     }
-    pub fn selected(&self) -> Style {
+    pub(crate) fn selected(&self) -> Style {
         if self.color {
             Style::new().bg(Color::Blue).fg(Color::White)
         } else {

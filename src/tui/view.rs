@@ -28,7 +28,15 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
         Screen::Spaces => screens::spaces::render(&app.spaces, app.now, body, buf, theme),
         Screen::Audit => screens::audit::render(&app.audit, body, buf, theme),
     }
-    if let Some(f) = &app.flash {
+    let waiting = app.waiting.as_ref().filter(|w| w.until > app.now);
+    if let Some(w) = waiting {
+        let secs = (w.until - app.now).whole_seconds().max(1);
+        let text = format!(
+            " {}: trying again in {secs} s…",
+            capitalise(&w.reason.to_string())
+        );
+        Paragraph::new(Line::styled(text, theme.warn())).render(message, buf);
+    } else if let Some(f) = &app.flash {
         let style = match f.level {
             FlashLevel::Info => theme.dim(),
             FlashLevel::Success => theme.ok(),
@@ -44,6 +52,15 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
         Some(Dialog::ConfirmClear) => draw_confirm(area, buf, theme),
         Some(Dialog::Help) => draw_help(app, area, buf, theme),
         None => {}
+    }
+}
+
+/// The sentence with its first letter in upper case.
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 

@@ -97,6 +97,23 @@ impl VaultError {
         }
     }
 
+    /// What kind of failure this is (decides the exit code): the file system
+    /// refusing, or a bug, is internal; everything else means the vault
+    /// cannot be read.
+    pub fn class(&self) -> crate::exit::ErrorClass {
+        use crate::exit::ErrorClass;
+        match self {
+            VaultError::Io { .. } | VaultError::Internal { .. } => ErrorClass::Internal,
+            VaultError::OtherMachine
+            | VaultError::PassphraseMissing
+            | VaultError::WrongPassphrase
+            | VaultError::Corrupt { .. }
+            | VaultError::UnsupportedVersion { .. }
+            | VaultError::UnsafeKdfParams { .. }
+            | VaultError::MachineIdUnreadable { .. } => ErrorClass::Vault,
+        }
+    }
+
     /// Shorthand for a `Corrupt` with a fixed reason.
     pub(crate) fn corrupt(reason: &str) -> VaultError {
         VaultError::Corrupt {

@@ -12,34 +12,37 @@ use super::error::VaultError;
 /// First four bytes of every vault file ("confluence-tui vault").
 pub const MAGIC: [u8; 4] = *b"CTVF";
 /// The only format version this build writes and reads.
-pub const FORMAT_VERSION: u8 = 1;
+pub(crate) const FORMAT_VERSION: u8 = 1;
 /// Header length in bytes; the header is also the AEAD's associated data.
 pub const HEADER_LEN: usize = 80;
 /// Length of the Poly1305 tag at the end of the ciphertext.
-pub const TAG_LEN: usize = 16;
+pub(crate) const TAG_LEN: usize = 16;
 /// Length of the trailing SHA-256 checksum.
 pub const CHECKSUM_LEN: usize = 32;
 /// Shortest possible file: header, an empty ciphertext's tag, checksum.
-pub const MIN_FILE_LEN: usize = HEADER_LEN + TAG_LEN + CHECKSUM_LEN;
+pub(crate) const MIN_FILE_LEN: usize = HEADER_LEN + TAG_LEN + CHECKSUM_LEN;
 /// KDF id for scrypt, the only KDF defined.
-pub const KDF_SCRYPT: u8 = 1;
+pub(crate) const KDF_SCRYPT: u8 = 1;
 /// Flag bit: a passphrase is part of the key.
-pub const FLAG_PASSPHRASE: u8 = 0b01;
+pub(crate) const FLAG_PASSPHRASE: u8 = 0b01;
 /// Flag bit: the machine id is part of the key and the machine tag is set.
-pub const FLAG_MACHINE_BOUND: u8 = 0b10;
+pub(crate) const FLAG_MACHINE_BOUND: u8 = 0b10;
 
-/// Accepted scrypt log2(N) range when reading (and writing).
-pub const LOG_N_RANGE: std::ops::RangeInclusive<u8> = 10..=20;
+/// Accepted scrypt log2(N) range when reading and writing; also the range of
+/// `CONFLUENCE_KDF_LOG_N`.
+pub(crate) const KDF_LOG_N_RANGE: std::ops::RangeInclusive<u8> = 10..=20;
 /// Accepted scrypt r range.
-pub const R_RANGE: std::ops::RangeInclusive<u32> = 1..=16;
+pub(crate) const R_RANGE: std::ops::RangeInclusive<u32> = 1..=16;
 /// Accepted scrypt p range.
-pub const P_RANGE: std::ops::RangeInclusive<u32> = 1..=4;
+pub(crate) const P_RANGE: std::ops::RangeInclusive<u32> = 1..=4;
 /// Largest scrypt working memory (128·r·N bytes) a header may ask for.
-pub const MAX_KDF_MEMORY: u64 = 1 << 30;
+pub(crate) const MAX_KDF_MEMORY: u64 = 1 << 30;
+/// scrypt cost (log2 N) for new vaults unless `CONFLUENCE_KDF_LOG_N` says.
+pub(crate) const DEFAULT_KDF_LOG_N: u8 = 17;
 /// scrypt r used for new vaults.
-pub const DEFAULT_R: u32 = 8;
+pub(crate) const DEFAULT_R: u32 = 8;
 /// scrypt p used for new vaults.
-pub const DEFAULT_P: u32 = 1;
+pub(crate) const DEFAULT_P: u32 = 1;
 
 const OFF_VERSION: usize = 4;
 const OFF_FLAGS: usize = 5;
@@ -73,7 +76,7 @@ impl KdfParams {
     /// Refuses parameters outside the bounds, so scrypt never runs with a
     /// hostile header's cost.
     pub fn check(&self) -> Result<(), VaultError> {
-        let in_range = LOG_N_RANGE.contains(&self.log_n)
+        let in_range = KDF_LOG_N_RANGE.contains(&self.log_n)
             && R_RANGE.contains(&self.r)
             && P_RANGE.contains(&self.p);
         // Ranges hold first, so the shift and product cannot overflow u64.
@@ -212,7 +215,7 @@ pub fn parse_file(bytes: &[u8]) -> Result<ParsedFile<'_>, VaultError> {
 }
 
 /// Lays out a file: header, ciphertext, then the checksum over both.
-pub fn assemble(header_bytes: &[u8; HEADER_LEN], ciphertext: &[u8]) -> Vec<u8> {
+pub(crate) fn assemble(header_bytes: &[u8; HEADER_LEN], ciphertext: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + ciphertext.len() + CHECKSUM_LEN);
     out.extend_from_slice(header_bytes);
     out.extend_from_slice(ciphertext);

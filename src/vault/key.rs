@@ -19,10 +19,10 @@ const MACHINE_TAG_DOMAIN: &[u8] = b"confluence-tui/v1/machine-tag";
 const KEY_CHECK_LABEL: &[u8] = b"confluence-tui/v1/key-check";
 
 /// Length of the derived XChaCha20-Poly1305 key.
-pub const KEY_LEN: usize = 32;
+pub(crate) const KEY_LEN: usize = 32;
 
 /// A derived vault key; wiped when dropped.
-pub type VaultKey = Zeroizing<[u8; KEY_LEN]>;
+pub(crate) type VaultKey = Zeroizing<[u8; KEY_LEN]>;
 
 /// Where the machine id comes from.
 #[derive(Clone)]
@@ -100,7 +100,7 @@ impl MachineBinding {
     }
 
     /// The 8-byte tag stored in the header.
-    pub fn tag(&self) -> [u8; 8] {
+    pub(crate) fn tag(&self) -> [u8; 8] {
         self.tag
     }
 }
@@ -146,7 +146,7 @@ pub fn derive_key(
 }
 
 /// The 16-byte key check value stored in the header.
-pub fn key_check(key: &VaultKey) -> [u8; 16] {
+pub(crate) fn key_check(key: &VaultKey) -> [u8; 16] {
     let full = hmac_sha256(key.as_slice(), KEY_CHECK_LABEL);
     let mut out = [0u8; 16];
     out.copy_from_slice(&full[..16]);
@@ -154,7 +154,7 @@ pub fn key_check(key: &VaultKey) -> [u8; 16] {
 }
 
 /// Compares a stored key check value with the key, in constant time.
-pub fn key_check_matches(key: &VaultKey, stored: &[u8; 16]) -> bool {
+pub(crate) fn key_check_matches(key: &VaultKey, stored: &[u8; 16]) -> bool {
     key_mac(key.as_slice())
         .chain_update(KEY_CHECK_LABEL)
         .verify_truncated_left(stored)

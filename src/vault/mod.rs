@@ -4,16 +4,16 @@
 //! `seal` document ↔ bytes, `store` the atomic save/load under a lock,
 //! `error` what can go wrong. See `docs/vault-format.md`.
 
-pub mod error;
+pub(crate) mod error;
 pub mod format;
 pub mod key;
-pub mod seal;
-pub mod store;
+pub(crate) mod seal;
+pub(crate) mod store;
 
 pub use error::VaultError;
 pub use format::KdfParams;
 pub use key::MachineIdSource;
-pub use store::{HeaderInfo, Vault, VaultOptions};
+pub use store::{Vault, VaultOptions};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

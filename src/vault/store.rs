@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use super::VaultDocument;
 use super::error::VaultError;
-use super::format::{self, KdfParams};
+use super::format::{self, DEFAULT_KDF_LOG_N, KdfParams};
 use super::key::MachineIdSource;
 use super::seal;
-use crate::config::{DEFAULT_KDF_LOG_N, Settings};
+use crate::fsutil::create_private_dir;
 use crate::secret::{ExposeSecret, SecretString};
 
 const TEMP_SUFFIX: &str = ".tmp";
@@ -34,17 +34,6 @@ impl Default for VaultOptions {
             machine_id: MachineIdSource::System,
             passphrase: None,
             kdf_log_n: DEFAULT_KDF_LOG_N,
-        }
-    }
-}
-
-impl VaultOptions {
-    /// Options from validated settings, with the system machine id.
-    pub fn from_settings(settings: &Settings) -> VaultOptions {
-        VaultOptions {
-            machine_id: MachineIdSource::System,
-            passphrase: settings.vault_passphrase.clone(),
-            kdf_log_n: settings.kdf_log_n,
         }
     }
 }
@@ -78,14 +67,6 @@ impl Vault {
             opts.passphrase = None;
         }
         Vault { path, opts }
-    }
-
-    /// The vault under the settings' data directory.
-    pub fn from_settings(settings: &Settings) -> Vault {
-        Vault::new(
-            settings.paths().vault_file,
-            VaultOptions::from_settings(settings),
-        )
     }
 
     /// The vault file's path.
@@ -328,14 +309,7 @@ fn remove_stale_temps(dir: &Path, prefix: &OsString) {
 
 /// Creates the directory (and parents) owner-only.
 fn ensure_dir(dir: &Path) -> Result<(), VaultError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir).map_err(|e| VaultError::io(dir, e))
+    create_private_dir(dir).map_err(|e| VaultError::io(dir, e))
 }
 
 /// Makes a rename or removal in `dir` durable.

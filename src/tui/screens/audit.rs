@@ -20,7 +20,7 @@ use crate::tui::keys::{self, Action, Binding, k, special};
 use crate::tui::theme::Theme;
 
 /// Keys of the audit viewer (the list keys and `/` come from `keys::LIST`).
-pub const KEYS: &[Binding] = &[
+pub(crate) const KEYS: &[Binding] = &[
     Binding {
         keys: &[k('e')],
         action: Action::CycleEventFilter,
@@ -139,7 +139,7 @@ impl AuditState {
     }
 
     /// Shows times in `offset` (call once at startup with the local offset).
-    pub fn set_time_offset(&mut self, offset: UtcOffset) {
+    pub(crate) fn set_time_offset(&mut self, offset: UtcOffset) {
         self.offset = offset;
     }
 
@@ -176,12 +176,12 @@ impl AuditState {
     }
 
     /// Mouse wheel: moves the selection.
-    pub fn scroll(&mut self, delta: i32) {
+    pub(crate) fn scroll(&mut self, delta: i32) {
         self.move_by(delta as isize);
     }
 
     /// Keys of the screen; while the filter has focus, every key is taken.
-    pub fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx) -> Handled {
+    pub(crate) fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx) -> Handled {
         if self.filter_focus {
             self.filter_key(key);
             return Handled::Yes;
@@ -222,7 +222,7 @@ impl AuditState {
 
     /// Takes a freshly read log, keeping the selection on the same record
     /// (or on the newest one in follow mode).
-    pub fn on_loaded(&mut self, snapshot: AuditSnapshot) {
+    pub(crate) fn on_loaded(&mut self, snapshot: AuditSnapshot) {
         let keep = self.selected_record().map(|r| r.hash.clone());
         let AuditSnapshot {
             records,
@@ -476,7 +476,7 @@ fn pad(s: &str, width: usize) -> String {
 }
 
 /// Draws the audit viewer.
-pub fn render(state: &AuditState, area: Rect, buf: &mut Buffer, theme: &Theme) {
+pub(crate) fn render(state: &AuditState, area: Rect, buf: &mut Buffer, theme: &Theme) {
     let detail = state
         .selected_record()
         .map(|r| detail_lines(state, r, theme));

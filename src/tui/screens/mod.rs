@@ -3,14 +3,14 @@
 
 pub mod audit;
 pub mod paste;
-pub mod spaces;
-pub mod status;
-pub mod token;
+pub(crate) mod spaces;
+pub(crate) mod status;
+pub(crate) mod token;
 
 use ratatui::layout::Rect;
 
 /// A rectangle of at most `width`×`height` centred in `area`.
-pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+pub(crate) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);
     let h = height.min(area.height);
     Rect {

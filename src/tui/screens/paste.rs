@@ -19,13 +19,13 @@ use crate::secret::{ExposeSecret, mask, mask_len};
 use crate::tui::app::{ClipboardText, Ctx, FlashLevel};
 use crate::tui::keys::{self, Action, Binding, ctrl, special};
 use crate::tui::theme::Theme;
-use crate::worker::Command;
+use crate::worker::Mutation;
 
 /// The character shown for every hidden character of the paste.
 const MASK_CHAR: char = '•';
 
 /// Keys of the paste dialog (every other key edits the text).
-pub const KEYS: &[Binding] = &[
+pub(crate) const KEYS: &[Binding] = &[
     Binding {
         keys: &[special(KeyCode::Enter)],
         action: Action::Save,
@@ -143,7 +143,7 @@ impl PasteState {
 
     /// A bracketed paste from the terminal: inserted as text, newlines and all
     /// (they never submit).
-    pub fn insert_paste(&mut self, text: &str, now: OffsetDateTime, ttl: Duration) {
+    pub(crate) fn insert_paste(&mut self, text: &str, now: OffsetDateTime, ttl: Duration) {
         // Terminals send line breaks in a paste as CR; the parsers want LF.
         let text = Zeroizing::new(text.replace("\r\n", "\n").replace('\r', "\n"));
         if self.replace_on_paste {
@@ -164,7 +164,7 @@ impl PasteState {
     }
 
     /// The clipboard's answer: its text replaces the dialog's.
-    pub fn on_clipboard(&mut self, c: ClipboardText, now: OffsetDateTime, ttl: Duration) {
+    pub(crate) fn on_clipboard(&mut self, c: ClipboardText, now: OffsetDateTime, ttl: Duration) {
         match c {
             ClipboardText::Text(t) if t.trim().is_empty() => self.source = Source::ClipboardEmpty,
             ClipboardText::Text(t) => {
@@ -179,7 +179,7 @@ impl PasteState {
     }
 
     /// Returns true when the dialog should close.
-    pub fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx, ttl: Duration) -> bool {
+    pub(crate) fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx, ttl: Duration) -> bool {
         match keys::lookup(&[KEYS], key) {
             Some(Action::Back) => {
                 ctx.flash(FlashLevel::Info, "Nothing was saved.");
@@ -241,7 +241,7 @@ impl PasteState {
         match &self.preview {
             Preview::Valid(v) => {
                 let n = v.parsed.jar.len();
-                ctx.command(Command::ImportCookies {
+                ctx.mutate(Mutation::ImportCookies {
                     input: ImportInput::Paste(self.text()),
                 });
                 ctx.flash(
@@ -285,11 +285,6 @@ impl PasteState {
             self.large = None;
             self.input.insert_str(text);
         }
-    }
-
-    /// True when the paste is too large to edit in place.
-    pub fn is_large(&self) -> bool {
-        self.large.is_some()
     }
 
     fn reparse(&mut self, now: OffsetDateTime, ttl: Duration) {
@@ -347,12 +342,12 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// Footer keys while the dialog is open.
-pub fn footer() -> Vec<(String, &'static str)> {
+pub(crate) fn footer() -> Vec<(String, &'static str)> {
     keys::footer_items(&[KEYS])
 }
 
 /// Draws the dialog over `area` (the screen's body).
-pub fn render(state: &PasteState, area: Rect, buf: &mut Buffer, theme: &Theme) {
+pub(crate) fn render(state: &PasteState, area: Rect, buf: &mut Buffer, theme: &Theme) {
     // The whole body: the preview needs the room, and slivers of the screen
     // beside a centred box only look broken.
     Clear.render(area, buf);
@@ -602,7 +597,6 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::tui::app::{Effect, Flash};
-    use crate::tui::session::SessionView;
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-11-21 12:00 UTC);
@@ -612,7 +606,6 @@ mod tests {
     struct Harness {
         effects: Vec<Effect>,
         flash: Option<Flash>,
-        session: SessionView,
     }
 
     impl Harness {
@@ -620,7 +613,6 @@ mod tests {
             Harness {
                 effects: Vec::new(),
                 flash: None,
-                session: SessionView::new(None, None, None, ".env".into()),
             }
         }
         fn key(&mut self, state: &mut PasteState, code: KeyCode, mods: KeyModifiers) -> bool {
@@ -628,7 +620,6 @@ mod tests {
                 effects: &mut self.effects,
                 flash: &mut self.flash,
                 now: NOW,
-                session: &self.session,
                 open_dialog: None,
             };
             state.handle_key(&KeyEvent::new(code, mods), &mut ctx, TTL)
@@ -695,9 +686,9 @@ mod tests {
         assert!(h.key(&mut s, KeyCode::Enter, KeyModifiers::NONE));
         match h.effects.as_slice() {
             [
-                Effect::Worker(Command::ImportCookies {
+                Effect::Worker(crate::worker::Command::Mutate(Mutation::ImportCookies {
                     input: ImportInput::Paste(t),
-                }),
+                })),
             ] => assert_eq!(t.as_str(), header()),
             other => panic!("unexpected effects {other:?}"),
         }
@@ -787,7 +778,7 @@ mod tests {
         let mut state = PasteState::new(NOW, TTL);
         let big = format!("Cookie: cloud.session.token={}", "x".repeat(200 * 1024));
         state.insert_paste(&big, NOW, TTL);
-        assert!(state.is_large() && state.is_valid());
+        assert!(state.large.is_some() && state.is_valid());
         assert_eq!(
             state.input.lines().concat().len(),
             0,
@@ -801,9 +792,9 @@ mod tests {
             "typing does not edit a large paste"
         );
         h.key(&mut state, KeyCode::Char('l'), KeyModifiers::CONTROL);
-        assert!(!state.is_large() && state.char_count() == 0);
+        assert!(state.large.is_none() && state.char_count() == 0);
         state.insert_paste("a=1; JSESSIONID=2", NOW, TTL);
-        assert!(!state.is_large() && state.is_valid());
+        assert!(state.large.is_none() && state.is_valid());
     }
 
     #[test]

@@ -13,10 +13,10 @@ use crate::tui::app::{Ctx, Dialog, Handled};
 use crate::tui::keys::{self, Action, Binding, k};
 use crate::tui::session::{SessionState, SessionView};
 use crate::tui::theme::Theme;
-use crate::worker::Command;
+use crate::worker::Mutation;
 
 /// Keys of the status screen.
-pub const KEYS: &[Binding] = &[
+pub(crate) const KEYS: &[Binding] = &[
     Binding {
         keys: &[k('c')],
         action: Action::ClearCookies,
@@ -43,7 +43,7 @@ pub struct StatusState;
 
 impl StatusState {
     /// Screen keys; dialogs are opened by the app from the returned request.
-    pub fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx) -> Handled {
+    pub(crate) fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx) -> Handled {
         match keys::lookup(&[KEYS], key) {
             Some(Action::ClearCookies) => {
                 ctx.request_dialog(Dialog::ConfirmClear);
@@ -54,7 +54,7 @@ impl StatusState {
                 Handled::Yes
             }
             Some(Action::ReloadSettings) => {
-                ctx.command(Command::ReloadSettings);
+                ctx.mutate(Mutation::ReloadSettings);
                 Handled::Yes
             }
             _ => Handled::No,
@@ -144,7 +144,7 @@ fn cards<'a>(s: &'a SessionView, now: OffsetDateTime, theme: &Theme) -> Vec<Line
     lines.push(row("Site", site, theme));
     let auth = match (s.mode, &s.why) {
         (Some(m), Some(why)) => vec![
-            Span::styled(m, theme.title()),
+            Span::styled(m.to_string(), theme.title()),
             Span::styled(format!("  {why}"), theme.dim()),
         ],
         _ => vec![Span::styled("not chosen yet", theme.dim())],

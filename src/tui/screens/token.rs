@@ -11,7 +11,7 @@ use ratatui_textarea::TextArea;
 use crate::secret::SecretString;
 use crate::tui::app::{Ctx, FlashLevel};
 use crate::tui::theme::Theme;
-use crate::worker::Command;
+use crate::worker::Mutation;
 
 /// The token being typed, masked.
 pub struct TokenState {
@@ -42,13 +42,13 @@ impl TokenState {
     }
 
     /// A bracketed paste: only its first line counts (never submits).
-    pub fn insert_paste(&mut self, text: &str) {
+    pub(crate) fn insert_paste(&mut self, text: &str) {
         self.input
             .insert_str(text.lines().next().unwrap_or_default().trim());
     }
 
     /// Returns true when the dialog should close.
-    pub fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx) -> bool {
+    pub(crate) fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx) -> bool {
         match key.code {
             KeyCode::Esc => {
                 ctx.flash(FlashLevel::Info, "No token was stored.");
@@ -63,7 +63,7 @@ impl TokenState {
                     );
                     return false;
                 }
-                ctx.command(Command::StoreToken {
+                ctx.mutate(Mutation::StoreToken {
                     token: SecretString::from(token),
                 });
                 true

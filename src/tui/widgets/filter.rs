@@ -5,7 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// How well an item matched the query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum MatchKind {
+pub(crate) enum MatchKind {
     /// The query appears as written (ignoring case).
     Substring,
     /// The query's characters appear in order, with gaps.
@@ -13,7 +13,7 @@ pub enum MatchKind {
 }
 
 /// Matches a lowercased `query` against a lowercased `haystack`.
-pub fn match_query(haystack: &str, query: &str) -> Option<MatchKind> {
+pub(crate) fn match_query(haystack: &str, query: &str) -> Option<MatchKind> {
     if query.is_empty() || haystack.contains(query) {
         return Some(MatchKind::Substring);
     }
@@ -39,7 +39,7 @@ pub fn match_query(haystack: &str, query: &str) -> Option<MatchKind> {
 
 /// What a key did to the filter field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FilterOutcome {
+pub(crate) enum FilterOutcome {
     /// The text changed: filter again.
     Changed,
     /// Enter: keep the filter, leave the field.
@@ -52,7 +52,7 @@ pub enum FilterOutcome {
 
 /// The filter text and whether the field has the keyboard.
 #[derive(Clone, Debug, Default)]
-pub struct FilterInput {
+pub(crate) struct FilterInput {
     text: String,
     focused: bool,
 }
@@ -64,17 +64,17 @@ impl FilterInput {
     }
 
     /// True while keys type into the field.
-    pub fn is_focused(&self) -> bool {
+    pub(crate) fn is_focused(&self) -> bool {
         self.focused
     }
 
     /// True when a filter is in force (typed, focused or not).
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         !self.text.is_empty()
     }
 
     /// Gives the field the keyboard (`/`), keeping any text already there.
-    pub fn focus(&mut self) {
+    pub(crate) fn focus(&mut self) {
         self.focused = true;
     }
 
@@ -85,7 +85,7 @@ impl FilterInput {
     }
 
     /// Edits the field with one key.
-    pub fn handle_key(&mut self, key: &KeyEvent) -> FilterOutcome {
+    pub(crate) fn handle_key(&mut self, key: &KeyEvent) -> FilterOutcome {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Esc => {

@@ -9,7 +9,7 @@ use crossterm::event::KeyEvent;
 use super::filter::{FilterInput, FilterOutcome, MatchKind, match_query};
 
 /// What the list needs to know about an item.
-pub trait ListEntry {
+pub(crate) trait ListEntry {
     /// The lowercased text the filter searches (computed once per item).
     fn haystack(&self) -> String;
     /// A stable identity, to keep the selection across a reload.
@@ -17,11 +17,11 @@ pub trait ListEntry {
 }
 
 /// An item ordering; `None` on the list keeps arrival order.
-pub type Compare<T> = fn(&T, &T) -> Ordering;
+pub(crate) type Compare<T> = fn(&T, &T) -> Ordering;
 
 /// Items, their sort order, the filter's matches, the cursor and scroll.
 #[derive(Debug)]
-pub struct FilteredList<T> {
+pub(crate) struct FilteredList<T> {
     items: Vec<T>,
     hay: Vec<Box<str>>,
     /// Every item, in sort order.
@@ -76,7 +76,7 @@ impl<T: ListEntry> FilteredList<T> {
     }
 
     /// Every item, in arrival order.
-    pub fn items(&self) -> &[T] {
+    pub(crate) fn items(&self) -> &[T] {
         &self.items
     }
 
@@ -90,19 +90,8 @@ impl<T: ListEntry> FilteredList<T> {
     }
 
     /// The item at row `pos` of the filtered, sorted view.
-    pub fn row(&self, pos: usize) -> Option<&T> {
+    pub(crate) fn row(&self, pos: usize) -> Option<&T> {
         self.index_at(pos).and_then(|i| self.items.get(i))
-    }
-
-    /// How the item at row `pos` matched the filter.
-    pub fn match_kind(&self, pos: usize) -> Option<MatchKind> {
-        if self.query.is_empty() || pos < self.exact.len() {
-            Some(MatchKind::Substring)
-        } else if pos < self.visible_len() {
-            Some(MatchKind::Fuzzy)
-        } else {
-            None
-        }
     }
 
     fn index_at(&self, pos: usize) -> Option<usize> {
@@ -116,23 +105,18 @@ impl<T: ListEntry> FilteredList<T> {
     }
 
     /// The selected row's position.
-    pub fn cursor(&self) -> usize {
+    pub(crate) fn cursor(&self) -> usize {
         self.cursor
     }
 
     /// The selected item.
-    pub fn selected(&self) -> Option<&T> {
+    pub(crate) fn selected(&self) -> Option<&T> {
         self.row(self.cursor)
     }
 
     /// The filter field.
     pub fn filter(&self) -> &FilterInput {
         &self.filter
-    }
-
-    /// The sort in force: comparator and direction.
-    pub fn sort(&self) -> (Option<Compare<T>>, bool) {
-        (self.compare, self.descending)
     }
 
     /// Adds a chunk of items; the selection stays on the same item.
@@ -158,7 +142,7 @@ impl<T: ListEntry> FilteredList<T> {
     }
 
     /// Empties the list for a reload, remembering the selected item's id.
-    pub fn clear_items(&mut self) {
+    pub(crate) fn clear_items(&mut self) {
         self.reselect = self
             .chosen
             .and_then(|i| self.items.get(i))
@@ -175,7 +159,7 @@ impl<T: ListEntry> FilteredList<T> {
     }
 
     /// Sorts by `compare` (or arrival order), keeping the selected item.
-    pub fn set_sort(&mut self, compare: Option<Compare<T>>, descending: bool) {
+    pub(crate) fn set_sort(&mut self, compare: Option<Compare<T>>, descending: bool) {
         self.compare = compare;
         self.descending = descending;
         if self.chosen.is_none() {
@@ -191,18 +175,18 @@ impl<T: ListEntry> FilteredList<T> {
     }
 
     /// Gives the filter field the keyboard.
-    pub fn focus_filter(&mut self) {
+    pub(crate) fn focus_filter(&mut self) {
         self.filter.focus();
     }
 
     /// Clears the filter (and leaves the field).
-    pub fn clear_filter(&mut self) {
+    pub(crate) fn clear_filter(&mut self) {
         self.filter.clear();
         self.apply_filter_text();
     }
 
     /// A key for the focused filter field; the view follows each keystroke.
-    pub fn filter_key(&mut self, key: &KeyEvent) -> FilterOutcome {
+    pub(crate) fn filter_key(&mut self, key: &KeyEvent) -> FilterOutcome {
         let outcome = self.filter.handle_key(key);
         if matches!(outcome, FilterOutcome::Changed | FilterOutcome::Cleared) {
             self.apply_filter_text();
@@ -228,7 +212,7 @@ impl<T: ListEntry> FilteredList<T> {
     }
 
     /// Moves the cursor by `delta` rows, clamped to the list.
-    pub fn move_by(&mut self, delta: i64) {
+    pub(crate) fn move_by(&mut self, delta: i64) {
         let len = self.visible_len();
         if len == 0 {
             return;
@@ -244,7 +228,7 @@ impl<T: ListEntry> FilteredList<T> {
     }
 
     /// Selects row `pos` (clamped) and scrolls it into view.
-    pub fn select_row(&mut self, pos: usize) {
+    pub(crate) fn select_row(&mut self, pos: usize) {
         let len = self.visible_len();
         if len == 0 {
             return;
@@ -255,24 +239,24 @@ impl<T: ListEntry> FilteredList<T> {
     }
 
     /// The first row.
-    pub fn top(&mut self) {
+    pub(crate) fn top(&mut self) {
         self.select_row(0);
     }
 
     /// The last row.
-    pub fn bottom(&mut self) {
+    pub(crate) fn bottom(&mut self) {
         self.select_row(usize::MAX);
     }
 
     /// How many rows the list shows (from the last layout).
-    pub fn set_page_rows(&mut self, rows: usize) {
+    pub(crate) fn set_page_rows(&mut self, rows: usize) {
         self.page_rows = rows.max(1);
         self.scroll_to_cursor();
     }
 
     /// The first row to draw in a window of `height` rows: the stored offset,
     /// pulled just far enough to show the cursor and fill the window.
-    pub fn window_start(&self, height: usize) -> usize {
+    pub(crate) fn window_start(&self, height: usize) -> usize {
         let len = self.visible_len();
         if height == 0 || len == 0 {
             return 0;
@@ -445,7 +429,11 @@ mod tests {
         l.clear_filter();
         type_filter(&mut l, "ing");
         assert_eq!(rows(&l), ["Engineering", "Marketing"]);
-        assert_eq!(l.match_kind(0), Some(MatchKind::Substring));
+        assert_eq!(
+            (l.exact.len(), l.fuzzy.len()),
+            (2, 0),
+            "both match as substrings"
+        );
         l.extend(items(&["Billing"]));
         assert_eq!(
             rows(&l),

@@ -1,5 +1,5 @@
 //! Pieces shared by the screens: the filter field and a filtered,
 //! sorted, virtualised list.
 
-pub mod filter;
-pub mod list;
+pub(crate) mod filter;
+pub(crate) mod list;

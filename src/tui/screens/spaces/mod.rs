@@ -12,13 +12,13 @@ use crate::confluence::model::{Page, Space};
 use crate::tui::app::{Ctx, Effect, FlashLevel, Handled};
 use crate::tui::keys::{self, Action, Binding};
 use crate::tui::widgets::list::{Compare, FilteredList, ListEntry};
-use crate::worker::{Command, Event, JobKind};
+use crate::worker::{Command, Event, Generation, Listing, Query, QueryKind};
 
 mod render;
 mod table;
 
-pub use render::{WIDE_COLUMNS, render};
-pub use table::{KEYS, PAGE_KEYS};
+pub use render::render;
+pub(crate) use table::{KEYS, PAGE_KEYS};
 
 use render::layout;
 
@@ -92,14 +92,14 @@ fn page_by_updated(a: &Page, b: &Page) -> Ordering {
 
 /// How the spaces are sorted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SpaceSort {
+pub(crate) enum SpaceSort {
     Key,
     Name,
 }
 
 /// How the pages are sorted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PageSort {
+pub(crate) enum PageSort {
     /// As the server listed them (tree order).
     Listed,
     Title,
@@ -111,23 +111,24 @@ pub enum PageSort {
 struct Progress {
     loading: bool,
     done: bool,
-    generation: Option<u64>,
+    /// The request whose answers this progress shows.
+    generation: Generation,
     loaded: usize,
     chunks: usize,
     error: Option<String>,
     wait_until: Option<OffsetDateTime>,
+    /// Why the worker waits (shown with the countdown).
+    wait_reason: Option<crate::confluence::client::WaitReason>,
 }
 
 impl Progress {
-    fn start(&mut self, generation: u64) {
+    /// A new request: answers to older ones no longer apply.
+    fn begin(&mut self, generation: Generation) {
         *self = Progress {
             loading: true,
-            generation: Some(generation),
+            generation,
             ..Progress::default()
         };
-    }
-    fn is_current(&self, generation: u64) -> bool {
-        self.generation == Some(generation)
     }
     fn fail(&mut self, message: String) {
         self.loading = false;
@@ -138,7 +139,7 @@ impl Progress {
 
 /// The pages of one space.
 #[derive(Debug)]
-pub struct PagesView {
+pub(crate) struct PagesView {
     space: Space,
     list: FilteredList<Page>,
     sort: PageSort,
@@ -153,15 +154,15 @@ impl PagesView {
             list: FilteredList::new(None, false),
             sort: PageSort::Listed,
             descending: false,
-            progress: Progress {
-                loading: true,
-                ..Progress::default()
-            },
+            progress: Progress::default(),
         }
     }
 
-    fn command(&self) -> Command {
-        Command::ListPages {
+    /// Starts (again) listing the pages as request `generation`.
+    fn begin(&mut self, generation: Generation) -> Query {
+        self.progress.begin(generation);
+        Query::ListPages {
+            generation,
             space_key: self.space.key.clone(),
             space_id: Some(self.space.id.clone()),
         }
@@ -198,6 +199,8 @@ pub struct SpacesState {
     pages: Option<PagesView>,
     /// The terminal's size, to know how many rows a page is.
     terminal: (u16, u16),
+    /// The last generation handed out (spaces and pages share the count).
+    generation: Generation,
 }
 
 impl Default for SpacesState {
@@ -211,13 +214,14 @@ impl Default for SpacesState {
             details: false,
             pages: None,
             terminal: (80, 24),
+            generation: Generation::default(),
         }
     }
 }
 
 impl SpacesState {
     /// The key table in force: the spaces' or the pages'.
-    pub fn keys(&self) -> &'static [Binding] {
+    pub(crate) fn keys(&self) -> &'static [Binding] {
         if self.pages.is_some() {
             PAGE_KEYS
         } else {
@@ -234,7 +238,7 @@ impl SpacesState {
     }
 
     /// Mouse wheel: moves the selection.
-    pub fn scroll(&mut self, delta: i32) {
+    pub(crate) fn scroll(&mut self, delta: i32) {
         match &mut self.pages {
             Some(p) => p.list.move_by(delta.into()),
             None => self.list.move_by(delta.into()),
@@ -246,17 +250,23 @@ impl SpacesState {
         !self.progress.loading && !self.loaded_once
     }
 
-    /// A listing was asked for (the list resets when it starts).
-    pub fn mark_loading(&mut self) {
-        self.progress.loading = true;
-        self.progress.error = None;
+    /// Starts a new listing of the spaces: the query to send. Answers to
+    /// any earlier listing are ignored from now on.
+    pub fn start_listing(&mut self) -> Query {
+        self.generation = self.generation.next();
+        self.progress.begin(self.generation);
+        Query::ListSpaces {
+            generation: self.generation,
+            max: None,
+        }
     }
 
     /// Forgets everything (new credentials or settings).
     pub fn reset(&mut self) {
-        let terminal = self.terminal;
+        let (terminal, generation) = (self.terminal, self.generation);
         *self = SpacesState {
             terminal,
+            generation,
             ..SpacesState::default()
         };
         self.relayout();
@@ -311,13 +321,8 @@ impl SpacesState {
         }
     }
 
-    /// The sort of the spaces.
-    pub fn sort(&self) -> (SpaceSort, bool) {
-        (self.sort, self.descending)
-    }
-
     /// Screen keys; a focused filter field takes every key.
-    pub fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx) -> Handled {
+    pub(crate) fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx) -> Handled {
         let handled = if self.pages.is_some() {
             self.pages_key(key, ctx)
         } else {
@@ -344,8 +349,9 @@ impl SpacesState {
             Action::Back => return Handled::No,
             Action::Open => match self.list.selected() {
                 Some(space) => {
-                    let view = PagesView::new(space.clone());
-                    ctx.command(view.command());
+                    let mut view = PagesView::new(space.clone());
+                    self.generation = self.generation.next();
+                    ctx.query(view.begin(self.generation));
                     self.pages = Some(view);
                 }
                 None => ctx.flash(FlashLevel::Info, "No space selected"),
@@ -359,8 +365,8 @@ impl SpacesState {
                 None => ctx.flash(FlashLevel::Info, "No space selected"),
             },
             Action::Reload => {
-                ctx.command(Command::ListSpaces { max: None });
-                self.mark_loading();
+                let q = self.start_listing();
+                ctx.query(q);
             }
             Action::SortByKey => self.set_sort(SpaceSort::Key),
             Action::SortByName => self.set_sort(SpaceSort::Name),
@@ -371,6 +377,7 @@ impl SpacesState {
     }
 
     fn pages_key(&mut self, key: &KeyEvent, ctx: &mut Ctx) -> Handled {
+        let next = self.generation.next();
         let Some(view) = self.pages.as_mut() else {
             return Handled::No;
         };
@@ -389,9 +396,7 @@ impl SpacesState {
             Action::Back if view.list.filter().is_active() => view.list.clear_filter(),
             Action::Back => {
                 if view.progress.loading {
-                    ctx.command(Command::Cancel {
-                        kind: JobKind::Pages,
-                    });
+                    ctx.command(Command::Cancel(QueryKind::Pages));
                 }
                 self.pages = None;
             }
@@ -404,9 +409,8 @@ impl SpacesState {
                 None => ctx.flash(FlashLevel::Info, "No page selected"),
             },
             Action::Reload => {
-                ctx.command(view.command());
-                view.progress.loading = true;
-                view.progress.error = None;
+                ctx.query(view.begin(next));
+                self.generation = next;
             }
             Action::SortByName => view.set_sort(PageSort::Title),
             Action::SortByUpdated => view.set_sort(PageSort::Updated),
@@ -426,96 +430,51 @@ impl SpacesState {
         self.list.set_sort(Some(cmp), self.descending);
     }
 
-    /// Applies a worker event; `now` dates a rate-limit countdown.
-    pub fn on_worker_event(&mut self, ev: &Event, now: OffsetDateTime) {
+    /// Applies a worker event; `now` dates a rate-limit countdown. Returns
+    /// the message of a listing failure it applied, for the message line.
+    pub(crate) fn on_worker_event(&mut self, ev: &Event, now: OffsetDateTime) -> Option<String> {
+        let mut failed = None;
         match ev {
-            Event::SpacesStarted { generation } => {
-                self.progress.start(*generation);
-                self.list.clear_items();
-            }
-            Event::SpacesPage {
-                generation,
-                spaces,
-                loaded,
-            } if self.progress.is_current(*generation) => {
-                self.list.extend(spaces.clone());
-                self.progress.loaded = *loaded;
-                self.progress.chunks += 1;
-                self.progress.wait_until = None;
-            }
-            Event::SpacesDone { generation, total } if self.progress.is_current(*generation) => {
-                self.progress.loading = false;
-                self.progress.done = true;
-                self.progress.loaded = *total;
-                self.progress.wait_until = None;
-                self.loaded_once = true;
-            }
-            Event::PagesStarted {
-                generation,
-                space_key,
-            } => {
-                if let Some(p) = self.pages.as_mut().filter(|p| &p.space.key == space_key) {
-                    p.progress.start(*generation);
-                    p.list.clear_items();
-                }
-            }
-            Event::PagesPage {
-                generation,
-                space_key,
-                pages,
-                loaded,
-            } => {
-                if let Some(p) = self
-                    .pages
-                    .as_mut()
-                    .filter(|p| &p.space.key == space_key && p.progress.is_current(*generation))
+            Event::Spaces(g) => {
+                if let Some(step) = g.as_current(self.progress.generation)
+                    && self.progress.loading
                 {
-                    p.list.extend(pages.clone());
-                    p.progress.loaded = *loaded;
-                    p.progress.chunks += 1;
-                    p.progress.wait_until = None;
+                    failed = apply_step(&mut self.list, &mut self.progress, step);
+                    self.loaded_once |= self.progress.done;
                 }
             }
-            Event::PagesDone {
-                generation,
-                space_key,
-                total,
-            } => {
-                if let Some(p) = self
-                    .pages
-                    .as_mut()
-                    .filter(|p| &p.space.key == space_key && p.progress.is_current(*generation))
+            Event::Pages(g) => {
+                if let Some(p) = self.pages.as_mut()
+                    && let Some(step) = g.as_current(p.progress.generation)
+                    && p.progress.loading
                 {
-                    p.progress.loading = false;
-                    p.progress.done = true;
-                    p.progress.loaded = *total;
-                    p.progress.wait_until = None;
+                    failed = apply_step(&mut p.list, &mut p.progress, step);
                 }
             }
-            Event::Waiting { kind, wait, .. } => {
-                let until = now + *wait;
-                match kind {
-                    JobKind::Spaces if self.progress.loading => {
-                        self.progress.wait_until = Some(until)
+            Event::Waiting(w) => {
+                let until = now + w.wait;
+                match w.query {
+                    QueryKind::Spaces if self.progress.loading => {
+                        self.progress.wait_until = Some(until);
+                        self.progress.wait_reason = Some(w.reason.clone());
                     }
-                    JobKind::Pages => {
+                    QueryKind::Pages => {
                         if let Some(p) = self.pages.as_mut().filter(|p| p.progress.loading) {
                             p.progress.wait_until = Some(until);
+                            p.progress.wait_reason = Some(w.reason.clone());
                         }
                     }
                     _ => {}
                 }
             }
-            Event::Error { kind, message, .. } => match kind {
-                JobKind::Spaces => self.progress.fail(message.clone()),
-                JobKind::Pages => {
-                    if let Some(p) = self.pages.as_mut() {
-                        p.progress.fail(message.clone());
-                    }
-                }
-                _ => {}
-            },
-            Event::SessionExpired { .. } | Event::Captcha { .. } | Event::NotConfigured { .. } => {
+            // A verification that failed for another reason (the network)
+            // says nothing about a listing under way.
+            Event::Session(info)
+                if matches!(
+                    info.class(),
+                    Some(crate::exit::ErrorClass::Auth | crate::exit::ErrorClass::Captcha)
+                ) =>
+            {
                 // The listing died with the session; the status screen says why.
                 let why = "Stopped: not signed in. Sign in (1 status), then r lists again.";
                 if self.progress.loading {
@@ -528,6 +487,7 @@ impl SpacesState {
             _ => {}
         }
         self.relayout();
+        failed
     }
 
     /// Tells the lists how many rows they show, from the same layout render uses.
@@ -541,6 +501,35 @@ impl SpacesState {
             None => self.list.set_page_rows(rows),
         }
     }
+}
+
+/// Applies one step of a listing to its list and progress; a failure's
+/// message is returned.
+fn apply_step<T: ListEntry + Clone>(
+    list: &mut FilteredList<T>,
+    progress: &mut Progress,
+    step: &Listing<T>,
+) -> Option<String> {
+    match step {
+        Listing::Started => list.clear_items(),
+        Listing::Items { items, loaded } => {
+            list.extend(items.clone());
+            progress.loaded = *loaded;
+            progress.chunks += 1;
+            progress.wait_until = None;
+        }
+        Listing::Done { total } => {
+            progress.loading = false;
+            progress.done = true;
+            progress.loaded = *total;
+            progress.wait_until = None;
+        }
+        Listing::Failed(error) => {
+            progress.fail(error.message.clone());
+            return Some(error.message.clone());
+        }
+    }
+    None
 }
 
 /// Movement keys shared by both lists; true when `action` was one.
@@ -578,16 +567,16 @@ mod tests {
     #[test]
     fn a_wait_is_shown_only_while_listing() {
         let mut s = SpacesState::default();
-        let wait = Event::Waiting {
-            kind: JobKind::Spaces,
+        let wait = Event::Waiting(crate::worker::Wait {
+            query: QueryKind::Spaces,
             wait: std::time::Duration::from_secs(9),
             next_attempt: 2,
             reason: crate::confluence::client::WaitReason::Network,
-        };
-        s.on_worker_event(&wait, now());
+        });
+        let _ = s.on_worker_event(&wait, now());
         assert!(s.progress.wait_until.is_none(), "nothing is loading");
-        s.on_worker_event(&Event::SpacesStarted { generation: 1 }, now());
-        s.on_worker_event(&wait, now());
+        let _ = s.start_listing();
+        let _ = s.on_worker_event(&wait, now());
         assert_eq!(
             s.progress.wait_until,
             Some(now() + time::Duration::seconds(9))
@@ -597,13 +586,13 @@ mod tests {
     #[test]
     fn losing_the_session_stops_the_spinner_and_allows_a_new_listing() {
         let mut s = SpacesState::default();
-        s.mark_loading();
+        let _ = s.start_listing();
         assert!(!s.needs_load());
-        s.on_worker_event(
-            &Event::SessionExpired {
+        let _ = s.on_worker_event(
+            &Event::Session(crate::worker::SessionInfo::Expired {
                 reason: "login redirect".into(),
                 status: Some(302),
-            },
+            }),
             now(),
         );
         assert!(!s.is_loading());

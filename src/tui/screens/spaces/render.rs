@@ -14,7 +14,7 @@ use crate::tui::theme::Theme;
 use crate::tui::widgets::filter::FilterInput;
 
 /// From this width the details sit beside the list, always shown.
-pub const WIDE_COLUMNS: u16 = 110;
+pub(crate) const WIDE_COLUMNS: u16 = 110;
 const SIDE_PANE_WIDTH: u16 = 44;
 const BOTTOM_PANE_HEIGHT: u16 = 10;
 const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -111,7 +111,11 @@ fn progress_text(p: &Progress, shown: usize, filtered: bool, now: OffsetDateTime
     if let Some(until) = p.wait_until {
         let secs = (until - now).as_seconds_f64().ceil();
         if secs >= 1.0 {
-            parts.push(format!("rate limited: retrying in {secs} s"));
+            let why = p
+                .wait_reason
+                .as_ref()
+                .map_or_else(|| "waiting".to_string(), ToString::to_string);
+            parts.push(format!("{why}: retrying in {secs} s"));
         }
     }
     if p.error.is_some() {
@@ -462,11 +466,18 @@ mod tests {
             loaded: 750,
             chunks: 3,
             wait_until: Some(now + time::Duration::milliseconds(4200)),
+            wait_reason: Some(crate::confluence::client::WaitReason::RateLimited { status: 429 }),
             ..Progress::default()
         };
         assert_eq!(
             progress_text(&p, 750, false, now),
-            "⠸ loaded 750… · rate limited: retrying in 5 s"
+            "⠸ loaded 750… · rate limited (HTTP 429): retrying in 5 s"
+        );
+        p.wait_reason = Some(crate::confluence::client::WaitReason::Network);
+        assert_eq!(
+            progress_text(&p, 750, false, now),
+            "⠸ loaded 750… · network error: retrying in 5 s",
+            "a network backoff is not a rate limit"
         );
         p.wait_until = Some(now);
         assert_eq!(progress_text(&p, 12, true, now), "⠸ loaded 750… · 12 match");

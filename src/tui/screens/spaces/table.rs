@@ -5,7 +5,7 @@ use crossterm::event::KeyCode;
 use crate::tui::keys::{Action, Binding, k, special};
 
 /// Keys of the space list.
-pub const KEYS: &[Binding] = &[
+pub(crate) const KEYS: &[Binding] = &[
     Binding {
         keys: &[special(KeyCode::Enter)],
         action: Action::Open,
@@ -57,7 +57,7 @@ pub const KEYS: &[Binding] = &[
 ];
 
 /// Keys of a space's page list.
-pub const PAGE_KEYS: &[Binding] = &[
+pub(crate) const PAGE_KEYS: &[Binding] = &[
     Binding {
         keys: &[special(KeyCode::Esc)],
         action: Action::Back,
