@@ -183,6 +183,7 @@ fn app_with_spaces() -> App {
         deployment: Some(Deployment::Cloud),
         login_page: None,
         env_file: ".env".into(),
+        data_dir: "/tmp/confluence-tui-test".into(),
     });
     let mut app = App::new(session, now, time::Duration::days(14));
     app.screen = Screen::Spaces;

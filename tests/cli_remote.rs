@@ -547,7 +547,12 @@ fn closed_port_is_exit_5() {
 #[test]
 fn no_base_url_is_exit_2_naming_the_setting() {
     let sb = Sandbox::new();
-    for args in [&["check"][..], &["check", "--json"], &["spaces"]] {
+    for args in [
+        &["check"][..],
+        &["check", "--json"],
+        &["spaces"],
+        &["spaces", "--json"],
+    ] {
         let r = run(
             {
                 let mut c = sb.cmd();
@@ -561,6 +566,8 @@ fn no_base_url_is_exit_2_naming_the_setting() {
             let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
             assert_eq!(v["ok"], false);
             assert_eq!(v["reason"], "configuration");
+        } else if args == ["spaces", "--json"] {
+            assert_eq!(r.stdout.trim(), "[]", "a listing's stdout stays an array");
         } else {
             assert!(r.stdout.is_empty(), "{}", r.stdout);
         }

@@ -126,6 +126,7 @@ fn dialog_reads_cookies_from_the_x11_clipboard() {
             deployment: Some(Deployment::Cloud),
             login_page: None,
             env_file: ".env".into(),
+            data_dir: "/tmp/confluence-tui-test".into(),
         }),
         time::macros::datetime!(2026-11-21 12:00 UTC),
         time::Duration::days(14),

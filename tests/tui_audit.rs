@@ -29,6 +29,7 @@ fn app() -> App {
         deployment: Some(Deployment::Cloud),
         login_page: Some("https://example.atlassian.net/login".into()),
         env_file: ".env".into(),
+        data_dir: "/tmp/confluence-tui-test".into(),
     });
     let mut app = App::new(
         session,

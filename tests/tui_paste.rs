@@ -27,6 +27,7 @@ fn app() -> App {
             deployment: Some(Deployment::Cloud),
             login_page: Some("https://example.atlassian.net/login".into()),
             env_file: PathBuf::from(".env"),
+            data_dir: "/tmp/confluence-tui-test".into(),
         }),
         datetime!(2026-11-21 12:00 UTC),
         time::Duration::days(14),

@@ -34,6 +34,7 @@ fn no_site() -> SiteInfo {
         deployment: None,
         login_page: None,
         env_file: PathBuf::from("/work/project/.env"),
+        data_dir: "/tmp/confluence-tui-test".into(),
     }
 }
 
@@ -43,6 +44,7 @@ fn example_site() -> SiteInfo {
         deployment: Some(Deployment::Cloud),
         login_page: Some("https://example.atlassian.net/login".into()),
         env_file: PathBuf::from("/work/project/.env"),
+        data_dir: "/tmp/confluence-tui-test".into(),
     }
 }
 

@@ -79,6 +79,7 @@ fn app() -> App {
         deployment: Some(Deployment::Cloud),
         login_page: Some("https://example.atlassian.net/login".into()),
         env_file: PathBuf::from(".env"),
+        data_dir: "/tmp/confluence-tui-test".into(),
     });
     App::new(
         session,

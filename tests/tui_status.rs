@@ -29,6 +29,7 @@ fn site_app() -> App {
         deployment: Some(Deployment::Cloud),
         login_page: Some("https://example.atlassian.net/login".into()),
         env_file: PathBuf::from(".env"),
+        data_dir: "/tmp/confluence-tui-test".into(),
     });
     App::new(session, NOW, Duration::days(14))
 }
@@ -256,6 +257,7 @@ fn snapshot_not_configured() {
             deployment: None,
             login_page: None,
             env_file: PathBuf::from(".env"),
+            data_dir: "/tmp/confluence-tui-test".into(),
         }),
         NOW,
         Duration::days(14),

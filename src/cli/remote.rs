@@ -43,6 +43,10 @@ pub(super) fn run(
     // 2) naming the setting, not "authentication needed".
     if let Err(e) = settings.require_base_url() {
         let error = WorkerError::new(ErrorClass::Usage, e.to_string());
+        if remote.json() && !check_json {
+            // A listing's stdout is a JSON array even when nothing was asked.
+            JsonArray::default().close(&mut out);
+        }
         return Err(fail(check_json, &mut out, "configuration", &error, None));
     }
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 use self::app::{App, Effect, Msg, Screen, WatchedFile};
 use self::session::SessionView;
 use self::theme::Theme;
-use crate::config::{FlagOverrides, Settings};
+use crate::config::{DataPaths, FlagOverrides, Settings};
 use crate::confluence::client::RetryPolicy;
 use crate::vault::MachineIdSource;
 use crate::worker::{self, SettingsSource, SiteInfo, WorkerOptions};
@@ -175,7 +175,7 @@ async fn run_app(
     local: time::UtcOffset,
 ) -> Result<(), TuiError> {
     let theme = Theme::from_env();
-    let paths = settings.paths();
+    let mut paths = settings.paths();
     let site = SiteInfo::from_settings(&settings, opts.login_page.as_deref());
     let mut app = App::new(
         SessionView::new(&site),
@@ -188,16 +188,10 @@ async fn run_app(
     // Cookies dropped into the intake file, another process's vault writes
     // and audit records arrive as file events; without them (no inotify) the
     // app still works, it just learns of such changes on the next action.
-    let _watcher = match watch::watch(&paths, internal_tx.clone()) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch the data directory");
-            None
-        }
-    };
-    let driver = Driver {
+    let mut watcher = watch_data_dir(&paths, &internal_tx);
+    let mut driver = Driver {
         commands: w.commands.clone(),
-        internal: internal_tx,
+        internal: internal_tx.clone(),
         audit_path: paths.audit_log.clone(),
         clipboard: Arc::new(Mutex::new(None)),
     };
@@ -246,6 +240,15 @@ async fn run_app(
             _ = sleep_or_never(tick) => Some(Msg::Tick(OffsetDateTime::now_utc())),
         };
         let Some(msg) = msg else { continue };
+        // A reload may have moved the data directory: watch the new one.
+        if let Msg::Worker(worker::Event::Site(site)) = &msg
+            && site.data_dir != paths.root
+        {
+            paths = DataPaths::new(&site.data_dir);
+            drop(watcher.take());
+            watcher = watch_data_dir(&paths, &internal_tx);
+            driver.audit_path = paths.audit_log.clone();
+        }
         app.now = OffsetDateTime::now_utc();
         for e in app.update(msg) {
             driver.perform(e, &mut app);
@@ -257,6 +260,21 @@ async fn run_app(
     }
     w.task.abort();
     Ok(())
+}
+
+/// Watches the data directory; without file events (no inotify) the app
+/// still works, it just learns of others' changes on the next action.
+fn watch_data_dir(
+    paths: &DataPaths,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> Option<watch::FileWatcher> {
+    match watch::watch(paths, tx.clone()) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the data directory");
+            None
+        }
+    }
 }
 
 /// Lets the end-to-end test prove the terminal is restored on a panic. Only

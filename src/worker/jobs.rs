@@ -1,6 +1,12 @@
 //! What the worker does for each query and mutation, for one set of settings.
+//! The client for the stored credentials lives in `signed.rs`; what a refusal
+//! does to the session (expiry marks, audit records) in `refusal.rs`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+mod refusal;
+mod signed;
+
+use self::signed::{Signed, VaultStamp};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex as SyncMutex};
 
 use time::OffsetDateTime;
@@ -9,15 +15,11 @@ use tokio::sync::{Mutex, mpsc};
 use super::audit_words;
 use super::{
     Event, Generation, Generational, Listing, Mutation, MutationDone, Query, QueryKind,
-    SessionInfo, StoredInfo, Wait, WorkerError, WorkerOptions,
+    SessionInfo, StoredInfo, WorkerError, WorkerOptions,
 };
-use crate::audit::AuditEntry;
-use crate::auth::{AuthError, resolve};
 use crate::config::Settings;
 use crate::confluence::classify::Outcome;
-use crate::confluence::client::{
-    AuthMode, Client, ClientError, ClientNotice, ClientOptions, RetryPolicy, detect_deployment,
-};
+use crate::confluence::client::{ClientError, RetryPolicy};
 use crate::credentials::{CredentialError, Credentials};
 use crate::exit::ErrorClass;
 
@@ -28,7 +30,7 @@ tokio::task_local! {
 
 /// Who a query's answer goes to: a listing's answers carry its generation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Asker {
+pub(super) enum Asker {
     Verify,
     Describe,
     Spaces(Generation),
@@ -58,38 +60,6 @@ pub(super) struct Ctx {
     described: SyncMutex<Option<(Option<VaultStamp>, StoredInfo)>>,
 }
 
-/// A client and what was resolved to build it.
-struct Signed {
-    client: Client,
-    mode: AuthMode,
-    why: String,
-    /// The current user was checked not to be anonymous.
-    identity_checked: AtomicBool,
-    /// The vault file as it was when the credential was read from it.
-    vault_seen: SyncMutex<Option<VaultStamp>>,
-}
-
-/// Identifies a version of the vault file without reading it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct VaultStamp {
-    len: u64,
-    modified: Option<std::time::SystemTime>,
-    #[cfg(unix)]
-    inode: u64,
-}
-
-impl VaultStamp {
-    fn of(path: &std::path::Path) -> Option<VaultStamp> {
-        let m = std::fs::metadata(path).ok()?;
-        Some(VaultStamp {
-            len: m.len(),
-            modified: m.modified().ok(),
-            #[cfg(unix)]
-            inode: std::os::unix::fs::MetadataExt::ino(&m),
-        })
-    }
-}
-
 impl Ctx {
     pub(super) fn new(
         settings: Settings,
@@ -109,10 +79,6 @@ impl Ctx {
 
     fn send(&self, ev: Event) -> bool {
         self.events.send(ev).is_ok()
-    }
-
-    fn vault_stamp(&self) -> Option<VaultStamp> {
-        VaultStamp::of(&self.creds.paths().vault_file)
     }
 
     /// Runs one query to its end (or until aborted by a newer one).
@@ -197,116 +163,6 @@ impl Ctx {
                 error,
             },
         });
-    }
-
-    /// The client for the current credentials; resolving opens the vault
-    /// (scrypt), so it runs on the blocking pool, and again only when the
-    /// vault file changed (another process imported or expired cookies).
-    async fn signed(self: &Arc<Self>, asker: Asker) -> Option<Arc<Signed>> {
-        let mut slot = self.signed.lock().await;
-        if let Some(s) = slot.as_ref() {
-            let seen = s.vault_seen.lock().map(|v| v.clone()).ok().flatten();
-            if seen == self.vault_stamp() {
-                return Some(s.clone());
-            }
-        }
-        *slot = None;
-        let base = match self.settings.require_base_url() {
-            Ok(b) => b.clone(),
-            Err(e) => {
-                let message = e.to_string();
-                self.report(
-                    asker,
-                    Some(SessionInfo::NotConfigured {
-                        message: message.clone(),
-                    }),
-                    WorkerError::new(ErrorClass::Usage, message),
-                );
-                return None;
-            }
-        };
-        let me = self.clone();
-        let resolved = tokio::task::spawn_blocking(move || {
-            let stamp = me.vault_stamp();
-            resolve(&me.settings, &me.creds, OffsetDateTime::now_utc()).map(|r| (r, stamp))
-        })
-        .await;
-        let (resolved, stamp) = match resolved {
-            Ok(Ok(r)) => r,
-            Ok(Err(AuthError::NotConfigured(message))) => {
-                self.report(
-                    asker,
-                    Some(SessionInfo::NotConfigured {
-                        message: message.clone(),
-                    }),
-                    WorkerError::new(ErrorClass::Auth, message),
-                );
-                return None;
-            }
-            Ok(Err(e @ AuthError::CookiesExpired { .. })) => {
-                let reason = e.to_string();
-                self.report(
-                    asker,
-                    Some(SessionInfo::Expired {
-                        reason: reason.clone(),
-                        status: None,
-                    }),
-                    WorkerError::new(ErrorClass::Auth, reason),
-                );
-                return None;
-            }
-            Ok(Err(AuthError::Credentials(e))) => {
-                self.report(asker, None, credential_error(e));
-                return None;
-            }
-            Err(e) => {
-                self.report(
-                    asker,
-                    None,
-                    WorkerError::new(ErrorClass::Internal, e.to_string()),
-                );
-                return None;
-            }
-        };
-        let mode = resolved.credential.mode();
-        let events = self.events.clone();
-        let opts = ClientOptions {
-            deployment: detect_deployment(&base, self.settings.deployment),
-            base_url: base,
-            credential: resolved.credential,
-            timeout: self.settings.timeout,
-            ca_bundle: self.settings.ca_bundle.clone(),
-            retry: self.retry.clone(),
-        };
-        let client = match Client::new(opts) {
-            Ok(c) => c.with_notices(Arc::new(move |n: ClientNotice| {
-                let ClientNotice::Waiting {
-                    wait,
-                    next_attempt,
-                    reason,
-                } = n;
-                let query = CURRENT_QUERY.try_with(|k| *k).unwrap_or(QueryKind::Verify);
-                let _ = events.send(Event::Waiting(Wait {
-                    query,
-                    wait,
-                    next_attempt,
-                    reason,
-                }));
-            })),
-            Err(e) => {
-                self.report(asker, None, WorkerError::new(e.class(), e.to_string()));
-                return None;
-            }
-        };
-        let signed = Arc::new(Signed {
-            client,
-            mode,
-            why: resolved.why,
-            identity_checked: AtomicBool::new(false),
-            vault_seen: SyncMutex::new(stamp),
-        });
-        *slot = Some(signed.clone());
-        Some(signed)
     }
 
     /// What is stored; the vault is read (scrypt) only when its file changed
@@ -457,140 +313,6 @@ impl Ctx {
             }
             Err(e) => self.client_error(asker, s, e).await,
         }
-    }
-
-    /// After every request: persist cookies the server refreshed.
-    async fn upkeep(self: &Arc<Self>, s: &Arc<Signed>) {
-        if s.mode != AuthMode::Cookie {
-            return;
-        }
-        let Some((jar, names)) = s.client.take_refreshed() else {
-            return;
-        };
-        let me = self.clone();
-        let saved = tokio::task::spawn_blocking(move || {
-            let r = me.creds.refresh_cookies(jar, &names);
-            (r, me.vault_stamp())
-        })
-        .await;
-        match saved {
-            Ok((Ok(_), stamp)) => {
-                // Our own write: the client already holds these cookies.
-                if let Ok(mut seen) = s.vault_seen.lock() {
-                    *seen = stamp;
-                }
-            }
-            Ok((Err(e), _)) => tracing::warn!(error = %e, "could not save refreshed cookies"),
-            Err(e) => tracing::warn!(error = %e, "could not save refreshed cookies"),
-        }
-    }
-
-    async fn audit(self: &Arc<Self>, entry: AuditEntry) {
-        let me = self.clone();
-        match tokio::task::spawn_blocking(move || me.creds.record(entry)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "could not write the audit log"),
-            Err(e) => tracing::error!(error = %e, "could not write the audit log"),
-        }
-    }
-
-    async fn client_error(self: &Arc<Self>, asker: Asker, s: &Arc<Signed>, e: ClientError) {
-        match e {
-            ClientError::Refused { outcome, path } => self.refused(asker, s, &outcome, &path).await,
-            other => self.report(
-                asker,
-                None,
-                WorkerError::new(other.class(), other.to_string()),
-            ),
-        }
-    }
-
-    /// A refusal: dead sessions and CAPTCHAs mark the cookies expired (cookie
-    /// mode), are audited, and drop the cached client.
-    async fn refused(
-        self: &Arc<Self>,
-        asker: Asker,
-        s: &Arc<Signed>,
-        outcome: &Outcome,
-        path: &str,
-    ) {
-        let refusal = ClientError::Refused {
-            outcome: outcome.clone(),
-            path: path.to_string(),
-        };
-        let error = WorkerError::new(refusal.class(), refusal.to_string());
-        let session = match outcome {
-            Outcome::SessionExpired { reason, status } => {
-                let reason = reason.to_string();
-                self.expire(s.mode, &reason, Some(*status), false, None)
-                    .await;
-                Some(SessionInfo::Expired {
-                    reason,
-                    status: Some(*status),
-                })
-            }
-            Outcome::Captcha { status, login_url } => {
-                self.expire(
-                    s.mode,
-                    "CAPTCHA challenge",
-                    Some(*status),
-                    true,
-                    login_url.clone(),
-                )
-                .await;
-                Some(SessionInfo::Captcha {
-                    login_url: login_url.clone(),
-                    status: *status,
-                })
-            }
-            Outcome::CredentialsRejected { status, .. } => {
-                self.audit(audit_words::credentials_rejected(s.mode, *status))
-                    .await;
-                *self.signed.lock().await = None;
-                Some(SessionInfo::Failed {
-                    error: error.clone(),
-                })
-            }
-            Outcome::Anonymous => {
-                self.audit(audit_words::answered_anonymous(s.mode)).await;
-                *self.signed.lock().await = None;
-                Some(SessionInfo::Failed {
-                    error: error.clone(),
-                })
-            }
-            _ => None,
-        };
-        self.report(asker, session, error);
-    }
-
-    /// Audits a lost session and, in cookie mode, marks the cookies expired.
-    async fn expire(
-        self: &Arc<Self>,
-        mode: AuthMode,
-        reason: &str,
-        status: Option<u16>,
-        captcha: bool,
-        login_url: Option<String>,
-    ) {
-        let me = self.clone();
-        let reason = reason.to_string();
-        let recorded = tokio::task::spawn_blocking(move || -> Result<(), CredentialError> {
-            me.creds.record(audit_words::session_lost(
-                mode, &reason, status, captcha, login_url,
-            ))?;
-            if mode == AuthMode::Cookie {
-                me.creds
-                    .mark_expired(OffsetDateTime::now_utc(), &reason, status)?;
-            }
-            Ok(())
-        })
-        .await;
-        match recorded {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "could not record the expired session"),
-            Err(e) => tracing::error!(error = %e, "could not record the expired session"),
-        }
-        *self.signed.lock().await = None;
     }
 }
 

@@ -161,6 +161,8 @@ pub struct SiteInfo {
     pub login_page: Option<String>,
     /// The settings file looked for (shown in guidance).
     pub env_file: PathBuf,
+    /// Where the vault, the intake file and the logs live.
+    pub data_dir: PathBuf,
 }
 
 impl SiteInfo {
@@ -184,6 +186,7 @@ impl SiteInfo {
             deployment,
             login_page,
             env_file: settings.env_file_looked_for.clone(),
+            data_dir: settings.data_dir.clone(),
         }
     }
 }

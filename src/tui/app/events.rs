@@ -1,0 +1,196 @@
+//! How the app follows the worker and the watched files: session changes,
+//! mutation answers, listings, waits. Part of `update`; no I/O.
+
+use time::OffsetDateTime;
+
+use super::{App, Effect, Flash, FlashLevel, Screen, Waiting, WatchedFile};
+use crate::credentials::ImportInput;
+use crate::worker::{
+    Command, Event, Mutation, MutationDone, MutationKind, Query, QueryKind, SessionInfo,
+    WorkerError,
+};
+
+impl App {
+    pub(super) fn on_file_changed(&mut self, file: WatchedFile, effects: &mut Vec<Effect>) {
+        match file {
+            WatchedFile::Intake if !self.intake_pending => {
+                self.intake_pending = true;
+                effects.push(Effect::Worker(Command::Mutate(Mutation::ImportCookies {
+                    input: ImportInput::IntakeFile,
+                })));
+            }
+            WatchedFile::Intake => {}
+            WatchedFile::Vault => effects.push(query(Query::Describe)),
+            WatchedFile::AuditLog => {
+                if self.screen == Screen::Audit && self.audit.following() {
+                    effects.push(Effect::LoadAudit);
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_worker(&mut self, ev: Event, effects: &mut Vec<Effect>) {
+        let was_signed_in = self.session.is_signed_in();
+        let saved_before = self.stored_saved_at();
+        self.session.on_event(&ev, self.now);
+        match &ev {
+            Event::Site(_) => {
+                // Another site: nothing listed or said so far belongs to it.
+                self.spaces.reset();
+                self.waiting = None;
+                self.flash = None;
+            }
+            Event::Session(info) => {
+                self.waiting = None;
+                self.on_session(info, was_signed_in, effects);
+            }
+            Event::Stored(_) => {
+                // Fresh cookies stored by another process (an import in
+                // another terminal): check them when not signed in.
+                let saved_now = self.stored_saved_at();
+                if saved_now.is_some()
+                    && saved_now != saved_before
+                    && saved_before.is_some()
+                    && !self.session.is_signed_in()
+                    && self.session.state != crate::tui::session::SessionState::Checking
+                {
+                    effects.push(query(Query::Verify));
+                }
+            }
+            Event::Mutated { kind, result } => self.on_mutated(*kind, result, effects),
+            Event::Failed { error, .. } => {
+                self.waiting = None;
+                self.flash = Some(Flash {
+                    text: error.message.clone(),
+                    level: FlashLevel::Error,
+                });
+            }
+            Event::Waiting(w) => {
+                self.waiting = Some(Waiting {
+                    query: w.query,
+                    reason: w.reason.clone(),
+                    until: self.now + w.wait,
+                });
+            }
+            Event::Spaces(_) | Event::Pages(_) => {
+                if self
+                    .waiting
+                    .as_ref()
+                    .is_some_and(|w| matches!(w.query, QueryKind::Spaces | QueryKind::Pages))
+                {
+                    self.waiting = None;
+                }
+            }
+        }
+        if let Some(message) = self.spaces.on_worker_event(&ev, self.now) {
+            self.flash = Some(Flash {
+                text: message,
+                level: FlashLevel::Error,
+            });
+        }
+    }
+
+    fn stored_saved_at(&self) -> Option<OffsetDateTime> {
+        self.session
+            .stored
+            .as_ref()
+            .and_then(|s| s.cookies.as_ref())
+            .map(|c| c.saved_at)
+    }
+
+    fn on_session(&mut self, info: &SessionInfo, was_signed_in: bool, effects: &mut Vec<Effect>) {
+        match info {
+            SessionInfo::Expired { reason, .. } => {
+                self.screen = Screen::Status;
+                self.flash = Some(Flash {
+                    text: format!("Session expired: {reason}"),
+                    level: FlashLevel::Error,
+                });
+                effects.push(query(Query::Describe));
+            }
+            SessionInfo::Captcha { .. } => {
+                self.screen = Screen::Status;
+                self.flash = Some(Flash {
+                    text: "CAPTCHA: sign in through the browser (o), then paste fresh cookies (p)"
+                        .into(),
+                    level: FlashLevel::Error,
+                });
+                effects.push(query(Query::Describe));
+            }
+            SessionInfo::SignedIn { user, .. } => {
+                self.flash = Some(Flash {
+                    text: format!("Signed in as {}", user.display_name),
+                    level: FlashLevel::Success,
+                });
+                if !was_signed_in && self.spaces.needs_load() {
+                    effects.push(query(self.spaces.start_listing()));
+                }
+                effects.push(Effect::LoadAudit);
+            }
+            SessionInfo::Failed { error } => {
+                self.flash = Some(Flash {
+                    text: error.message.clone(),
+                    level: FlashLevel::Error,
+                });
+            }
+            SessionInfo::NotConfigured { message } => {
+                self.flash = Some(Flash {
+                    text: message.clone(),
+                    level: FlashLevel::Warning,
+                });
+            }
+        }
+    }
+
+    fn on_mutated(
+        &mut self,
+        kind: MutationKind,
+        result: &Result<MutationDone, WorkerError>,
+        effects: &mut Vec<Effect>,
+    ) {
+        if kind == MutationKind::ImportCookies {
+            self.intake_pending = false;
+        }
+        let (text, level) = match result {
+            Err(e) => (e.message.clone(), FlashLevel::Error),
+            Ok(MutationDone::CookiesImported(report)) => {
+                self.spaces.reset();
+                (
+                    format!("Saved {} cookies encrypted; verifying…", report.names.len()),
+                    FlashLevel::Info,
+                )
+            }
+            Ok(MutationDone::CookiesCleared(report)) => {
+                effects.push(Effect::LoadAudit);
+                (
+                    format!("Cleared {} stored cookies", report.removed),
+                    FlashLevel::Success,
+                )
+            }
+            Ok(MutationDone::TokenStored) => (
+                "Token stored encrypted; verifying…".into(),
+                FlashLevel::Info,
+            ),
+            Ok(MutationDone::TokenCleared(removed)) => (
+                if *removed {
+                    "Token removed from the vault".into()
+                } else {
+                    "No token was stored".into()
+                },
+                FlashLevel::Success,
+            ),
+            Ok(MutationDone::SettingsReloaded) => {
+                // The worker sent the new site first; check it.
+                effects.push(query(Query::Describe));
+                effects.push(query(Query::Verify));
+                ("Settings reloaded".into(), FlashLevel::Success)
+            }
+        };
+        self.flash = Some(Flash { text, level });
+    }
+}
+
+/// The effect of sending a query to the worker.
+pub(super) fn query(q: Query) -> Effect {
+    Effect::Worker(Command::Query(q))
+}
