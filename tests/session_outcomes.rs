@@ -973,3 +973,55 @@ async fn a_reload_reads_its_source_once_and_announces_the_new_site() {
         Event::Session(SessionInfo::SignedIn { .. })
     ));
 }
+
+/// The next event of any kind, the site announcement aside.
+async fn next_raw(events: &mut UnboundedReceiver<Event>) -> Event {
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("an event within 10 s")
+            .expect("the worker is running");
+        if !matches!(ev, Event::Site(_)) {
+            return ev;
+        }
+    }
+}
+
+#[tokio::test]
+async fn describe_reads_the_vault_only_when_its_file_changed() {
+    let c = cloud(DemoFaults::default()).await;
+    let env = Env::new(&c, Mode::Cookie);
+    env.import(&c.session_cookie_header());
+    let mut w = env.worker();
+    w.commands.send(Command::Query(Query::Describe)).unwrap();
+    let names = match next_raw(&mut w.events).await {
+        Event::Stored(info) => info.status.cookies.expect("cookies stored").names,
+        other => panic!("{other:?}"),
+    };
+    // Garbage of the same length, same inode, same modification time: a
+    // second read of the file would fail, so an answer proves the cache.
+    let vault = env.dir.path().join("cookies/secure_cookies.enc");
+    let modified = std::fs::metadata(&vault).unwrap().modified().unwrap();
+    let len = std::fs::metadata(&vault).unwrap().len() as usize;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&vault)
+        .unwrap();
+    std::io::Write::write_all(&mut &f, &vec![0u8; len]).unwrap();
+    f.set_modified(modified).unwrap();
+    w.commands.send(Command::Query(Query::Describe)).unwrap();
+    match next_raw(&mut w.events).await {
+        Event::Stored(info) => assert_eq!(info.status.cookies.unwrap().names, names),
+        other => panic!("the unchanged file was read again: {other:?}"),
+    }
+    // Now the file changed: it is read, and found damaged.
+    f.set_modified(modified + Duration::from_secs(5)).unwrap();
+    w.commands.send(Command::Query(Query::Describe)).unwrap();
+    match next_raw(&mut w.events).await {
+        Event::Failed {
+            query: QueryKind::Describe,
+            error,
+        } => assert_eq!(error.class, ErrorClass::Vault, "{error}"),
+        other => panic!("{other:?}"),
+    }
+}

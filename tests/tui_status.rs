@@ -8,7 +8,7 @@ use confluence_tui::confluence::model::User;
 use confluence_tui::cookies::jar::ExpiryState;
 use confluence_tui::credentials::{CookieStatus, StoredCookieSummary};
 use confluence_tui::exit::ErrorClass;
-use confluence_tui::tui::app::{App, Dialog, Effect, Msg, Screen};
+use confluence_tui::tui::app::{App, Dialog, Effect, Msg, Screen, WatchedFile};
 use confluence_tui::tui::session::{Badge, SessionView};
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
@@ -147,6 +147,24 @@ fn global_keys_switch_screens_and_ask_the_worker() {
     assert!(app.dialog.is_none());
     let fx = app.update(key('q'));
     assert!(app.quit && matches!(&fx[..], [Effect::Quit]));
+}
+
+#[test]
+fn switching_to_the_status_screen_reads_nothing() {
+    // The status view is the last `Describe` answer, kept current by the
+    // vault watcher: `1` and Tab must not ask for another (scrypt).
+    let mut app = site_app();
+    app.update(key('3'));
+    let by_key = app.update(key('1'));
+    assert_eq!(app.screen, Screen::Status);
+    assert!(commands(&by_key).is_empty(), "{by_key:?}");
+    app.update(key('3'));
+    let by_tab = app.update(Msg::Key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)));
+    assert_eq!(app.screen, Screen::Status);
+    assert!(commands(&by_tab).is_empty(), "{by_tab:?}");
+    // A change of the vault file does ask.
+    let fx = app.update(Msg::FileChanged(WatchedFile::Vault));
+    assert_eq!(commands(&fx), ["Describe"]);
 }
 
 #[test]
