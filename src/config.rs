@@ -17,6 +17,8 @@ const SECRET_SETTINGS: &[&str] = &["CONFLUENCE_API_TOKEN", "CONFLUENCE_VAULT_PAS
 pub(crate) const DEFAULT_COOKIE_TTL_DAYS: u32 = 14;
 /// Per-request timeout.
 pub(crate) const DEFAULT_TIMEOUT_SECS: u64 = 30;
+/// How long to wait for another process's vault or audit lock.
+pub(crate) const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 30;
 
 /// A setting that could not be used. Names the setting, the bad value (unless
 /// secret) and what a valid one looks like.
@@ -31,6 +33,19 @@ pub enum ConfigError {
     },
     #[error("cannot read the settings file {path}: {reason}")]
     EnvFile { path: PathBuf, reason: String },
+    /// A `.env` line that cannot be parsed, named by its line and setting
+    /// (when they can be told) and never by its text, which may be a secret.
+    #[error(
+        "{} {}: cannot be parsed: check its quoting (a value with spaces, # or quotes goes in single quotes, e.g. NAME='a b'); the line is not shown as it may hold a secret",
+        .path.display(),
+        env_line_place(*.line, .name.as_deref())
+    )]
+    EnvLine {
+        path: PathBuf,
+        /// 1-based; where a multi-line value starts.
+        line: Option<usize>,
+        name: Option<String>,
+    },
     #[error("no data directory: the platform has none; set CONFLUENCE_DATA_DIR or pass --data-dir")]
     NoDataDir,
     #[error(
@@ -78,6 +93,9 @@ pub struct Settings {
     pub kdf_log_n: u8,
     pub ca_bundle: Option<PathBuf>,
     pub timeout: Duration,
+    /// How long to wait for another process's vault or audit lock
+    /// (`CONFLUENCE_LOCK_TIMEOUT_SECS`).
+    pub lock_timeout: Duration,
     /// The `.env` file that was read, if any.
     pub env_file_used: Option<PathBuf>,
     /// The `.env` file that was looked for (shown in guidance).
@@ -188,6 +206,13 @@ impl Settings {
             1..=600,
             "a whole number of seconds from 1 to 600, e.g. 30",
         )?;
+        let lock_timeout_secs: u64 = parse_number(
+            src,
+            "CONFLUENCE_LOCK_TIMEOUT_SECS",
+            DEFAULT_LOCK_TIMEOUT_SECS,
+            0..=3600,
+            "a whole number of seconds from 0 (do not wait) to 3600, e.g. 30",
+        )?;
         let ca_bundle = src.get("CONFLUENCE_CA_BUNDLE").map(PathBuf::from);
         if let Some(path) = &ca_bundle
             && !path.is_file()
@@ -230,6 +255,7 @@ impl Settings {
             kdf_log_n,
             ca_bundle,
             timeout: Duration::from_secs(timeout_secs),
+            lock_timeout: Duration::from_secs(lock_timeout_secs),
             env_file_used,
             env_file_looked_for,
         })
@@ -390,14 +416,38 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// `raw` without its user name and password, for messages. Text that is not
+/// a URL with a host loses everything from after `://` (or the start) up to
+/// the last `@`: more than the user-info, perhaps, but never less.
 fn redact_userinfo(raw: &str) -> String {
-    match Url::parse(raw.trim()) {
-        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.to_string()
+    let raw = raw.trim();
+    match Url::parse(raw) {
+        Ok(mut u) if u.has_host() => {
+            if !u.username().is_empty() || u.password().is_some() {
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.to_string()
+            } else {
+                raw.to_string()
+            }
         }
-        _ => raw.trim().to_string(),
+        _ => {
+            let (scheme, rest) = raw.find("://").map_or(("", raw), |i| raw.split_at(i + 3));
+            match rest.rfind('@') {
+                Some(at) => format!("{scheme}{}", &rest[at + 1..]),
+                None => raw.to_string(),
+            }
+        }
+    }
+}
+
+/// "line 3 (NAME)", "line 3", … for a `.env` line that cannot be parsed.
+fn env_line_place(line: Option<usize>, name: Option<&str>) -> String {
+    match (line, name) {
+        (Some(l), Some(n)) => format!("line {l} ({n})"),
+        (Some(l), None) => format!("line {l}"),
+        (None, Some(n)) => format!("line of {n}"),
+        (None, None) => "(a line)".to_string(),
     }
 }
 
@@ -418,21 +468,15 @@ fn read_env_file(explicit: Option<&Path>) -> Result<EnvFileResult, ConfigError> 
         }
         return Ok((HashMap::new(), None, path));
     }
-    let iter = dotenvy::from_path_iter(&path).map_err(|e| ConfigError::EnvFile {
+    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::EnvFile {
         path: path.clone(),
         reason: e.to_string(),
     })?;
-    let mut map = HashMap::new();
-    for item in iter {
-        // dotenvy's error names the line, never the value.
-        let (k, v) = item.map_err(|e| ConfigError::EnvFile {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        map.insert(k, v);
-    }
+    // dotenvy's errors quote the line: reported by line and name instead.
+    let map = env_file::parse(&path, &text)?;
     Ok((map, Some(path.clone()), path))
 }
 
+mod env_file;
 #[cfg(test)]
 mod tests;

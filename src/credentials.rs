@@ -4,7 +4,9 @@
 //! writes a secret value anywhere but the vault.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -47,7 +49,8 @@ impl CredentialError {
             | CredentialError::Intake(_)
             | CredentialError::IntakeEmpty { .. }
             | CredentialError::BadToken => ErrorClass::Usage,
-            CredentialError::Audit(_) | CredentialError::Interrupted(_) => ErrorClass::Internal,
+            CredentialError::Audit(e) => e.class(),
+            CredentialError::Interrupted(_) => ErrorClass::Internal,
         }
     }
 }
@@ -126,6 +129,11 @@ pub struct Credentials {
     audit: AuditLog,
     paths: DataPaths,
     ttl: time::Duration,
+    /// A digest of the last intake-file failure audited (what went wrong and
+    /// the content read, if any), so the same bad file seen again (saved
+    /// again unchanged, touched, reported once more by the file watcher)
+    /// adds no record. Memory only; cleared by a successful intake import.
+    last_intake_failure: Mutex<Option<Vec<u8>>>,
 }
 
 impl Credentials {
@@ -144,10 +152,12 @@ impl Credentials {
             kdf_log_n: settings.kdf_log_n,
         };
         Credentials {
-            vault: Vault::new(paths.vault_file.clone(), opts),
-            audit: AuditLog::new(paths.audit_log.clone()),
+            vault: Vault::new(paths.vault_file.clone(), opts)
+                .with_lock_timeout(settings.lock_timeout),
+            audit: AuditLog::new(paths.audit_log.clone()).with_lock_timeout(settings.lock_timeout),
             ttl: settings.cookie_ttl,
             paths,
+            last_intake_failure: Mutex::new(None),
         }
     }
 
@@ -168,15 +178,23 @@ impl Credentials {
         input: ImportInput,
         now: OffsetDateTime,
     ) -> Result<ImportReport, CredentialError> {
+        let from_intake = matches!(input, ImportInput::IntakeFile);
         let (text, source, to_empty) = match self.read_input(input) {
             Ok(read) => read,
+            Err(e) if from_intake => return Err(self.fail_intake("read cookies", None, e, "")),
             Err(e) => return Err(self.fail("read cookies", None, e)),
         };
         let parsed = match parse_cookies(&text) {
             Ok(p) => p,
+            Err(e) if from_intake => {
+                return Err(self.fail_intake("parse cookies", Some(&source), e.into(), &text));
+            }
             Err(e) => return Err(self.fail("parse cookies", Some(&source), e.into())),
         };
         drop(text);
+        if from_intake && let Ok(mut last) = self.last_intake_failure.lock() {
+            *last = None;
+        }
         let names = parsed.jar.names();
         let session_cookies = parsed.jar.session_cookie_names();
         self.audit.append(
@@ -413,6 +431,11 @@ impl Credentials {
                     kept_aside: None,
                 }
             }
+            // Refused or locked: nothing is wrong with the vault's content,
+            // so there is nothing to keep aside.
+            Err(e @ (VaultError::Unsafe(_) | VaultError::LockTimeout(_))) => {
+                return Err(self.vault_failed("clear cookies", e));
+            }
             Err(unreadable) => {
                 let kept = self
                     .vault
@@ -541,6 +564,10 @@ impl Credentials {
             ImportInput::Stdin(text) => Ok((text, CookieSource::Stdin, None)),
             ImportInput::Paste(text) => Ok((text, CookieSource::Paste, None)),
             ImportInput::File { path, consume } => {
+                if consume {
+                    // Refuse before reading what could not be emptied after.
+                    intake::check_can_empty(&path)?;
+                }
                 let text = intake::read_paste(&path)?;
                 let source = CookieSource::File {
                     path: path.display().to_string(),
@@ -578,10 +605,43 @@ impl Credentials {
         }
     }
 
+    /// [`Credentials::fail`] for the intake file, auditing a failure only
+    /// when it differs from the last one audited: the same bad file seen
+    /// again is not a new event.
+    fn fail_intake(
+        &self,
+        action: &str,
+        source: Option<&CookieSource>,
+        err: CredentialError,
+        content: &str,
+    ) -> CredentialError {
+        let mut digest = Sha256::new();
+        digest.update(error_code(&err).as_bytes());
+        digest.update([0]);
+        digest.update(err.to_string().as_bytes());
+        digest.update([0]);
+        digest.update(content.as_bytes());
+        let digest = digest.finalize().to_vec();
+        let repeated = match self.last_intake_failure.lock() {
+            Ok(mut last) => last.replace(digest.clone()).as_ref() == Some(&digest),
+            Err(_) => false,
+        };
+        if repeated {
+            tracing::debug!(
+                action,
+                "the same intake-file failure again; not audited again"
+            );
+            return err;
+        }
+        self.fail(action, source, err)
+    }
+
     /// Audits an unreadable vault and hands the error back.
     fn vault_failed(&self, action: &str, err: VaultError) -> CredentialError {
         let event = match err {
-            VaultError::Io { .. } => AuditEvent::CookieOperationFailed,
+            VaultError::Io { .. } | VaultError::Unsafe(_) | VaultError::LockTimeout(_) => {
+                AuditEvent::CookieOperationFailed
+            }
             _ => AuditEvent::VaultUnreadable,
         };
         if let Err(e) = self.audit.append(

@@ -2,7 +2,6 @@
 //! directory and never to the terminal (it would corrupt the TUI). Level from
 //! `RUST_LOG` (default `info`).
 
-use std::fs::OpenOptions;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -19,20 +18,18 @@ const NOISY_HTTP_CRATES: &[&str] = &[
 ];
 
 /// Installs the file logger once; later calls and failures are ignored, since
-/// a missing diagnostics log must never stop a credential operation.
+/// a missing diagnostics log must never stop a credential operation. The
+/// file is never reached through a symbolic link, and a log (or logs
+/// directory) that is not the user's or that others may write is not used;
+/// the credential commands then refuse with the reason (the audit log lives
+/// in the same directory).
 pub(crate) fn init(log_file: &Path) {
+    use crate::fsutil::{Access, ensure_private_dir, open_private_file};
     let Some(dir) = log_file.parent() else { return };
-    if crate::fsutil::create_private_dir(dir).is_err() {
+    if ensure_private_dir(dir).is_err() {
         return;
     }
-    let mut opts = OpenOptions::new();
-    opts.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let Ok(file) = opts.open(log_file) else {
+    let Ok(file) = open_private_file(log_file, Access::AppendCreate) else {
         return;
     };
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));

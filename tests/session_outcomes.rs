@@ -359,7 +359,12 @@ async fn client_classifies_every_outcome_over_http() {
         for cred in [bearer(DEMO_PAT), cookies(&live)] {
             let before = s.request_count();
             match (form, refusal(&direct_client(&s, cred)).await) {
-                (CaptchaForm::Header403, Outcome::Captcha { status, login_url }) => {
+                (
+                    CaptchaForm::Header403,
+                    Outcome::Captcha {
+                        status, login_url, ..
+                    },
+                ) => {
                     assert_eq!(status, 403);
                     assert_eq!(login_url.as_deref(), Some(login.as_str()));
                 }

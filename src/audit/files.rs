@@ -1,11 +1,13 @@
 //! The files behind one audit log: the live file, its rotated siblings, the
 //! lock file, and creating them with private permissions.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::AuditError;
+use crate::fsutil::{self, Access, FileFailure};
 
 /// The lock file next to the log: `<log>.lock`.
 pub(crate) fn lock_path(log: &Path) -> PathBuf {
@@ -29,6 +31,8 @@ fn suffixed(log: &Path, suffix: &str) -> PathBuf {
 /// from 1, so a gap (a deleted `.2`) still shows up in verify as a chain break
 /// instead of silently hiding the older files.
 pub(crate) fn files_oldest_first(log: &Path) -> Result<Vec<PathBuf>, AuditError> {
+    let dir = parent_dir(log);
+    fsutil::check_private_dir_if_present(&dir).map_err(|e| AuditError::file(&dir, e))?;
     let mut rotated = rotated_numbers(log)?;
     rotated.sort_unstable_by(|a, b| b.cmp(a));
     let mut files: Vec<PathBuf> = rotated.into_iter().map(|n| rotated_path(log, n)).collect();
@@ -76,30 +80,33 @@ fn parent_dir(log: &Path) -> PathBuf {
     }
 }
 
-/// Creates the log's directory (0700 on Unix) if it is missing.
+/// Creates the log's directory (0700 on Unix) if it is missing; an existing
+/// one must be the user's and not writable by others.
 pub(crate) fn ensure_dir(log: &Path) -> Result<(), AuditError> {
     let dir = parent_dir(log);
-    crate::fsutil::create_private_dir(&dir).map_err(|source| AuditError::Io { path: dir, source })
+    fsutil::ensure_private_dir(&dir).map_err(|e| AuditError::file(&dir, e))
 }
 
-/// Opens (creating 0600 on Unix) a file for appending or locking.
+/// Opens (creating 0600 on Unix) a file for appending or locking, never
+/// through a symbolic link, and only when it is the user's and not writable
+/// by others.
 pub(crate) fn open_private(path: &Path, append: bool) -> Result<File, AuditError> {
-    let mut options = OpenOptions::new();
-    options.read(true).create(true);
-    if append {
-        options.append(true);
+    let access = if append {
+        Access::AppendCreate
     } else {
-        options.write(true);
+        Access::ReadWriteCreate
+    };
+    fsutil::open_private_file(path, access).map_err(|e| AuditError::file(path, e))
+}
+
+/// Opens a log file for reading under the same rules as [`open_private`];
+/// `Ok(None)` when it does not exist (rotated away meanwhile).
+pub(crate) fn open_for_reading(path: &Path) -> Result<Option<File>, AuditError> {
+    match fsutil::open_private_file(path, Access::Read) {
+        Ok(file) => Ok(Some(file)),
+        Err(FileFailure::Io(e)) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(AuditError::file(path, e)),
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path).map_err(|source| AuditError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
 /// Held while one writer appends; released on drop (closing the file).
@@ -108,15 +115,21 @@ pub(crate) struct LogLock {
 }
 
 impl LogLock {
-    /// Blocks until this process holds the exclusive lock on `<log>.lock`.
+    /// Waits (at most `timeout`, saying so on stderr) until this process
+    /// holds the exclusive lock on `<log>.lock`.
     ///
-    /// `File::lock` is an OS lock on the open file, so it excludes other
+    /// The lock is an OS lock on the open file, so it excludes other
     /// processes and also other threads of this one (each opens its own file).
-    pub(crate) fn acquire(log: &Path) -> Result<LogLock, AuditError> {
+    pub(crate) fn acquire(log: &Path, timeout: Duration) -> Result<LogLock, AuditError> {
         let path = lock_path(log);
         let file = open_private(&path, false)?;
-        file.lock()
-            .map_err(|source| AuditError::Lock { path, source })?;
+        fsutil::lock_exclusive(&file, &path, timeout).map_err(|e| match e {
+            FileFailure::Io(source) => AuditError::Lock {
+                path: path.clone(),
+                source,
+            },
+            other => AuditError::file(&path, other),
+        })?;
         Ok(LogLock { _file: file })
     }
 }

@@ -6,10 +6,10 @@
 //! report (with the reader's wording) comes from [`AuditLog::verify`], so the
 //! viewer and `audit --verify` can never disagree about a broken chain.
 
-use std::io;
+use std::io::Read;
 use std::path::Path;
 
-use super::files::files_oldest_first;
+use super::files::{files_oldest_first, open_for_reading};
 use super::record::{AuditEvent, AuditRecord, GENESIS_PREV};
 use super::{AuditError, AuditLog, ChainReport};
 
@@ -19,12 +19,14 @@ pub fn read_verified(log: &Path) -> Result<(Vec<AuditRecord>, ChainReport), Audi
     let mut records: Vec<AuditRecord> = Vec::new();
     let mut broken = false;
     for path in files_oldest_first(log)? {
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            // Rotated away by another process between listing and reading.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(AuditError::Io { path, source }),
+        // None: rotated away by another process between listing and reading.
+        let Some(mut file) = open_for_reading(&path)? else {
+            continue;
         };
+        let mut bytes = Vec::new();
+        if let Err(source) = file.read_to_end(&mut bytes) {
+            return Err(AuditError::Io { path, source });
+        }
         if bytes.is_empty() {
             continue;
         }

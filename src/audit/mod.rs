@@ -14,6 +14,7 @@ mod writer;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub use record::{AuditDetails, AuditEntry, AuditEvent, AuditOutcome, AuditRecord, GENESIS_PREV};
 
@@ -48,6 +49,42 @@ pub enum AuditError {
         #[source]
         source: serde_json::Error,
     },
+    /// A log file, its lock file or the logs directory is not the user's,
+    /// can be changed by others, or is a symbolic link (never followed).
+    #[error(transparent)]
+    Unsafe(#[from] crate::fsutil::UnsafePath),
+    /// Another process held the log's lock longer than
+    /// `CONFLUENCE_LOCK_TIMEOUT_SECS`.
+    #[error(transparent)]
+    LockTimeout(#[from] crate::fsutil::LockTimedOut),
+}
+
+impl AuditError {
+    /// What kind of failure this is (decides the exit code): a file refused
+    /// as unsafe is the user's setup to fix (usage); anything else is a
+    /// failed read or write (internal).
+    pub fn class(&self) -> crate::exit::ErrorClass {
+        match self {
+            AuditError::Unsafe(_) => crate::exit::ErrorClass::Usage,
+            AuditError::Io { .. }
+            | AuditError::Lock { .. }
+            | AuditError::Encode { .. }
+            | AuditError::LockTimeout(_) => crate::exit::ErrorClass::Internal,
+        }
+    }
+
+    /// A failed private open, check or lock of `path`.
+    pub(crate) fn file(path: &Path, failure: crate::fsutil::FileFailure) -> AuditError {
+        use crate::fsutil::FileFailure;
+        match failure {
+            FileFailure::Unsafe(e) => AuditError::Unsafe(e),
+            FileFailure::TimedOut(e) => AuditError::LockTimeout(e),
+            FileFailure::Io(source) => AuditError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        }
+    }
 }
 
 /// The result of checking the hash chain.
@@ -107,6 +144,8 @@ pub struct AuditLog {
     path: PathBuf,
     max_bytes: u64,
     keep_rotated: usize,
+    /// How long to wait for another process's lock.
+    lock_timeout: Duration,
 }
 
 impl AuditLog {
@@ -121,7 +160,15 @@ impl AuditLog {
             path: path.into(),
             max_bytes,
             keep_rotated,
+            lock_timeout: crate::fsutil::DEFAULT_LOCK_TIMEOUT,
         }
+    }
+
+    /// Waits at most `timeout` for a lock held by another process
+    /// (`CONFLUENCE_LOCK_TIMEOUT_SECS`; 30 s unless set).
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> AuditLog {
+        self.lock_timeout = timeout;
+        self
     }
 
     /// The live file (`…/logs/cookie_audit.log`).
@@ -156,7 +203,7 @@ impl AuditLog {
             .path
             .parent()
             .filter(|dir| dir.is_dir())
-            .and_then(|_| files::LogLock::acquire(&self.path).ok());
+            .and_then(|_| files::LogLock::acquire(&self.path, self.lock_timeout).ok());
         reader::verify(&self.path)
     }
 }

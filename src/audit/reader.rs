@@ -1,11 +1,10 @@
 //! Reading records back (all, or only the newest) and verifying the chain.
 
-use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use super::backward::BackwardLines;
-use super::files::files_oldest_first;
+use super::files::{files_oldest_first, open_for_reading};
 use super::record::{AuditEvent, AuditRecord, GENESIS_PREV};
 use super::{AuditError, ChainReport};
 
@@ -22,11 +21,9 @@ fn for_each_line(
     path: &Path,
     mut each: impl FnMut(usize, &[u8]) -> Option<ChainReport>,
 ) -> Result<Option<ChainReport>, AuditError> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        // Rotated by another process between listing and opening.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(io_err(path, source)),
+    // None: rotated by another process between listing and opening.
+    let Some(file) = open_for_reading(path)? else {
+        return Ok(None);
     };
     let mut reader = BufReader::new(file);
     let mut buf = Vec::new();
@@ -70,10 +67,8 @@ pub(crate) fn read_tail(log: &Path, max: usize) -> Result<Vec<AuditRecord>, Audi
         return Ok(newest_first);
     }
     for path in files_oldest_first(log)?.into_iter().rev() {
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(io_err(&path, source)),
+        let Some(file) = open_for_reading(&path)? else {
+            continue;
         };
         let mut lines = BackwardLines::new(file).map_err(|source| io_err(&path, source))?;
         while let Some(line) = lines.next_line().map_err(|source| io_err(&path, source))? {

@@ -8,7 +8,9 @@ use std::path::Path;
 use time::OffsetDateTime;
 
 use super::backward::BackwardLines;
-use super::files::{LogLock, ensure_dir, open_private, rotated_numbers, rotated_path};
+use super::files::{
+    LogLock, ensure_dir, open_for_reading, open_private, rotated_numbers, rotated_path,
+};
 use super::record::{
     AuditDetails, AuditEntry, AuditEvent, AuditOutcome, AuditRecord, GENESIS_PREV,
 };
@@ -23,7 +25,7 @@ struct ChainEnd {
 pub(crate) fn append(log: &AuditLog, entry: AuditEntry) -> Result<AuditRecord, AuditError> {
     let path = log.path();
     ensure_dir(path)?;
-    let _lock = LogLock::acquire(path)?;
+    let _lock = LogLock::acquire(path, log.lock_timeout)?;
 
     let end = last_record(path)?;
     let now = now_millis();
@@ -116,10 +118,8 @@ fn last_record(path: &Path) -> Result<ChainEnd, AuditError> {
     let candidates = std::iter::once(path.to_path_buf())
         .chain(numbers.into_iter().map(|n| rotated_path(path, n)));
     for file_path in candidates {
-        let file = match fs::File::open(&file_path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(io_err(&file_path, source)),
+        let Some(file) = open_for_reading(&file_path)? else {
+            continue;
         };
         let mut lines = BackwardLines::new(file).map_err(|source| io_err(&file_path, source))?;
         while let Some(line) = lines

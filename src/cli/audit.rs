@@ -8,6 +8,7 @@ use crate::audit::{AuditDetails, AuditLog, AuditRecord};
 use crate::config::Settings;
 use crate::credentials::rfc3339;
 use crate::exit::{ErrorClass, Exit};
+use crate::text::for_terminal;
 
 pub(super) fn run(
     out: &mut Output,
@@ -15,11 +16,12 @@ pub(super) fn run(
     json: bool,
     verify: bool,
 ) -> Result<Exit, CliError> {
-    let log = AuditLog::new(settings.paths().audit_log);
+    let log = AuditLog::new(settings.paths().audit_log).with_lock_timeout(settings.lock_timeout);
     if verify {
         let report = log.verify()?;
-        // The report words itself (audit::ChainReport's Display).
-        out.line(&report)?;
+        // The report words itself (audit::ChainReport's Display); it may
+        // quote the log, so it is escaped like any text read back from it.
+        out.line(for_terminal(&report.to_string()))?;
         if !report.is_ok() {
             // A broken chain is exit 1 by contract: an internal error whose
             // explanation is the report just printed.
@@ -44,13 +46,16 @@ pub(super) fn run(
     if records.is_empty() && !json {
         out.line(format_args!(
             "(no audit records yet in {})",
-            log.path().display()
+            for_terminal(&log.path().display().to_string())
         ))?;
     }
     Ok(Exit::Ok)
 }
 
 /// One readable line: time, sequence, event, outcome, message, details.
+/// Messages and details may hold server text (a display name, a login URL)
+/// or anything a tampered log holds: the line is escaped for the terminal
+/// (`text::for_terminal`); `--json` keeps the exact values.
 pub(crate) fn format_record(r: &AuditRecord) -> String {
     let mut s = format!(
         "{}  #{:<5} {:<24} {:<8} {}",
@@ -64,7 +69,7 @@ pub(crate) fn format_record(r: &AuditRecord) -> String {
     if !d.is_empty() {
         let _ = write!(s, "  [{d}]");
     }
-    s
+    for_terminal(&s).into_owned()
 }
 
 fn details_text(d: &AuditDetails) -> String {

@@ -13,6 +13,7 @@ use crate::cookies::intake;
 use crate::cookies::jar::{ExpiryState, format_time_left};
 use crate::credentials::{CookieStatus, Credentials, ImportInput, rfc3339};
 use crate::exit::{ErrorClass, Exit};
+use crate::text::for_terminal;
 
 pub(super) fn run(
     out: &mut Output,
@@ -79,11 +80,13 @@ fn import(
         }
     };
     let report = creds.import(input, now)?;
+    // Cookie names and domains come from a paste or a site's Set-Cookie:
+    // shown escaped, never obeyed.
     out.line(format_args!(
         "Imported {} cookies ({}): {}",
         report.names.len(),
         report.format,
-        report.names.join(", ")
+        for_terminal(&report.names.join(", "))
     ))?;
     if report.session_cookies.is_empty() {
         out.line(
@@ -92,11 +95,11 @@ fn import(
     } else {
         out.line(format_args!(
             "Session cookie: {}",
-            report.session_cookies.join(", ")
+            for_terminal(&report.session_cookies.join(", "))
         ))?;
     }
     for w in &report.warnings {
-        out.line(format_args!("warning: {w}"))?;
+        out.line(format_args!("warning: {}", for_terminal(w)))?;
     }
     out.line(format_args!(
         "Stored encrypted in {}; expires {} (in {}).",
@@ -195,14 +198,20 @@ fn print_status(
             let session = if c.session_cookies.is_empty() {
                 "no session cookie".to_string()
             } else {
-                format!("session cookie {}", c.session_cookies.join(", "))
+                format!(
+                    "session cookie {}",
+                    for_terminal(&c.session_cookies.join(", "))
+                )
             };
             out.line(format_args!(
                 "Cookies:   {} stored ({session})",
                 c.names.len()
             ))?;
-            out.line(format_args!("  names:   {}", c.names.join(", ")))?;
-            out.line(format_args!("  source:  {}", c.source))?;
+            out.line(format_args!(
+                "  names:   {}",
+                for_terminal(&c.names.join(", "))
+            ))?;
+            out.line(format_args!("  source:  {}", for_terminal(&c.source)))?;
             out.line(format_args!("  saved:   {}", rfc3339(c.saved_at)))?;
             match &c.state {
                 ExpiryState::Valid { left } => out.line(format_args!(

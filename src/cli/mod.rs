@@ -137,6 +137,9 @@ pub enum CliError {
     Output(#[from] OutputError),
     #[error("{0}")]
     Usage(String),
+    /// The data directory is not the user's or others may write to it.
+    #[error(transparent)]
+    UnsafeDataDir(#[from] crate::fsutil::UnsafePath),
     #[error("{0}")]
     AuthNeeded(String),
     #[error("{0}")]
@@ -161,11 +164,12 @@ impl CliError {
     /// What kind of failure this is.
     pub fn class(&self) -> ErrorClass {
         match self {
-            CliError::Config(_) | CliError::Usage(_) => ErrorClass::Usage,
-            CliError::Credentials(c) => c.class(),
-            CliError::Audit(_) | CliError::Output(_) | CliError::Internal(_) => {
-                ErrorClass::Internal
+            CliError::Config(_) | CliError::Usage(_) | CliError::UnsafeDataDir(_) => {
+                ErrorClass::Usage
             }
+            CliError::Credentials(c) => c.class(),
+            CliError::Audit(a) => a.class(),
+            CliError::Output(_) | CliError::Internal(_) => ErrorClass::Internal,
             CliError::AuthNeeded(_) => ErrorClass::Auth,
             CliError::Remote { class, .. } | CliError::Answered { class, .. } => *class,
         }
@@ -207,10 +211,29 @@ pub fn run(cli: Cli) -> Exit {
     let result = Settings::load(&flags)
         .map_err(CliError::from)
         .and_then(|settings| {
+            check_data_dir(&settings)?;
             crate::logging::init(&settings.paths().diagnostics_log);
             dispatch(cli, settings, flags.clone())
         });
     finish(result)
+}
+
+/// The data directory, when it exists, must be the user's and not writable
+/// by group or others (`cookies/` and `logs/` and their files are checked
+/// where they are opened). Exit 2: the user's setup, fixed with the command
+/// the message gives.
+fn check_data_dir(settings: &Settings) -> Result<(), CliError> {
+    use crate::fsutil::FileFailure;
+    let root = settings.paths().root;
+    match crate::fsutil::check_private_dir_if_present(&root) {
+        Ok(()) => Ok(()),
+        Err(FileFailure::Unsafe(e)) => Err(CliError::UnsafeDataDir(e)),
+        Err(FileFailure::Io(e)) => Err(CliError::Usage(format!(
+            "cannot use the data directory {}: {e}; set CONFLUENCE_DATA_DIR (or --data-dir) to a directory of yours",
+            root.display()
+        ))),
+        Err(FileFailure::TimedOut(e)) => Err(CliError::Internal(e.to_string())),
+    }
 }
 
 /// Where every command's result becomes the exit code: success, a closed
@@ -226,11 +249,26 @@ fn finish(result: Result<Exit, CliError>) -> Exit {
         Err(err) => {
             tracing::warn!(error = %err, "command failed");
             if !matches!(err, CliError::Answered { .. }) {
-                let _ = writeln!(std::io::stderr(), "error: {err}");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "error: {}",
+                    terminal_lines(&err.to_string())
+                );
             }
             exit_for(&err)
         }
     }
+}
+
+/// A message for stderr: each of its own lines escaped by
+/// `text::for_terminal` (an error may carry server text; our multi-line
+/// messages, like the intake help, keep their line breaks).
+fn terminal_lines(message: &str) -> String {
+    message
+        .split('\n')
+        .map(crate::text::for_terminal)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Runs a command that prints through an `Output` on stdout, then flushes

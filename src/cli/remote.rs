@@ -9,6 +9,7 @@ use super::output::Output;
 use crate::config::{FlagOverrides, Settings};
 use crate::confluence::client::RetryPolicy;
 use crate::exit::{ErrorClass, Exit};
+use crate::text::for_terminal;
 use crate::vault::MachineIdSource;
 use crate::worker::{
     self, Event, Generation, Listing, Query, SessionInfo, SettingsSource, WorkerError,
@@ -112,9 +113,12 @@ async fn run_query(
                         "mode": mode, "why": why, "user": user});
                     out.line(v)?;
                 } else {
+                    // The display name is the server's: shown, never obeyed.
                     out.line(format_args!(
-                        "Signed in to {site} ({deployment}) as {} using {mode} auth ({why}).",
-                        user.display_name
+                        "Signed in to {} ({deployment}) as {} using {mode} auth ({}).",
+                        for_terminal(&site),
+                        for_terminal(&user.display_name),
+                        for_terminal(&why)
                     ))?;
                 }
                 out.flush()?;
@@ -247,7 +251,9 @@ impl JsonArray {
                             .map_err(|e| CliError::Internal(e.to_string()))?;
                         out.write_all(text.as_bytes())?;
                     } else {
-                        out.line(line(item))?;
+                        // Names and titles are the server's: escaped on the
+                        // human line, exact in JSON.
+                        out.line(for_terminal(&line(item)))?;
                     }
                     self.items += 1;
                 }
@@ -353,8 +359,9 @@ fn fail(
     }
 }
 
-/// Progress on stderr; a closed stderr is not worth failing the command for.
+/// Progress on stderr, escaped like every human line; a closed stderr is not
+/// worth failing the command for.
 fn eprintln_quiet(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{args}");
+    let _ = writeln!(std::io::stderr(), "{}", for_terminal(&args.to_string()));
 }

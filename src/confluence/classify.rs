@@ -83,7 +83,12 @@ pub enum Outcome {
     /// A CAPTCHA must be solved in the browser; never retry.
     Captcha {
         status: u16,
+        /// Where to sign in. The client keeps only a URL on the site's own
+        /// origin; an off-site one is replaced by the site's login page.
         login_url: Option<String>,
+        /// The response named a login URL on another origin, which was
+        /// dropped (never shown, stored or opened).
+        off_site_login_ignored: bool,
     },
     /// 403 on a resource while signed in.
     Forbidden { status: u16, message: String },
@@ -226,6 +231,7 @@ fn captcha(r: &ResponseFacts<'_>) -> Option<Outcome> {
         return Some(Outcome::Captcha {
             status: r.status,
             login_url,
+            off_site_login_ignored: false,
         });
     }
     if header(r.headers, "x-seraph-loginreason")
@@ -234,12 +240,14 @@ fn captcha(r: &ResponseFacts<'_>) -> Option<Outcome> {
         return Some(Outcome::Captcha {
             status: r.status,
             login_url: None,
+            off_site_login_ignored: false,
         });
     }
     if looks_like_html(r) && contains_ignore_case(r.body, b"captcha") {
         return Some(Outcome::Captcha {
             status: r.status,
             login_url: None,
+            off_site_login_ignored: false,
         });
     }
     None

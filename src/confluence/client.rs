@@ -13,6 +13,7 @@ use url::Url;
 
 use super::auth::auth_headers;
 use super::classify::{Outcome, ResponseFacts, classify_response};
+use super::login_page::keep_on_site;
 use super::model::{Page, Space, User, WirePage, WireSpace, WireUser};
 use super::paging::{ListPage, decode_error, decode_v2};
 use super::redirect;
@@ -119,6 +120,12 @@ impl Client {
             .timeout(opts.timeout)
             .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
             .redirect(redirect::policy(base.clone()));
+        // Credentials never travel in clear text through a proxy: a plain
+        // http:// site (loopback only, checked above) and any loopback site
+        // are reached directly, whatever HTTP_PROXY / ALL_PROXY say.
+        if base.scheme() != "https" || is_loopback(&base) {
+            builder = builder.no_proxy();
+        }
         if let Some(path) = &opts.ca_bundle {
             builder = builder.tls_certs_merge(read_ca_bundle(path)?);
         }
@@ -363,6 +370,8 @@ impl Client {
             auth: self.mode.auth_kind(),
             probe,
         });
+        // A CAPTCHA's login URL is offered only on the site's own origin.
+        let outcome = keep_on_site(outcome, &self.api_base, self.deployment);
         if outcome == Outcome::Ok {
             return Attempt::Done(Ok(body));
         }

@@ -126,6 +126,7 @@ mod tests {
                 refused(Outcome::Captcha {
                     status: 403,
                     login_url: None,
+                    off_site_login_ignored: false,
                 }),
                 ErrorClass::Captcha,
             ),

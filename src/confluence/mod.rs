@@ -6,6 +6,7 @@ pub(crate) mod auth;
 pub mod classify;
 pub mod client;
 pub(crate) mod error;
+pub(crate) mod login_page;
 pub mod model;
 pub(crate) mod paging;
 mod redirect;

@@ -1,8 +1,14 @@
 //! The plain-text intake file (`cookies/confluence_cookies.txt`): created
 //! empty and private, read with size and UTF-8 limits, and emptied after an
 //! import by overwriting its bytes before truncating.
+//!
+//! A file that is a symbolic link, has other hard links or is not a regular
+//! file is never read, emptied or chmodded: the bytes overwritten would be
+//! another file's. The intake file in the data directory must also be the
+//! user's and not writable by group or others (someone else could plant
+//! cookies in it).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -10,7 +16,7 @@ use thiserror::Error;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::parse::MAX_PASTE_BYTES;
-use crate::fsutil::create_private_dir;
+use crate::fsutil::{self, Access, FileFailure, UnsafePath};
 
 /// Shown (or written next to the file by the CLI) when the intake file is
 /// created: what to put into it.
@@ -62,6 +68,17 @@ pub enum IntakeError {
         path.display()
     )]
     NotRegularFile { path: PathBuf },
+    #[error(
+        "{} has {links} names (hard links), so emptying it would also empty the other names; \
+         for safety it is neither read, emptied nor chmodded. Remove this name (rm '{}'; the \
+         other names keep the content) and paste the cookies into a fresh file.",
+        path.display(),
+        path.display()
+    )]
+    HardLinked { path: PathBuf, links: u64 },
+    /// Not the user's, or writable by group or others.
+    #[error(transparent)]
+    Unsafe(#[from] UnsafePath),
     #[error("Could not {action} {}: {source}. Check the path and its permissions.", path.display())]
     Io {
         action: &'static str,
@@ -72,39 +89,52 @@ pub enum IntakeError {
 }
 
 /// Creates the intake file (empty, 0600) and its directory (0700) when
-/// missing; an existing file has its permissions tightened to 0600.
+/// missing; an existing file has its permissions tightened to 0600. The
+/// directory and an existing file must be the user's and not writable by
+/// group or others; a link of either kind is refused.
 pub fn ensure_intake_file(path: &Path) -> Result<IntakeStatus, IntakeError> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_file() => {
-            restrict_permissions(path)?;
-            return Ok(IntakeStatus::Exists { bytes: meta.len() });
-        }
-        Ok(_) => return Err(IntakeError::NotRegularFile { path: path.into() }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_error("inspect", path, e)),
-    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_private_dir(dir).map_err(|e| io_error("create the directory", dir, e))?;
+        fsutil::ensure_private_dir(dir).map_err(|e| match e {
+            FileFailure::Unsafe(e) => IntakeError::Unsafe(e),
+            FileFailure::Io(e) => io_error("create the directory", dir, e),
+            FileFailure::TimedOut(e) => io_error("create the directory", dir, io::Error::other(e)),
+        })?;
+    }
+    match open_checked(path, Access::Read, Checks::StrictModes) {
+        Ok(file) => {
+            let bytes = file
+                .metadata()
+                .map_err(|e| io_error("inspect", path, e))?
+                .len();
+            restrict_permissions(&file, path)?;
+            return Ok(IntakeStatus::Exists { bytes });
+        }
+        Err(IntakeError::NotFound { .. }) => {}
+        Err(e) => return Err(e),
     }
     let mut options = OpenOptions::new();
+    // create_new (O_EXCL) never follows a link: one planted meanwhile fails.
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
+    let file = options
         .open(path)
         .map_err(|e| io_error("create", path, e))?;
     // The umask may have cleared bits the mode asked for; set it exactly.
-    restrict_permissions(path)?;
+    restrict_permissions(&file, path)?;
     Ok(IntakeStatus::Created)
 }
 
-/// Reads a paste from a file: at most 1 MiB, UTF-8.
+/// Checks that a file may be emptied after its cookies are imported (a
+/// regular file of the user's with no other hard links), before it is read.
+pub fn check_can_empty(path: &Path) -> Result<(), IntakeError> {
+    open_checked(path, Access::Read, Checks::Owner).map(drop)
+}
+
+/// Reads a paste from a file: at most 1 MiB, UTF-8. A symbolic link or a
+/// file that is not regular is refused.
 pub fn read_paste(path: &Path) -> Result<Zeroizing<String>, IntakeError> {
-    check_regular_file(path)?;
-    let file = File::open(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => IntakeError::NotFound { path: path.into() },
-        _ => io_error("open", path, e),
-    })?;
+    let file = open_regular(path, Access::Read)?;
     read_limited(file, &path.display().to_string()).map_err(|e| match e {
         ReadFailure::Intake(e) => e,
         ReadFailure::Io(e) => io_error("read", path, e),
@@ -127,19 +157,13 @@ pub fn empty_file(path: &Path) -> Result<(), IntakeError> {
 }
 
 /// [`empty_file`], returning how many bytes were overwritten with zeros.
+/// Refused, with nothing changed, unless [`check_can_empty`] passes.
 pub fn empty_file_reporting(path: &Path) -> Result<u64, IntakeError> {
-    check_regular_file(path)?;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => IntakeError::NotFound { path: path.into() },
-            _ => io_error("open", path, e),
-        })?;
+    let mut file = open_checked(path, Access::Write, Checks::Owner)?;
     let written = overwrite_with_zeros(&mut file).map_err(|e| io_error("overwrite", path, e))?;
     file.set_len(0).map_err(|e| io_error("truncate", path, e))?;
     file.sync_all().map_err(|e| io_error("sync", path, e))?;
-    restrict_permissions(path)?;
+    restrict_permissions(&file, path)?;
     Ok(written)
 }
 
@@ -188,26 +212,73 @@ fn read_limited(reader: impl Read, origin: &str) -> Result<Zeroizing<String>, Re
     }
 }
 
-fn check_regular_file(path: &Path) -> Result<(), IntakeError> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_file() => Ok(()),
-        Ok(_) => Err(IntakeError::NotRegularFile { path: path.into() }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            Err(IntakeError::NotFound { path: path.into() })
-        }
-        Err(e) => Err(io_error("inspect", path, e)),
-    }
+/// What [`open_checked`] asks of a file besides being a single regular file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    /// The user's (a file named on the command line, to be emptied).
+    Owner,
+    /// The user's and not writable by group or others (the intake file in
+    /// the data directory).
+    StrictModes,
 }
 
-fn restrict_permissions(path: &Path) -> Result<(), IntakeError> {
+/// Opens a file that will be emptied or chmodded: never through a symbolic
+/// link, and only a regular file with no other hard links that passes
+/// `checks`. The checks are made on the open file, so it cannot be swapped
+/// in between.
+fn open_checked(path: &Path, access: Access, checks: Checks) -> Result<File, IntakeError> {
+    let file = open_regular(path, access)?;
+    let meta = file.metadata().map_err(|e| io_error("inspect", path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() > 1 {
+            return Err(IntakeError::HardLinked {
+                path: path.into(),
+                links: meta.nlink(),
+            });
+        }
+    }
+    match checks {
+        Checks::Owner => fsutil::check_owner(path, &meta)?,
+        Checks::StrictModes => fsutil::check_owner_and_mode(path, &meta)?,
+    }
+    Ok(file)
+}
+
+/// Opens without following a symbolic link; a link, a directory or another
+/// non-regular file is `NotRegularFile`, a missing file `NotFound`.
+fn open_regular(path: &Path, access: Access) -> Result<File, IntakeError> {
+    let not_regular = || IntakeError::NotRegularFile { path: path.into() };
+    let file = match fsutil::open_no_follow(path, access) {
+        Ok(file) => file,
+        Err(FileFailure::Io(e)) => {
+            return Err(match e.kind() {
+                io::ErrorKind::NotFound => IntakeError::NotFound { path: path.into() },
+                io::ErrorKind::IsADirectory => not_regular(),
+                _ => io_error("open", path, e),
+            });
+        }
+        // A link (the only refusal an open without checks makes).
+        Err(FileFailure::Unsafe(_) | FileFailure::TimedOut(_)) => return Err(not_regular()),
+    };
+    let meta = file.metadata().map_err(|e| io_error("inspect", path, e))?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
+}
+
+/// Sets the open file's mode to exactly 0600 (fchmod: never a link's target).
+fn restrict_permissions(file: &File, path: &Path) -> Result<(), IntakeError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
             .map_err(|e| io_error("set permissions on", path, e))?;
     }
     #[cfg(not(unix))]
-    let _ = path;
+    let _ = (file, path);
     Ok(())
 }
 

@@ -49,6 +49,9 @@ pub struct DemoServerArgs {
     /// Answer every API request with a CAPTCHA challenge until a browser sign-in
     #[arg(long, value_enum)]
     pub captcha: Option<CaptchaArg>,
+    /// The login-url the header CAPTCHA names instead of the site's own
+    #[arg(long, value_name = "URL")]
+    pub captcha_login_url: Option<String>,
     /// Answer every Nth API request with 429
     #[arg(long)]
     pub rate_limit_every: Option<u64>,
@@ -79,6 +82,13 @@ pub struct DemoServerArgs {
     /// Silently cap v1 `limit` at N, as Server/DC does
     #[arg(long)]
     pub cap_limit: Option<usize>,
+    /// Space lists never end: every page links back to the first
+    #[arg(long)]
+    pub paging_loops: bool,
+    /// Names, titles, the display name and error messages carry terminal
+    /// control sequences
+    #[arg(long)]
+    pub hostile_text: bool,
     /// Seed of the injected-error RNG
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -101,6 +111,7 @@ impl DemoServerArgs {
                 CaptchaArg::Header => CaptchaForm::Header403,
                 CaptchaArg::Seraph => CaptchaForm::Seraph401,
             }),
+            captcha_login_url: self.captcha_login_url.clone(),
             rate_limit_every: self.rate_limit_every,
             retry_after_secs: self.retry_after_secs,
             error_rate: self.error_rate,
@@ -112,6 +123,8 @@ impl DemoServerArgs {
             rotate_cookies: self.rotate_cookies,
             forbidden_spaces: self.forbidden_spaces.clone(),
             cap_limit: self.cap_limit,
+            paging_loops: self.paging_loops,
+            hostile_text: self.hostile_text,
         };
         Ok(DemoConfig {
             flavor: match self.flavor {
@@ -186,6 +199,9 @@ mod tests {
             "AN0",
             "--expire-after-requests",
             "3",
+            "--captcha-login-url",
+            "https://evil.example.com/login",
+            "--paging-loops",
         ])
         .to_config()
         .unwrap();
@@ -201,6 +217,11 @@ mod tests {
         assert_eq!(f.cap_limit, Some(100));
         assert_eq!(f.forbidden_spaces, vec!["AN0".to_string()]);
         assert_eq!(f.session_expire_after_requests, Some(3));
+        assert_eq!(
+            f.captcha_login_url.as_deref(),
+            Some("https://evil.example.com/login")
+        );
+        assert!(f.paging_loops);
     }
 
     #[test]

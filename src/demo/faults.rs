@@ -30,6 +30,9 @@ pub struct DemoFaults {
     /// Answer every API request with this CAPTCHA challenge until a sign-in
     /// through the `/login` form clears it.
     pub captcha: Option<CaptchaForm>,
+    /// The `login-url` the `Header403` CAPTCHA names instead of the site's
+    /// own login page (e.g. a page on another host).
+    pub captcha_login_url: Option<String>,
     /// Every Nth API request is answered 429.
     pub rate_limit_every: Option<u64>,
     /// The `Retry-After` seconds sent with a 429 (absurd values allowed).
@@ -52,6 +55,12 @@ pub struct DemoFaults {
     pub forbidden_spaces: Vec<String>,
     /// Silent cap on v1 `limit`, as Server/DC applies (e.g. 100 when 250 asked).
     pub cap_limit: Option<usize>,
+    /// Space lists never end: every page links back to the first one (v2
+    /// cursor) or claims to start at 0 again (v1).
+    pub paging_loops: bool,
+    /// Names, titles, the display name and error messages carry terminal
+    /// control sequences (`demo::HOSTILE_SUFFIX`, see `demo/hostile.rs`).
+    pub hostile_text: bool,
 }
 
 /// How many requests an old cookie value stays valid after a rotation.
@@ -66,6 +75,7 @@ impl Default for DemoFaults {
             session_expire_after_requests: None,
             session_expire_after: None,
             captcha: None,
+            captcha_login_url: None,
             rate_limit_every: None,
             retry_after_secs: DEFAULT_RETRY_AFTER_SECS,
             error_rate: 0.0,
@@ -77,6 +87,8 @@ impl Default for DemoFaults {
             rotate_cookies: false,
             forbidden_spaces: Vec::new(),
             cap_limit: None,
+            paging_loops: false,
+            hostile_text: false,
         }
     }
 }

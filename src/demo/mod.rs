@@ -11,6 +11,7 @@
 mod cli;
 mod data;
 mod faults;
+mod hostile;
 mod json;
 mod login;
 mod query;
@@ -23,6 +24,7 @@ pub(crate) use cli::{DemoServerArgs, run_demo_server};
 pub use data::{DEMO_DISPLAY_NAME, DemoData};
 pub(crate) use faults::DEFAULT_RETRY_AFTER_SECS;
 pub use faults::{CaptchaForm, DemoFaults};
+pub use hostile::HOSTILE_SUFFIX;
 pub use server::DemoServer;
 pub use session::{
     CLOUD_SESSION_COOKIE, DEMO_API_TOKEN, DEMO_EMAIL, DEMO_PAT, SERVER_SESSION_COOKIE,

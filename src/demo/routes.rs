@@ -45,6 +45,10 @@ pub(crate) fn router(state: Arc<SiteState>) -> Router {
     site.route("/login", get(get_login).post(post_login))
         .route("/login.action", get(get_login).post(post_login))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::hostile::rewrite,
+        ))
         .with_state(state)
 }
 
@@ -120,6 +124,9 @@ async fn spaces_v1(State(s): St, headers: HeaderMap, OriginalUri(uri): OriginalU
         (Ok(s), Ok(l)) => (s, l),
         (Err(r), _) | (_, Err(r)) => return r,
     };
+    // A looping site answers every page as if it were the first.
+    let loops = admitted.faults.paging_loops;
+    let start = if loops { 0 } else { start };
     let keys = q.list("spaceKey");
     let type_filter = q.get("type").map(str::to_string);
     let status_filter = q.get("status").map(str::to_string);
@@ -145,7 +152,7 @@ async fn spaces_v1(State(s): St, headers: HeaderMap, OriginalUri(uri): OriginalU
         results,
         start,
         limit,
-        next.is_some(),
+        next.is_some() || loops,
     );
     admitted.finish(axum::Json(body))
 }
@@ -418,6 +425,12 @@ async fn spaces_v2(State(s): St, headers: HeaderMap, OriginalUri(uri): OriginalU
         .filter(|sp| statuses.is_empty() || statuses.iter().any(|t| t == sp.status()))
         .map(|sp| (sp.index, sp));
     let (spaces, next) = take_page(matching, limit);
+    // A looping site always links back to the first page.
+    let next = if admitted.faults.paging_loops {
+        Some(0)
+    } else {
+        next
+    };
     let results = spaces
         .iter()
         .map(|sp| s.links.space_v2(data, sp, description_format))

@@ -158,7 +158,7 @@ impl SiteState {
             tokio::time::sleep(faults.latency).await;
         }
         if let Some(form) = faults.captcha {
-            return Err(self.captcha_response(form));
+            return Err(self.captcha_response(form, faults.captcha_login_url.as_deref()));
         }
         if faults.is_rate_limited(number) {
             let mut r = error_json(
@@ -227,17 +227,19 @@ impl SiteState {
         }
     }
 
-    fn captcha_response(&self, form: CaptchaForm) -> Response {
+    /// The CAPTCHA answer; `login_url` replaces the site's own login page in
+    /// the header form.
+    fn captcha_response(&self, form: CaptchaForm, login_url: Option<&str>) -> Response {
         match form {
             CaptchaForm::Header403 => {
                 let mut r = error_json(
                     StatusCode::FORBIDDEN,
                     "CAPTCHA required: sign in through the browser.",
                 );
-                let value = format!(
-                    "CAPTCHA_CHALLENGE; login-url={}/login.action",
-                    self.links.origin
-                );
+                let login_url = login_url
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{}/login.action", self.links.origin));
+                let value = format!("CAPTCHA_CHALLENGE; login-url={login_url}");
                 if let Ok(v) = HeaderValue::from_str(&value) {
                     r.headers_mut().insert("X-Authentication-Denied-Reason", v);
                 }

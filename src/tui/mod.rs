@@ -84,6 +84,9 @@ where
     // Asked before any runtime thread exists: the `time` crate refuses to read
     // the local offset from a multi-threaded process on Unix.
     let local = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
+    // The screen is ours: a wait for another process's lock goes to the
+    // diagnostics log, not over the interface.
+    crate::fsutil::set_lock_notice_on_stderr(false);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

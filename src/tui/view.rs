@@ -12,6 +12,7 @@ use super::keys;
 use super::screens;
 use super::session::Badge;
 use super::theme::Theme;
+use crate::text::for_terminal;
 
 /// Draws the whole app into `buf`.
 pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
@@ -43,7 +44,9 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
             FlashLevel::Warning => theme.warn(),
             FlashLevel::Error => theme.error(),
         };
-        Paragraph::new(Line::styled(format!(" {}", f.text), style)).render(message, buf);
+        // A flash often quotes the server (an error body, a display name).
+        Paragraph::new(Line::styled(format!(" {}", for_terminal(&f.text)), style))
+            .render(message, buf);
     }
     draw_footer(app, footer, buf, theme);
     match &app.dialog {
@@ -108,7 +111,10 @@ fn draw_header(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
                 .trim_start_matches("http://")
         })
         .unwrap_or("no site");
-    spans.push(Span::raw(format!("{who} · {site}")));
+    // The user's display name is the server's: shown, never obeyed.
+    spans.push(Span::raw(
+        for_terminal(&format!("{who} · {site}")).into_owned(),
+    ));
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
 

@@ -74,6 +74,16 @@ pub enum VaultError {
         source: std::io::Error,
     },
 
+    /// The vault, its lock file or its directory is not the user's, can be
+    /// changed by others, or is a symbolic link (never followed).
+    #[error(transparent)]
+    Unsafe(#[from] crate::fsutil::UnsafePath),
+
+    /// Another process held the vault's lock longer than
+    /// `CONFLUENCE_LOCK_TIMEOUT_SECS`.
+    #[error(transparent)]
+    LockTimeout(#[from] crate::fsutil::LockTimedOut),
+
     /// Something that should not happen (no randomness, an encoder failure).
     #[error(
         "internal error while writing the cookie vault ({what}); nothing was changed; please report this"
@@ -93,17 +103,23 @@ impl VaultError {
             VaultError::UnsafeKdfParams { .. } => "unsafe_kdf_params",
             VaultError::MachineIdUnreadable { .. } => "machine_id_unreadable",
             VaultError::Io { .. } => "io",
+            VaultError::Unsafe(_) => "unsafe_file",
+            VaultError::LockTimeout(_) => "lock_timeout",
             VaultError::Internal { .. } => "internal",
         }
     }
 
     /// What kind of failure this is (decides the exit code): the file system
-    /// refusing, or a bug, is internal; everything else means the vault
-    /// cannot be read.
+    /// refusing, a lock held too long, or a bug, is internal; a file refused
+    /// as unsafe is the user's setup to fix (usage); everything else means
+    /// the vault cannot be read.
     pub fn class(&self) -> crate::exit::ErrorClass {
         use crate::exit::ErrorClass;
         match self {
-            VaultError::Io { .. } | VaultError::Internal { .. } => ErrorClass::Internal,
+            VaultError::Io { .. } | VaultError::LockTimeout(_) | VaultError::Internal { .. } => {
+                ErrorClass::Internal
+            }
+            VaultError::Unsafe(_) => ErrorClass::Usage,
             VaultError::OtherMachine
             | VaultError::PassphraseMissing
             | VaultError::WrongPassphrase
@@ -118,6 +134,16 @@ impl VaultError {
     pub(crate) fn corrupt(reason: &str) -> VaultError {
         VaultError::Corrupt {
             reason: reason.to_string(),
+        }
+    }
+
+    /// A failed private open, check or lock of `path`.
+    pub(crate) fn file(path: &std::path::Path, failure: crate::fsutil::FileFailure) -> VaultError {
+        use crate::fsutil::FileFailure;
+        match failure {
+            FileFailure::Unsafe(e) => VaultError::Unsafe(e),
+            FileFailure::TimedOut(e) => VaultError::LockTimeout(e),
+            FileFailure::Io(e) => VaultError::io(path, e),
         }
     }
 

@@ -3,16 +3,17 @@
 //! inspection and permission checks.
 
 use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::fs::{self, File};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::VaultDocument;
 use super::error::VaultError;
 use super::format::{self, DEFAULT_KDF_LOG_N, KdfParams};
 use super::key::MachineIdSource;
 use super::seal;
-use crate::fsutil::create_private_dir;
+use crate::fsutil::{self, Access, FileFailure};
 use crate::secret::{ExposeSecret, SecretString};
 
 const TEMP_SUFFIX: &str = ".tmp";
@@ -53,6 +54,8 @@ pub struct HeaderInfo {
 pub struct Vault {
     path: PathBuf,
     opts: VaultOptions,
+    /// How long to wait for another process's lock.
+    lock_timeout: Duration,
 }
 
 impl Vault {
@@ -66,7 +69,18 @@ impl Vault {
         {
             opts.passphrase = None;
         }
-        Vault { path, opts }
+        Vault {
+            path,
+            opts,
+            lock_timeout: fsutil::DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+
+    /// Waits at most `timeout` for a lock held by another process
+    /// (`CONFLUENCE_LOCK_TIMEOUT_SECS`; 30 s unless set).
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Vault {
+        self.lock_timeout = timeout;
+        self
     }
 
     /// The vault file's path.
@@ -81,10 +95,8 @@ impl Vault {
 
     /// Reads and decrypts the vault; `Ok(None)` when there is no file.
     pub fn load(&self) -> Result<Option<VaultDocument>, VaultError> {
-        let bytes = match fs::read(&self.path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(VaultError::io(&self.path, e)),
+        let Some(bytes) = self.read_file()? else {
+            return Ok(None);
         };
         seal::open(&bytes, &self.opts.machine_id, self.opts.passphrase.as_ref()).map(Some)
     }
@@ -168,10 +180,8 @@ impl Vault {
     /// Reads and checks the header without deriving a key; `Ok(None)` when
     /// there is no file.
     pub fn inspect(&self) -> Result<Option<HeaderInfo>, VaultError> {
-        let bytes = match fs::read(&self.path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(VaultError::io(&self.path, e)),
+        let Some(bytes) = self.read_file()? else {
+            return Ok(None);
         };
         let parsed = format::parse_file(&bytes)?;
         Ok(Some(HeaderInfo {
@@ -206,6 +216,44 @@ impl Vault {
             }
         }
         warnings
+    }
+
+    /// The vault file's bytes, `None` when there is none. Its directory and
+    /// the file itself must be the user's and not writable by others; a
+    /// symbolic link at the vault's path is refused, never followed.
+    fn read_file(&self) -> Result<Option<Vec<u8>>, VaultError> {
+        let mut file = match fsutil::open_private_file(&self.path, Access::Read) {
+            Ok(file) => file,
+            Err(FileFailure::Io(e)) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(VaultError::file(&self.path, e)),
+        };
+        let dir = self.dir();
+        fsutil::check_private_dir(dir).map_err(|e| VaultError::file(dir, e))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| VaultError::io(&self.path, e))?;
+        Ok(Some(bytes))
+    }
+
+    /// Refuses to replace what is at the vault's path when it is a symbolic
+    /// link or a file that is not the user's or that others may write. The
+    /// rename itself would replace a link rather than follow it; refusing
+    /// says that something is wrong instead of silently papering over it.
+    fn check_replace_target(&self) -> Result<(), VaultError> {
+        match fs::symlink_metadata(&self.path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                Err(VaultError::Unsafe(fsutil::UnsafePath::Symlink {
+                    path: self.path.clone(),
+                }))
+            }
+            Ok(meta) if meta.is_file() => {
+                fsutil::check_owner_and_mode(&self.path, &meta).map_err(VaultError::Unsafe)
+            }
+            // A directory or a device: the rename fails and says so.
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(VaultError::io(&self.path, e)),
+        }
     }
 
     fn seal(&self, doc: &VaultDocument) -> Result<Vec<u8>, VaultError> {
@@ -244,20 +292,16 @@ impl Vault {
         prefix
     }
 
-    /// Takes the exclusive lock on the lock file (blocking), creating the
-    /// directory and the lock file as needed. Dropping the guard unlocks.
+    /// Takes the exclusive lock on the lock file, creating the directory and
+    /// the lock file as needed (never through a symbolic link); waits for
+    /// another process at most the lock timeout. Dropping the guard unlocks.
     fn lock(&self) -> Result<File, VaultError> {
         ensure_dir(self.dir())?;
         let path = self.lock_path();
-        let mut options = OpenOptions::new();
-        options.create(true).truncate(false).read(true).write(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options.open(&path).map_err(|e| VaultError::io(&path, e))?;
-        file.lock().map_err(|e| VaultError::io(&path, e))?;
+        let file = fsutil::open_private_file(&path, Access::ReadWriteCreate)
+            .map_err(|e| VaultError::file(&path, e))?;
+        fsutil::lock_exclusive(&file, &path, self.lock_timeout)
+            .map_err(|e| VaultError::file(&path, e))?;
         Ok(file)
     }
 
@@ -286,6 +330,7 @@ impl Vault {
             .and_then(|()| temp.as_file().sync_all())
             .map_err(|e| VaultError::io(temp.path(), e))?;
         before_rename(temp.path());
+        self.check_replace_target()?;
         temp.persist(&self.path)
             .map_err(|e| VaultError::io(&self.path, e.error))?;
         sync_dir(dir)
@@ -307,9 +352,10 @@ fn remove_stale_temps(dir: &Path, prefix: &OsString) {
     }
 }
 
-/// Creates the directory (and parents) owner-only.
+/// Creates the directory (and parents) owner-only; an existing one must be
+/// the user's and not writable by others.
 fn ensure_dir(dir: &Path) -> Result<(), VaultError> {
-    create_private_dir(dir).map_err(|e| VaultError::io(dir, e))
+    fsutil::ensure_private_dir(dir).map_err(|e| VaultError::file(dir, e))
 }
 
 /// Makes a rename or removal in `dir` durable.

@@ -46,15 +46,30 @@ pub(super) fn answered_anonymous(mode: AuthMode) -> AuditEntry {
     })
 }
 
-/// The session died (`captcha` false) or a CAPTCHA blocks it.
+/// Where a CAPTCHA said to sign in, as the client left it.
+pub(super) struct CaptchaSeen {
+    /// On the site's own origin (or the site's login page).
+    pub login_url: Option<String>,
+    /// The response named an off-site login URL, which was dropped.
+    pub off_site_login_ignored: bool,
+}
+
+/// The session died (`captcha` none) or a CAPTCHA blocks it.
 pub(super) fn session_lost(
     mode: AuthMode,
     reason: &str,
     status: Option<u16>,
-    captcha: bool,
-    login_url: Option<String>,
+    captcha: Option<CaptchaSeen>,
 ) -> AuditEntry {
-    let (event, outcome, message) = if captcha {
+    let (reason, login_url) = match captcha.as_ref() {
+        Some(c) if c.off_site_login_ignored => (
+            format!("{reason}; off-site login URL ignored"),
+            c.login_url.clone(),
+        ),
+        Some(c) => (reason.to_string(), c.login_url.clone()),
+        None => (reason.to_string(), None),
+    };
+    let (event, outcome, message) = if captcha.is_some() {
         (
             AuditEvent::CaptchaChallenge,
             AuditOutcome::Failure,
@@ -71,7 +86,7 @@ pub(super) fn session_lost(
     AuditEntry::new(event, outcome, message).details(AuditDetails {
         http_status: status,
         mode: Some(mode.to_string()),
-        reason: Some(reason.to_string()),
+        reason: Some(reason),
         login_url,
         ..Default::default()
     })

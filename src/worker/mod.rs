@@ -31,6 +31,7 @@ use crate::config::{ConfigError, FlagOverrides, Settings};
 use crate::confluence::client::{
     AuthMode, Deployment, RetryPolicy, WaitReason, api_base, detect_deployment,
 };
+use crate::confluence::login_page::site_login_page;
 use crate::confluence::model::{Page, Space, User};
 use crate::credentials::{ClearReport, CookieStatus, ImportInput, ImportReport};
 use crate::exit::ErrorClass;
@@ -173,13 +174,7 @@ impl SiteInfo {
         let deployment = base.map(|u| detect_deployment(u, settings.deployment));
         let login_page = login_page.map(str::to_string).or_else(|| {
             let (base, deployment) = (base?, deployment?);
-            let api = api_base(base, deployment);
-            Some(match deployment {
-                Deployment::Cloud => format!("{}/login", api.origin().ascii_serialization()),
-                Deployment::Server => {
-                    format!("{}/login.action", api.as_str().trim_end_matches('/'))
-                }
-            })
+            Some(site_login_page(&api_base(base, deployment), deployment))
         });
         SiteInfo {
             site: base.map(|u| u.to_string()),

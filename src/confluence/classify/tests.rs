@@ -38,7 +38,8 @@ fn captcha_header_403_gives_login_url() {
         o,
         Outcome::Captcha {
             status: 403,
-            login_url: Some("https://c.example.com/login.action".into())
+            login_url: Some("https://c.example.com/login.action".into()),
+            off_site_login_ignored: false,
         }
     );
     assert!(!o.is_retryable());

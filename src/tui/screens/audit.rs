@@ -15,6 +15,7 @@ use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::audit::{AuditDetails, AuditEvent, AuditOutcome, AuditRecord, ChainReport};
+use crate::text::for_terminal;
 use crate::tui::app::{Ctx, FlashLevel, Handled};
 use crate::tui::keys::{self, Action, Binding, k, special};
 use crate::tui::theme::Theme;
@@ -429,7 +430,11 @@ fn title(state: &AuditState, theme: &Theme) -> Line<'static> {
                     format!("line {line} of {name}")
                 }
             };
-            (format!("BROKEN at {at}: {reason}"), theme.error())
+            // The reason may quote the tampered line: escaped.
+            (
+                for_terminal(&format!("BROKEN at {at}: {reason}")).into_owned(),
+                theme.error(),
+            )
         }
     };
     Line::from(vec![
@@ -539,7 +544,7 @@ fn render_list(state: &AuditState, area: Rect, buf: &mut Buffer, theme: &Theme) 
     .render(header, buf);
 
     let empty = match (&state.load_error, &state.chain) {
-        (Some(e), _) => Some((format!(" {e}"), theme.error())),
+        (Some(e), _) => Some((format!(" {}", for_terminal(e)), theme.error())),
         (None, None) => Some((" Reading the audit log…".to_string(), theme.dim())),
         _ if state.records.is_empty() => Some((
             " No records yet. Saving, clearing or verifying credentials is logged here.".into(),
@@ -577,7 +582,9 @@ fn render_list(state: &AuditState, area: Rect, buf: &mut Buffer, theme: &Theme) 
             Span::raw(" "),
             Span::styled(pad(r.outcome.as_str(), OUTCOME_WIDTH), outcome),
             Span::raw(" "),
-            Span::raw(r.message.clone()),
+            // Messages carry server text (display names) or whatever a
+            // tampered log holds: shown escaped.
+            Span::raw(for_terminal(&r.message).into_owned()),
         ]);
         let line_area = Rect {
             y: rows.y + row as u16,
@@ -595,8 +602,12 @@ fn render_list(state: &AuditState, area: Rect, buf: &mut Buffer, theme: &Theme) 
 
 fn detail_lines(state: &AuditState, r: &AuditRecord, theme: &Theme) -> Vec<Line<'static>> {
     let label = |l: &str| Span::styled(format!(" {l:<9}"), theme.dim());
-    // A tampered line may hold anything as its hash: cut on characters.
-    let short = |h: &str| format!("{}…", h.chars().take(HASH_PREFIX).collect::<String>());
+    // A tampered line may hold anything as its hash: cut on characters,
+    // escaped like every text read back from the log.
+    let short = |h: &str| {
+        let prefix: String = h.chars().take(HASH_PREFIX).collect();
+        format!("{}…", for_terminal(&prefix))
+    };
     let mut lines = vec![
         Line::from(vec![
             label("seq"),
@@ -620,10 +631,16 @@ fn detail_lines(state: &AuditState, r: &AuditRecord, theme: &Theme) -> Vec<Line<
             Span::raw(" · "),
             Span::styled(r.outcome.as_str(), outcome_style(r.outcome, theme)),
         ]),
-        Line::from(vec![label("message"), Span::raw(r.message.clone())]),
+        Line::from(vec![
+            label("message"),
+            Span::raw(for_terminal(&r.message).into_owned()),
+        ]),
     ];
     for (name, value) in detail_fields(&r.details) {
-        lines.push(Line::from(vec![label(name), Span::raw(value)]));
+        lines.push(Line::from(vec![
+            label(name),
+            Span::raw(for_terminal(&value).into_owned()),
+        ]));
     }
     lines
 }

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 use time::OffsetDateTime;
 
 use crate::cookies::jar::{ExpiryState, format_time_left};
+use crate::text::for_terminal;
 use crate::tui::app::{Ctx, Dialog, Handled};
 use crate::tui::keys::{self, Action, Binding, k};
 use crate::tui::session::{SessionState, SessionView};
@@ -145,19 +146,22 @@ fn cards<'a>(s: &'a SessionView, now: OffsetDateTime, theme: &Theme) -> Vec<Line
     let auth = match (s.mode, &s.why) {
         (Some(m), Some(why)) => vec![
             Span::styled(m.to_string(), theme.title()),
-            Span::styled(format!("  {why}"), theme.dim()),
+            Span::styled(format!("  {}", for_terminal(why)), theme.dim()),
         ],
         _ => vec![Span::styled("not chosen yet", theme.dim())],
     };
     lines.push(row("Auth", auth, theme));
+    // The display name and failure messages are the server's: escaped.
     let user = match (&s.user, s.last_verified) {
         (Some(u), Some(t)) => vec![
-            Span::styled(u.as_str(), theme.ok()),
+            Span::styled(for_terminal(u), theme.ok()),
             Span::styled(format!("  verified {}", ago(t, now)), theme.dim()),
         ],
         _ => match &s.state {
             SessionState::Checking => vec![Span::styled("checking…", theme.dim())],
-            SessionState::Failed { message } => vec![Span::styled(message.as_str(), theme.error())],
+            SessionState::Failed { message } => {
+                vec![Span::styled(for_terminal(message), theme.error())]
+            }
             SessionState::Expired { .. } => {
                 vec![Span::styled("signed out: session expired", theme.error())]
             }
@@ -296,7 +300,11 @@ fn guidance<'a>(
         SessionState::NotConfigured { message } => format!(" {message}"),
         _ => " The stored cookies have expired.".into(),
     };
-    lines.push(Line::styled(reason, theme.error()));
+    // The reason and the login URL are the server's: escaped.
+    lines.push(Line::styled(
+        for_terminal(&reason).into_owned(),
+        theme.error(),
+    ));
     let steps = [
         "1. Press o to open the site's login page in the browser; sign in.",
         "2. Developer tools (F12) → Network: click a request to the site.",

@@ -12,7 +12,7 @@ use crate::audit::AuditEntry;
 use crate::confluence::classify::Outcome;
 use crate::confluence::client::{AuthMode, ClientError};
 use crate::credentials::CredentialError;
-use crate::worker::audit_words;
+use crate::worker::audit_words::{self, CaptchaSeen};
 use crate::worker::{SessionInfo, WorkerError};
 
 impl Ctx {
@@ -49,22 +49,23 @@ impl Ctx {
         let session = match outcome {
             Outcome::SessionExpired { reason, status } => {
                 let reason = reason.to_string();
-                self.expire(s.mode, &reason, Some(*status), false, None)
-                    .await;
+                self.expire(s.mode, &reason, Some(*status), None).await;
                 Some(SessionInfo::Expired {
                     reason,
                     status: Some(*status),
                 })
             }
-            Outcome::Captcha { status, login_url } => {
-                self.expire(
-                    s.mode,
-                    "CAPTCHA challenge",
-                    Some(*status),
-                    true,
-                    login_url.clone(),
-                )
-                .await;
+            Outcome::Captcha {
+                status,
+                login_url,
+                off_site_login_ignored,
+            } => {
+                let seen = CaptchaSeen {
+                    login_url: login_url.clone(),
+                    off_site_login_ignored: *off_site_login_ignored,
+                };
+                self.expire(s.mode, "CAPTCHA challenge", Some(*status), Some(seen))
+                    .await;
                 Some(SessionInfo::Captcha {
                     login_url: login_url.clone(),
                     status: *status,
@@ -96,15 +97,13 @@ impl Ctx {
         mode: AuthMode,
         reason: &str,
         status: Option<u16>,
-        captcha: bool,
-        login_url: Option<String>,
+        captcha: Option<CaptchaSeen>,
     ) {
         let me = self.clone();
         let reason = reason.to_string();
         let recorded = tokio::task::spawn_blocking(move || -> Result<(), CredentialError> {
-            me.creds.record(audit_words::session_lost(
-                mode, &reason, status, captcha, login_url,
-            ))?;
+            me.creds
+                .record(audit_words::session_lost(mode, &reason, status, captcha))?;
             if mode == AuthMode::Cookie {
                 me.creds
                     .mark_expired(OffsetDateTime::now_utc(), &reason, status)?;

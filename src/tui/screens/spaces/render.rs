@@ -1,5 +1,6 @@
 //! Drawing the space browser: a pure function of its state; only the
-//! visible rows are built.
+//! visible rows are built. Every space and page field and every error is
+//! the server's text: drawn through `text::for_terminal`.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -10,6 +11,7 @@ use time::OffsetDateTime;
 
 use super::{PageSort, PagesView, Progress, SpaceSort, SpacesState};
 use crate::confluence::model::{Page, Space};
+use crate::text::for_terminal;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::filter::FilterInput;
 
@@ -148,7 +150,10 @@ fn notice_line<'a>(filter: &FilterInput, error: Option<&str>, theme: &Theme) -> 
         }
         Line::from(spans)
     } else {
-        Line::styled(format!(" {}", error.unwrap_or_default()), theme.error())
+        Line::styled(
+            format!(" {}", for_terminal(error.unwrap_or_default())),
+            theme.error(),
+        )
     }
 }
 
@@ -192,7 +197,7 @@ fn render_spaces(
         let msg = if let Some(e) = p.error.as_deref().filter(|_| list.items().is_empty()) {
             vec![
                 Line::styled("Could not list the spaces:", theme.error()),
-                Line::raw(e.to_string()),
+                Line::raw(for_terminal(e).into_owned()),
                 Line::raw(""),
                 Line::styled("r tries again · 1 shows the credential status", theme.dim()),
             ]
@@ -234,11 +239,11 @@ fn render_spaces(
             let (mark, style) = row_look(pos == list.cursor(), theme);
             Some(
                 Row::new([
-                    mark,
-                    s.key.as_str(),
-                    s.name.as_str(),
-                    s.kind.as_str(),
-                    s.status.as_str(),
+                    mark.into(),
+                    for_terminal(&s.key),
+                    for_terminal(&s.name),
+                    for_terminal(&s.kind),
+                    for_terminal(&s.status),
                 ])
                 .style(style),
             )
@@ -259,7 +264,7 @@ fn render_pages(view: &PagesView, now: OffsetDateTime, a: &Areas, buf: &mut Buff
         PageSort::Title => format!("by title {}", arrow(view.descending)),
         PageSort::Updated => format!("by date {}", arrow(view.descending)),
     };
-    let title = format!("{} › pages", view.space.key);
+    let title = format!("{} › pages", for_terminal(&view.space.key));
     let status = progress_text(p, list.visible_len(), filtered, now);
     block(title, status, sort, theme).render(a.block, buf);
     if let Some(n) = a.notice {
@@ -275,10 +280,13 @@ fn render_pages(view: &PagesView, now: OffsetDateTime, a: &Areas, buf: &mut Buff
         let msg = if let Some(e) = p.error.as_deref().filter(|_| list.items().is_empty()) {
             vec![
                 Line::styled(
-                    format!("Could not list the pages of {}:", view.space.key),
+                    format!(
+                        "Could not list the pages of {}:",
+                        for_terminal(&view.space.key)
+                    ),
                     theme.error(),
                 ),
-                Line::raw(e.to_string()),
+                Line::raw(for_terminal(e).into_owned()),
                 Line::raw(""),
                 Line::styled("r tries again · Esc goes back to the spaces", theme.dim()),
             ]
@@ -290,12 +298,12 @@ fn render_pages(view: &PagesView, now: OffsetDateTime, a: &Areas, buf: &mut Buff
         } else if p.loading {
             vec![Line::raw(format!(
                 "Loading the pages of {}…",
-                view.space.name
+                for_terminal(&view.space.name)
             ))]
         } else {
             vec![Line::raw(format!(
                 "No pages in {} that this account can read. Esc goes back.",
-                view.space.name
+                for_terminal(&view.space.name)
             ))]
         };
         Paragraph::new(Text::from(msg))
@@ -315,8 +323,8 @@ fn render_pages(view: &PagesView, now: OffsetDateTime, a: &Areas, buf: &mut Buff
             Some(
                 Row::new([
                     mark.to_string(),
-                    pg.title.clone(),
-                    short_time(pg.updated_at.as_deref()),
+                    for_terminal(&pg.title).into_owned(),
+                    for_terminal(&short_time(pg.updated_at.as_deref())).into_owned(),
                     pg.version.map(|v| format!("v{v}")).unwrap_or_default(),
                 ])
                 .style(style),
@@ -357,10 +365,11 @@ fn inset(area: Rect) -> Rect {
     }
 }
 
+/// A labelled detail; the value is the server's, so it is escaped.
 fn field<'a>(label: &'a str, value: String, theme: &Theme) -> Line<'a> {
     Line::from(vec![
         Span::styled(format!(" {label:<11}"), theme.dim()),
-        Span::raw(value),
+        Span::raw(for_terminal(&value).into_owned()),
     ])
 }
 
@@ -378,11 +387,11 @@ fn space_details(space: Option<&Space>, area: Rect, buf: &mut Buffer, theme: &Th
                     theme,
                 ),
                 field("URL", String::new(), theme),
-                Line::raw(format!(" {}", s.url)),
+                Line::raw(format!(" {}", for_terminal(&s.url))),
             ];
             lines.push(Line::raw(format!(
                 " {}",
-                s.description.as_deref().unwrap_or("(no description)")
+                for_terminal(s.description.as_deref().unwrap_or("(no description)"))
             )));
             lines
         }
@@ -418,7 +427,7 @@ fn page_details(space: &Space, page: Option<&Page>, area: Rect, buf: &mut Buffer
                 theme,
             ));
             lines.push(field("URL", String::new(), theme));
-            lines.push(Line::raw(format!(" {}", p.url)));
+            lines.push(Line::raw(format!(" {}", for_terminal(&p.url))));
         }
         None => lines.push(Line::styled(" Nothing selected", theme.dim())),
     }
