@@ -19,6 +19,7 @@ pub mod exit;
 pub(crate) mod fsutil;
 pub(crate) mod logging;
 pub mod secret;
+pub mod site;
 pub mod tui;
 pub mod vault;
 pub mod worker;
