@@ -13,7 +13,7 @@ use confluence_tui::cookies::jar::{CookieSource, StoredCookies};
 use confluence_tui::cookies::parse::parse_cookies;
 use confluence_tui::credentials::{Credentials, ImportInput};
 use confluence_tui::secret::SecretString;
-use confluence_tui::vault::{MachineIdSource, VaultDocument};
+use confluence_tui::vault::{MachineIdSource, SiteCredentials, VaultDocument};
 
 const SESSION: &str = "SENTINELsessionQ7w2e9r4t6y8u1i3o5p0";
 const XSRF: &str = "SENTINELxsrfZ1x3c5v7b9n2m4";
@@ -271,11 +271,15 @@ fn debug_output_of_every_credential_type_hides_values() {
         "Debug of StoredCookies",
         &format!("{stored:?} {:?}", stored.jar.header_value()),
     );
-    let doc = VaultDocument {
-        cookies: Some(stored),
-        api_token: Some(SecretString::from(TOKEN)),
-        token_saved_at: None,
-    };
+    let mut doc = VaultDocument::default();
+    doc.sites.insert(
+        "https://x.atlassian.net/wiki".into(),
+        SiteCredentials {
+            cookies: Some(stored),
+            api_token: Some(SecretString::from(TOKEN)),
+            token_saved_at: None,
+        },
+    );
     assert_clean("Debug of VaultDocument", &format!("{doc:?}"));
 
     let dir = tempfile::tempdir().unwrap();

@@ -10,6 +10,7 @@ pub mod key;
 pub(crate) mod seal;
 pub(crate) mod store;
 
+pub use crate::audit::LogHead as AuditHead;
 pub use error::VaultError;
 pub use format::KdfParams;
 pub use key::MachineIdSource;
