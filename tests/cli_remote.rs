@@ -562,7 +562,7 @@ fn no_base_url_is_exit_2_naming_the_setting() {
     ] {
         let r = run(
             {
-                let mut c = sb.cmd();
+                let mut c = sb.cmd_without_site();
                 c.env("CONFLUENCE_API_TOKEN", DEMO_PAT);
                 c
             },

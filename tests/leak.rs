@@ -92,19 +92,31 @@ fn no_command_leaks_a_secret_anywhere() {
     ];
 
     assert_eq!(
-        run(&sb, &["cookies", "import"], None, &pass, &mut t),
+        run(
+            &sb,
+            &["cookies", "import", "--no-verify"],
+            None,
+            &pass,
+            &mut t
+        ),
         Some(2)
     );
     sb.write_intake(&header);
     assert_eq!(
-        run(&sb, &["cookies", "import"], None, &pass, &mut t),
+        run(
+            &sb,
+            &["cookies", "import", "--no-verify"],
+            None,
+            &pass,
+            &mut t
+        ),
         Some(0)
     );
     assert_eq!(std::fs::read(sb.intake()).unwrap().len(), 0);
     assert_eq!(
         run(
             &sb,
-            &["cookies", "import", "-"],
+            &["cookies", "import", "--no-verify", "-"],
             Some(&header),
             &pass,
             &mut t
@@ -116,7 +128,13 @@ fn no_command_leaks_a_secret_anywhere() {
     assert_eq!(
         run(
             &sb,
-            &["cookies", "import", "--consume", f.to_str().unwrap()],
+            &[
+                "cookies",
+                "import",
+                "--no-verify",
+                "--consume",
+                f.to_str().unwrap()
+            ],
             None,
             &pass,
             &mut t
@@ -128,7 +146,7 @@ fn no_command_leaks_a_secret_anywhere() {
     assert_eq!(
         run(
             &sb,
-            &["cookies", "import", "-"],
+            &["cookies", "import", "--no-verify", "-"],
             Some(&garbage),
             &pass,
             &mut t
@@ -139,7 +157,7 @@ fn no_command_leaks_a_secret_anywhere() {
     assert_eq!(
         run(
             &sb,
-            &["cookies", "import", "-"],
+            &["cookies", "import", "--no-verify", "-"],
             Some(&bad_json),
             &pass,
             &mut t
@@ -149,7 +167,7 @@ fn no_command_leaks_a_secret_anywhere() {
     let bad_name = format!("bad name={SESSION}; {XSRF}");
     run(
         &sb,
-        &["cookies", "import", "-"],
+        &["cookies", "import", "--no-verify", "-"],
         Some(&bad_name),
         &pass,
         &mut t,
@@ -231,7 +249,7 @@ fn no_command_leaks_a_secret_anywhere() {
     assert_eq!(
         run(
             &sb,
-            &["cookies", "import", "-"],
+            &["cookies", "import", "--no-verify", "-"],
             Some(&header),
             &pass,
             &mut t

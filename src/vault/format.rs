@@ -289,7 +289,7 @@ mod tests {
         let h = sample_header();
         let bytes = h.encode();
         assert_eq!(&bytes[..4], b"CTVF");
-        assert_eq!(bytes[4], 1);
+        assert_eq!(bytes[4], 2);
         assert_eq!(bytes[5], 0b11);
         assert_eq!(bytes[6], 1);
         assert_eq!(bytes[7], 12);
