@@ -8,7 +8,9 @@ use std::time::Duration;
 use confluence_tui::cookies::jar::{Cookie, CookieJar, CookieSource, StoredCookies};
 use confluence_tui::secret::SecretString;
 use confluence_tui::vault::key::{self, MachineBinding};
-use confluence_tui::vault::{KdfParams, MachineIdSource, Vault, VaultDocument, VaultOptions};
+use confluence_tui::vault::{
+    KdfParams, MachineIdSource, SiteCredentials, Vault, VaultDocument, VaultOptions,
+};
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main};
 
 const COSTS: [u8; 2] = [10, 17];
@@ -26,17 +28,22 @@ fn document() -> VaultDocument {
             http_only: true,
         })
         .collect();
-    VaultDocument {
-        cookies: Some(StoredCookies {
-            jar: CookieJar { cookies },
-            source: CookieSource::Paste,
-            saved_at: now,
-            expires_at: now + time::Duration::days(14),
-            expired: None,
-        }),
-        api_token: Some(SecretString::from("bench-token")),
-        token_saved_at: Some(now),
-    }
+    let mut doc = VaultDocument::default();
+    doc.sites.insert(
+        "https://example.atlassian.net/wiki".into(),
+        SiteCredentials {
+            cookies: Some(StoredCookies {
+                jar: CookieJar { cookies },
+                source: CookieSource::Paste,
+                saved_at: now,
+                expires_at: now + time::Duration::days(14),
+                expired: None,
+            }),
+            api_token: Some(SecretString::from("bench-token")),
+            token_saved_at: Some(now),
+        },
+    );
+    doc
 }
 
 fn machine() -> MachineIdSource {

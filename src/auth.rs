@@ -49,8 +49,20 @@ pub(crate) fn resolve(
     } else {
         Default::default()
     };
-    let token: Option<SecretString> = env_token.or(doc.api_token);
-    let stored = doc.cookies;
+    // Only the configured site's credentials: another site's cookies or
+    // token are never sent here.
+    let own = creds
+        .site()
+        .and_then(|site| doc.site(site))
+        .cloned()
+        .unwrap_or_default();
+    let elsewhere = elsewhere(creds, &doc, &own);
+    let not_configured = |message: String| match &elsewhere {
+        Some(note) => AuthError::NotConfigured(format!("{note}. {message}")),
+        None => AuthError::NotConfigured(message),
+    };
+    let token: Option<SecretString> = env_token.or(own.api_token);
+    let stored = own.cookies;
     let usable = stored.as_ref().filter(|c| c.is_usable(now)).cloned();
     let expired_reason = stored
         .as_ref()
@@ -65,7 +77,7 @@ pub(crate) fn resolve(
             Some(c) => Ok(cookie(c, "CONFLUENCE_AUTH=cookie".into())),
             None => match expired_reason {
                 Some(reason) => Err(AuthError::CookiesExpired { reason }),
-                None => Err(AuthError::NotConfigured("CONFLUENCE_AUTH=cookie but no cookies are stored: import them with `confluence-tui cookies import` (or p in the app)".into())),
+                None => Err(not_configured("CONFLUENCE_AUTH=cookie but no cookies are stored: import them with `confluence-tui cookies import` (or p in the app)".into())),
             },
         },
         AuthSetting::Basic => match (username, token) {
@@ -74,7 +86,7 @@ pub(crate) fn resolve(
         },
         AuthSetting::Bearer => match token {
             Some(token) => Ok(ResolvedAuth { credential: Credential::Bearer { token }, why: "CONFLUENCE_AUTH=bearer".into() }),
-            None => Err(AuthError::NotConfigured("CONFLUENCE_AUTH=bearer needs CONFLUENCE_API_TOKEN (a personal access token) or `confluence-tui token set`".into())),
+            None => Err(not_configured("CONFLUENCE_AUTH=bearer needs CONFLUENCE_API_TOKEN (a personal access token) or `confluence-tui token set`".into())),
         },
         AuthSetting::Auto => match (usable, username, token) {
             (Some(c), _, _) => Ok(cookie(c, "auto: unexpired browser cookies are stored".into())),
@@ -88,8 +100,30 @@ pub(crate) fn resolve(
             }),
             (None, _, None) => match expired_reason {
                 Some(reason) => Err(AuthError::CookiesExpired { reason }),
-                None => Err(AuthError::NotConfigured(format!("no credentials: {HOW_TO_CONFIGURE}"))),
+                None => Err(not_configured(format!("no credentials: {HOW_TO_CONFIGURE}"))),
             },
         },
     }
+}
+
+/// "no credentials for B; the vault holds credentials for A" when the
+/// configured site holds nothing but other sites do.
+fn elsewhere(
+    creds: &Credentials,
+    doc: &crate::vault::VaultDocument,
+    own: &crate::vault::SiteCredentials,
+) -> Option<String> {
+    if !own.is_empty() {
+        return None;
+    }
+    let site = creds.site()?;
+    let mut others = doc.sites_with_credentials();
+    others.retain(|s| s != site.as_str());
+    if others.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "no credentials for {site}; the vault holds credentials for {}",
+        others.join(", ")
+    ))
 }

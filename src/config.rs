@@ -270,6 +270,11 @@ impl Settings {
             })
     }
 
+    /// The identity of the configured site, if one is configured.
+    pub fn site(&self) -> Option<crate::site::SiteKey> {
+        self.base_url.as_ref().map(crate::site::SiteKey::from_url)
+    }
+
     /// The paths of every file under the data directory.
     pub fn paths(&self) -> DataPaths {
         DataPaths::new(&self.data_dir)

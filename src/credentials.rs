@@ -16,7 +16,10 @@ use crate::cookies::intake::{self, IntakeError, IntakeStatus};
 use crate::cookies::jar::{CookieSource, ExpiryState, StoredCookies};
 use crate::cookies::parse::{CookieParseError, ParseWarning, parse_cookies};
 use crate::secret::{ExposeSecret, SecretString};
-use crate::vault::{MachineIdSource, Vault, VaultDocument, VaultError, VaultOptions};
+use crate::site::SiteKey;
+use crate::vault::{
+    MachineIdSource, SiteCredentials, Vault, VaultDocument, VaultError, VaultOptions,
+};
 
 /// A credential operation that failed; each maps to one exit code.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +40,13 @@ pub enum CredentialError {
     BadToken,
     #[error("the credential operation was interrupted: {0}")]
     Interrupted(String),
+    /// Credentials are kept per site, and no site is configured.
+    #[error(
+        "no site is configured, and credentials are stored per site: set CONFLUENCE_BASE_URL \
+         (in the environment or .env, e.g. CONFLUENCE_BASE_URL=https://your-site.atlassian.net/wiki) \
+         or pass --base-url, then {action}"
+    )]
+    NoSite { action: &'static str },
 }
 
 impl CredentialError {
@@ -48,7 +58,8 @@ impl CredentialError {
             CredentialError::Parse(_)
             | CredentialError::Intake(_)
             | CredentialError::IntakeEmpty { .. }
-            | CredentialError::BadToken => ErrorClass::Usage,
+            | CredentialError::BadToken
+            | CredentialError::NoSite { .. } => ErrorClass::Usage,
             CredentialError::Audit(e) => e.class(),
             CredentialError::Interrupted(_) => ErrorClass::Internal,
         }
@@ -92,9 +103,14 @@ pub struct ImportReport {
     pub emptied: Option<PathBuf>,
 }
 
-/// What is stored, for `cookies status` and the status screen (no values).
+/// What is stored for the configured site, for `cookies status` and the
+/// status screen (no values).
 #[derive(Debug, Clone)]
 pub struct CookieStatus {
+    /// The configured site the status is about.
+    pub site: Option<SiteKey>,
+    /// Other sites that hold credentials in the vault.
+    pub other_sites: Vec<String>,
     pub cookies: Option<StoredCookieSummary>,
     pub token_stored: bool,
     pub vault_path: PathBuf,
@@ -123,8 +139,32 @@ pub struct ClearReport {
     pub kept_aside: Option<PathBuf>,
 }
 
-/// The vault, the audit log and the settings that govern them.
+/// One site held in the vault and its state (no values), for `sites`.
+#[derive(Debug, Clone)]
+pub struct SiteSummary {
+    /// The site's identity; `None` for credentials of a version 1 vault not
+    /// yet bound to a site (no site was configured when it was read).
+    pub site: Option<String>,
+    /// True for the configured site.
+    pub configured: bool,
+    pub cookies: Option<StoredCookieSummary>,
+    pub token_stored: bool,
+    pub token_saved_at: Option<OffsetDateTime>,
+}
+
+/// Which sites an operation acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SiteScope {
+    /// The configured site only (refused when none is configured).
+    Configured,
+    /// Every site in the vault.
+    All,
+}
+
+/// The vault, the audit log and the settings that govern them. Every
+/// per-site operation acts on the configured site only.
 pub struct Credentials {
+    site: Option<SiteKey>,
     vault: Vault,
     audit: AuditLog,
     paths: DataPaths,
@@ -152,6 +192,7 @@ impl Credentials {
             kdf_log_n: settings.kdf_log_n,
         };
         Credentials {
+            site: settings.site(),
             vault: Vault::new(paths.vault_file.clone(), opts)
                 .with_lock_timeout(settings.lock_timeout),
             audit: AuditLog::new(paths.audit_log.clone()).with_lock_timeout(settings.lock_timeout),
@@ -171,6 +212,100 @@ impl Credentials {
         &self.paths
     }
 
+    /// The configured site, whose credentials every operation uses.
+    pub fn site(&self) -> Option<&SiteKey> {
+        self.site.as_ref()
+    }
+
+    fn require_site(&self, action: &'static str) -> Result<&SiteKey, CredentialError> {
+        self.site.as_ref().ok_or(CredentialError::NoSite { action })
+    }
+
+    fn site_detail(&self) -> Option<String> {
+        self.site.as_ref().map(ToString::to_string)
+    }
+
+    /// Read-modify-write of the vault under its lock. A version 1 vault's
+    /// credentials are first bound to the configured site (and audited once
+    /// written); the audit log's head at the time of the write is stored in
+    /// the document; sites left empty are dropped.
+    fn update<T>(
+        &self,
+        action: &str,
+        f: impl FnOnce(&mut VaultDocument) -> T,
+    ) -> Result<T, CredentialError> {
+        let mut bound = false;
+        let result = self.vault.update(|doc| {
+            if let Some(site) = &self.site {
+                bound = doc.bind_unbound(site).is_some();
+            }
+            let out = f(doc);
+            doc.prune();
+            match self.audit.head() {
+                Ok(Some(head)) => doc.audit_head = Some(head),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "audit head unreadable; the vault keeps the previous one");
+                }
+            }
+            out
+        });
+        let out = result.map_err(|e| self.vault_failed(action, e))?;
+        if bound {
+            self.audit_bound()?;
+        }
+        Ok(out)
+    }
+
+    fn audit_bound(&self) -> Result<(), CredentialError> {
+        let site = self.site_detail().unwrap_or_default();
+        self.audit.append(
+            AuditEntry::new(
+                AuditEvent::VaultBoundToSite,
+                AuditOutcome::Info,
+                format!(
+                    "The vault's credentials, stored before sites were recorded, now belong to {site}; the vault was rewritten in format 2"
+                ),
+            )
+            .details(AuditDetails {
+                path: Some(self.paths.vault_file.display().to_string()),
+                site: Some(site),
+                ..Default::default()
+            }),
+        )?;
+        Ok(())
+    }
+
+    /// Reads the vault; a version 1 vault is bound to the configured site
+    /// on this first open (rewritten as version 2, and audited). With no
+    /// site configured it is read as it is and not rewritten.
+    fn read(&self, action: &str) -> Result<Option<VaultDocument>, CredentialError> {
+        let doc = self
+            .vault
+            .load()
+            .map_err(|e| self.vault_failed(action, e))?;
+        match doc {
+            Some(d) if d.unbound.is_some() && self.site.is_some() => {
+                // Under the lock, from a fresh read: another process may
+                // have bound it meanwhile (then nothing happens here).
+                self.update(action, |_| ())?;
+                Ok(self
+                    .vault
+                    .load()
+                    .map_err(|e| self.vault_failed(action, e))?)
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// The configured site's credentials (empty when none), or `NoSite`.
+    fn own(&self, doc: &VaultDocument) -> SiteCredentials {
+        match &self.site {
+            Some(site) => doc.site(site).cloned().unwrap_or_default(),
+            None => SiteCredentials::default(),
+        }
+    }
+
     /// Parses, encrypts and stores cookies, then empties the plain file when
     /// it is ours to empty. Nothing stored is touched when any step fails.
     pub fn import(
@@ -179,6 +314,10 @@ impl Credentials {
         now: OffsetDateTime,
     ) -> Result<ImportReport, CredentialError> {
         let from_intake = matches!(input, ImportInput::IntakeFile);
+        let site = match self.require_site("import the cookies again") {
+            Ok(site) => site.clone(),
+            Err(e) => return Err(self.fail("import cookies", None, e)),
+        };
         let (text, source, to_empty) = match self.read_input(input) {
             Ok(read) => read,
             Err(e) if from_intake => return Err(self.fail_intake("read cookies", None, e, "")),
@@ -208,6 +347,7 @@ impl Credentials {
                 names: Some(names.clone()),
                 source: Some(source.to_string()),
                 format: Some(parsed.format.to_string()),
+                site: Some(site.to_string()),
                 ..Default::default()
             }),
         )?;
@@ -221,12 +361,9 @@ impl Credentials {
         }
         let stored = StoredCookies::new(parsed.jar, source.clone(), now, self.ttl);
         let expires_at = stored.expires_at;
-        if let Err(e) = self
-            .vault
-            .update(|doc: &mut VaultDocument| doc.cookies = Some(stored))
-        {
-            return Err(self.vault_failed("store cookies", e));
-        }
+        self.update("store cookies", |doc: &mut VaultDocument| {
+            doc.site_mut(&site).cookies = Some(stored);
+        })?;
         self.audit.append(
             AuditEntry::new(
                 AuditEvent::CookiesSaved,
@@ -239,6 +376,7 @@ impl Credentials {
                 source: Some(source.to_string()),
                 expires_at: Some(rfc3339(expires_at)),
                 path: Some(self.paths.vault_file.display().to_string()),
+                site: Some(site.to_string()),
                 ..Default::default()
             }),
         )?;
@@ -279,25 +417,26 @@ impl Credentials {
             Ok(h) => h,
             Err(e) => return Err(self.vault_failed("read the vault", e)),
         };
-        let doc = match self.vault.load() {
-            Ok(d) => d,
-            Err(e) => return Err(self.vault_failed("read the vault", e)),
-        };
-        let mut doc = doc.unwrap_or_default();
-        if let Some(stored) = doc.cookies.as_ref()
+        let mut doc = self.read("read the vault")?.unwrap_or_default();
+        let mut own = self.own(&doc);
+        if let Some(stored) = own.cookies.as_ref()
             && let Some(reason) = expiry_reason(&stored.expiry_state(now))
             && stored.expired.is_none()
         {
             self.mark_expired(now, &reason, None)?;
-            doc = self
-                .vault
-                .load()
-                .map_err(|e| self.vault_failed("read the vault", e))?
-                .unwrap_or_default();
+            doc = self.read("read the vault")?.unwrap_or_default();
+            own = self.own(&doc);
         }
+        let other_sites = doc
+            .sites_with_credentials()
+            .into_iter()
+            .filter(|s| self.site.as_ref().is_none_or(|own| own.as_str() != s))
+            .collect();
         Ok(CookieStatus {
-            cookies: doc.cookies.as_ref().map(|c| summary(c, now)),
-            token_stored: doc.api_token.is_some(),
+            site: self.site.clone(),
+            other_sites,
+            cookies: own.cookies.as_ref().map(|c| summary(c, now)),
+            token_stored: own.api_token.is_some(),
             vault_path: self.paths.vault_file.clone(),
             vault_exists: header.is_some(),
             machine_bound: header.as_ref().map(|h| h.machine_bound),
@@ -314,13 +453,17 @@ impl Credentials {
         reason: &str,
         http_status: Option<u16>,
     ) -> Result<bool, CredentialError> {
-        let marked = self
-            .vault
-            .update(|doc: &mut VaultDocument| match doc.cookies.as_mut() {
-                Some(c) => c.mark_expired(now, reason).then(|| c.jar.names()),
-                None => None,
-            })
-            .map_err(|e| self.vault_failed("mark cookies expired", e))?;
+        let Some(site) = self.site.clone() else {
+            return Ok(false);
+        };
+        let marked = self.update("mark cookies expired", |doc: &mut VaultDocument| match doc
+            .sites
+            .get_mut(site.as_str())
+            .and_then(|s| s.cookies.as_mut())
+        {
+            Some(c) => c.mark_expired(now, reason).then(|| c.jar.names()),
+            None => None,
+        })?;
         if let Some(names) = &marked {
             self.audit.append(
                 AuditEntry::new(
@@ -333,6 +476,7 @@ impl Credentials {
                     names: Some(names.clone()),
                     reason: Some(reason.to_string()),
                     http_status,
+                    site: Some(site.to_string()),
                     ..Default::default()
                 }),
             )?;
@@ -341,13 +485,42 @@ impl Credentials {
     }
 
     /// The whole vault document (one scrypt run), or an empty one when no
-    /// vault exists yet.
+    /// vault exists yet. A version 1 vault is bound to the configured site
+    /// first (see `read`).
     pub fn load(&self) -> Result<VaultDocument, CredentialError> {
-        Ok(self
-            .vault
-            .load()
-            .map_err(|e| self.vault_failed("read the vault", e))?
-            .unwrap_or_default())
+        Ok(self.read("read the vault")?.unwrap_or_default())
+    }
+
+    /// The audit log's head stored at the last vault write, read without
+    /// writing anything (not even an audit record when the vault is
+    /// unreadable: `audit --verify` must not change the log it checks).
+    pub fn stored_audit_head(&self) -> Result<Option<crate::audit::LogHead>, VaultError> {
+        Ok(self.vault.load()?.and_then(|d| d.audit_head))
+    }
+
+    /// Every site the vault holds, with its state (no values), the
+    /// configured one marked. Credentials of a version 1 vault read with
+    /// no site configured are listed without a site.
+    pub fn sites(&self, now: OffsetDateTime) -> Result<Vec<SiteSummary>, CredentialError> {
+        let doc = self.load()?;
+        let summarise = |site: Option<String>, c: &SiteCredentials| SiteSummary {
+            configured: site.is_some()
+                && self.site.as_ref().map(SiteKey::as_str) == site.as_deref(),
+            site,
+            cookies: c.cookies.as_ref().map(|c| summary(c, now)),
+            token_stored: c.api_token.is_some(),
+            token_saved_at: c.token_saved_at,
+        };
+        let mut out: Vec<SiteSummary> = doc
+            .sites
+            .iter()
+            .filter(|(_, c)| !c.is_empty())
+            .map(|(k, c)| summarise(Some(k.clone()), c))
+            .collect();
+        if let Some(legacy) = doc.unbound.as_ref().filter(|c| !c.is_empty()) {
+            out.push(summarise(None, legacy));
+        }
+        Ok(out)
     }
 
     /// Writes back cookies the server refreshed with `Set-Cookie`, keeping the
@@ -357,16 +530,23 @@ impl Credentials {
         jar: crate::cookies::jar::CookieJar,
         names: &[String],
     ) -> Result<(), CredentialError> {
-        let updated = self
-            .vault
-            .update(|doc: &mut VaultDocument| match doc.cookies.as_mut() {
+        let Some(site) = self.site.clone() else {
+            return Ok(());
+        };
+        let updated = self.update(
+            "save refreshed cookies",
+            |doc: &mut VaultDocument| match doc
+                .sites
+                .get_mut(site.as_str())
+                .and_then(|s| s.cookies.as_mut())
+            {
                 Some(c) if c.expired.is_none() => {
                     c.jar = jar;
                     true
                 }
                 _ => false,
-            })
-            .map_err(|e| self.vault_failed("save refreshed cookies", e))?;
+            },
+        )?;
         if updated {
             self.audit.append(
                 AuditEntry::new(
@@ -381,6 +561,7 @@ impl Credentials {
                     count: Some(names.len()),
                     names: Some(names.to_vec()),
                     source: Some(CookieSource::Refresh.to_string()),
+                    site: Some(site.to_string()),
                     ..Default::default()
                 }),
             )?;
@@ -399,33 +580,55 @@ impl Credentials {
         &self,
         now: OffsetDateTime,
     ) -> Result<Option<StoredCookies>, CredentialError> {
-        let doc = self
-            .vault
-            .load()
-            .map_err(|e| self.vault_failed("read the vault", e))?;
-        Ok(doc.and_then(|d| d.cookies).filter(|c| c.is_usable(now)))
+        let doc = self.read("read the vault")?.unwrap_or_default();
+        Ok(self.own(&doc).cookies.filter(|c| c.is_usable(now)))
     }
 
-    /// Deletes the stored cookies. An unreadable vault is kept aside under a
-    /// new name (never deleted) so the user can start again.
-    pub(crate) fn clear_cookies(&self) -> Result<ClearReport, CredentialError> {
+    /// Deletes the stored cookies of the configured site (or of every site).
+    /// The vault file stays (it keeps the other sites, tokens and the audit
+    /// head). An unreadable vault is kept aside under a new name (never
+    /// deleted) so the user can start again.
+    pub(crate) fn clear_cookies(&self, scope: SiteScope) -> Result<ClearReport, CredentialError> {
+        let site = match scope {
+            SiteScope::Configured => Some(
+                self.require_site("clear its cookies (or pass --all-sites)")?
+                    .clone(),
+            ),
+            SiteScope::All => None,
+        };
         let report = match self.vault.load() {
             Ok(None) => ClearReport {
                 removed: 0,
                 kept_aside: None,
             },
-            Ok(Some(doc)) => {
-                let removed = doc.cookies.as_ref().map_or(0, |c| c.jar.len());
-                let result = if doc.api_token.is_some() {
-                    self.vault
-                        .update(|d: &mut VaultDocument| d.cookies = None)
-                        .map(|_| ())
-                } else {
-                    self.vault.remove().map(|_| ())
-                };
-                if let Err(e) = result {
-                    return Err(self.vault_failed("clear cookies", e));
-                }
+            Ok(Some(_)) => {
+                let removed = self.update("clear cookies", |doc: &mut VaultDocument| {
+                    let mut removed = 0;
+                    let mut take = |c: &mut SiteCredentials| {
+                        removed += c.cookies.take().map_or(0, |c| c.jar.len());
+                    };
+                    match &site {
+                        Some(site) => {
+                            if let Some(c) = doc.sites.get_mut(site.as_str()) {
+                                take(c);
+                            }
+                        }
+                        None => {
+                            doc.sites.values_mut().for_each(&mut take);
+                            if let Some(c) = doc.unbound.as_mut() {
+                                take(c);
+                            }
+                            // Without a site to bind it to, what a v1 vault
+                            // holds besides cookies cannot be kept in a v2 file.
+                            if doc.unbound.take().is_some_and(|c| !c.is_empty()) {
+                                tracing::warn!(
+                                    "clearing all sites without a site configured dropped a version 1 vault's token"
+                                );
+                            }
+                        }
+                    }
+                    removed
+                })?;
                 ClearReport {
                     removed,
                     kept_aside: None,
@@ -459,26 +662,32 @@ impl Credentials {
                 }
             }
         };
+        let whose = match &site {
+            Some(site) => format!("for {site}"),
+            None => "for all sites".to_string(),
+        };
         self.audit.append(
             AuditEntry::new(
                 AuditEvent::CookiesCleared,
                 AuditOutcome::Success,
-                format!("Cleared {} stored cookies", report.removed),
+                format!("Cleared {} stored cookies {whose}", report.removed),
             )
             .details(AuditDetails {
                 count: Some(report.removed),
+                site: site.as_ref().map(ToString::to_string),
                 ..Default::default()
             }),
         )?;
         Ok(report)
     }
 
-    /// Stores an API token (or PAT) in the vault.
+    /// Stores an API token (or PAT) in the vault for the configured site.
     pub(crate) fn store_token(
         &self,
         token: SecretString,
         now: OffsetDateTime,
     ) -> Result<(), CredentialError> {
+        let site = self.require_site("store the token again")?.clone();
         let t = token.expose_secret();
         if t.is_empty() || t.chars().any(|c| c.is_control() || c.is_whitespace()) {
             self.audit.append(
@@ -494,48 +703,84 @@ impl Credentials {
             )?;
             return Err(CredentialError::BadToken);
         }
-        self.vault
-            .update(|doc: &mut VaultDocument| {
-                doc.api_token = Some(token);
-                doc.token_saved_at = Some(now);
-            })
-            .map_err(|e| self.vault_failed("store the token", e))?;
+        self.update("store the token", |doc: &mut VaultDocument| {
+            let entry = doc.site_mut(&site);
+            entry.api_token = Some(token);
+            entry.token_saved_at = Some(now);
+        })?;
         self.audit.append(
             AuditEntry::new(
                 AuditEvent::TokenStored,
                 AuditOutcome::Success,
-                "Stored an API token in the vault",
+                format!("Stored an API token in the vault for {site}"),
             )
             .details(AuditDetails {
                 path: Some(self.paths.vault_file.display().to_string()),
+                site: Some(site.to_string()),
                 ..Default::default()
             }),
         )?;
         Ok(())
     }
 
-    /// Removes the stored API token. Returns whether there was one.
-    pub(crate) fn clear_token(&self) -> Result<bool, CredentialError> {
+    /// Removes the stored API token of the configured site (or of every
+    /// site). Returns how many tokens there were.
+    pub(crate) fn clear_token(&self, scope: SiteScope) -> Result<usize, CredentialError> {
+        let site = match scope {
+            SiteScope::Configured => Some(
+                self.require_site("clear its token (or pass --all-sites)")?
+                    .clone(),
+            ),
+            SiteScope::All => None,
+        };
         let had = match self.vault.load() {
-            Ok(None) => false,
-            Ok(Some(_)) => self
-                .vault
-                .update(|doc: &mut VaultDocument| {
-                    doc.token_saved_at = None;
-                    doc.api_token.take().is_some()
-                })
-                .map_err(|e| self.vault_failed("clear the token", e))?,
+            Ok(None) => 0,
+            Ok(Some(_)) => self.update("clear the token", |doc: &mut VaultDocument| {
+                let mut had = 0;
+                let mut take = |c: &mut SiteCredentials| {
+                    c.token_saved_at = None;
+                    had += usize::from(c.api_token.take().is_some());
+                };
+                match &site {
+                    Some(site) => {
+                        if let Some(c) = doc.sites.get_mut(site.as_str()) {
+                            take(c);
+                        }
+                    }
+                    None => {
+                        doc.sites.values_mut().for_each(&mut take);
+                        if let Some(c) = doc.unbound.as_mut() {
+                            take(c);
+                        }
+                        // Without a site to bind them to, a v1 vault's
+                        // cookies cannot be kept in a v2 file.
+                        doc.unbound = None;
+                    }
+                }
+                had
+            })?,
             Err(e) => return Err(self.vault_failed("clear the token", e)),
         };
-        self.audit.append(AuditEntry::new(
-            AuditEvent::TokenCleared,
-            AuditOutcome::Success,
-            if had {
-                "Removed the stored API token"
-            } else {
-                "No stored API token to remove"
-            },
-        ))?;
+        let whose = match &site {
+            Some(site) => format!("for {site}"),
+            None => "for all sites".to_string(),
+        };
+        self.audit.append(
+            AuditEntry::new(
+                AuditEvent::TokenCleared,
+                AuditOutcome::Success,
+                if had > 0 {
+                    format!("Removed the stored API token {whose}")
+                } else {
+                    format!("No stored API token to remove {whose}")
+                },
+            )
+            .details(AuditDetails {
+                count: Some(had),
+                site: site.as_ref().map(ToString::to_string),
+                ..Default::default()
+            }),
+        )?;
         Ok(had)
     }
 
@@ -670,6 +915,7 @@ fn error_code(err: &CredentialError) -> &'static str {
         CredentialError::IntakeEmpty { .. } => "intake_empty",
         CredentialError::BadToken => "bad_token",
         CredentialError::Interrupted(_) => "interrupted",
+        CredentialError::NoSite { .. } => "no_site",
     }
 }
 

@@ -492,6 +492,7 @@ fn every_details_field() -> AuditDetails {
         expires_at: Some("2026-12-01T00:00:00Z".to_string()),
         login_url: Some("https://example.atlassian.net/login".to_string()),
         kept_at: Some("/data/cookies/secure_cookies.enc.damaged".to_string()),
+        site: Some("https://example.atlassian.net/wiki".to_string()),
     }
 }
 
@@ -523,6 +524,7 @@ fn records_hold_only_the_documented_fields_and_no_values() {
         "expires_at",
         "login_url",
         "kept_at",
+        "site",
     ]
     .into();
     let text = fs::read_to_string(log.path()).unwrap();
@@ -560,7 +562,7 @@ fn records_hold_only_the_documented_fields_and_no_values() {
 #[test]
 fn event_names_are_unique_snake_case_and_round_trip() {
     let names: BTreeSet<String> = AuditEvent::ALL.iter().map(|e| e.to_string()).collect();
-    assert_eq!(names.len(), 16);
+    assert_eq!(names.len(), 17);
     for &event in AuditEvent::ALL {
         let json = serde_json::to_string(&event).unwrap();
         assert_eq!(json, format!("\"{event}\""));

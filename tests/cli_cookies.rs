@@ -9,7 +9,11 @@ use predicates::prelude::*;
 #[test]
 fn import_without_intake_file_creates_it_and_says_what_to_paste() {
     let sb = Sandbox::new();
-    let out = sb.cmd().args(["cookies", "import"]).output().unwrap();
+    let out = sb
+        .cmd()
+        .args(["cookies", "import", "--no-verify"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains(&sb.intake().display().to_string()), "{err}");
@@ -27,7 +31,7 @@ fn intake_import_encrypts_stores_and_empties_the_file() {
     let sb = Sandbox::new();
     sb.write_intake(&format!("Cookie: {}\n", cloud_header("tok-one")));
     sb.cmd()
-        .args(["cookies", "import"])
+        .args(["cookies", "import", "--no-verify"])
         .assert()
         .code(0)
         .stdout(predicate::str::contains("Imported 3 cookies"))
@@ -85,14 +89,14 @@ fn audit_events(sb: &Sandbox) -> Vec<String> {
 fn stdin_and_path_imports_leave_foreign_files_unless_consumed() {
     let sb = Sandbox::new();
     sb.cmd()
-        .args(["cookies", "import", "-"])
+        .args(["cookies", "import", "--no-verify", "-"])
         .write_stdin(cloud_header("from-stdin"))
         .assert()
         .code(0);
     let foreign = sb.dir.path().join("mine.txt");
     std::fs::write(&foreign, "JSESSIONID=abc; seraph.confluence=def").unwrap();
     sb.cmd()
-        .args(["cookies", "import"])
+        .args(["cookies", "import", "--no-verify"])
         .arg(&foreign)
         .assert()
         .code(0)
@@ -102,7 +106,7 @@ fn stdin_and_path_imports_leave_foreign_files_unless_consumed() {
         "not emptied without --consume"
     );
     sb.cmd()
-        .args(["cookies", "import", "--consume"])
+        .args(["cookies", "import", "--no-verify", "--consume"])
         .arg(&foreign)
         .assert()
         .code(0);
@@ -117,9 +121,16 @@ fn stdin_and_path_imports_leave_foreign_files_unless_consumed() {
 fn bad_paste_is_explained_and_nothing_stored_is_lost() {
     let sb = Sandbox::new();
     sb.write_intake(&cloud_header("keep-me"));
-    sb.cmd().args(["cookies", "import"]).assert().code(0);
+    sb.cmd()
+        .args(["cookies", "import", "--no-verify"])
+        .assert()
+        .code(0);
     sb.write_intake("this is not a cookie at all");
-    let out = sb.cmd().args(["cookies", "import"]).output().unwrap();
+    let out = sb
+        .cmd()
+        .args(["cookies", "import", "--no-verify"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("e.g."),
@@ -147,7 +158,7 @@ fn bad_paste_is_explained_and_nothing_stored_is_lost() {
 fn paste_without_session_cookie_warns() {
     let sb = Sandbox::new();
     sb.cmd()
-        .args(["cookies", "import", "-"])
+        .args(["cookies", "import", "--no-verify", "-"])
         .write_stdin("foo=bar; baz=qux")
         .assert()
         .code(0)
@@ -163,7 +174,7 @@ fn status_without_cookies_is_auth_needed_and_clear_deletes() {
         .code(3)
         .stdout(predicate::str::contains("none stored"));
     sb.cmd()
-        .args(["cookies", "import", "-"])
+        .args(["cookies", "import", "--no-verify", "-"])
         .write_stdin(cloud_header("x"))
         .assert()
         .code(0);
@@ -180,7 +191,7 @@ fn status_without_cookies_is_auth_needed_and_clear_deletes() {
 fn damaged_vault_is_exit_6_and_clear_keeps_it_aside() {
     let sb = Sandbox::new();
     sb.cmd()
-        .args(["cookies", "import", "-"])
+        .args(["cookies", "import", "--no-verify", "-"])
         .write_stdin(cloud_header("x"))
         .assert()
         .code(0);
@@ -196,7 +207,7 @@ fn damaged_vault_is_exit_6_and_clear_keeps_it_aside() {
         stderr(&out)
     );
     sb.cmd()
-        .args(["cookies", "import", "-"])
+        .args(["cookies", "import", "--no-verify", "-"])
         .write_stdin(cloud_header("y"))
         .assert()
         .code(6);
@@ -213,7 +224,7 @@ fn damaged_vault_is_exit_6_and_clear_keeps_it_aside() {
     assert_eq!(aside.len(), 1, "damaged file kept, not deleted");
     assert_eq!(std::fs::read(aside[0].path()).unwrap(), bytes);
     sb.cmd()
-        .args(["cookies", "import", "-"])
+        .args(["cookies", "import", "--no-verify", "-"])
         .write_stdin(cloud_header("z"))
         .assert()
         .code(0);
@@ -227,7 +238,7 @@ fn wrong_passphrase_is_exit_6() {
     let sb = Sandbox::new();
     sb.cmd()
         .env("CONFLUENCE_VAULT_PASSPHRASE", "right one")
-        .args(["cookies", "import", "-"])
+        .args(["cookies", "import", "--no-verify", "-"])
         .write_stdin(cloud_header("x"))
         .assert()
         .code(0);
@@ -297,7 +308,7 @@ fn audit_prints_json_and_verify_finds_the_first_broken_record() {
     let sb = Sandbox::new();
     for i in 0..3 {
         sb.cmd()
-            .args(["cookies", "import", "-"])
+            .args(["cookies", "import", "--no-verify", "-"])
             .write_stdin(cloud_header(&format!("v{i}")))
             .assert()
             .code(0);
@@ -347,11 +358,12 @@ fn two_processes_importing_at_once_leave_a_valid_vault_and_intact_chain() {
         let f = sb.dir.path().join(format!("c{i}.txt"));
         std::fs::write(&f, format!("JSESSIONID=p{i}; only{i}=1")).unwrap();
         let child = std::process::Command::new(&bin)
-            .args(["cookies", "import"])
+            .args(["cookies", "import", "--no-verify"])
             .arg(&f)
             .env_clear()
             .env("CONFLUENCE_DATA_DIR", sb.data())
             .env("CONFLUENCE_KDF_LOG_N", "10")
+            .env("CONFLUENCE_BASE_URL", SANDBOX_SITE)
             .current_dir(sb.dir.path())
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -428,7 +440,7 @@ fn env_file_is_read_and_the_environment_wins() {
     .unwrap();
     // The process environment (set by cmd()) beats .env for the data dir...
     sb.cmd()
-        .args(["cookies", "import", "-"])
+        .args(["cookies", "import", "--no-verify", "-"])
         .write_stdin(cloud_header("x"))
         .assert()
         .code(0);

@@ -168,23 +168,30 @@ fn audit_events(sb: &Sandbox) -> Vec<String> {
         .collect()
 }
 
-fn cookie_state(sb: &Sandbox) -> String {
-    let r = run(sb.cmd(), &["cookies", "status", "--json"]);
+fn cookie_state(sb: &Sandbox, site: &Site) -> String {
+    let r = run(
+        cmd(sb, site, Auth::Stored),
+        &["cookies", "status", "--json"],
+    );
     let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
     v["cookies"]["state"].as_str().unwrap_or("none").to_string()
 }
 
 /// The stored value of one cookie, read through the library as the binary
 /// wrote it (same data dir, same machine).
-fn stored_cookie(sb: &Sandbox, name: &str) -> String {
-    let vars: HashMap<String, String> = HashMap::new();
+fn stored_cookie(sb: &Sandbox, site: &Site, name: &str) -> String {
+    let vars: HashMap<String, String> = HashMap::from([(
+        "CONFLUENCE_BASE_URL".to_string(),
+        site.server.base_url().to_string(),
+    )]);
     let flags = FlagOverrides {
         data_dir: Some(sb.data()),
         ..Default::default()
     };
     let settings = Settings::from_vars(&flags, &vars).unwrap();
     let doc = Credentials::open(&settings).load().unwrap();
-    let jar = doc.cookies.expect("cookies stored").jar;
+    let own = doc.site(&settings.site().unwrap()).expect("site stored");
+    let jar = own.cookies.clone().expect("cookies stored").jar;
     jar.get(name)
         .expect("cookie stored")
         .value
@@ -236,7 +243,7 @@ fn import_verifies_the_cookies_when_a_site_is_set() {
         "{}",
         dead.stderr
     );
-    assert_eq!(cookie_state(&sb), "expired");
+    assert_eq!(cookie_state(&sb, &site), "expired");
 }
 
 #[test]
@@ -284,7 +291,7 @@ fn cookie_ok_on_cloud_and_server() {
             audit_events(&sb).last().map(String::as_str),
             Some("session_verified")
         );
-        assert_eq!(cookie_state(&sb), "valid");
+        assert_eq!(cookie_state(&sb, &site), "valid");
     }
 }
 
@@ -307,7 +314,7 @@ fn assert_cookie_session_expired(sb: &Sandbox, site: &Site, reason_words: &str) 
     let events = audit_events(sb);
     assert!(events.contains(&"session_expired".into()), "{events:?}");
     assert!(events.contains(&"cookies_expired".into()), "{events:?}");
-    assert_eq!(cookie_state(sb), "expired");
+    assert_eq!(cookie_state(sb, site), "expired");
     // Marked cookies are never sent again: the next check asks for fresh ones
     // without a request.
     let before = site.count();
@@ -398,7 +405,7 @@ fn captcha_header_form_shows_the_login_url_and_is_never_retried() {
     assert!(r.stderr.contains("cookies import"), "{}", r.stderr);
     let events = audit_events(&sb);
     assert!(events.contains(&"captcha_challenge".into()), "{events:?}");
-    assert_eq!(cookie_state(&sb), "expired");
+    assert_eq!(cookie_state(&sb, &site), "expired");
 
     // Token mode: same exit, JSON names the login URL.
     let sb = Sandbox::new();
@@ -555,7 +562,7 @@ fn no_base_url_is_exit_2_naming_the_setting() {
     ] {
         let r = run(
             {
-                let mut c = sb.cmd();
+                let mut c = sb.cmd_without_site();
                 c.env("CONFLUENCE_API_TOKEN", DEMO_PAT);
                 c
             },
@@ -617,9 +624,9 @@ fn rotated_session_cookie_is_saved_back_to_the_vault() {
     site.faults(|f| f.rotate_cookies = true);
     let sb = Sandbox::new();
     import_live(&sb, &site);
-    let before = stored_cookie(&sb, CLOUD_SESSION_COOKIE);
+    let before = stored_cookie(&sb, &site, CLOUD_SESSION_COOKIE);
     assert_exit(&check(&sb, &site, Auth::Stored), 0, "rotating check");
-    let after = stored_cookie(&sb, CLOUD_SESSION_COOKIE);
+    let after = stored_cookie(&sb, &site, CLOUD_SESSION_COOKIE);
     assert_ne!(before, after, "the fresh value was saved");
     let events = audit_events(&sb);
     assert!(events.contains(&"cookies_refreshed".into()), "{events:?}");
@@ -628,7 +635,7 @@ fn rotated_session_cookie_is_saved_back_to_the_vault() {
     for _ in 0..4 {
         assert_exit(&check(&sb, &site, Auth::Stored), 0, "still signed in");
     }
-    assert_eq!(cookie_state(&sb), "valid");
+    assert_eq!(cookie_state(&sb, &site), "valid");
 }
 
 // ------------------------------------------------------- listings
@@ -691,7 +698,7 @@ fn listing_with_a_dead_session_is_exit_3_and_valid_json() {
     );
     assert!(r.stderr.contains("expired"), "{}", r.stderr);
     assert!(audit_events(&sb).contains(&"session_expired".into()));
-    assert_eq!(cookie_state(&sb), "expired");
+    assert_eq!(cookie_state(&sb, &site), "expired");
 }
 
 #[test]
@@ -942,7 +949,7 @@ fn network_commands_leak_no_secret_anywhere() {
             assert_eq!(go(&cloud, args, None), Some(0), "{args:?}\n{transcript}");
         }
         // Rotated values are secrets too.
-        secrets.push(stored_cookie(&cookie_sb, CLOUD_SESSION_COOKIE));
+        secrets.push(stored_cookie(&cookie_sb, &cloud, CLOUD_SESSION_COOKIE));
         cloud.faults(|f| f.rotate_cookies = false);
         go(&cloud, &["cookies", "import", "-"], Some(&sentinel_cookie));
         for args in listing {

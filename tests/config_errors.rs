@@ -32,7 +32,7 @@ fn scan(dir: &Path, sentinel: &str) {
 fn status_with_env_file(env_file: &str, extra: &[(&str, &str)]) -> (Sandbox, Option<i32>, String) {
     let sb = Sandbox::new();
     std::fs::write(sb.dir.path().join(".env"), env_file).unwrap();
-    let mut c = sb.cmd();
+    let mut c = sb.cmd_without_site();
     c.env("RUST_LOG", "trace").args(["cookies", "status"]);
     for (k, v) in extra {
         c.env(k, v);

@@ -15,6 +15,7 @@ fn settings(sb: &Sandbox, ttl_days: &str) -> Settings {
     let vars: HashMap<String, String> = [
         ("CONFLUENCE_KDF_LOG_N", "10"),
         ("CONFLUENCE_COOKIE_TTL_DAYS", ttl_days),
+        ("CONFLUENCE_BASE_URL", SANDBOX_SITE),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

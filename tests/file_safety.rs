@@ -397,10 +397,13 @@ fn lock_timeout_setting_is_validated() {
 // --- a bad intake file is audited once -------------------------------------
 
 fn credentials(sb: &Sandbox) -> Credentials {
-    let vars: HashMap<String, String> = [("CONFLUENCE_KDF_LOG_N", "10")]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let vars: HashMap<String, String> = [
+        ("CONFLUENCE_KDF_LOG_N", "10"),
+        ("CONFLUENCE_BASE_URL", "https://example.atlassian.net/wiki"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     let settings = Settings::from_vars(
         &FlagOverrides {
             data_dir: Some(sb.data()),

@@ -13,7 +13,7 @@ use confluence_tui::cookies::jar::{CookieSource, StoredCookies};
 use confluence_tui::cookies::parse::parse_cookies;
 use confluence_tui::credentials::{Credentials, ImportInput};
 use confluence_tui::secret::SecretString;
-use confluence_tui::vault::{MachineIdSource, VaultDocument};
+use confluence_tui::vault::{MachineIdSource, SiteCredentials, VaultDocument};
 
 const SESSION: &str = "SENTINELsessionQ7w2e9r4t6y8u1i3o5p0";
 const XSRF: &str = "SENTINELxsrfZ1x3c5v7b9n2m4";
@@ -92,19 +92,31 @@ fn no_command_leaks_a_secret_anywhere() {
     ];
 
     assert_eq!(
-        run(&sb, &["cookies", "import"], None, &pass, &mut t),
+        run(
+            &sb,
+            &["cookies", "import", "--no-verify"],
+            None,
+            &pass,
+            &mut t
+        ),
         Some(2)
     );
     sb.write_intake(&header);
     assert_eq!(
-        run(&sb, &["cookies", "import"], None, &pass, &mut t),
+        run(
+            &sb,
+            &["cookies", "import", "--no-verify"],
+            None,
+            &pass,
+            &mut t
+        ),
         Some(0)
     );
     assert_eq!(std::fs::read(sb.intake()).unwrap().len(), 0);
     assert_eq!(
         run(
             &sb,
-            &["cookies", "import", "-"],
+            &["cookies", "import", "--no-verify", "-"],
             Some(&header),
             &pass,
             &mut t
@@ -116,7 +128,13 @@ fn no_command_leaks_a_secret_anywhere() {
     assert_eq!(
         run(
             &sb,
-            &["cookies", "import", "--consume", f.to_str().unwrap()],
+            &[
+                "cookies",
+                "import",
+                "--no-verify",
+                "--consume",
+                f.to_str().unwrap()
+            ],
             None,
             &pass,
             &mut t
@@ -128,7 +146,7 @@ fn no_command_leaks_a_secret_anywhere() {
     assert_eq!(
         run(
             &sb,
-            &["cookies", "import", "-"],
+            &["cookies", "import", "--no-verify", "-"],
             Some(&garbage),
             &pass,
             &mut t
@@ -139,7 +157,7 @@ fn no_command_leaks_a_secret_anywhere() {
     assert_eq!(
         run(
             &sb,
-            &["cookies", "import", "-"],
+            &["cookies", "import", "--no-verify", "-"],
             Some(&bad_json),
             &pass,
             &mut t
@@ -149,7 +167,7 @@ fn no_command_leaks_a_secret_anywhere() {
     let bad_name = format!("bad name={SESSION}; {XSRF}");
     run(
         &sb,
-        &["cookies", "import", "-"],
+        &["cookies", "import", "--no-verify", "-"],
         Some(&bad_name),
         &pass,
         &mut t,
@@ -231,7 +249,7 @@ fn no_command_leaks_a_secret_anywhere() {
     assert_eq!(
         run(
             &sb,
-            &["cookies", "import", "-"],
+            &["cookies", "import", "--no-verify", "-"],
             Some(&header),
             &pass,
             &mut t
@@ -271,11 +289,15 @@ fn debug_output_of_every_credential_type_hides_values() {
         "Debug of StoredCookies",
         &format!("{stored:?} {:?}", stored.jar.header_value()),
     );
-    let doc = VaultDocument {
-        cookies: Some(stored),
-        api_token: Some(SecretString::from(TOKEN)),
-        token_saved_at: None,
-    };
+    let mut doc = VaultDocument::default();
+    doc.sites.insert(
+        "https://x.atlassian.net/wiki".into(),
+        SiteCredentials {
+            cookies: Some(stored),
+            api_token: Some(SecretString::from(TOKEN)),
+            token_saved_at: None,
+        },
+    );
     assert_clean("Debug of VaultDocument", &format!("{doc:?}"));
 
     let dir = tempfile::tempdir().unwrap();

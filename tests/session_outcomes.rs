@@ -158,7 +158,8 @@ impl Env {
 
     fn stored_session(&self) -> String {
         let doc = self.creds().load().unwrap();
-        let jar = doc.cookies.unwrap().jar;
+        let site = self.settings().site().unwrap();
+        let jar = doc.site(&site).unwrap().cookies.clone().unwrap().jar;
         jar.get(CLOUD_SESSION_COOKIE)
             .unwrap()
             .value

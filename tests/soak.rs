@@ -249,7 +249,11 @@ async fn soak_worker_against_a_faulty_site() {
         list_once(&mut w, &mut generation, &expected, &mut t).await;
         // Whatever the worker last wrote must open.
         let doc = creds.load().expect("the vault opens after every listing");
-        assert!(doc.cookies.is_some(), "the cookies are still stored");
+        let site = settings().site().expect("a site");
+        assert!(
+            doc.site(&site).and_then(|c| c.cookies.as_ref()).is_some(),
+            "the cookies are still stored"
+        );
         t.vault_loads += 1;
         if rss_warm.is_none() && server.request_count() >= target / 10 {
             rss_warm = Some(rss_kib());

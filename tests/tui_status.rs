@@ -41,6 +41,8 @@ fn key(c: char) -> Msg {
 fn stored(expires_in: Duration, state: ExpiryState) -> Event {
     Event::Stored(Box::new(StoredInfo {
         status: CookieStatus {
+            site: None,
+            other_sites: Vec::new(),
             cookies: Some(StoredCookieSummary {
                 names: vec!["cloud.session.token".into(), "atlassian.xsrf.token".into()],
                 session_cookies: vec!["cloud.session.token".into()],

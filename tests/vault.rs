@@ -8,7 +8,9 @@ use confluence_tui::cookies::jar::{Cookie, CookieJar, CookieSource, StoredCookie
 use confluence_tui::exit::ErrorClass;
 use confluence_tui::secret::{ExposeSecret, SecretString};
 use confluence_tui::vault::format::{self, HEADER_LEN};
-use confluence_tui::vault::{MachineIdSource, Vault, VaultDocument, VaultError, VaultOptions};
+use confluence_tui::vault::{
+    MachineIdSource, SiteCredentials, Vault, VaultDocument, VaultError, VaultOptions,
+};
 use time::OffsetDateTime;
 
 const MACHINE: &str = "test-machine-0001";
@@ -48,9 +50,20 @@ fn cookie(name: &str, value: &str) -> Cookie {
     }
 }
 
-fn sample_doc() -> VaultDocument {
+/// The site every document here stores its credentials under.
+const SITE: &str = "https://example.atlassian.net/wiki";
+
+fn own(doc: &VaultDocument) -> &SiteCredentials {
+    doc.sites.get(SITE).expect("the site's credentials")
+}
+
+fn own_mut(doc: &mut VaultDocument) -> &mut SiteCredentials {
+    doc.sites.entry(SITE.to_string()).or_default()
+}
+
+fn sample_credentials() -> SiteCredentials {
     let now = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
-    VaultDocument {
+    SiteCredentials {
         cookies: Some(StoredCookies {
             jar: CookieJar {
                 cookies: vec![
@@ -68,8 +81,15 @@ fn sample_doc() -> VaultDocument {
     }
 }
 
+fn sample_doc() -> VaultDocument {
+    let mut doc = VaultDocument::default();
+    *own_mut(&mut doc) = sample_credentials();
+    doc
+}
+
 fn cookie_names(doc: &VaultDocument) -> Vec<String> {
-    doc.cookies
+    own(doc)
+        .cookies
         .as_ref()
         .map(|c| c.jar.cookies.iter().map(|c| c.name.clone()).collect())
         .unwrap_or_default()
@@ -98,20 +118,20 @@ fn round_trip_keeps_cookies_and_token() {
     assert!(vault.load().unwrap().is_none());
     vault.save(&sample_doc()).unwrap();
     let doc = vault.load().unwrap().unwrap();
-    let stored = doc.cookies.as_ref().unwrap();
+    let stored = own(&doc).cookies.as_ref().unwrap();
     assert_eq!(stored.jar.cookies.len(), 2);
     assert_eq!(stored.jar.cookies[0].name, "cloud.session.token");
     assert_eq!(stored.jar.cookies[0].value.expose_secret(), COOKIE_SENTINEL);
     assert_eq!(stored.source, CookieSource::Paste);
     assert_eq!(
-        doc.api_token.as_ref().unwrap().expose_secret(),
+        own(&doc).api_token.as_ref().unwrap().expose_secret(),
         TOKEN_SENTINEL
     );
     let raw = std::fs::read(vault.path()).unwrap();
     let needle = COOKIE_SENTINEL.as_bytes();
     assert!(!raw.windows(needle.len()).any(|w| w == needle));
     let info = vault.inspect().unwrap().unwrap();
-    assert_eq!(info.version, 1);
+    assert_eq!(info.version, 2);
     assert!(info.passphrase_used && info.machine_bound);
     assert_eq!((info.kdf.log_n, info.kdf.r, info.kdf.p), (10, 8, 1));
     assert_eq!(info.file_size, raw.len() as u64);
@@ -300,7 +320,7 @@ fn unreadable_machine_id_needs_a_passphrase() {
 fn unsupported_version_is_reported_with_a_valid_checksum() {
     let dir = tempfile::tempdir().unwrap();
     let (vault, mut bytes) = saved_vault(dir.path());
-    bytes[4] = 2;
+    bytes[4] = 3;
     format::reseal_checksum(&mut bytes);
     std::fs::write(vault.path(), &bytes).unwrap();
     let err = vault.load().unwrap_err();
@@ -308,8 +328,8 @@ fn unsupported_version_is_reported_with_a_valid_checksum() {
         matches!(
             err,
             VaultError::UnsupportedVersion {
-                found: 2,
-                supported: 1
+                found: 3,
+                supported: 2
             }
         ),
         "{err:?}"
@@ -393,13 +413,16 @@ fn update_starts_empty_and_returns_the_closure_value() {
     let vault = vault_in(dir.path(), fixed(MACHINE), None);
     let n = vault
         .update(|doc| {
-            doc.api_token = Some(SecretString::from(TOKEN_SENTINEL));
+            own_mut(doc).api_token = Some(SecretString::from(TOKEN_SENTINEL));
             42
         })
         .unwrap();
     assert_eq!(n, 42);
     let doc = vault.load().unwrap().unwrap();
-    assert_eq!(doc.api_token.unwrap().expose_secret(), TOKEN_SENTINEL);
+    assert_eq!(
+        own(&doc).api_token.as_ref().unwrap().expose_secret(),
+        TOKEN_SENTINEL
+    );
 }
 
 #[test]
@@ -429,13 +452,14 @@ fn concurrent_updates_are_all_kept() {
                     vault
                         .update(|doc| {
                             let now = OffsetDateTime::now_utc();
-                            let stored = doc.cookies.get_or_insert_with(|| StoredCookies {
-                                jar: CookieJar::default(),
-                                source: CookieSource::Stdin,
-                                saved_at: now,
-                                expires_at: now,
-                                expired: None,
-                            });
+                            let stored =
+                                own_mut(doc).cookies.get_or_insert_with(|| StoredCookies {
+                                    jar: CookieJar::default(),
+                                    source: CookieSource::Stdin,
+                                    saved_at: now,
+                                    expires_at: now,
+                                    expired: None,
+                                });
                             stored
                                 .jar
                                 .cookies
@@ -556,7 +580,7 @@ fn crash_child_aborts_before_rename() {
     };
     let vault = vault_in(Path::new(&dir), fixed(MACHINE), None);
     let mut doc = sample_doc();
-    doc.api_token = Some(SecretString::from("new-token-never-committed"));
+    own_mut(&mut doc).api_token = Some(SecretString::from("new-token-never-committed"));
     let _ = vault.save_with_hook(&doc, &mut |temp: &Path| {
         assert!(temp.exists());
         std::process::abort();
@@ -593,7 +617,7 @@ fn crash_between_temp_write_and_rename_keeps_the_old_vault() {
     assert_eq!(std::fs::read(vault.path()).unwrap(), old_bytes);
     let doc = vault.load().unwrap().unwrap();
     assert_eq!(
-        doc.api_token.unwrap().expose_secret(),
+        own(&doc).api_token.as_ref().unwrap().expose_secret(),
         TOKEN_SENTINEL,
         "the old content must survive"
     );
@@ -601,16 +625,11 @@ fn crash_between_temp_write_and_rename_keeps_the_old_vault() {
     assert_eq!(leftovers.len(), 1, "the crash should leave its temp file");
 
     let mut doc = sample_doc();
-    doc.api_token = Some(SecretString::from("after-the-crash"));
+    own_mut(&mut doc).api_token = Some(SecretString::from("after-the-crash"));
     vault.save(&doc).unwrap();
+    let reread = vault.load().unwrap().unwrap();
     assert_eq!(
-        vault
-            .load()
-            .unwrap()
-            .unwrap()
-            .api_token
-            .unwrap()
-            .expose_secret(),
+        own(&reread).api_token.as_ref().unwrap().expose_secret(),
         "after-the-crash"
     );
     assert!(
@@ -625,4 +644,53 @@ fn temp_files(dir: &Path) -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.file_name().unwrap().to_string_lossy().ends_with(".tmp"))
         .collect()
+}
+
+#[test]
+fn a_version_1_file_is_read_as_credentials_of_no_site_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = vault_in(dir.path(), fixed(MACHINE), None);
+    vault.save_v1(&sample_credentials()).unwrap();
+    assert_eq!(vault.inspect().unwrap().unwrap().version, 1);
+    let doc = vault.load().unwrap().unwrap();
+    assert!(doc.sites.is_empty());
+    let legacy = doc.unbound.as_ref().expect("v1 credentials");
+    assert_eq!(
+        legacy.api_token.as_ref().unwrap().expose_secret(),
+        TOKEN_SENTINEL
+    );
+    assert_eq!(legacy.cookies.as_ref().unwrap().jar.cookies.len(), 2);
+}
+
+#[test]
+fn a_version_1_file_with_its_version_byte_changed_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = vault_in(dir.path(), fixed(MACHINE), None);
+    vault.save_v1(&sample_credentials()).unwrap();
+    let mut bytes = std::fs::read(vault.path()).unwrap();
+    // The header is the AEAD's associated data: claiming v2 fails it.
+    bytes[4] = 2;
+    format::reseal_checksum(&mut bytes);
+    std::fs::write(vault.path(), &bytes).unwrap();
+    assert_corrupt(vault.load(), "v1 relabelled v2");
+}
+
+#[test]
+fn sites_are_kept_apart_in_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = vault_in(dir.path(), fixed(MACHINE), None);
+    let mut doc = sample_doc();
+    doc.sites.insert(
+        "https://other.example".into(),
+        SiteCredentials {
+            api_token: Some(SecretString::from("other-token")),
+            ..Default::default()
+        },
+    );
+    vault.save(&doc).unwrap();
+    let doc = vault.load().unwrap().unwrap();
+    assert_eq!(doc.sites.len(), 2);
+    assert!(doc.sites["https://other.example"].cookies.is_none());
+    assert_eq!(cookie_names(&doc).len(), 2);
+    assert!(doc.unbound.is_none());
 }

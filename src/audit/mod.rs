@@ -7,6 +7,7 @@
 
 mod backward;
 mod files;
+mod head;
 pub mod index;
 mod reader;
 mod record;
@@ -16,6 +17,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use head::{HeadCheck, LogHead};
 pub use record::{AuditDetails, AuditEntry, AuditEvent, AuditOutcome, AuditRecord, GENESIS_PREV};
 
 /// Size above which the live file is rotated before the next append.

@@ -29,6 +29,7 @@ pub enum AuditEvent {
     CaptchaChallenge,
     CredentialsRejected,
     LogRotated,
+    VaultBoundToSite,
 }
 
 impl AuditEvent {
@@ -50,6 +51,7 @@ impl AuditEvent {
         AuditEvent::CaptchaChallenge,
         AuditEvent::CredentialsRejected,
         AuditEvent::LogRotated,
+        AuditEvent::VaultBoundToSite,
     ];
 
     /// The snake_case name, identical to the serialised form.
@@ -71,6 +73,7 @@ impl AuditEvent {
             AuditEvent::CaptchaChallenge => "captcha_challenge",
             AuditEvent::CredentialsRejected => "credentials_rejected",
             AuditEvent::LogRotated => "log_rotated",
+            AuditEvent::VaultBoundToSite => "vault_bound_to_site",
         }
     }
 
@@ -154,6 +157,9 @@ pub struct AuditDetails {
     /// Where a damaged vault was moved aside to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_at: Option<String>,
+    /// The site (normalised base URL) whose credentials were touched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
 }
 
 impl AuditDetails {

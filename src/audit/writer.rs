@@ -17,9 +17,9 @@ use super::record::{
 use super::{AuditError, AuditLog};
 
 /// The end of the chain so far: what the next record continues from.
-struct ChainEnd {
-    seq: u64,
-    hash: String,
+pub(crate) struct ChainEnd {
+    pub(crate) seq: u64,
+    pub(crate) hash: String,
 }
 
 pub(crate) fn append(log: &AuditLog, entry: AuditEntry) -> Result<AuditRecord, AuditError> {
@@ -112,7 +112,7 @@ fn ends_with_torn_line(file: &mut fs::File) -> io::Result<bool> {
 /// The last parsable record, searching the live file's tail and then the
 /// rotated files newest first (the live file may be missing or hold only a
 /// torn line after a crash mid-rotation).
-fn last_record(path: &Path) -> Result<ChainEnd, AuditError> {
+pub(crate) fn last_record(path: &Path) -> Result<ChainEnd, AuditError> {
     let mut numbers = rotated_numbers(path)?;
     numbers.sort_unstable();
     let candidates = std::iter::once(path.to_path_buf())

@@ -6,7 +6,7 @@ use super::CliError;
 use super::output::Output;
 use crate::audit::{AuditDetails, AuditLog, AuditRecord};
 use crate::config::Settings;
-use crate::credentials::rfc3339;
+use crate::credentials::{Credentials, rfc3339};
 use crate::exit::{ErrorClass, Exit};
 use crate::text::for_terminal;
 
@@ -30,7 +30,7 @@ pub(super) fn run(
                 class: ErrorClass::Internal,
             });
         }
-        return Ok(Exit::Ok);
+        return verify_head(out, settings, &log);
     }
     let records = log.read_all()?;
     for r in &records {
@@ -50,6 +50,40 @@ pub(super) fn run(
         ))?;
     }
     Ok(Exit::Ok)
+}
+
+/// The chain is intact; does the log still reach the head stored in the
+/// vault at its last write? Records cut off the end leave no break in the
+/// chain, only a log shorter than that head.
+fn verify_head(out: &mut Output, settings: &Settings, log: &AuditLog) -> Result<Exit, CliError> {
+    if !settings.paths().vault_file.exists() {
+        return Ok(Exit::Ok);
+    }
+    let head = match Credentials::open(settings).stored_audit_head() {
+        Ok(Some(head)) => head,
+        // A vault written before heads were stored (or by no write at all).
+        Ok(None) => return Ok(Exit::Ok),
+        Err(e) => {
+            out.line(format_args!(
+                "note: the vault could not be read ({}), so records cut off the end of the log cannot be checked",
+                e.reason_code()
+            ))?;
+            return Ok(Exit::Ok);
+        }
+    };
+    let check = log.check_head(&head)?;
+    if check.is_ok() {
+        out.line(format_args!(
+            "The log reaches record {}, the last one written before the vault's last write.",
+            head.seq
+        ))?;
+        return Ok(Exit::Ok);
+    }
+    out.line(&check)?;
+    Err(CliError::Answered {
+        message: check.to_string(),
+        class: ErrorClass::Internal,
+    })
 }
 
 /// One readable line: time, sequence, event, outcome, message, details.
@@ -90,6 +124,7 @@ fn details_text(d: &AuditDetails) -> String {
         ("login_url", &d.login_url),
         ("path", &d.path),
         ("kept_at", &d.kept_at),
+        ("site", &d.site),
     ];
     for (k, v) in text_fields {
         if let Some(v) = v {

@@ -11,7 +11,9 @@ use super::{CliError, CookiesCommand};
 use crate::config::{FlagOverrides, Settings};
 use crate::cookies::intake;
 use crate::cookies::jar::{ExpiryState, format_time_left};
-use crate::credentials::{CookieStatus, Credentials, ImportInput, rfc3339};
+use crate::credentials::{
+    CookieStatus, CredentialError, Credentials, ImportInput, SiteScope, rfc3339,
+};
 use crate::exit::{ErrorClass, Exit};
 use crate::text::for_terminal;
 
@@ -45,7 +47,7 @@ pub(super) fn run(
             )
         }
         CookiesCommand::Status { json } => status(out, &creds, &settings, json, now),
-        CookiesCommand::Clear => clear(out, &creds),
+        CookiesCommand::Clear { all_sites } => clear(out, &creds, all_sites),
     }
 }
 
@@ -120,6 +122,12 @@ fn status(
     json: bool,
     now: OffsetDateTime,
 ) -> Result<Exit, CliError> {
+    if creds.site().is_none() {
+        return Err(CredentialError::NoSite {
+            action: "ask again (`confluence-tui sites` lists every site held)",
+        }
+        .into());
+    }
     let st = creds.status(now)?;
     if json {
         out.line(status_json(&st, settings, now))?;
@@ -168,6 +176,8 @@ fn status_json(st: &CookieStatus, settings: &Settings, now: OffsetDateTime) -> s
         })
     });
     json!({
+        "site": st.site.as_ref().map(ToString::to_string),
+        "other_sites": st.other_sites,
         "cookies": cookies,
         "token": {
             "stored_in_vault": st.token_stored,
@@ -189,6 +199,9 @@ fn print_status(
     settings: &Settings,
     now: OffsetDateTime,
 ) -> Result<(), CliError> {
+    if let Some(site) = &st.site {
+        out.line(format_args!("Site:      {site}"))?;
+    }
     match &st.cookies {
         None => out.line(format_args!(
             "Cookies:   none stored. Paste them into {} and run `confluence-tui cookies import`.",
@@ -257,6 +270,12 @@ fn print_status(
         "Vault:     {} ({binding})",
         st.vault_path.display()
     ))?;
+    if !st.other_sites.is_empty() {
+        out.line(format_args!(
+            "Other sites with credentials: {} (see `confluence-tui sites`)",
+            st.other_sites.join(", ")
+        ))?;
+    }
     for w in &st.permission_warnings {
         out.line(format_args!("warning: {w}"))?;
     }
@@ -268,15 +287,27 @@ fn creds_intake(settings: &Settings) -> String {
     settings.paths().intake_file.display().to_string()
 }
 
-fn clear(out: &mut Output, creds: &Credentials) -> Result<Exit, CliError> {
-    let report = creds.clear_cookies()?;
+fn clear(out: &mut Output, creds: &Credentials, all_sites: bool) -> Result<Exit, CliError> {
+    let scope = if all_sites {
+        SiteScope::All
+    } else {
+        SiteScope::Configured
+    };
+    let report = creds.clear_cookies(scope)?;
+    let whose = match (all_sites, creds.site()) {
+        (false, Some(site)) => format!(" for {site}"),
+        _ => " for any site".to_string(),
+    };
     match &report.kept_aside {
         Some(p) => out.line(format_args!(
             "The vault could not be read; it was kept aside as {}. Import cookies again to start a new one.",
             p.display()
         ))?,
-        None if report.removed == 0 => out.line("No cookies were stored.")?,
-        None => out.line(format_args!("Deleted {} stored cookies.", report.removed))?,
+        None if report.removed == 0 => out.line(format_args!("No cookies were stored{whose}."))?,
+        None => out.line(format_args!(
+            "Deleted {} stored cookies{whose}.",
+            report.removed
+        ))?,
     }
     Ok(Exit::Ok)
 }

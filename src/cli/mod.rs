@@ -5,6 +5,7 @@ mod audit;
 mod cookies;
 pub mod output;
 mod remote;
+mod sites;
 mod token;
 
 use std::io::Write as _;
@@ -67,10 +68,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Import, inspect or delete the stored browser cookies
+    /// Import, inspect or delete the configured site's stored browser cookies
     #[command(subcommand)]
     Cookies(CookiesCommand),
-    /// Store or remove an API token in the vault
+    /// List the sites that have credentials in the vault, with their state (never values)
+    Sites {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Store or remove the configured site's API token in the vault
     #[command(subcommand)]
     Token(TokenCommand),
     /// Print the audit log of credential operations
@@ -89,7 +95,7 @@ pub enum Command {
 /// `cookies …`
 #[derive(Debug, Subcommand)]
 pub enum CookiesCommand {
-    /// Import cookies (default: the intake file cookies/confluence_cookies.txt), encrypt, store, empty the plain file, then verify them when a site is set
+    /// Import cookies for the configured site (default: the intake file cookies/confluence_cookies.txt), encrypt, store, empty the plain file, then verify them
     Import {
         /// A file to read, or - for standard input (default: the intake file)
         #[arg(value_name = "FILE|-")]
@@ -101,22 +107,30 @@ pub enum CookiesCommand {
         #[arg(long)]
         no_verify: bool,
     },
-    /// Show what is stored: count, names, session cookie, saved and expiry times (never values)
+    /// Show what is stored for the configured site: count, names, session cookie, saved and expiry times (never values)
     Status {
         #[arg(long)]
         json: bool,
     },
-    /// Delete the stored cookies (an unreadable vault is kept aside, not deleted)
-    Clear,
+    /// Delete the configured site's stored cookies (an unreadable vault is kept aside, not deleted)
+    Clear {
+        /// Delete the stored cookies of every site in the vault
+        #[arg(long)]
+        all_sites: bool,
+    },
 }
 
 /// `token …`
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Read an API token (hidden) from the terminal, or from standard input, into the vault
+    /// Read an API token (hidden) from the terminal, or from standard input, into the vault for the configured site
     Set,
-    /// Remove the API token from the vault
-    Clear,
+    /// Remove the configured site's API token from the vault
+    Clear {
+        /// Remove the stored token of every site in the vault
+        #[arg(long)]
+        all_sites: bool,
+    },
 }
 
 /// A headless command's failure. Its `class()` decides the exit code, in
@@ -305,6 +319,7 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
         Some(Command::DemoServer(_)) => unreachable_demo(),
         Some(Command::Cookies(c)) => with_stdout(|out| cookies::run(out, c, settings, flags)),
         Some(Command::Token(t)) => with_stdout(|out| token::run(out, t, &settings)),
+        Some(Command::Sites { json }) => with_stdout(|out| sites::run(out, &settings, json)),
         Some(Command::Audit { json, verify }) => {
             with_stdout(|out| audit::run(out, &settings, json, verify))
         }

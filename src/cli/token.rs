@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use super::output::Output;
 use super::{CliError, TokenCommand};
 use crate::config::Settings;
-use crate::credentials::Credentials;
+use crate::credentials::{CredentialError, Credentials, SiteScope};
 use crate::exit::Exit;
 use crate::secret::SecretString;
 
@@ -23,19 +23,39 @@ pub(super) fn run(
     let creds = Credentials::open(settings);
     match cmd {
         TokenCommand::Set => {
+            if creds.site().is_none() {
+                // Refused before reading: a token typed for no site is lost.
+                return Err(CredentialError::NoSite {
+                    action: "store the token again",
+                }
+                .into());
+            }
             let token = read_token()?;
             creds.store_token(token, OffsetDateTime::now_utc())?;
             out.line(format_args!(
-                "Stored the API token encrypted in {}.",
+                "Stored the API token for {} encrypted in {}.",
+                creds.site().map(ToString::to_string).unwrap_or_default(),
                 creds.paths().vault_file.display()
             ))?;
             Ok(Exit::Ok)
         }
-        TokenCommand::Clear => {
-            if creds.clear_token()? {
-                out.line("Removed the API token from the vault.")?;
+        TokenCommand::Clear { all_sites } => {
+            let scope = if all_sites {
+                SiteScope::All
             } else {
-                out.line("No API token was stored.")?;
+                SiteScope::Configured
+            };
+            let removed = creds.clear_token(scope)?;
+            let whose = match (all_sites, creds.site()) {
+                (false, Some(site)) => format!(" for {site}"),
+                _ => " for any site".to_string(),
+            };
+            match removed {
+                0 => out.line(format_args!("No API token was stored{whose}."))?,
+                1 if !all_sites => {
+                    out.line(format_args!("Removed the API token{whose} from the vault."))?
+                }
+                n => out.line(format_args!("Removed {n} API tokens from the vault."))?,
             }
             Ok(Exit::Ok)
         }

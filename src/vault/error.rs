@@ -38,7 +38,7 @@ pub enum VaultError {
 
     /// A format version this build does not read.
     #[error(
-        "the cookie vault has format version {found}, but this confluence-tui reads only version {supported}; \
+        "the cookie vault has format version {found}, but this confluence-tui reads only versions 1 to {supported}; \
          upgrade confluence-tui, or run `confluence-tui cookies clear` and import cookies again"
     )]
     UnsupportedVersion { found: u8, supported: u8 },

@@ -11,8 +11,11 @@ use super::error::VaultError;
 
 /// First four bytes of every vault file ("confluence-tui vault").
 pub const MAGIC: [u8; 4] = *b"CTVF";
-/// The only format version this build writes and reads.
-pub(crate) const FORMAT_VERSION: u8 = 1;
+/// The format version this build writes (per-site document). It also reads
+/// `V1_FORMAT_VERSION`.
+pub const FORMAT_VERSION: u8 = 2;
+/// The first format (one site's credentials, no site named), still read.
+pub const V1_FORMAT_VERSION: u8 = 1;
 /// Header length in bytes; the header is also the AEAD's associated data.
 pub const HEADER_LEN: usize = 80;
 /// Length of the Poly1305 tag at the end of the ciphertext.
@@ -196,7 +199,7 @@ pub fn parse_file(bytes: &[u8]) -> Result<ParsedFile<'_>, VaultError> {
         .try_into()
         .map_err(|_| VaultError::corrupt("the header is incomplete"))?;
     let header = Header::decode(header_bytes);
-    if header.version != FORMAT_VERSION {
+    if header.version != FORMAT_VERSION && header.version != V1_FORMAT_VERSION {
         return Err(VaultError::UnsupportedVersion {
             found: header.version,
             supported: FORMAT_VERSION,
@@ -286,7 +289,7 @@ mod tests {
         let h = sample_header();
         let bytes = h.encode();
         assert_eq!(&bytes[..4], b"CTVF");
-        assert_eq!(bytes[4], 1);
+        assert_eq!(bytes[4], 2);
         assert_eq!(bytes[5], 0b11);
         assert_eq!(bytes[6], 1);
         assert_eq!(bytes[7], 12);
@@ -322,9 +325,19 @@ mod tests {
             parse_file(&file),
             Err(VaultError::UnsupportedVersion {
                 found: 9,
-                supported: 1
+                supported: 2
             })
         ));
+    }
+
+    #[test]
+    fn versions_one_and_two_are_read_and_others_refused() {
+        for (version, accepted) in [(0, false), (1, true), (2, true), (3, false), (255, false)] {
+            let mut h = sample_header();
+            h.version = version;
+            let file = sample_file(&h);
+            assert_eq!(parse_file(&file).is_ok(), accepted, "version {version}");
+        }
     }
 
     #[test]

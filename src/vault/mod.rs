@@ -10,20 +10,42 @@ pub mod key;
 pub(crate) mod seal;
 pub(crate) mod store;
 
+pub use crate::audit::LogHead as AuditHead;
 pub use error::VaultError;
 pub use format::KdfParams;
 pub use key::MachineIdSource;
 pub use store::{Vault, VaultOptions};
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::cookies::jar::StoredCookies;
 use crate::secret::SecretString;
+use crate::site::SiteKey;
 
-/// What the vault holds (serialised as JSON, then encrypted).
+/// What the vault holds (format version 2; serialised as JSON, then
+/// encrypted): each site's credentials under the site's identity, and the
+/// audit log's head at the time of the write.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct VaultDocument {
+    /// Site identity (`SiteKey`, e.g. `https://a.example/wiki`) → credentials.
+    #[serde(default)]
+    pub sites: BTreeMap<String, SiteCredentials>,
+    /// The audit log's last record when this document was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<crate::audit::LogHead>,
+    /// Credentials read from a version 1 file, which knew no sites: they
+    /// belong to no site until `bind_unbound` moves them under one. Never
+    /// written (a v2 file has no such field).
+    #[serde(skip)]
+    pub unbound: Option<SiteCredentials>,
+}
+
+/// One site's credentials. Also the whole document of a version 1 file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SiteCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cookies: Option<StoredCookies>,
     #[serde(
@@ -38,4 +60,49 @@ pub struct VaultDocument {
         skip_serializing_if = "Option::is_none"
     )]
     pub token_saved_at: Option<OffsetDateTime>,
+}
+
+impl SiteCredentials {
+    /// True when neither cookies nor a token are held.
+    pub fn is_empty(&self) -> bool {
+        self.cookies.is_none() && self.api_token.is_none()
+    }
+}
+
+impl VaultDocument {
+    /// The credentials of `site`, if any are held.
+    pub fn site(&self, site: &SiteKey) -> Option<&SiteCredentials> {
+        self.sites.get(site.as_str())
+    }
+
+    /// The credentials of `site`, created empty when none are held.
+    pub fn site_mut(&mut self, site: &SiteKey) -> &mut SiteCredentials {
+        self.sites.entry(site.as_str().to_string()).or_default()
+    }
+
+    /// Removes the sites that hold nothing (kept out of the file).
+    pub fn prune(&mut self) {
+        self.sites.retain(|_, c| !c.is_empty());
+    }
+
+    /// Moves credentials read from a version 1 file under `site`. Returns
+    /// what was moved (nothing when there was no v1 content, or it was
+    /// empty). Credentials already held for `site` win over v1 ones.
+    pub fn bind_unbound(&mut self, site: &SiteKey) -> Option<&SiteCredentials> {
+        let legacy = self.unbound.take().filter(|c| !c.is_empty())?;
+        let entry = self.site_mut(site);
+        if entry.is_empty() {
+            *entry = legacy;
+        }
+        self.site(site)
+    }
+
+    /// Sites holding cookies or a token, in order.
+    pub fn sites_with_credentials(&self) -> Vec<String> {
+        self.sites
+            .iter()
+            .filter(|(_, c)| !c.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
 }

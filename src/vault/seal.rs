@@ -5,13 +5,15 @@ use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
-use super::VaultDocument;
+use serde::Serialize;
+
 use super::error::VaultError;
 use super::format::{
     self, FLAG_MACHINE_BOUND, FLAG_PASSPHRASE, FORMAT_VERSION, Header, KDF_SCRYPT, KdfParams,
-    TAG_LEN,
+    TAG_LEN, V1_FORMAT_VERSION,
 };
 use super::key::{self, MachineBinding, MachineIdSource, VaultKey};
+use super::{SiteCredentials, VaultDocument};
 use crate::secret::SecretString;
 
 /// Encrypts a document into a complete vault file with a fresh salt and nonce.
@@ -20,6 +22,28 @@ use crate::secret::SecretString;
 /// passphrase alone, and `MachineIdUnreadable` when there is neither.
 pub fn seal(
     doc: &VaultDocument,
+    machine_id: &MachineIdSource,
+    passphrase: Option<&SecretString>,
+    kdf_log_n: u8,
+) -> Result<Vec<u8>, VaultError> {
+    seal_version(doc, FORMAT_VERSION, machine_id, passphrase, kdf_log_n)
+}
+
+/// A version 1 file holding one (unnamed) site's credentials, exactly as
+/// builds before sites wrote it. Only for tests of reading old vaults.
+#[doc(hidden)]
+pub fn seal_v1(
+    creds: &SiteCredentials,
+    machine_id: &MachineIdSource,
+    passphrase: Option<&SecretString>,
+    kdf_log_n: u8,
+) -> Result<Vec<u8>, VaultError> {
+    seal_version(creds, V1_FORMAT_VERSION, machine_id, passphrase, kdf_log_n)
+}
+
+fn seal_version<T: Serialize>(
+    doc: &T,
+    version: u8,
     machine_id: &MachineIdSource,
     passphrase: Option<&SecretString>,
     kdf_log_n: u8,
@@ -44,7 +68,7 @@ pub fn seal(
     fill_random(&mut nonce)?;
     let key = key::derive_key(&kdf, &salt, machine.as_ref(), passphrase)?;
     let header = Header {
-        version: FORMAT_VERSION,
+        version,
         flags,
         kdf_id: KDF_SCRYPT,
         kdf,
@@ -107,7 +131,16 @@ pub fn open(
         .map_err(|_| {
             VaultError::corrupt("the encrypted contents fail authentication: they were changed")
         })?;
-    serde_json::from_slice(&buffer).map_err(|e| VaultError::Corrupt {
+    let parsed = if header.version == V1_FORMAT_VERSION {
+        // Version 1 knew no sites: its document is one site's credentials.
+        serde_json::from_slice::<SiteCredentials>(&buffer).map(|legacy| VaultDocument {
+            unbound: Some(legacy),
+            ..VaultDocument::default()
+        })
+    } else {
+        serde_json::from_slice::<VaultDocument>(&buffer)
+    };
+    parsed.map_err(|e| VaultError::Corrupt {
         // serde_json's own message may quote decrypted text; keep only where.
         reason: format!(
             "the decrypted document is not a valid vault document ({:?} error at line {}, column {})",
@@ -132,7 +165,7 @@ fn fill_random(buf: &mut [u8]) -> Result<(), VaultError> {
 
 /// Serialises into a buffer allocated once at its final size (plus room for
 /// the tag), so no reallocation leaves plaintext behind in freed memory.
-fn serialize_exact(doc: &VaultDocument, spare: usize) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+fn serialize_exact<T: Serialize>(doc: &T, spare: usize) -> Result<Zeroizing<Vec<u8>>, VaultError> {
     let encode_error = |_| VaultError::Internal {
         what: "the vault document could not be encoded".into(),
     };

@@ -8,11 +8,11 @@ use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::VaultDocument;
 use super::error::VaultError;
 use super::format::{self, DEFAULT_KDF_LOG_N, KdfParams};
 use super::key::MachineIdSource;
 use super::seal;
+use super::{SiteCredentials, VaultDocument};
 use crate::fsutil::{self, Access, FileFailure};
 use crate::secret::{ExposeSecret, SecretString};
 
@@ -118,6 +118,20 @@ impl Vault {
         let bytes = self.seal(doc)?;
         let _lock = self.lock()?;
         self.write_locked(&bytes, before_rename)
+    }
+
+    /// Writes a version 1 file (one unnamed site's credentials), as builds
+    /// before sites did. Only for tests of reading and binding old vaults.
+    #[doc(hidden)]
+    pub fn save_v1(&self, creds: &SiteCredentials) -> Result<(), VaultError> {
+        let bytes = seal::seal_v1(
+            creds,
+            &self.opts.machine_id,
+            self.opts.passphrase.as_ref(),
+            self.opts.kdf_log_n,
+        )?;
+        let _lock = self.lock()?;
+        self.write_locked(&bytes, &mut |_| {})
     }
 
     /// Loads (or starts from an empty document), applies `f`, and saves, all

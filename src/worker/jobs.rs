@@ -116,14 +116,18 @@ impl Ctx {
                     .creds
                     .import(input, now)
                     .map(MutationDone::CookiesImported),
-                Mutation::ClearCookies => {
-                    me.creds.clear_cookies().map(MutationDone::CookiesCleared)
-                }
+                Mutation::ClearCookies => me
+                    .creds
+                    .clear_cookies(crate::credentials::SiteScope::Configured)
+                    .map(MutationDone::CookiesCleared),
                 Mutation::StoreToken { token } => me
                     .creds
                     .store_token(token, now)
                     .map(|()| MutationDone::TokenStored),
-                Mutation::ClearToken => me.creds.clear_token().map(MutationDone::TokenCleared),
+                Mutation::ClearToken => me
+                    .creds
+                    .clear_token(crate::credentials::SiteScope::Configured)
+                    .map(|n| MutationDone::TokenCleared(n > 0)),
                 Mutation::ReloadSettings => Ok(MutationDone::SettingsReloaded),
             }
         })

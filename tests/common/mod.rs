@@ -6,6 +6,11 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+/// The site the sandbox's commands are configured for (no server answers
+/// there: commands that would reach it run with `--no-verify` or against
+/// a demo site given with `--base-url`/`CONFLUENCE_BASE_URL`).
+pub const SANDBOX_SITE: &str = "https://example.atlassian.net/wiki";
+
 /// A temp data dir plus a temp working dir (so no stray `.env` is read).
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
@@ -29,8 +34,15 @@ impl Sandbox {
     pub fn audit(&self) -> PathBuf {
         self.data().join("logs/cookie_audit.log")
     }
-    /// The binary with only the settings a test gives it.
+    /// The binary with only the settings a test gives it, configured for
+    /// `SANDBOX_SITE`.
     pub fn cmd(&self) -> Command {
+        let mut c = self.cmd_without_site();
+        c.env("CONFLUENCE_BASE_URL", SANDBOX_SITE);
+        c
+    }
+    /// The binary with no site configured.
+    pub fn cmd_without_site(&self) -> Command {
         let mut c = Command::cargo_bin("confluence-tui").expect("binary");
         c.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())

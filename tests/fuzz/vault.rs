@@ -45,7 +45,13 @@ pub fn base_vault() -> &'static [u8] {
             data_dir: Some(dir.path().to_path_buf()),
             ..Default::default()
         };
-        let vars = HashMap::from([("CONFLUENCE_KDF_LOG_N".to_string(), "10".to_string())]);
+        let vars = HashMap::from([
+            ("CONFLUENCE_KDF_LOG_N".to_string(), "10".to_string()),
+            (
+                "CONFLUENCE_BASE_URL".to_string(),
+                "https://example.atlassian.net/wiki".to_string(),
+            ),
+        ]);
         let settings = Settings::from_vars(&flags, &vars).expect("settings");
         let creds = Credentials::with_machine_id(&settings, MachineIdSource::Fixed(MACHINE.into()));
         let paste =

@@ -353,6 +353,7 @@ fn detail_fields(d: &AuditDetails) -> Vec<(&'static str, String)> {
     put("expires", d.expires_at.clone());
     put("login", d.login_url.clone());
     put("kept at", d.kept_at.clone());
+    put("site", d.site.clone());
     out
 }
 
