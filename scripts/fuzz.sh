@@ -7,7 +7,7 @@
 set -u
 SECONDS_PER_TARGET=${1:-60}
 cd "$(dirname "$0")/.." || exit 2
-TARGETS="cookie_parser vault_reader audit_reader response_classifier"
+TARGETS="cookie_parser cookie_scope vault_reader vault_document audit_reader response_classifier"
 
 cargo test --release --test fuzz_targets --no-run || exit 2
 

@@ -14,7 +14,7 @@ use crate::audit::{AuditDetails, AuditEntry, AuditError, AuditEvent, AuditLog, A
 use crate::config::{DataPaths, Settings};
 use crate::cookies::intake::{self, IntakeError, IntakeStatus};
 use crate::cookies::jar::{CookieSource, ExpiryState, StoredCookies};
-use crate::cookies::parse::{CookieParseError, ParseWarning, parse_cookies};
+use crate::cookies::parse::{CookieParseError, ParseWarning, parse_cookies_for_site};
 use crate::secret::{ExposeSecret, SecretString};
 use crate::site::SiteKey;
 use crate::vault::{
@@ -323,7 +323,14 @@ impl Credentials {
             Err(e) if from_intake => return Err(self.fail_intake("read cookies", None, e, "")),
             Err(e) => return Err(self.fail("read cookies", None, e)),
         };
-        let parsed = match parse_cookies(&text) {
+        // Only the site's own cookies are kept (domain and path, RFC 6265).
+        let Some(site_url) = site.url() else {
+            let e = CredentialError::NoSite {
+                action: "import the cookies again",
+            };
+            return Err(self.fail("import cookies", None, e));
+        };
+        let parsed = match parse_cookies_for_site(&text, &site_url, now) {
             Ok(p) => p,
             Err(e) if from_intake => {
                 return Err(self.fail_intake("parse cookies", Some(&source), e.into(), &text));

@@ -29,6 +29,11 @@ impl SiteKey {
         SiteKey(format!("{scheme}://{host}{port}{path}"))
     }
 
+    /// The site's base URL again (the key is one, so this is always `Some`).
+    pub fn url(&self) -> Option<Url> {
+        Url::parse(&self.0).ok()
+    }
+
     /// The key as stored in the vault and shown to people.
     pub fn as_str(&self) -> &str {
         &self.0

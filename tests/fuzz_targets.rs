@@ -18,6 +18,27 @@ fn cookie_parser(budget: &Budget) {
     );
 }
 
+fn cookie_scope(budget: &Budget) {
+    runner::run(
+        "cookie_scope",
+        budget,
+        cookies::scope_strategy(),
+        cookies::scope_to_bytes,
+        |c| cookies::scope_check(&c),
+    );
+}
+
+#[test]
+fn cookie_scope_keeps_and_sends_only_the_sites_cookies() {
+    cookie_scope(&Budget::ci());
+}
+
+#[test]
+#[ignore = "long fuzz run; scripts/fuzz.sh"]
+fn long_cookie_scope() {
+    cookie_scope(&Budget::long());
+}
+
 fn vault_reader(budget: &Budget) {
     runner::run(
         "vault_reader",
@@ -25,6 +46,16 @@ fn vault_reader(budget: &Budget) {
         vault::strategy(),
         vault::to_bytes,
         |v| vault::check(&v),
+    );
+}
+
+fn vault_document(budget: &Budget) {
+    runner::run(
+        "vault_document",
+        budget,
+        vault::doc_strategy(),
+        vault::doc_to_bytes,
+        |d| vault::check_document(&d),
     );
 }
 
@@ -59,6 +90,11 @@ fn vault_reader_refuses_every_changed_file() {
 }
 
 #[test]
+fn vault_document_reader_accepts_only_documents_of_the_right_shape() {
+    vault_document(&Budget::ci());
+}
+
+#[test]
 fn audit_reader_never_calls_a_changed_log_intact() {
     audit_reader(&Budget::ci());
 }
@@ -78,6 +114,12 @@ fn long_cookie_parser() {
 #[ignore = "long fuzz run; scripts/fuzz.sh"]
 fn long_vault_reader() {
     vault_reader(&Budget::long());
+}
+
+#[test]
+#[ignore = "long fuzz run; scripts/fuzz.sh"]
+fn long_vault_document() {
+    vault_document(&Budget::long());
 }
 
 #[test]

@@ -13,13 +13,15 @@ use confluence_tui::cookies::jar::{CookieSource, StoredCookies};
 use confluence_tui::cookies::parse::parse_cookies;
 use confluence_tui::credentials::{Credentials, ImportInput};
 use confluence_tui::secret::SecretString;
-use confluence_tui::vault::{MachineIdSource, SiteCredentials, VaultDocument};
+use confluence_tui::vault::{MachineIdSource, SiteCredentials, Vault, VaultDocument, VaultOptions};
 
 const SESSION: &str = "SENTINELsessionQ7w2e9r4t6y8u1i3o5p0";
 const XSRF: &str = "SENTINELxsrfZ1x3c5v7b9n2m4";
 const TOKEN: &str = "SENTINELtokenK8j6h4g2f0d9s7a5";
 const BAD_TOKEN: &str = "SENTINELbadtoken with-space";
 const PASS: &str = "SENTINELpassphraseL0k9j8";
+/// A second site the vault holds credentials for.
+const OTHER_SITE: &str = "https://other.example.com/confluence";
 const ALL: &[&str] = &[
     SESSION,
     XSRF,
@@ -42,8 +44,20 @@ fn run(
     extra_env: &[(&str, &str)],
     transcript: &mut String,
 ) -> Option<i32> {
-    let mut c = sb.cmd();
-    c.env("RUST_LOG", "trace").args(args);
+    run_cmd(sb.cmd(), args, stdin, extra_env, transcript)
+}
+
+/// `run` with a command set up by the caller (no site, another site).
+fn run_cmd(
+    mut c: assert_cmd::Command,
+    args: &[&str],
+    stdin: Option<&str>,
+    extra_env: &[(&str, &str)],
+    transcript: &mut String,
+) -> Option<i32> {
+    c.env("RUST_LOG", "trace")
+        .args(args)
+        .timeout(std::time::Duration::from_secs(30));
     for (k, v) in extra_env {
         c.env(k, v);
     }
@@ -337,5 +351,453 @@ fn debug_output_of_every_credential_type_hides_values() {
     assert_clean(
         "Debug and Display of a parse error",
         &format!("{err:?} {err}"),
+    );
+}
+
+/// The cookie header every new case imports.
+fn sentinel_header() -> String {
+    format!("Cookie: cloud.session.token={SESSION}; atlassian.xsrf.token={XSRF}")
+}
+
+/// The command at another site (`OTHER_SITE`).
+fn at_other_site(sb: &Sandbox) -> assert_cmd::Command {
+    let mut c = sb.cmd();
+    c.env("CONFLUENCE_BASE_URL", OTHER_SITE);
+    c
+}
+
+/// Asserts the transcript and every file under the sandbox (data dir and
+/// working dir) are free of sentinels, and that `expect` (text proving the
+/// path under test really ran) was printed.
+fn assert_nothing_leaked(sb: &Sandbox, t: &str, expect: &[&str]) {
+    assert_clean("command output", t);
+    for e in expect {
+        assert!(
+            t.contains(e),
+            "the transcript lacks {e:?}, so that path did not run:\n{t}"
+        );
+    }
+    if sb.data().exists() {
+        scan_dir(&sb.data());
+    }
+    scan_dir(sb.dir.path());
+}
+
+#[test]
+fn sites_per_site_clears_and_a_wrong_base_url_leak_nothing() {
+    let sb = Sandbox::new();
+    let mut t = String::new();
+    let pass = [("CONFLUENCE_VAULT_PASSPHRASE", PASS)];
+    let header = sentinel_header();
+    for c in [sb.cmd(), at_other_site(&sb)] {
+        let code = run_cmd(
+            c,
+            &["cookies", "import", "--no-verify", "-"],
+            Some(&header),
+            &pass,
+            &mut t,
+        );
+        assert_eq!(code, Some(0), "{t}");
+    }
+    for c in [sb.cmd(), at_other_site(&sb)] {
+        assert_eq!(
+            run_cmd(c, &["token", "set"], Some(TOKEN), &pass, &mut t),
+            Some(0),
+            "{t}"
+        );
+    }
+    for args in [&["sites"][..], &["sites", "--json"]] {
+        assert_eq!(run(&sb, args, None, &pass, &mut t), Some(0), "{t}");
+        assert_eq!(
+            run_cmd(sb.cmd_without_site(), args, None, &pass, &mut t),
+            Some(0),
+            "{t}"
+        );
+    }
+    // The vault was just written: --verify compares the log with its head.
+    assert_eq!(
+        run(&sb, &["audit", "--verify"], None, &pass, &mut t),
+        Some(0),
+        "{t}"
+    );
+
+    // A mistyped --base-url: exit 3, naming the sites that have credentials.
+    for args in [
+        &["--base-url", "https://typo.example/wiki", "check"][..],
+        &["--base-url", "https://typo.example/wiki", "check", "--json"],
+        &["--base-url", "https://typo.example/wiki", "spaces"],
+        &[
+            "--base-url",
+            "https://typo.example/wiki",
+            "cookies",
+            "status",
+        ],
+        &[
+            "--base-url",
+            "https://typo.example/wiki",
+            "cookies",
+            "status",
+            "--json",
+        ],
+    ] {
+        assert_eq!(
+            run(&sb, args, None, &pass, &mut t),
+            Some(3),
+            "{args:?}: {t}"
+        );
+    }
+
+    assert_eq!(
+        run(
+            &sb,
+            &["cookies", "clear", "--all-sites"],
+            None,
+            &pass,
+            &mut t
+        ),
+        Some(0),
+        "{t}"
+    );
+    assert_eq!(
+        run(&sb, &["audit", "--verify"], None, &pass, &mut t),
+        Some(0),
+        "{t}"
+    );
+    assert_eq!(
+        run(&sb, &["token", "clear", "--all-sites"], None, &pass, &mut t),
+        Some(0),
+        "{t}"
+    );
+    assert_eq!(
+        run(&sb, &["sites", "--json"], None, &pass, &mut t),
+        Some(0),
+        "{t}"
+    );
+    assert_eq!(
+        run(&sb, &["audit", "--verify"], None, &pass, &mut t),
+        Some(0),
+        "{t}"
+    );
+    assert_eq!(run(&sb, &["audit"], None, &pass, &mut t), Some(0), "{t}");
+    assert_eq!(
+        run(&sb, &["audit", "--json"], None, &pass, &mut t),
+        Some(0),
+        "{t}"
+    );
+
+    assert_nothing_leaked(
+        &sb,
+        &t,
+        &[
+            OTHER_SITE,
+            "no credentials for https://typo.example/wiki",
+            "the vault holds credentials for",
+            "cookies_cleared",
+            "token_cleared",
+        ],
+    );
+}
+
+#[test]
+fn a_version_1_vault_bound_to_a_site_leaks_nothing() {
+    let sb = Sandbox::new();
+    let mut t = String::new();
+    let pass = [("CONFLUENCE_VAULT_PASSPHRASE", PASS)];
+    let parsed = parse_cookies(&sentinel_header()).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let v1 = SiteCredentials {
+        cookies: Some(StoredCookies::new(
+            parsed.jar.clone(),
+            CookieSource::Paste,
+            now,
+            time::Duration::days(14),
+        )),
+        api_token: Some(SecretString::from(TOKEN)),
+        token_saved_at: Some(now),
+    };
+    let vault = Vault::new(
+        sb.vault(),
+        VaultOptions {
+            machine_id: MachineIdSource::System,
+            passphrase: Some(SecretString::from(PASS)),
+            kdf_log_n: 10,
+        },
+    );
+    vault.save_v1(&v1).unwrap();
+    assert_eq!(vault.inspect().unwrap().unwrap().version, 1);
+    let unbound = vault.load().unwrap().unwrap();
+    assert!(unbound.unbound.is_some());
+    assert_clean("Debug of a version 1 document", &format!("{unbound:?}"));
+
+    // No site configured: listed as not bound, not rewritten.
+    for args in [&["sites"][..], &["sites", "--json"], &["cookies", "status"]] {
+        run_cmd(sb.cmd_without_site(), args, None, &pass, &mut t);
+    }
+    assert_eq!(vault.inspect().unwrap().unwrap().version, 1, "{t}");
+    // First open with a site: bound, rewritten as version 2, audited.
+    assert_eq!(
+        run(&sb, &["cookies", "status", "--json"], None, &pass, &mut t),
+        Some(0),
+        "{t}"
+    );
+    assert_eq!(vault.inspect().unwrap().unwrap().version, 2, "{t}");
+    for args in [
+        &["sites"][..],
+        &["sites", "--json"],
+        &["cookies", "status"],
+        &["audit"],
+        &["audit", "--json"],
+        &["audit", "--verify"],
+    ] {
+        assert_eq!(
+            run(&sb, args, None, &pass, &mut t),
+            Some(0),
+            "{args:?}: {t}"
+        );
+    }
+    // Another site finds nothing of the bound one's, and is told whose it is.
+    assert_eq!(
+        run_cmd(at_other_site(&sb), &["check"], None, &pass, &mut t),
+        Some(3),
+        "{t}"
+    );
+    let bound = vault.load().unwrap().unwrap();
+    assert_clean("Debug of the bound document", &format!("{bound:?}"));
+
+    assert_nothing_leaked(
+        &sb,
+        &t,
+        &[
+            "a vault from before sites",
+            "vault_bound_to_site",
+            "cloud.session.token",
+            &format!("the vault holds credentials for {SANDBOX_SITE}"),
+        ],
+    );
+}
+
+/// Holds the exclusive lock on `path`, like another confluence-tui in the
+/// middle of a write (see `tests/file_safety.rs`).
+#[cfg(unix)]
+fn hold_lock(path: &Path) -> std::fs::File {
+    use std::os::unix::fs::PermissionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    file.lock().unwrap();
+    file
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn lock_timeouts_and_refused_files_leak_nothing() {
+    use std::os::unix::fs::symlink;
+
+    let sb = Sandbox::new();
+    let mut t = String::new();
+    let pass = [("CONFLUENCE_VAULT_PASSPHRASE", PASS)];
+    let waiting = [
+        ("CONFLUENCE_VAULT_PASSPHRASE", PASS),
+        ("CONFLUENCE_LOCK_TIMEOUT_SECS", "1"),
+    ];
+    let header = sentinel_header();
+    let import = ["cookies", "import", "--no-verify", "-"];
+    assert_eq!(
+        run(&sb, &import, Some(&header), &pass, &mut t),
+        Some(0),
+        "{t}"
+    );
+
+    // Locks held by another process: given up on after the timeout (exit 1).
+    for lock in [
+        "cookies/secure_cookies.enc.lock",
+        "logs/cookie_audit.log.lock",
+    ] {
+        let _held = hold_lock(&sb.data().join(lock));
+        assert_eq!(
+            run(&sb, &import, Some(&header), &waiting, &mut t),
+            Some(1),
+            "{t}"
+        );
+        assert_eq!(
+            run(&sb, &["token", "set"], Some(TOKEN), &waiting, &mut t),
+            Some(1),
+            "{t}"
+        );
+    }
+
+    // Files refused before they are read (exit 2). The user's own files
+    // that hold the paste are removed before the scan: they are the input.
+    let intake = sb.intake();
+    let elsewhere = sb.dir.path().join("notes.txt");
+    std::fs::write(&elsewhere, &header).unwrap();
+    let _ = std::fs::remove_file(&intake);
+    std::fs::hard_link(&elsewhere, &intake).unwrap();
+    let from_intake = ["cookies", "import", "--no-verify"];
+    assert_eq!(run(&sb, &from_intake, None, &pass, &mut t), Some(2), "{t}");
+    std::fs::remove_file(&intake).unwrap();
+    symlink(&elsewhere, &intake).unwrap();
+    assert_eq!(run(&sb, &from_intake, None, &pass, &mut t), Some(2), "{t}");
+    std::fs::remove_file(&intake).unwrap();
+    std::fs::write(&intake, &header).unwrap();
+    set_mode(&intake, 0o620);
+    assert_eq!(run(&sb, &from_intake, None, &pass, &mut t), Some(2), "{t}");
+    std::fs::remove_file(&intake).unwrap();
+    let paste = sb.dir.path().join("paste.txt");
+    std::fs::write(&paste, &header).unwrap();
+    let other_name = sb.dir.path().join("paste-link.txt");
+    std::fs::hard_link(&paste, &other_name).unwrap();
+    let consume = [
+        "cookies",
+        "import",
+        "--no-verify",
+        "--consume",
+        paste.to_str().unwrap(),
+    ];
+    assert_eq!(run(&sb, &consume, None, &pass, &mut t), Some(2), "{t}");
+    for f in [&elsewhere, &paste, &other_name] {
+        std::fs::remove_file(f).unwrap();
+    }
+
+    // The vault, the audit log and the data dir refused as writable by
+    // others or a link.
+    set_mode(&sb.vault(), 0o606);
+    assert_eq!(
+        run(&sb, &["cookies", "status"], None, &pass, &mut t),
+        Some(2),
+        "{t}"
+    );
+    assert_eq!(
+        run(&sb, &import, Some(&header), &pass, &mut t),
+        Some(2),
+        "{t}"
+    );
+    set_mode(&sb.vault(), 0o600);
+    let audit_kept = sb.dir.path().join("audit-kept.log");
+    std::fs::rename(sb.audit(), &audit_kept).unwrap();
+    symlink(&audit_kept, sb.audit()).unwrap();
+    assert_eq!(
+        run(&sb, &import, Some(&header), &pass, &mut t),
+        Some(2),
+        "{t}"
+    );
+    assert_eq!(
+        run(&sb, &["token", "set"], Some(TOKEN), &pass, &mut t),
+        Some(2),
+        "{t}"
+    );
+    std::fs::remove_file(sb.audit()).unwrap();
+    std::fs::rename(&audit_kept, sb.audit()).unwrap();
+    set_mode(&sb.data(), 0o777);
+    assert_eq!(
+        run(&sb, &import, Some(&header), &pass, &mut t),
+        Some(2),
+        "{t}"
+    );
+    set_mode(&sb.data(), 0o700);
+    assert_eq!(
+        run(&sb, &["audit", "--verify"], None, &pass, &mut t),
+        Some(0),
+        "{t}"
+    );
+
+    assert_nothing_leaked(
+        &sb,
+        &t,
+        &[
+            "waiting for the lock on",
+            "hard link",
+            "symbolic link",
+            "chmod go-w",
+        ],
+    );
+}
+
+#[test]
+fn env_file_errors_leak_nothing() {
+    let sb = Sandbox::new();
+    let mut t = String::new();
+    // Outside the sandbox: these files hold the secrets on purpose.
+    let files = tempfile::tempdir().unwrap();
+    let unparsable = [
+        (
+            format!("A=1\n\nCONFLUENCE_API_TOKEN={TOKEN} x\n"),
+            "line 3 (CONFLUENCE_API_TOKEN)",
+        ),
+        (
+            format!("export  CONFLUENCE_VAULT_PASSPHRASE = {PASS} x"),
+            "line 1 (CONFLUENCE_VAULT_PASSPHRASE)",
+        ),
+        (
+            format!("A='a\nb'\nCONFLUENCE_API_TOKEN=\"{TOKEN}\\q\"\n"),
+            "line 3 (CONFLUENCE_API_TOKEN)",
+        ),
+        (
+            format!("A=1\nCONFLUENCE_API_TOKEN=\"{TOKEN}\nB=2\nC=3\n"),
+            "line 2 (CONFLUENCE_API_TOKEN)",
+        ),
+        (format!("A=1\n {SESSION} x\n"), "line 2"),
+        (format!("9TOKEN={TOKEN}\n"), "line 1"),
+        (format!("{}={PASS} x\n", "N".repeat(65)), "line 1"),
+        (format!("{SESSION}\n"), "line 1"),
+    ];
+    for (i, (text, place)) in unparsable.iter().enumerate() {
+        // As --env-file, then as the working directory's .env.
+        let path = files.path().join(format!("bad-{i}.env"));
+        std::fs::write(&path, text).unwrap();
+        let flag = ["--env-file", path.to_str().unwrap(), "cookies", "status"];
+        assert_eq!(run(&sb, &flag, None, &[], &mut t), Some(2), "{t}");
+        assert!(t.contains(place), "names {place}: {t}");
+        let dot_env = sb.dir.path().join(".env");
+        std::fs::write(&dot_env, text).unwrap();
+        assert_eq!(run(&sb, &["check"], None, &[], &mut t), Some(2), "{t}");
+        std::fs::remove_file(&dot_env).unwrap();
+    }
+    // Not UTF-8, a URL with a password, a token that cannot be one.
+    let mut not_utf8 = format!("CONFLUENCE_API_TOKEN={TOKEN}\n").into_bytes();
+    not_utf8.extend_from_slice(&[0xff, 0xfe, b'\n']);
+    let odd: [(&str, Vec<u8>); 3] = [
+        ("not-utf8.env", not_utf8),
+        (
+            "url.env",
+            format!("CONFLUENCE_BASE_URL=https://me:{PASS}@x.example.com/wiki?q=1\n").into_bytes(),
+        ),
+        (
+            "token.env",
+            format!("CONFLUENCE_API_TOKEN='{BAD_TOKEN}'\nCONFLUENCE_VAULT_PASSPHRASE={PASS}\n")
+                .into_bytes(),
+        ),
+    ];
+    for (name, bytes) in odd {
+        let path = files.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let mut c = sb.cmd_without_site();
+        c.args(["--env-file", path.to_str().unwrap()]);
+        assert_eq!(
+            run_cmd(c, &["cookies", "status"], None, &[], &mut t),
+            Some(2),
+            "{name}: {t}"
+        );
+    }
+
+    assert_nothing_leaked(
+        &sb,
+        &t,
+        &[
+            "cannot be parsed",
+            "the line is not shown",
+            "CONFLUENCE_BASE_URL",
+        ],
     );
 }

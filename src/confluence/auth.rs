@@ -84,10 +84,11 @@ impl Credential {
         }
     }
 
-    /// The header carrying this credential, marked sensitive so it never
-    /// shows in debug output; `None` for no credential, or for a value that
+    /// The header carrying this credential to `url`, marked sensitive so it
+    /// never shows in debug output; `None` for no credential, for cookies of
+    /// which none matches `url` (domain, path, secure), or for a value that
     /// cannot be a header (control characters: never sent half-way).
-    fn header(&self) -> Option<(HeaderName, HeaderValue)> {
+    fn header(&self, url: &Url) -> Option<(HeaderName, HeaderValue)> {
         let (name, value) = match self {
             Credential::Basic { username, token } => {
                 use base64::Engine as _;
@@ -104,7 +105,7 @@ impl Credential {
             }
             Credential::Cookies { jar } => (
                 COOKIE,
-                HeaderValue::from_str(jar.header_value().expose_secret()),
+                HeaderValue::from_str(jar.header_value_for(url)?.expose_secret()),
             ),
             Credential::None => return None,
         };
@@ -115,13 +116,14 @@ impl Credential {
 }
 
 /// The headers authenticating a request to `url`: the credential only when
-/// `url` is on the origin of `site` (scheme, host and port), else none.
+/// `url` is on the origin of `site` (scheme, host and port), else none; of
+/// a cookie jar, only the cookies that match `url`.
 pub(crate) fn auth_headers(credential: &Credential, site: &Url, url: &Url) -> HeaderMap {
     let mut headers = HeaderMap::new();
     if url.origin() != site.origin() {
         return headers;
     }
-    if let Some((name, value)) = credential.header() {
+    if let Some((name, value)) = credential.header(url) {
         headers.insert(name, value);
     }
     headers

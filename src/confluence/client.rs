@@ -353,7 +353,9 @@ impl Client {
         };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        self.refreshed.absorb(&mut self.credential(), &headers);
+        let answered = resp.url().clone();
+        self.refreshed
+            .absorb(&mut self.credential(), &headers, &answered, &self.api_base);
         let body = match read_body(resp).await {
             Ok(b) => b,
             Err(BodyError::TooLarge) => {

@@ -3,7 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
+use url::Url;
 use zeroize::Zeroizing;
+
+use super::scope;
 
 use crate::secret::{ExposeSecret, SecretString, mask_len};
 
@@ -184,16 +187,32 @@ impl CookieJar {
         self.cookies.iter().any(Cookie::is_session_cookie)
     }
 
-    /// The `Cookie` request header value: `a=1; b=2`.
+    /// The `Cookie` request header value of every cookie: `a=1; b=2`.
     pub fn header_value(&self) -> SecretString {
-        // Built in a zeroizing buffer so no plain copy outlives the call.
-        let capacity = self
+        self.header_of(self.cookies.iter())
+    }
+
+    /// The `Cookie` request header value for a request to `url`: only the
+    /// cookies that domain-match, path-match and (when secure) may travel
+    /// to it; `None` when no cookie does.
+    pub fn header_value_for(&self, url: &Url) -> Option<SecretString> {
+        let mut matching = self
             .cookies
             .iter()
+            .filter(|c| scope::matches_request(c, url))
+            .peekable();
+        matching.peek()?;
+        Some(self.header_of(matching))
+    }
+
+    fn header_of<'a>(&self, cookies: impl Iterator<Item = &'a Cookie> + Clone) -> SecretString {
+        // Built in a zeroizing buffer so no plain copy outlives the call.
+        let capacity = cookies
+            .clone()
             .map(|c| c.name.len() + c.value.expose_secret().len() + 3)
             .sum();
         let mut header = Zeroizing::new(String::with_capacity(capacity));
-        for (i, cookie) in self.cookies.iter().enumerate() {
+        for (i, cookie) in cookies.enumerate() {
             if i > 0 {
                 header.push_str("; ");
             }
@@ -214,15 +233,23 @@ impl CookieJar {
     }
 
     /// Applies one `Set-Cookie` response header; see [`CookieJar::merge_set_cookie_at`].
-    pub(crate) fn merge_set_cookie(&mut self, set_cookie_header: &str) -> Option<String> {
-        self.merge_set_cookie_at(set_cookie_header, OffsetDateTime::now_utc())
+    pub(crate) fn merge_set_cookie(
+        &mut self,
+        set_cookie_header: &str,
+        answer: Answer<'_>,
+    ) -> Option<String> {
+        self.merge_set_cookie_at(set_cookie_header, answer, OffsetDateTime::now_utc())
     }
 
-    /// Applies one `Set-Cookie` header value as of `now` and returns the name
-    /// of the cookie it refreshed.
+    /// Applies one `Set-Cookie` header value of `answer` as of `now` and
+    /// returns the name of the cookie it refreshed.
     ///
     /// Only cookies already in the jar are refreshed: the stored set stays
-    /// exactly what the user pasted, never growing with tracking cookies.
+    /// exactly what the user pasted, never growing with tracking cookies
+    /// (so the site never holds more than [`scope::MAX_SITE_COOKIES`] through
+    /// a `Set-Cookie`). A `Set-Cookie` is ignored when its name and value
+    /// exceed [`scope::MAX_COOKIE_BYTES`], or when its Domain does not match
+    /// the answering host and the site (or is a public suffix).
     /// Deletions (empty value, `Max-Age` ≤ 0, `Expires` in the past) are
     /// ignored: servers send them on logout or on the way to a login page,
     /// where the response classifier reports the expired session, and keeping
@@ -232,9 +259,15 @@ impl CookieJar {
     pub(crate) fn merge_set_cookie_at(
         &mut self,
         set_cookie_header: &str,
+        answer: Answer<'_>,
         now: OffsetDateTime,
     ) -> Option<String> {
         let parsed = cookie::Cookie::parse(set_cookie_header.trim()).ok()?;
+        if let Err(why) = scope::check_set_cookie(&parsed, answer.from, answer.site) {
+            // The name only: it is the site's own word, never a value.
+            tracing::warn!(name = ?parsed.name(), reason = %why, "ignored a Set-Cookie");
+            return None;
+        }
         let new_value = parsed.value();
         if new_value.is_empty() {
             return None;
@@ -255,6 +288,14 @@ impl CookieJar {
         slot.expires = expires;
         Some(slot.name.clone())
     }
+}
+
+/// Where a `Set-Cookie` came from: the URL that answered, and the site
+/// whose cookies the jar holds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Answer<'a> {
+    pub from: &'a Url,
+    pub site: &'a Url,
 }
 
 /// How usable a stored cookie set is at a given moment.

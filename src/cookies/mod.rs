@@ -4,6 +4,10 @@
 pub mod intake;
 pub mod jar;
 pub mod parse;
+pub mod scope;
 
 pub use jar::{Cookie, CookieJar, CookieSource, ExpiryState, StoredCookies};
-pub use parse::{CookieParseError, ParseWarning, ParsedCookies, PasteFormat, parse_cookies};
+pub use parse::{
+    CookieParseError, ParseWarning, ParsedCookies, PasteFormat, parse_cookies,
+    parse_cookies_for_site,
+};

@@ -14,8 +14,10 @@ use std::fmt;
 use serde::Serialize;
 use thiserror::Error;
 use time::OffsetDateTime;
+use url::Url;
 
 use super::jar::{Cookie, CookieJar, SESSION_COOKIE_NAMES};
+use super::scope::{self, Belonging};
 use crate::secret::ExposeSecret;
 
 /// Pastes larger than this are refused before any parsing.
@@ -32,10 +34,32 @@ pub fn parse_cookies(input: &str) -> Result<ParsedCookies, CookieParseError> {
 }
 
 /// Parses a paste in any accepted format; cookies whose own expiry is at or
-/// before `now` are dropped with a warning.
+/// before `now` are dropped with a warning. Every cookie is kept whatever
+/// its domain: see [`parse_cookies_for_site`] for what may be stored.
 pub fn parse_cookies_at(
     input: &str,
     now: OffsetDateTime,
+) -> Result<ParsedCookies, CookieParseError> {
+    parse_with(input, now, None)
+}
+
+/// Parses a paste for the site at `site` (its configured base URL): only
+/// cookies that domain-match and path-match it (RFC 6265; a public suffix
+/// never matches) are kept, the rest are dropped with a warning naming
+/// their domains or paths. A cookie without a domain (a `Cookie:` header, a
+/// cURL command) belongs to the site.
+pub fn parse_cookies_for_site(
+    input: &str,
+    site: &Url,
+    now: OffsetDateTime,
+) -> Result<ParsedCookies, CookieParseError> {
+    parse_with(input, now, Some(site))
+}
+
+fn parse_with(
+    input: &str,
+    now: OffsetDateTime,
+    site: Option<&Url>,
 ) -> Result<ParsedCookies, CookieParseError> {
     if input.len() > MAX_PASTE_BYTES {
         return Err(CookieParseError::TooLarge { bytes: input.len() });
@@ -46,7 +70,7 @@ pub fn parse_cookies_at(
         return Err(CookieParseError::Empty);
     }
     let format = detect_format(text);
-    let mut builder = JarBuilder::new(now);
+    let mut builder = JarBuilder::new(now, site.cloned());
     match format {
         PasteFormat::CookieEditorJson => json::parse(text, &mut builder)?,
         PasteFormat::CurlBash => curl::parse(&curl::bash_words(text), &mut builder)?,
@@ -105,6 +129,32 @@ pub enum ParseWarning {
     SkippedLines { count: usize },
     /// The cookie's own expiry had passed; it was dropped.
     AlreadyExpired { name: String },
+    /// Cookies for other domains (or a public suffix) were dropped.
+    OtherDomains { count: usize, domains: Vec<String> },
+    /// Cookies of the site's domain but for paths outside the site were dropped.
+    OtherPaths { count: usize, paths: Vec<String> },
+}
+
+/// At most this many domains or paths are named in a warning.
+const NAMED_IN_WARNING: usize = 10;
+
+/// `a, b, c` (and "and N more" past [`NAMED_IN_WARNING`]).
+fn list(items: &[String]) -> String {
+    let shown = items
+        .iter()
+        .take(NAMED_IN_WARNING)
+        .cloned()
+        .collect::<Vec<_>>();
+    let more = items.len().saturating_sub(NAMED_IN_WARNING);
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+fn cookies(count: usize) -> &'static str {
+    if count == 1 { "cookie" } else { "cookies" }
 }
 
 impl fmt::Display for ParseWarning {
@@ -128,6 +178,20 @@ impl fmt::Display for ParseWarning {
                 f,
                 "Cookie `{name}` had already expired and was dropped; sign in again in the browser \
                  if the site rejects the rest."
+            ),
+            ParseWarning::OtherDomains { count, domains } => write!(
+                f,
+                "Dropped {count} {} for other domains: {}; only the site's own cookies are kept \
+                 and sent.",
+                cookies(*count),
+                list(domains)
+            ),
+            ParseWarning::OtherPaths { count, paths } => write!(
+                f,
+                "Dropped {count} {} for other paths: {}; only cookies whose path covers the \
+                 site's are kept and sent.",
+                cookies(*count),
+                list(paths)
             ),
         }
     }
@@ -177,6 +241,16 @@ pub enum CookieParseError {
         VALID_PASTE_EXAMPLE
     )]
     AllExpired { count: usize },
+    #[error(
+        "None of the {count} cookie(s) in the paste is for {host}: they are for {domains}. \
+         Copy the cookies of a request to the configured site (or check CONFLUENCE_BASE_URL). {}",
+        VALID_PASTE_EXAMPLE
+    )]
+    NoneForSite {
+        count: usize,
+        host: String,
+        domains: String,
+    },
 }
 
 fn check_control_characters(input: &str) -> Result<(), CookieParseError> {
@@ -296,10 +370,32 @@ pub(crate) struct JarBuilder {
     now: OffsetDateTime,
     seen: usize,
     expired: usize,
+    /// When set, only this site's cookies are kept.
+    site: Option<Url>,
+    other_domains: Dropped,
+    other_paths: Dropped,
+}
+
+/// Cookies dropped for one reason: how many, and the distinct domains or
+/// paths they were for, in paste order.
+#[derive(Default)]
+struct Dropped {
+    count: usize,
+    labels: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl Dropped {
+    fn note(&mut self, label: String) {
+        self.count += 1;
+        if self.seen.insert(label.clone()) {
+            self.labels.push(label);
+        }
+    }
 }
 
 impl JarBuilder {
-    fn new(now: OffsetDateTime) -> JarBuilder {
+    fn new(now: OffsetDateTime, site: Option<Url>) -> JarBuilder {
         JarBuilder {
             jar: CookieJar::new(),
             positions: HashMap::new(),
@@ -308,6 +404,34 @@ impl JarBuilder {
             now,
             seen: 0,
             expired: 0,
+            site,
+            other_domains: Dropped::default(),
+            other_paths: Dropped::default(),
+        }
+    }
+
+    /// Whether the cookie belongs to the site (always, with no site); a
+    /// cookie that does not is counted for the warning.
+    fn keep_for_site(&mut self, cookie: &Cookie) -> bool {
+        let Some(site) = &self.site else {
+            return true;
+        };
+        match scope::belonging(cookie, site) {
+            Belonging::Site => true,
+            Belonging::OtherPath => {
+                let path = cookie.path.as_deref().unwrap_or("/").trim().to_string();
+                self.other_paths.note(path);
+                false
+            }
+            Belonging::OtherDomain => {
+                self.other_domains.note(scope::domain_label(cookie));
+                false
+            }
+            Belonging::PublicSuffix => {
+                let label = format!("{} (a public suffix)", scope::domain_label(cookie));
+                self.other_domains.note(label);
+                false
+            }
         }
     }
 
@@ -321,6 +445,11 @@ impl JarBuilder {
     /// not valid (a broken name may really be part of a value).
     pub(crate) fn add(&mut self, cookie: Cookie, label: String) -> Result<(), CookieParseError> {
         self.seen += 1;
+        // Another site's cookie is dropped before it is judged: its name or
+        // value is none of this site's business.
+        if !self.keep_for_site(&cookie) {
+            return Ok(());
+        }
         if let Some(why) = name_problem(&cookie.name) {
             return Err(CookieParseError::InvalidCookie {
                 name_or_index: label,
@@ -362,6 +491,33 @@ impl JarBuilder {
     }
 
     fn finish(mut self, format: PasteFormat) -> Result<ParsedCookies, CookieParseError> {
+        let foreign = self.other_domains.count + self.other_paths.count;
+        if self.jar.is_empty() && self.expired == 0 && foreign > 0 {
+            let mut places = self.other_domains.labels.clone();
+            places.extend(self.other_paths.labels.iter().map(|p| format!("path {p}")));
+            return Err(CookieParseError::NoneForSite {
+                count: foreign,
+                host: self
+                    .site
+                    .as_ref()
+                    .and_then(Url::host_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                domains: list(&places),
+            });
+        }
+        if self.other_domains.count > 0 {
+            self.warnings.push(ParseWarning::OtherDomains {
+                count: self.other_domains.count,
+                domains: std::mem::take(&mut self.other_domains.labels),
+            });
+        }
+        if self.other_paths.count > 0 {
+            self.warnings.push(ParseWarning::OtherPaths {
+                count: self.other_paths.count,
+                paths: std::mem::take(&mut self.other_paths.labels),
+            });
+        }
         if self.jar.is_empty() {
             return Err(if self.expired > 0 {
                 CookieParseError::AllExpired {

@@ -89,6 +89,10 @@ pub struct DemoServerArgs {
     /// control sequences
     #[arg(long)]
     pub hostile_text: bool,
+    /// Signed-in answers also send Set-Cookies a client must refuse (another
+    /// domain, a 100 KB value)
+    #[arg(long)]
+    pub hostile_set_cookies: bool,
     /// Seed of the injected-error RNG
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -125,6 +129,7 @@ impl DemoServerArgs {
             cap_limit: self.cap_limit,
             paging_loops: self.paging_loops,
             hostile_text: self.hostile_text,
+            hostile_set_cookies: self.hostile_set_cookies,
         };
         Ok(DemoConfig {
             flavor: match self.flavor {

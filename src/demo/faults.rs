@@ -61,7 +61,14 @@ pub struct DemoFaults {
     /// Names, titles, the display name and error messages carry terminal
     /// control sequences (`demo::HOSTILE_SUFFIX`, see `demo/hostile.rs`).
     pub hostile_text: bool,
+    /// Every signed-in answer also carries two `Set-Cookie`s for the session
+    /// cookie that a client must refuse: one with `Domain=evil.example.com`
+    /// and one with a 100 KB value (`HOSTILE_SET_COOKIE_VALUE_BYTES`).
+    pub hostile_set_cookies: bool,
 }
+
+/// Size of the oversized session value `hostile_set_cookies` sends.
+pub const HOSTILE_SET_COOKIE_VALUE_BYTES: usize = 100 * 1024;
 
 /// How many requests an old cookie value stays valid after a rotation.
 pub(crate) const ROTATION_GRACE_REQUESTS: u32 = 2;
@@ -89,6 +96,7 @@ impl Default for DemoFaults {
             cap_limit: None,
             paging_loops: false,
             hostile_text: false,
+            hostile_set_cookies: false,
         }
     }
 }

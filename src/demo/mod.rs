@@ -23,7 +23,7 @@ mod state;
 pub(crate) use cli::{DemoServerArgs, run_demo_server};
 pub use data::{DEMO_DISPLAY_NAME, DemoData};
 pub(crate) use faults::DEFAULT_RETRY_AFTER_SECS;
-pub use faults::{CaptchaForm, DemoFaults};
+pub use faults::{CaptchaForm, DemoFaults, HOSTILE_SET_COOKIE_VALUE_BYTES};
 pub use hostile::HOSTILE_SUFFIX;
 pub use server::DemoServer;
 pub use session::{

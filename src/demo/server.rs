@@ -123,6 +123,12 @@ impl DemoServer {
         self.state.faults()
     }
 
+    /// Per API request so far, the names (never the values) of the cookies
+    /// it sent, in order; the login page is not recorded.
+    pub fn cookie_names_seen(&self) -> Vec<Vec<String>> {
+        self.state.cookie_names_seen()
+    }
+
     /// Requests served so far, every path.
     pub fn request_count(&self) -> u64 {
         self.state.request_count()

@@ -54,6 +54,8 @@ pub(crate) struct SiteState {
     pub links: SiteLinks,
     faults: Mutex<DemoFaults>,
     session: Mutex<Session>,
+    /// Per API request, the names (never the values) of the cookies sent.
+    cookie_names: Mutex<Vec<Vec<String>>>,
     total: AtomicU64,
     per_kind: [AtomicU64; KINDS],
 }
@@ -64,17 +66,39 @@ pub(crate) struct Admitted {
     pub signed_in: bool,
     pub set_cookie: Option<String>,
     pub faults: DemoFaults,
+    /// The flavor's session cookie name (for the hostile `Set-Cookie`s).
+    pub session_cookie: &'static str,
 }
 
 impl Admitted {
-    /// Attaches the rotated session cookie, if any, to a response.
+    /// Attaches the rotated session cookie, if any, to a response (and the
+    /// hostile ones the `hostile_set_cookies` knob asks for).
     pub fn finish(self, response: impl IntoResponse) -> Response {
         let mut response = response.into_response();
-        if let Some(value) = self.set_cookie.and_then(|v| HeaderValue::from_str(&v).ok()) {
-            response.headers_mut().append(header::SET_COOKIE, value);
+        let hostile = if self.faults.hostile_set_cookies && self.signed_in {
+            hostile_set_cookies(self.session_cookie)
+        } else {
+            Vec::new()
+        };
+        for value in self.set_cookie.into_iter().chain(hostile) {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
         }
         response
     }
+}
+
+/// `Set-Cookie`s for the session cookie that no client may keep: another
+/// site's domain, and a value far over the 4096-byte limit.
+fn hostile_set_cookies(name: &str) -> Vec<String> {
+    vec![
+        format!("{name}=planted-by-evil-example-com; Domain=evil.example.com; Path=/"),
+        format!(
+            "{name}={}; Path=/",
+            "x".repeat(super::faults::HOSTILE_SET_COOKIE_VALUE_BYTES)
+        ),
+    ]
 }
 
 /// A poisoned lock only means a handler panicked mid-update; the plain data
@@ -92,6 +116,7 @@ impl SiteState {
             links,
             faults: Mutex::new(faults),
             session: Mutex::new(Session::new()),
+            cookie_names: Mutex::new(Vec::new()),
             total: AtomicU64::new(0),
             per_kind: Default::default(),
         }
@@ -126,6 +151,28 @@ impl SiteState {
     pub fn count(&self, kind: PathKind) -> u64 {
         self.per_kind[kind.slot()].fetch_add(1, Ordering::Relaxed);
         self.total.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Per API request so far, the names of the cookies its `Cookie:`
+    /// headers carried, in order (an empty list: no cookie sent).
+    pub fn cookie_names_seen(&self) -> Vec<Vec<String>> {
+        lock(&self.cookie_names).clone()
+    }
+
+    /// Records the cookie names of one request; values are never kept.
+    fn log_cookie_names(&self, headers: &HeaderMap) {
+        let names = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|h| h.to_str().ok())
+            .flat_map(|h| h.split(';'))
+            .filter_map(|pair| {
+                pair.split_once('=')
+                    .map(|(name, _)| name.trim().to_string())
+            })
+            .filter(|name| !name.is_empty())
+            .collect();
+        lock(&self.cookie_names).push(names);
     }
 
     /// The live session's `Cookie:` header value, renewed if it has died.
@@ -178,21 +225,26 @@ impl SiteState {
                 "The demo site injected a server error; retry.",
             ));
         }
+        self.log_cookie_names(headers);
+        let session_cookie = super::session::session_cookie_name(self.flavor);
         match self.identify(headers, &faults) {
             _ if faults.anonymous => Ok(Admitted {
                 signed_in: false,
                 set_cookie: None,
                 faults,
+                session_cookie,
             }),
             Caller::User { set_cookie } => Ok(Admitted {
                 signed_in: true,
                 set_cookie,
                 faults,
+                session_cookie,
             }),
             Caller::Anonymous => Ok(Admitted {
                 signed_in: false,
                 set_cookie: None,
                 faults,
+                session_cookie,
             }),
             Caller::Rejected => Err(self.unauthenticated(&faults, uri)),
         }

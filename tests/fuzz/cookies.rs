@@ -361,3 +361,252 @@ fn check_accepted(paste: &Paste, parsed: &ParsedCookies) -> TestCaseResult {
     }
     Ok(())
 }
+
+// ------------------------------------------------------------ cookie scope
+
+/// A browser-wide paste for one site, and a request to that site: what
+/// `parse_cookies_for_site` keeps and what `header_value_for` sends are
+/// checked against a plain reading of RFC 6265 written here.
+#[derive(Clone, Debug)]
+pub struct ScopeCase {
+    pub site: String,
+    pub request: String,
+    pub cookies: Vec<ScopeCookie>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ScopeCookie {
+    /// The cookies.txt domain field (may be empty, dotted, upper case).
+    pub domain: String,
+    /// The include-subdomains flag.
+    pub subdomains: bool,
+    pub path: String,
+    pub secure: bool,
+}
+
+impl ScopeCase {
+    fn paste(&self) -> String {
+        let mut text = String::from("# Netscape HTTP Cookie File\n");
+        for (i, c) in self.cookies.iter().enumerate() {
+            let flag = |b: bool| if b { "TRUE" } else { "FALSE" };
+            text.push_str(&format!(
+                "{}\t{}\t{}\t{}\t0\tc{i}\t{SENTINEL}{i}\n",
+                c.domain,
+                flag(c.subdomains),
+                c.path,
+                flag(c.secure)
+            ));
+        }
+        text
+    }
+}
+
+/// The bytes a regression file stores: site, request, then the paste.
+pub fn scope_to_bytes(c: &ScopeCase) -> Vec<u8> {
+    format!("{}\n{}\n{}", c.site, c.request, c.paste()).into_bytes()
+}
+
+/// Suffixes on the public suffix list, and names that are not.
+const PUBLIC_SUFFIXES: &[&str] = &["com", "net", "org", "co.uk", "github.io"];
+
+fn scope_cookie(host: &'static str) -> impl Strategy<Value = ScopeCookie> {
+    let parent = host.split_once('.').map_or(host, |(_, p)| p);
+    let mut domains: Vec<String> = vec![
+        String::new(),
+        ".".into(),
+        host.into(),
+        format!(".{host}"),
+        host.to_ascii_uppercase(),
+        parent.into(),
+        format!(".{parent}"),
+        format!("sub.{host}"),
+        format!("{host}."),
+        "y.atlassian.net".into(),
+        ".google.com".into(),
+        "evil.example.com".into(),
+        "127.0.0.2".into(),
+        ".0.0.1".into(),
+        "atlassian.net".into(),
+    ];
+    domains.extend(PUBLIC_SUFFIXES.iter().map(|s| format!(".{s}")));
+    (
+        prop::sample::select(domains),
+        any::<bool>(),
+        prop::sample::select(vec![
+            "/",
+            "/wiki",
+            "/wiki/",
+            "/wikis",
+            "/jira",
+            "/wiki/rest",
+            "",
+            "x",
+            "/confluence",
+        ]),
+        any::<bool>(),
+    )
+        .prop_map(|(domain, subdomains, path, secure)| ScopeCookie {
+            domain,
+            subdomains,
+            path: path.to_string(),
+            secure,
+        })
+}
+
+pub fn scope_strategy() -> impl Strategy<Value = ScopeCase> {
+    (
+        prop::sample::select(vec![
+            ("https", "x.atlassian.net"),
+            ("https", "wiki.example.co.uk"),
+            ("http", "127.0.0.1:8090"),
+            ("http", "localhost:8090"),
+            ("https", "confluence.example.com"),
+        ]),
+        prop::sample::select(vec!["", "/wiki", "/confluence/wiki"]),
+        prop::sample::select(vec!["", "/rest/api/space", "/api/v2/spaces?limit=1"]),
+        any::<bool>(),
+    )
+        .prop_flat_map(|((scheme, authority), site_path, tail, plain)| {
+            let host = authority.split(':').next().unwrap_or(authority);
+            let host: &'static str = match host {
+                "x.atlassian.net" => "x.atlassian.net",
+                "wiki.example.co.uk" => "wiki.example.co.uk",
+                "127.0.0.1" => "127.0.0.1",
+                "localhost" => "localhost",
+                _ => "confluence.example.com",
+            };
+            let site = format!("{scheme}://{authority}{site_path}");
+            // Sometimes the request is plain http to the same host.
+            let request_scheme = if plain { "http" } else { scheme };
+            let request = format!("{request_scheme}://{authority}{site_path}{tail}");
+            prop::collection::vec(scope_cookie(host), 1..10).prop_map(move |cookies| ScopeCase {
+                site: site.clone(),
+                request: request.clone(),
+                cookies,
+            })
+        })
+}
+
+/// The stored domain as the parsers write it, lower case: `.d` for a
+/// domain cookie, `d` host-only, `None` for the site's own.
+fn oracle_domain(c: &ScopeCookie) -> Option<(String, bool)> {
+    let raw = c.domain.trim().to_ascii_lowercase();
+    let bare = raw.trim_start_matches('.').to_string();
+    if raw.is_empty() {
+        return None;
+    }
+    Some((bare, c.subdomains))
+}
+
+fn is_ip(host: &str) -> bool {
+    host.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// RFC 6265 5.1.3 plus the public suffix rule, for `host`.
+fn oracle_domain_match(c: &ScopeCookie, host: &str) -> bool {
+    match oracle_domain(c) {
+        None => true,
+        Some((bare, _)) if bare.is_empty() => false,
+        Some((bare, false)) => bare == host,
+        Some((bare, true)) => {
+            if PUBLIC_SUFFIXES.contains(&bare.as_str()) && bare != host {
+                return false;
+            }
+            bare == host || (!is_ip(host) && host.ends_with(&format!(".{bare}")))
+        }
+    }
+}
+
+/// RFC 6265 5.1.4; a path that is not one is `/`.
+fn oracle_path_match(c: &ScopeCookie, request_path: &str) -> bool {
+    let cookie_path = if c.path.starts_with('/') {
+        c.path.as_str()
+    } else {
+        "/"
+    };
+    cookie_path == request_path
+        || (request_path.starts_with(cookie_path)
+            && (cookie_path.ends_with('/') || request_path[cookie_path.len()..].starts_with('/')))
+}
+
+/// What is kept is exactly what domain-matches and path-matches the site,
+/// every dropped cookie is counted in a warning, no value is ever shown;
+/// the header for a request carries exactly the kept cookies that match it
+/// (domain, path, secure only over https or to loopback).
+pub fn scope_check(case: &ScopeCase) -> TestCaseResult {
+    use confluence_tui::cookies::parse::{ParseWarning, parse_cookies_for_site};
+    let (Ok(site), Ok(request)) = (url::Url::parse(&case.site), url::Url::parse(&case.request))
+    else {
+        return Err(proptest::test_runner::TestCaseError::fail(
+            "bad generated URL",
+        ));
+    };
+    let host = site.host_str().unwrap_or_default().to_string();
+    let belongs: Vec<bool> = case
+        .cookies
+        .iter()
+        .map(|c| oracle_domain_match(c, &host) && oracle_path_match(c, site.path()))
+        .collect();
+    let parsed = parse_cookies_for_site(&case.paste(), &site, now());
+    let kept_names: Vec<String> = (0..case.cookies.len())
+        .filter(|&i| belongs[i])
+        .map(|i| format!("c{i}"))
+        .collect();
+    let parsed = match parsed {
+        Err(e) => {
+            let shown = format!("{e} {e:?}");
+            prop_assert!(!shown.contains(SENTINEL), "a value in the error: {shown}");
+            prop_assert!(
+                kept_names.is_empty(),
+                "refused although {kept_names:?} belong to {}: {e}",
+                case.site
+            );
+            prop_assert!(matches!(e, CookieParseError::NoneForSite { .. }), "{e}");
+            return Ok(());
+        }
+        Ok(p) => p,
+    };
+    let shown = format!("{parsed:?}");
+    prop_assert!(!shown.contains(SENTINEL), "a value in Debug: {}", shown);
+    prop_assert_eq!(
+        parsed.jar.names(),
+        kept_names.clone(),
+        "kept for {}",
+        case.site
+    );
+    let mut dropped = 0;
+    for w in &parsed.warnings {
+        prop_assert!(
+            !w.to_string().contains(SENTINEL),
+            "a value in a warning: {w}"
+        );
+        if let ParseWarning::OtherDomains { count, .. } | ParseWarning::OtherPaths { count, .. } = w
+        {
+            dropped += count;
+        }
+    }
+    prop_assert_eq!(
+        dropped,
+        case.cookies.len() - kept_names.len(),
+        "dropped count"
+    );
+    let request_host = request.host_str().unwrap_or_default();
+    let loopback = matches!(request_host, "127.0.0.1" | "localhost");
+    let sent: Vec<String> = (0..case.cookies.len())
+        .filter(|&i| belongs[i])
+        .filter(|&i| {
+            let c = &case.cookies[i];
+            oracle_domain_match(c, request_host)
+                && oracle_path_match(c, request.path())
+                && (!c.secure || request.scheme() == "https" || loopback)
+        })
+        .map(|i| format!("c{i}={SENTINEL}{i}"))
+        .collect();
+    let header = parsed
+        .jar
+        .header_value_for(&request)
+        .map(|h| h.expose_secret().to_string());
+    let want = (!sent.is_empty()).then(|| sent.join("; "));
+    prop_assert_eq!(header, want, "Cookie header for {}", case.request);
+    Ok(())
+}

@@ -11,6 +11,20 @@ fn cookie_expiring(name: &str, value: &str, expires: Option<OffsetDateTime>) -> 
     c
 }
 
+/// A `Set-Cookie` answered by the site `https://x.atlassian.net/wiki`.
+fn merge_at(j: &mut CookieJar, header: &str, now: OffsetDateTime) -> Option<String> {
+    let site = Url::parse("https://x.atlassian.net/wiki").unwrap();
+    let from = Url::parse("https://x.atlassian.net/wiki/rest/api/space").unwrap();
+    j.merge_set_cookie_at(
+        header,
+        Answer {
+            from: &from,
+            site: &site,
+        },
+        now,
+    )
+}
+
 fn jar(cookies: Vec<Cookie>) -> CookieJar {
     let mut jar = CookieJar::new();
     for c in cookies {
@@ -120,7 +134,8 @@ fn set_cookie_refreshes_known_cookie_value_and_expiry() {
         Cookie::new("a", "1"),
         Cookie::new("cloud.session.token", "old"),
     ]);
-    let name = j.merge_set_cookie_at(
+    let name = merge_at(
+        &mut j,
         "cloud.session.token=new; Path=/; Max-Age=3600; Secure; HttpOnly",
         NOW,
     );
@@ -135,7 +150,11 @@ fn set_cookie_refreshes_known_cookie_value_and_expiry() {
 #[test]
 fn set_cookie_with_expires_date_sets_that_expiry() {
     let mut j = jar(vec![Cookie::new("JSESSIONID", "old")]);
-    let name = j.merge_set_cookie_at("JSESSIONID=new; Expires=Wed, 05 Mar 2025 10:00:00 GMT", NOW);
+    let name = merge_at(
+        &mut j,
+        "JSESSIONID=new; Expires=Wed, 05 Mar 2025 10:00:00 GMT",
+        NOW,
+    );
     assert_eq!(name.as_deref(), Some("JSESSIONID"));
     assert_eq!(j.session_expiry(), Some(datetime!(2025-03-05 10:00 UTC)));
 }
@@ -143,23 +162,91 @@ fn set_cookie_with_expires_date_sets_that_expiry() {
 #[test]
 fn set_cookie_ignores_unknown_names_deletions_and_no_change() {
     let mut j = jar(vec![Cookie::new("JSESSIONID", "keep")]);
-    assert_eq!(j.merge_set_cookie_at("tracker=1", NOW), None);
-    assert_eq!(j.merge_set_cookie_at("JSESSIONID=; Max-Age=0", NOW), None);
+    assert_eq!(merge_at(&mut j, "tracker=1", NOW), None);
+    assert_eq!(merge_at(&mut j, "JSESSIONID=; Max-Age=0", NOW), None);
+    assert_eq!(merge_at(&mut j, "JSESSIONID=gone; Max-Age=0", NOW), None);
     assert_eq!(
-        j.merge_set_cookie_at("JSESSIONID=gone; Max-Age=0", NOW),
-        None
-    );
-    assert_eq!(
-        j.merge_set_cookie_at(
+        merge_at(
+            &mut j,
             "JSESSIONID=gone; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
             NOW
         ),
         None
     );
-    assert_eq!(j.merge_set_cookie_at("JSESSIONID=keep", NOW), None);
-    assert_eq!(j.merge_set_cookie_at("not a cookie", NOW), None);
+    assert_eq!(merge_at(&mut j, "JSESSIONID=keep", NOW), None);
+    assert_eq!(merge_at(&mut j, "not a cookie", NOW), None);
     assert_eq!(j.names(), ["JSESSIONID"]);
     assert_eq!(j.header_value().expose_secret(), "JSESSIONID=keep");
+}
+
+#[test]
+fn set_cookie_for_another_domain_a_public_suffix_or_too_large_is_ignored() {
+    let mut j = jar(vec![Cookie::new("cloud.session.token", "keep")]);
+    for header in [
+        "cloud.session.token=evil; Domain=evil.example.com; Path=/".to_string(),
+        "cloud.session.token=evil; Domain=y.atlassian.net".to_string(),
+        "cloud.session.token=evil; Domain=.net".to_string(),
+        format!("cloud.session.token={}", "x".repeat(100 * 1024)),
+        format!("cloud.session.token={}", "x".repeat(4096)),
+    ] {
+        assert_eq!(merge_at(&mut j, &header, NOW), None, "{}", &header[..40]);
+    }
+    assert_eq!(j.header_value().expose_secret(), "cloud.session.token=keep");
+    // The site's own domain (and its parent, not a public suffix) is fine.
+    let name = merge_at(
+        &mut j,
+        "cloud.session.token=new; Domain=.atlassian.net",
+        NOW,
+    );
+    assert_eq!(name.as_deref(), Some("cloud.session.token"));
+}
+
+#[test]
+fn the_request_header_carries_only_matching_cookies() {
+    let mut j = jar(vec![Cookie::new("site", "1")]);
+    let mut other = Cookie::new("other", "2");
+    other.domain = Some(".google.com".into());
+    let mut jira = Cookie::new("jira", "3");
+    jira.domain = Some("x.atlassian.net".into());
+    jira.path = Some("/jira".into());
+    let mut wiki = Cookie::new("wiki", "4");
+    wiki.domain = Some(".atlassian.net".into());
+    wiki.path = Some("/wiki".into());
+    wiki.secure = true;
+    for c in [other, jira, wiki] {
+        j.insert(c);
+    }
+    let header = |url: &str| {
+        j.header_value_for(&Url::parse(url).unwrap())
+            .map(|h| h.expose_secret().to_string())
+    };
+    assert_eq!(
+        header("https://x.atlassian.net/wiki/rest/api/space").as_deref(),
+        Some("site=1; wiki=4")
+    );
+    assert_eq!(
+        header("https://x.atlassian.net/").as_deref(),
+        Some("site=1")
+    );
+    assert_eq!(
+        header("http://x.atlassian.net/wiki/x").as_deref(),
+        Some("site=1"),
+        "a secure cookie never goes over plain http"
+    );
+    // A cookie without a domain is the site's; the jar itself is only ever
+    // offered to the site's origin (`confluence::auth::auth_headers`).
+    assert_eq!(
+        header("https://www.google.com/").as_deref(),
+        Some("site=1; other=2")
+    );
+    let mut foreign = jar(vec![]);
+    foreign.insert(j.get("jira").unwrap().clone());
+    assert!(
+        foreign
+            .header_value_for(&Url::parse("https://x.atlassian.net/wiki").unwrap())
+            .is_none(),
+        "no matching cookie, no header"
+    );
 }
 
 #[test]

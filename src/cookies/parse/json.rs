@@ -58,7 +58,7 @@ fn parse_entry(fields: &Map<String, Value>, label: &str) -> Result<Cookie, Cooki
         Some(_) => return Err(invalid(label.to_owned(), "its \"value\" is not a string")),
     };
     let mut cookie = Cookie::new(name.trim(), value);
-    cookie.domain = string_field(fields, "domain");
+    cookie.domain = domain_field(fields);
     cookie.path = string_field(fields, "path");
     cookie.secure = bool_field(fields, "secure");
     cookie.http_only = bool_field(fields, "httpOnly");
@@ -72,6 +72,23 @@ fn parse_entry(fields: &Map<String, Value>, label: &str) -> Result<Cookie, Cooki
         cookie.expires = seconds.and_then(|s| OffsetDateTime::from_unix_timestamp(s as i64).ok());
     }
     Ok(cookie)
+}
+
+/// The domain in the stored form (see `cookies::scope`): `hostOnly: true`
+/// drops a leading dot, `false` adds one; without `hostOnly` (Playwright)
+/// the leading dot already says which it is.
+fn domain_field(fields: &Map<String, Value>) -> Option<String> {
+    let domain = string_field(fields, "domain")?;
+    let bare = domain.trim_start_matches('.');
+    if bare.is_empty() {
+        // A lone dot matches nothing (no domain at all is the site's).
+        return Some(domain);
+    }
+    Some(match fields.get("hostOnly").and_then(Value::as_bool) {
+        Some(true) => bare.to_owned(),
+        Some(false) => format!(".{bare}"),
+        None => domain,
+    })
 }
 
 fn string_field(fields: &Map<String, Value>, key: &str) -> Option<String> {

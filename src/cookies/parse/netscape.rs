@@ -60,12 +60,32 @@ fn parse_line(body: &str, http_only: bool) -> Option<Cookie> {
     }
     let expires = parse_expiry(fields[4].trim())?;
     let mut cookie = Cookie::new(fields[5].trim(), fields.get(6).map_or("", |v| v.trim()));
-    cookie.domain = Some(fields[0].trim().to_owned()).filter(|d| !d.is_empty());
+    cookie.domain = domain_field(fields[0], fields[1]);
     cookie.path = Some(fields[2].trim().to_owned()).filter(|p| !p.is_empty());
     cookie.secure = fields[3].trim().eq_ignore_ascii_case("TRUE");
     cookie.http_only = http_only;
     cookie.expires = expires;
     Some(cookie)
+}
+
+/// The domain in the stored form (see `cookies::scope`): a leading dot when
+/// the include-subdomains flag is `TRUE` (a domain cookie), none when it is
+/// `FALSE` (host-only); as written when the flag is neither.
+fn domain_field(domain: &str, include_subdomains: &str) -> Option<String> {
+    let domain = domain.trim();
+    let bare = domain.trim_start_matches('.');
+    if bare.is_empty() {
+        // No domain at all is the site's; a lone dot matches nothing.
+        return Some(domain.to_owned()).filter(|d| !d.is_empty());
+    }
+    let flag = include_subdomains.trim();
+    Some(if flag.eq_ignore_ascii_case("TRUE") {
+        format!(".{bare}")
+    } else if flag.eq_ignore_ascii_case("FALSE") {
+        bare.to_owned()
+    } else {
+        domain.to_owned()
+    })
 }
 
 /// Epoch seconds; 0 (or negative, as some exporters write) is a session

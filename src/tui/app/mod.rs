@@ -266,7 +266,8 @@ impl App {
                     Some(Dialog::Token(t)) => t.insert_paste(&text),
                     _ if !focus => {
                         // A paste anywhere else opens the dialog with it.
-                        let mut p = PasteState::new(self.now, self.cookie_ttl);
+                        let mut p =
+                            PasteState::new(self.now, self.cookie_ttl).for_site(self.paste_site());
                         p.insert_paste(&text, self.now, self.cookie_ttl);
                         self.dialog = Some(Dialog::Paste(Box::new(p)));
                     }
@@ -403,12 +404,19 @@ impl App {
         }
     }
 
+    /// The configured site a paste is for (its cookies only are kept).
+    fn paste_site(&self) -> Option<url::Url> {
+        self.session
+            .site
+            .as_deref()
+            .and_then(|s| url::Url::parse(s).ok())
+    }
+
     /// Opens the paste dialog and asks for the clipboard's text.
     pub(crate) fn open_paste(&mut self, effects: &mut Vec<Effect>) {
-        self.dialog = Some(Dialog::Paste(Box::new(PasteState::new(
-            self.now,
-            self.cookie_ttl,
-        ))));
+        self.dialog = Some(Dialog::Paste(Box::new(
+            PasteState::new(self.now, self.cookie_ttl).for_site(self.paste_site()),
+        )));
         effects.push(Effect::ReadClipboard);
     }
 

@@ -10,10 +10,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 use ratatui_textarea::{TextArea, WrapMode};
 use time::{Duration, OffsetDateTime};
+use url::Url;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::cookies::jar::{CookieSource, StoredCookies, format_time_left};
-use crate::cookies::parse::{CookieParseError, ParseWarning, ParsedCookies, parse_cookies_at};
+use crate::cookies::parse::{
+    CookieParseError, ParseWarning, ParsedCookies, parse_cookies_at, parse_cookies_for_site,
+};
 use crate::credentials::ImportInput;
 use crate::secret::{ExposeSecret, mask, mask_len};
 use crate::tui::app::{ClipboardText, Ctx, FlashLevel};
@@ -108,6 +111,9 @@ pub struct PasteState {
     replace_on_paste: bool,
     /// How many times the text was parsed (typing must not parse on cursor moves).
     parses: u64,
+    /// The configured site: the preview keeps only its cookies, as the
+    /// import will, and shows what was dropped.
+    site: Option<Url>,
 }
 
 impl std::fmt::Debug for PasteState {
@@ -138,7 +144,15 @@ impl PasteState {
             refused: false,
             replace_on_paste: true,
             parses: 0,
+            site: None,
         }
+    }
+
+    /// The dialog for the site at `site`: the preview shows what the import
+    /// of the paste for that site keeps and drops.
+    pub(crate) fn for_site(mut self, site: Option<Url>) -> PasteState {
+        self.site = site;
+        self
     }
 
     /// A bracketed paste from the terminal: inserted as text, newlines and all
@@ -295,7 +309,11 @@ impl PasteState {
         self.preview = if text.trim().is_empty() {
             Preview::Empty
         } else {
-            match parse_cookies_at(&text, now) {
+            let parsed = match &self.site {
+                Some(site) => parse_cookies_for_site(&text, site, now),
+                None => parse_cookies_at(&text, now),
+            };
+            match parsed {
                 Ok(parsed) => {
                     let stored =
                         StoredCookies::new(parsed.jar.clone(), CookieSource::Paste, now, ttl);
@@ -669,6 +687,28 @@ mod tests {
             unreachable!()
         };
         assert_eq!(v.parsed.jar.names(), vec!["JSESSIONID".to_string()]);
+    }
+
+    #[test]
+    fn the_preview_keeps_only_the_sites_cookies_and_says_what_it_dropped() {
+        let site = Url::parse("https://x.atlassian.net/wiki").unwrap();
+        let mut s = PasteState::new(NOW, TTL).for_site(Some(site));
+        let netscape = format!(
+            "x.atlassian.net\tFALSE\t/\tTRUE\t0\tJSESSIONID\t{SECRET}\n\
+             .google.com\tTRUE\t/\tTRUE\t0\tNID\t{SECRET}\n"
+        );
+        s.insert_paste(&netscape, NOW, TTL);
+        let Preview::Valid(v) = &s.preview else {
+            unreachable!("{:?}", s.preview)
+        };
+        assert_eq!(v.parsed.jar.names(), vec!["JSESSIONID".to_string()]);
+        let warnings: Vec<String> = v.parsed.warnings.iter().map(|w| w.to_string()).collect();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("Dropped 1 cookie for other domains: .google.com")),
+            "{warnings:?}"
+        );
     }
 
     #[test]
