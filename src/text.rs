@@ -27,7 +27,7 @@ use std::borrow::Cow;
 ///
 /// A backslash is not doubled: the result is for people, not to be parsed
 /// back (JSON output keeps the exact text). Nothing to escape: borrowed.
-pub fn for_terminal(s: &str) -> Cow<'_, str> {
+pub(crate) fn for_terminal(s: &str) -> Cow<'_, str> {
     let Some(first) = s.find(needs_escape) else {
         return Cow::Borrowed(s);
     };

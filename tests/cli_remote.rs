@@ -701,6 +701,49 @@ fn listing_with_a_dead_session_is_exit_3_and_valid_json() {
     assert_eq!(cookie_state(&sb, &site), "expired");
 }
 
+#[cfg(unix)]
+#[test]
+fn an_audit_log_that_cannot_be_written_fails_the_check_yet_dead_cookies_are_marked() {
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    // The audit log replaced by a link to another file: refused, not followed.
+    let elsewhere = sb.dir.path().join("elsewhere.log");
+    std::fs::rename(sb.audit(), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, sb.audit()).unwrap();
+    let before = std::fs::read(&elsewhere).unwrap();
+    let r = check(&sb, &site, Auth::Stored);
+    assert_ne!(
+        r.code,
+        Some(0),
+        "a verification that cannot be audited fails"
+    );
+    assert!(
+        r.stderr.contains("cookie_audit.log"),
+        "names the file: {}",
+        r.stderr
+    );
+    // The session dies meanwhile: the dead cookies are marked expired even
+    // though the record of it cannot be written.
+    site.faults(|f| f.session_expire_after_requests = Some(0));
+    let r = check(&sb, &site, Auth::Stored);
+    assert_ne!(r.code, Some(0));
+    assert_eq!(
+        std::fs::read(&elsewhere).unwrap(),
+        before,
+        "the link was not followed"
+    );
+    std::fs::remove_file(sb.audit()).unwrap();
+    std::fs::rename(&elsewhere, sb.audit()).unwrap();
+    let requests = site.count();
+    assert_eq!(cookie_state(&sb, &site), "expired");
+    assert_eq!(
+        site.count(),
+        requests,
+        "the dead cookies are not sent again"
+    );
+}
+
 #[test]
 fn anonymous_listings_are_exit_3_not_an_empty_success() {
     let cloud = Site::cloud();

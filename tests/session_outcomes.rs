@@ -1031,3 +1031,40 @@ async fn describe_reads_the_vault_only_when_its_file_changed() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_watched_intake_file_found_empty_is_nothing_to_import() {
+    let c = cloud(DemoFaults::default()).await;
+    let env = Env::new(&c, Mode::Cookie);
+    let mut w = env.worker();
+    // The file event came, but the file was already imported and emptied.
+    let intake = env.dir.path().join("cookies/confluence_cookies.txt");
+    std::fs::create_dir_all(intake.parent().unwrap()).unwrap();
+    std::fs::write(&intake, "").unwrap();
+    w.commands
+        .send(Command::Mutate(Mutation::ImportIntake))
+        .unwrap();
+    match next(&mut w.events).await {
+        Event::Mutated {
+            result: Ok(MutationDone::NothingToImport),
+            ..
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        env.audit_events().is_empty(),
+        "nothing happened, nothing audited"
+    );
+    // With cookies in it, it is imported as before.
+    std::fs::write(&intake, c.session_cookie_header()).unwrap();
+    w.commands
+        .send(Command::Mutate(Mutation::ImportIntake))
+        .unwrap();
+    assert!(matches!(
+        next(&mut w.events).await,
+        Event::Mutated {
+            result: Ok(MutationDone::CookiesImported(_)),
+            ..
+        }
+    ));
+}

@@ -73,7 +73,7 @@ impl AuditLog {
     }
 
     /// Compares the log with a head remembered at the last vault write.
-    pub fn check_head(&self, head: &LogHead) -> Result<HeadCheck, AuditError> {
+    pub(crate) fn check_head(&self, head: &LogHead) -> Result<HeadCheck, AuditError> {
         let path = self.path();
         let _lock = path
             .parent()

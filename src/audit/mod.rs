@@ -168,7 +168,7 @@ impl AuditLog {
 
     /// Waits at most `timeout` for a lock held by another process
     /// (`CONFLUENCE_LOCK_TIMEOUT_SECS`; 30 s unless set).
-    pub fn with_lock_timeout(mut self, timeout: Duration) -> AuditLog {
+    pub(crate) fn with_lock_timeout(mut self, timeout: Duration) -> AuditLog {
         self.lock_timeout = timeout;
         self
     }

@@ -50,11 +50,13 @@ const EXIT_CODES_HELP: &str = "Exit codes: 0 ok · 1 internal error · 2 usage o
 pub enum Command {
     /// Verify the credentials now: who is signed in, or why not
     Check {
+        /// One JSON object: ok, reason, message, user, login_url
         #[arg(long)]
         json: bool,
     },
     /// List every space the account can read
     Spaces {
+        /// A JSON array of {id,key,name,type,status,url}
         #[arg(long)]
         json: bool,
         /// Stop after this many spaces
@@ -65,6 +67,7 @@ pub enum Command {
     Pages {
         /// The space key, e.g. ENG
         space_key: String,
+        /// A JSON array of {id,title,parent_id,version,updated_at,url}
         #[arg(long)]
         json: bool,
     },
@@ -73,6 +76,7 @@ pub enum Command {
     Cookies(CookiesCommand),
     /// List the sites that have credentials in the vault, with their state (never values)
     Sites {
+        /// A JSON array of the sites and their state (never values)
         #[arg(long)]
         json: bool,
     },
@@ -84,7 +88,7 @@ pub enum Command {
         /// One JSON record per line
         #[arg(long)]
         json: bool,
-        /// Check the hash chain: exit 0 when intact, 1 at the first broken record
+        /// Check the hash chain and the head stored in the vault: exit 0 when intact, 1 at the first broken record or when records are cut off the end
         #[arg(long)]
         verify: bool,
     },
@@ -109,6 +113,7 @@ pub enum CookiesCommand {
     },
     /// Show what is stored for the configured site: count, names, session cookie, saved and expiry times (never values)
     Status {
+        /// One JSON object (never values)
         #[arg(long)]
         json: bool,
     },

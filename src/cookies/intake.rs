@@ -127,7 +127,7 @@ pub fn ensure_intake_file(path: &Path) -> Result<IntakeStatus, IntakeError> {
 
 /// Checks that a file may be emptied after its cookies are imported (a
 /// regular file of the user's with no other hard links), before it is read.
-pub fn check_can_empty(path: &Path) -> Result<(), IntakeError> {
+pub(crate) fn check_can_empty(path: &Path) -> Result<(), IntakeError> {
     open_checked(path, Access::Read, Checks::Owner).map(drop)
 }
 

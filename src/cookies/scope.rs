@@ -50,7 +50,7 @@ impl fmt::Display for Belonging {
 /// Whether `domain` (lower case, no leading dot) is itself a public suffix
 /// on the embedded list. Only listed suffixes count: `psl`'s default rule
 /// (any unknown top-level label) does not.
-pub fn is_public_suffix(domain: &str) -> bool {
+pub(crate) fn is_public_suffix(domain: &str) -> bool {
     let domain = domain.trim_end_matches('.');
     psl::suffix(domain.as_bytes())
         .filter(psl::Suffix::is_known)
@@ -106,7 +106,7 @@ fn judge_domain(cookie: &Cookie, url: &Url) -> Belonging {
 
 /// Whether a pasted cookie belongs to the site at `site` (its configured
 /// base URL): domain-match with its host, path-match with its path.
-pub fn belonging(cookie: &Cookie, site: &Url) -> Belonging {
+pub(crate) fn belonging(cookie: &Cookie, site: &Url) -> Belonging {
     match judge_domain(cookie, site) {
         Belonging::Site if !cookie_path(cookie, site).matches(site) => Belonging::OtherPath,
         verdict => verdict,
@@ -115,14 +115,14 @@ pub fn belonging(cookie: &Cookie, site: &Url) -> Belonging {
 
 /// Whether the cookie may be sent with a request to `url`: domain, path,
 /// and a secure cookie only over `https://` or to a loopback host.
-pub fn matches_request(cookie: &Cookie, url: &Url) -> bool {
+pub(crate) fn matches_request(cookie: &Cookie, url: &Url) -> bool {
     judge_domain(cookie, url) == Belonging::Site
         && cookie_path(cookie, url).matches(url)
         && (!cookie.secure || url.scheme() == "https" || is_loopback(url))
 }
 
 /// How a cookie's domain is named in a warning: as pasted, or `(none)`.
-pub fn domain_label(cookie: &Cookie) -> String {
+pub(crate) fn domain_label(cookie: &Cookie) -> String {
     cookie
         .domain
         .as_deref()
@@ -157,7 +157,7 @@ impl fmt::Display for SetCookieRefusal {
 /// for the site at `site`: size, then Domain (RFC 6265 5.3: it must
 /// domain-match the answering host and not be a public suffix), and the
 /// resulting cookie must belong to the site's host.
-pub fn check_set_cookie(
+pub(crate) fn check_set_cookie(
     parsed: &cookie::Cookie<'_>,
     from: &Url,
     site: &Url,

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use crate::confluence::client::AuthMode;
 use crate::cookies::jar::{EXPIRES_SOON_THRESHOLD, ExpiryState};
 use crate::credentials::CookieStatus;
-use crate::worker::{Event, MutationKind, SessionInfo, SiteInfo};
+use crate::worker::{Event, MutationDone, MutationKind, SessionInfo, SiteInfo};
 
 /// The session's state as last reported by the worker.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -206,8 +206,10 @@ impl SessionView {
             }
             Event::Mutated {
                 kind: MutationKind::ImportCookies | MutationKind::StoreToken,
-                result: Ok(_),
-            } => self.state = SessionState::Checking,
+                result: Ok(done),
+            } if !matches!(done, MutationDone::NothingToImport) => {
+                self.state = SessionState::Checking
+            }
             _ => {}
         }
     }

@@ -55,7 +55,7 @@ impl Targets {
     fn which(&self, path: &Path) -> Option<WatchedFile> {
         if path == self.intake {
             let m = std::fs::symlink_metadata(path).ok()?;
-            (m.is_file() && m.len() > 0).then_some(WatchedFile::Intake)
+            (m.is_file() && m.len() > 0 && !zero_filled(path)).then_some(WatchedFile::Intake)
         } else if path == self.vault {
             Some(WatchedFile::Vault)
         } else if path == self.audit {
@@ -63,5 +63,19 @@ impl Targets {
         } else {
             None
         }
+    }
+}
+
+/// True when the file starts with NUL bytes only: the import overwrites the
+/// plain file with zeros before truncating it, and that is no new paste.
+fn zero_filled(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 512];
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    match f.read(&mut head) {
+        Ok(n) => n > 0 && head[..n].iter().all(|&b| b == 0),
+        Err(_) => false,
     }
 }

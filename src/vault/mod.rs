@@ -76,19 +76,19 @@ impl VaultDocument {
     }
 
     /// The credentials of `site`, created empty when none are held.
-    pub fn site_mut(&mut self, site: &SiteKey) -> &mut SiteCredentials {
+    pub(crate) fn site_mut(&mut self, site: &SiteKey) -> &mut SiteCredentials {
         self.sites.entry(site.as_str().to_string()).or_default()
     }
 
     /// Removes the sites that hold nothing (kept out of the file).
-    pub fn prune(&mut self) {
+    pub(crate) fn prune(&mut self) {
         self.sites.retain(|_, c| !c.is_empty());
     }
 
     /// Moves credentials read from a version 1 file under `site`. Returns
     /// what was moved (nothing when there was no v1 content, or it was
     /// empty). Credentials already held for `site` win over v1 ones.
-    pub fn bind_unbound(&mut self, site: &SiteKey) -> Option<&SiteCredentials> {
+    pub(crate) fn bind_unbound(&mut self, site: &SiteKey) -> Option<&SiteCredentials> {
         let legacy = self.unbound.take().filter(|c| !c.is_empty())?;
         let entry = self.site_mut(site);
         if entry.is_empty() {
@@ -98,7 +98,7 @@ impl VaultDocument {
     }
 
     /// Sites holding cookies or a token, in order.
-    pub fn sites_with_credentials(&self) -> Vec<String> {
+    pub(crate) fn sites_with_credentials(&self) -> Vec<String> {
         self.sites
             .iter()
             .filter(|(_, c)| !c.is_empty())

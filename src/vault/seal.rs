@@ -32,7 +32,7 @@ pub fn seal(
 /// A version 1 file holding one (unnamed) site's credentials, exactly as
 /// builds before sites wrote it. Only for tests of reading old vaults.
 #[doc(hidden)]
-pub fn seal_v1(
+pub(crate) fn seal_v1(
     creds: &SiteCredentials,
     machine_id: &MachineIdSource,
     passphrase: Option<&SecretString>,

@@ -78,7 +78,7 @@ impl Vault {
 
     /// Waits at most `timeout` for a lock held by another process
     /// (`CONFLUENCE_LOCK_TIMEOUT_SECS`; 30 s unless set).
-    pub fn with_lock_timeout(mut self, timeout: Duration) -> Vault {
+    pub(crate) fn with_lock_timeout(mut self, timeout: Duration) -> Vault {
         self.lock_timeout = timeout;
         self
     }

@@ -20,7 +20,7 @@ use super::{
 use crate::config::Settings;
 use crate::confluence::classify::Outcome;
 use crate::confluence::client::{ClientError, RetryPolicy};
-use crate::credentials::{CredentialError, Credentials};
+use crate::credentials::{CredentialError, Credentials, ImportInput};
 use crate::exit::ErrorClass;
 
 tokio::task_local! {
@@ -116,6 +116,23 @@ impl Ctx {
                     .creds
                     .import(input, now)
                     .map(MutationDone::CookiesImported),
+                Mutation::ImportIntake => {
+                    // Emptied since the file event (imported already): no
+                    // import, no failure to audit.
+                    let intake = &me.creds.paths().intake_file;
+                    let empty = std::fs::symlink_metadata(intake).is_ok_and(|m| m.len() == 0)
+                        || !intake.exists();
+                    if empty {
+                        Ok(MutationDone::NothingToImport)
+                    } else {
+                        match me.creds.import(ImportInput::IntakeFile, now) {
+                            Err(CredentialError::IntakeEmpty { .. }) => {
+                                Ok(MutationDone::NothingToImport)
+                            }
+                            other => other.map(MutationDone::CookiesImported),
+                        }
+                    }
+                }
                 Mutation::ClearCookies => me
                     .creds
                     .clear_cookies(crate::credentials::SiteScope::Configured)
@@ -218,8 +235,15 @@ impl Ctx {
         match result {
             Ok(user) if !user.is_anonymous() => {
                 s.identity_checked.store(true, Ordering::Relaxed);
-                self.audit(audit_words::session_verified(&user.display_name, s.mode))
+                let recorded = self
+                    .audit(audit_words::session_verified(&user.display_name, s.mode))
                     .await;
+                if let Err(e) = recorded {
+                    // Signed in, but the record of it cannot be kept: the
+                    // user must fix the audit log (the message says how).
+                    self.report(Asker::Verify, None, e);
+                    return;
+                }
                 self.send(Event::Session(SessionInfo::SignedIn {
                     user,
                     mode: s.mode,

@@ -84,6 +84,9 @@ pub enum QueryKind {
 pub enum Mutation {
     /// Parse, encrypt and store cookies; a verification follows.
     ImportCookies { input: ImportInput },
+    /// Import the intake file when it holds cookies (the TUI's file
+    /// watcher): a file found empty, e.g. already imported, is nothing to do.
+    ImportIntake,
     /// Delete the stored cookies.
     ClearCookies,
     /// Store an API token in the vault; a verification follows.
@@ -99,7 +102,7 @@ impl Mutation {
     /// The mutation's name, for its answer.
     pub fn kind(&self) -> MutationKind {
         match self {
-            Mutation::ImportCookies { .. } => MutationKind::ImportCookies,
+            Mutation::ImportCookies { .. } | Mutation::ImportIntake => MutationKind::ImportCookies,
             Mutation::ClearCookies => MutationKind::ClearCookies,
             Mutation::StoreToken { .. } => MutationKind::StoreToken,
             Mutation::ClearToken => MutationKind::ClearToken,
@@ -257,6 +260,8 @@ pub struct Wait {
 #[derive(Debug)]
 pub enum MutationDone {
     CookiesImported(ImportReport),
+    /// `ImportIntake` found the intake file empty.
+    NothingToImport,
     CookiesCleared(ClearReport),
     TokenStored,
     /// Whether a token was stored.
@@ -434,6 +439,7 @@ async fn run_mutations(
             other => ctx.run_mutation(other).await,
         };
         let follow_ups: &[Query] = match (&result, kind) {
+            (Ok(MutationDone::NothingToImport), _) => &[],
             (Ok(_), MutationKind::ImportCookies | MutationKind::StoreToken) => {
                 &[Query::Describe, Query::Verify]
             }

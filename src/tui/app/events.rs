@@ -4,7 +4,6 @@
 use time::OffsetDateTime;
 
 use super::{App, Effect, Flash, FlashLevel, Screen, Waiting, WatchedFile};
-use crate::credentials::ImportInput;
 use crate::worker::{
     Command, Event, Mutation, MutationDone, MutationKind, Query, QueryKind, SessionInfo,
     WorkerError,
@@ -15,9 +14,7 @@ impl App {
         match file {
             WatchedFile::Intake if !self.intake_pending => {
                 self.intake_pending = true;
-                effects.push(Effect::Worker(Command::Mutate(Mutation::ImportCookies {
-                    input: ImportInput::IntakeFile,
-                })));
+                effects.push(Effect::Worker(Command::Mutate(Mutation::ImportIntake)));
             }
             WatchedFile::Intake => {}
             WatchedFile::Vault => effects.push(query(Query::Describe)),
@@ -152,6 +149,8 @@ impl App {
             self.intake_pending = false;
         }
         let (text, level) = match result {
+            // A file event for an intake file already emptied: nothing new.
+            Ok(MutationDone::NothingToImport) => return,
             Err(e) => (e.message.clone(), FlashLevel::Error),
             Ok(MutationDone::CookiesImported(report)) => {
                 self.spaces.reset();

@@ -46,14 +46,15 @@ impl Ctx {
             path: path.to_string(),
         };
         let error = WorkerError::new(refusal.class(), refusal.to_string());
-        let session = match outcome {
+        let (session, recorded) = match outcome {
             Outcome::SessionExpired { reason, status } => {
                 let reason = reason.to_string();
-                self.expire(s.mode, &reason, Some(*status), None).await;
-                Some(SessionInfo::Expired {
+                let recorded = self.expire(s.mode, &reason, Some(*status), None).await;
+                let session = SessionInfo::Expired {
                     reason,
                     status: Some(*status),
-                })
+                };
+                (Some(session), recorded)
             }
             Outcome::Captcha {
                 status,
@@ -64,67 +65,93 @@ impl Ctx {
                     login_url: login_url.clone(),
                     off_site_login_ignored: *off_site_login_ignored,
                 };
-                self.expire(s.mode, "CAPTCHA challenge", Some(*status), Some(seen))
+                let recorded = self
+                    .expire(s.mode, "CAPTCHA challenge", Some(*status), Some(seen))
                     .await;
-                Some(SessionInfo::Captcha {
+                let session = SessionInfo::Captcha {
                     login_url: login_url.clone(),
                     status: *status,
-                })
+                };
+                (Some(session), recorded)
             }
             Outcome::CredentialsRejected { status, .. } => {
-                self.audit(audit_words::credentials_rejected(s.mode, *status))
+                let recorded = self
+                    .audit(audit_words::credentials_rejected(s.mode, *status))
                     .await;
                 *self.signed.lock().await = None;
-                Some(SessionInfo::Failed {
+                let session = SessionInfo::Failed {
                     error: error.clone(),
-                })
+                };
+                (Some(session), recorded)
             }
             Outcome::Anonymous => {
-                self.audit(audit_words::answered_anonymous(s.mode)).await;
+                let recorded = self.audit(audit_words::answered_anonymous(s.mode)).await;
                 *self.signed.lock().await = None;
-                Some(SessionInfo::Failed {
+                let session = SessionInfo::Failed {
                     error: error.clone(),
-                })
+                };
+                (Some(session), recorded)
             }
-            _ => None,
+            _ => (None, Ok(())),
         };
-        self.report(asker, session, error);
+        match recorded {
+            Ok(()) => self.report(asker, session, error),
+            // The record could not be written (a refused file, a held lock):
+            // that is what the user must fix first, and it says how.
+            Err(audit_error) => self.report(asker, None, audit_error),
+        }
     }
 
-    /// Audits a lost session and, in cookie mode, marks the cookies expired.
+    /// In cookie mode marks the cookies expired (first: the dead cookies
+    /// must never be sent again, whatever happens to the audit record), then
+    /// audits the lost session.
     async fn expire(
         self: &Arc<Self>,
         mode: AuthMode,
         reason: &str,
         status: Option<u16>,
         captcha: Option<CaptchaSeen>,
-    ) {
+    ) -> Result<(), WorkerError> {
         let me = self.clone();
         let reason = reason.to_string();
         let recorded = tokio::task::spawn_blocking(move || -> Result<(), CredentialError> {
-            me.creds
-                .record(audit_words::session_lost(mode, &reason, status, captcha))?;
             if mode == AuthMode::Cookie {
                 me.creds
                     .mark_expired(OffsetDateTime::now_utc(), &reason, status)?;
             }
-            Ok(())
+            me.creds
+                .record(audit_words::session_lost(mode, &reason, status, captcha))
         })
         .await;
-        match recorded {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "could not record the expired session"),
-            Err(e) => tracing::error!(error = %e, "could not record the expired session"),
-        }
         *self.signed.lock().await = None;
+        blocking_result(recorded, "could not record the expired session")
     }
 
-    pub(super) async fn audit(self: &Arc<Self>, entry: AuditEntry) {
+    /// Writes an audit record; a failure is the command's failure.
+    pub(super) async fn audit(self: &Arc<Self>, entry: AuditEntry) -> Result<(), WorkerError> {
         let me = self.clone();
-        match tokio::task::spawn_blocking(move || me.creds.record(entry)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "could not write the audit log"),
-            Err(e) => tracing::error!(error = %e, "could not write the audit log"),
+        let recorded = tokio::task::spawn_blocking(move || me.creds.record(entry)).await;
+        blocking_result(recorded, "could not write the audit log")
+    }
+}
+
+/// A credential operation run on the blocking pool, as the worker reports it.
+fn blocking_result(
+    r: Result<Result<(), CredentialError>, tokio::task::JoinError>,
+    what: &str,
+) -> Result<(), WorkerError> {
+    match r {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "{what}");
+            Err(WorkerError::new(e.class(), e.to_string()))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "{what}");
+            Err(WorkerError::new(
+                crate::exit::ErrorClass::Internal,
+                format!("{what}: {e}"),
+            ))
         }
     }
 }

@@ -1,0 +1,166 @@
+//! Importing cookies: reading the input, parsing, storing, emptying the
+//! plain file.
+
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::audit::{AuditDetails, AuditEntry, AuditEvent, AuditOutcome};
+use crate::cookies::intake::{self, IntakeStatus};
+use crate::cookies::jar::{CookieSource, StoredCookies};
+use crate::cookies::parse::{ParseWarning, parse_cookies_for_site};
+use crate::vault::VaultDocument;
+
+use super::{CredentialError, Credentials, ImportInput, ImportReport, rfc3339};
+
+impl Credentials {
+    /// Parses, encrypts and stores cookies, then empties the plain file when
+    /// it is ours to empty. Nothing stored is touched when any step fails.
+    pub fn import(
+        &self,
+        input: ImportInput,
+        now: OffsetDateTime,
+    ) -> Result<ImportReport, CredentialError> {
+        let from_intake = matches!(input, ImportInput::IntakeFile);
+        let site = match self.require_site("import the cookies again") {
+            Ok(site) => site.clone(),
+            Err(e) => return Err(self.fail("import cookies", None, e)),
+        };
+        let (text, source, to_empty) = match self.read_input(input) {
+            Ok(read) => read,
+            Err(e) if from_intake => return Err(self.fail_intake("read cookies", None, e, "")),
+            Err(e) => return Err(self.fail("read cookies", None, e)),
+        };
+        // Only the site's own cookies are kept (domain and path, RFC 6265).
+        let Some(site_url) = site.url() else {
+            let e = CredentialError::NoSite {
+                action: "import the cookies again",
+            };
+            return Err(self.fail("import cookies", None, e));
+        };
+        let parsed = match parse_cookies_for_site(&text, &site_url, now) {
+            Ok(p) => p,
+            Err(e) if from_intake => {
+                return Err(self.fail_intake("parse cookies", Some(&source), e.into(), &text));
+            }
+            Err(e) => return Err(self.fail("parse cookies", Some(&source), e.into())),
+        };
+        drop(text);
+        if from_intake && let Ok(mut last) = self.last_intake_failure.lock() {
+            *last = None;
+        }
+        let names = parsed.jar.names();
+        let session_cookies = parsed.jar.session_cookie_names();
+        self.audit.append(
+            AuditEntry::new(
+                AuditEvent::CookiesLoaded,
+                AuditOutcome::Success,
+                format!("Loaded {} cookies from {source}", names.len()),
+            )
+            .details(AuditDetails {
+                count: Some(names.len()),
+                names: Some(names.clone()),
+                source: Some(source.to_string()),
+                format: Some(parsed.format.to_string()),
+                site: Some(site.to_string()),
+                ..Default::default()
+            }),
+        )?;
+        let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+        if parsed
+            .warnings
+            .iter()
+            .any(|w| matches!(w, ParseWarning::NoSessionCookie))
+        {
+            tracing::warn!(names = ?names, "imported cookies contain no session cookie");
+        }
+        let stored = StoredCookies::new(parsed.jar, source.clone(), now, self.ttl);
+        let expires_at = stored.expires_at;
+        self.update("store cookies", |doc: &mut VaultDocument| {
+            doc.site_mut(&site).cookies = Some(stored);
+        })?;
+        self.audit.append(
+            AuditEntry::new(
+                AuditEvent::CookiesSaved,
+                AuditOutcome::Success,
+                format!("Encrypted and saved {} cookies to the vault", names.len()),
+            )
+            .details(AuditDetails {
+                count: Some(names.len()),
+                names: Some(names.clone()),
+                source: Some(source.to_string()),
+                expires_at: Some(rfc3339(expires_at)),
+                path: Some(self.paths.vault_file.display().to_string()),
+                site: Some(site.to_string()),
+                ..Default::default()
+            }),
+        )?;
+        let mut emptied = None;
+        if let Some(path) = to_empty {
+            match intake::empty_file(&path) {
+                Ok(()) => {
+                    self.audit.append(
+                        AuditEntry::new(
+                            AuditEvent::CookieFileEmptied,
+                            AuditOutcome::Success,
+                            format!("Overwrote and emptied {}", path.display()),
+                        )
+                        .details(AuditDetails {
+                            path: Some(path.display().to_string()),
+                            ..Default::default()
+                        }),
+                    )?;
+                    emptied = Some(path);
+                }
+                Err(e) => return Err(self.fail("empty the cookie file", Some(&source), e.into())),
+            }
+        }
+        Ok(ImportReport {
+            format: parsed.format.to_string(),
+            names,
+            session_cookies,
+            warnings,
+            expires_at,
+            emptied,
+        })
+    }
+
+    fn read_input(
+        &self,
+        input: ImportInput,
+    ) -> Result<(Zeroizing<String>, CookieSource, Option<PathBuf>), CredentialError> {
+        match input {
+            ImportInput::IntakeFile => {
+                let path = self.paths.intake_file.clone();
+                let status = intake::ensure_intake_file(&path)?;
+                let text = match status {
+                    IntakeStatus::Created => None,
+                    IntakeStatus::Exists { .. } => Some(intake::read_paste(&path)?),
+                };
+                match text {
+                    Some(t) if !t.trim().is_empty() => {
+                        Ok((t, CookieSource::IntakeFile, Some(path)))
+                    }
+                    _ => Err(CredentialError::IntakeEmpty {
+                        path,
+                        created: status == IntakeStatus::Created,
+                    }),
+                }
+            }
+            ImportInput::Stdin(text) => Ok((text, CookieSource::Stdin, None)),
+            ImportInput::Paste(text) => Ok((text, CookieSource::Paste, None)),
+            ImportInput::File { path, consume } => {
+                if consume {
+                    // Refuse before reading what could not be emptied after.
+                    intake::check_can_empty(&path)?;
+                }
+                let text = intake::read_paste(&path)?;
+                let source = CookieSource::File {
+                    path: path.display().to_string(),
+                };
+                Ok((text, source, consume.then_some(path)))
+            }
+        }
+    }
+}

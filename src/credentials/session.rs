@@ -1,0 +1,112 @@
+//! What a session does to the stored cookies: marking them expired,
+//! saving refreshed ones, reading the usable ones, auditing events.
+
+use time::OffsetDateTime;
+
+use crate::audit::{AuditDetails, AuditEntry, AuditEvent, AuditOutcome};
+use crate::cookies::jar::{CookieJar, CookieSource, StoredCookies};
+use crate::vault::VaultDocument;
+
+use super::{CredentialError, Credentials};
+
+impl Credentials {
+    /// Marks the stored cookies expired (by age, or because the server said
+    /// so) and audits it the first time only. Returns whether it was new.
+    pub(crate) fn mark_expired(
+        &self,
+        now: OffsetDateTime,
+        reason: &str,
+        http_status: Option<u16>,
+    ) -> Result<bool, CredentialError> {
+        let Some(site) = self.site.clone() else {
+            return Ok(false);
+        };
+        let marked = self.update("mark cookies expired", |doc: &mut VaultDocument| match doc
+            .sites
+            .get_mut(site.as_str())
+            .and_then(|s| s.cookies.as_mut())
+        {
+            Some(c) => c.mark_expired(now, reason).then(|| c.jar.names()),
+            None => None,
+        })?;
+        if let Some(names) = &marked {
+            self.audit.append(
+                AuditEntry::new(
+                    AuditEvent::CookiesExpired,
+                    AuditOutcome::Warning,
+                    format!("Stored cookies expired: {reason}"),
+                )
+                .details(AuditDetails {
+                    count: Some(names.len()),
+                    names: Some(names.clone()),
+                    reason: Some(reason.to_string()),
+                    http_status,
+                    site: Some(site.to_string()),
+                    ..Default::default()
+                }),
+            )?;
+        }
+        Ok(marked.is_some())
+    }
+
+    /// Writes back cookies the server refreshed with `Set-Cookie`, keeping the
+    /// set's metadata, and audits the names refreshed (never the values).
+    pub(crate) fn refresh_cookies(
+        &self,
+        jar: CookieJar,
+        names: &[String],
+    ) -> Result<(), CredentialError> {
+        let Some(site) = self.site.clone() else {
+            return Ok(());
+        };
+        let updated = self.update(
+            "save refreshed cookies",
+            |doc: &mut VaultDocument| match doc
+                .sites
+                .get_mut(site.as_str())
+                .and_then(|s| s.cookies.as_mut())
+            {
+                Some(c) if c.expired.is_none() => {
+                    c.jar = jar;
+                    true
+                }
+                _ => false,
+            },
+        )?;
+        if updated {
+            self.audit.append(
+                AuditEntry::new(
+                    AuditEvent::CookiesRefreshed,
+                    AuditOutcome::Success,
+                    format!(
+                        "The site refreshed {} session cookie(s); saved to the vault",
+                        names.len()
+                    ),
+                )
+                .details(AuditDetails {
+                    count: Some(names.len()),
+                    names: Some(names.to_vec()),
+                    source: Some(CookieSource::Refresh.to_string()),
+                    site: Some(site.to_string()),
+                    ..Default::default()
+                }),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Appends a record about the session (verification, expiry, CAPTCHA).
+    pub(crate) fn record(&self, entry: AuditEntry) -> Result<(), CredentialError> {
+        self.audit.append(entry)?;
+        Ok(())
+    }
+
+    /// Cookies that may be sent: stored, unexpired, not marked expired.
+    pub fn usable_cookies(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Option<StoredCookies>, CredentialError> {
+        let doc = self.read("read the vault")?.unwrap_or_default();
+        Ok(self.own(&doc).cookies.filter(|c| c.is_usable(now)))
+    }
+}
