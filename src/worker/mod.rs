@@ -373,7 +373,8 @@ async fn run(
         opts,
         events.clone(),
     ));
-    let mut running: HashMap<QueryKind, JoinHandle<()>> = HashMap::new();
+    // Each running query with the settings it was asked under.
+    let mut running: HashMap<QueryKind, (JoinHandle<()>, Arc<Ctx>)> = HashMap::new();
     loop {
         let query = tokio::select! {
             cmd = commands.recv() => match cmd {
@@ -384,7 +385,7 @@ async fn run(
                     continue;
                 }
                 Some(Command::Cancel(kind)) => {
-                    if let Some(h) = running.remove(&kind) {
+                    if let Some((h, _)) = running.remove(&kind) {
                         h.abort();
                     }
                     continue;
@@ -395,22 +396,30 @@ async fn run(
                 if changed.is_err() {
                     break;
                 }
-                // New settings: what runs was asked of the old site.
-                for (_, h) in running.drain() {
-                    h.abort();
-                }
+                // New settings: what runs under older ones was asked of the
+                // old site. A query already started under the new settings
+                // (asked before this branch was polled) goes on.
+                let current = ctx_rx.borrow_and_update().clone();
+                running.retain(|_, (h, ctx)| {
+                    let stale = !Arc::ptr_eq(ctx, &current);
+                    if stale {
+                        h.abort();
+                    }
+                    !stale
+                });
                 continue;
             }
         };
         let kind = query.kind();
-        if let Some(old) = running.remove(&kind) {
+        if let Some((old, _)) = running.remove(&kind) {
             old.abort();
         }
         let ctx = ctx_rx.borrow().clone();
-        running.insert(kind, tokio::spawn(ctx.run_query(query)));
-        running.retain(|_, h| !h.is_finished());
+        let handle = tokio::spawn(ctx.clone().run_query(query));
+        running.insert(kind, (handle, ctx));
+        running.retain(|_, (h, _)| !h.is_finished());
     }
-    for (_, h) in running {
+    for (_, (h, _)) in running {
         h.abort();
     }
 }
