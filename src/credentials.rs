@@ -18,7 +18,7 @@ use crate::cookies::parse::{CookieParseError, ParseWarning, parse_cookies_for_si
 use crate::secret::{ExposeSecret, SecretString};
 use crate::site::SiteKey;
 use crate::vault::{
-    MachineIdSource, SiteCredentials, Vault, VaultDocument, VaultError, VaultOptions,
+    MachineIdSource, SiteCredentials, StoredSession, Vault, VaultDocument, VaultError, VaultOptions,
 };
 
 /// A credential operation that failed; each maps to one exit code.
@@ -369,7 +369,10 @@ impl Credentials {
         let stored = StoredCookies::new(parsed.jar, source.clone(), now, self.ttl);
         let expires_at = stored.expires_at;
         self.update("store cookies", |doc: &mut VaultDocument| {
-            doc.site_mut(&site).cookies = Some(stored);
+            let entry = doc.site_mut(&site);
+            entry.cookies = Some(stored);
+            // Fresh credentials: whatever the old ones met is history.
+            entry.session = None;
         })?;
         self.audit.append(
             AuditEntry::new(
@@ -463,13 +466,14 @@ impl Credentials {
         let Some(site) = self.site.clone() else {
             return Ok(false);
         };
-        let marked = self.update("mark cookies expired", |doc: &mut VaultDocument| match doc
-            .sites
-            .get_mut(site.as_str())
-            .and_then(|s| s.cookies.as_mut())
-        {
-            Some(c) => c.mark_expired(now, reason).then(|| c.jar.names()),
-            None => None,
+        let marked = self.update("mark cookies expired", |doc: &mut VaultDocument| {
+            let entry = doc.sites.get_mut(site.as_str())?;
+            let c = entry.cookies.as_mut()?;
+            let marked = c.mark_expired(now, reason).then(|| c.jar.names());
+            entry.session = Some(StoredSession::Expired {
+                reason: reason.to_string(),
+            });
+            marked
         })?;
         if let Some(names) = &marked {
             self.audit.append(
@@ -576,6 +580,27 @@ impl Credentials {
         Ok(())
     }
 
+    /// The configured site's stored session state (one scrypt run).
+    pub fn stored_session(&self) -> Result<Option<StoredSession>, CredentialError> {
+        let doc = self.read("read the vault")?.unwrap_or_default();
+        Ok(self.own(&doc).session)
+    }
+
+    /// Records the configured site's session state; nothing is written when
+    /// it is already the stored one. Returns whether it changed.
+    pub(crate) fn set_session(&self, state: StoredSession) -> Result<bool, CredentialError> {
+        let Some(site) = self.site.clone() else {
+            return Ok(false);
+        };
+        if self.stored_session()?.as_ref() == Some(&state) {
+            return Ok(false);
+        }
+        self.update("record the session state", |doc: &mut VaultDocument| {
+            doc.site_mut(&site).session = Some(state);
+        })?;
+        Ok(true)
+    }
+
     /// Appends a record about the session (verification, expiry, CAPTCHA).
     pub(crate) fn record(&self, entry: AuditEntry) -> Result<(), CredentialError> {
         self.audit.append(entry)?;
@@ -612,6 +637,7 @@ impl Credentials {
                 let removed = self.update("clear cookies", |doc: &mut VaultDocument| {
                     let mut removed = 0;
                     let mut take = |c: &mut SiteCredentials| {
+                        c.session = None;
                         removed += c.cookies.take().map_or(0, |c| c.jar.len());
                     };
                     match &site {
@@ -714,6 +740,7 @@ impl Credentials {
             let entry = doc.site_mut(&site);
             entry.api_token = Some(token);
             entry.token_saved_at = Some(now);
+            entry.session = None;
         })?;
         self.audit.append(
             AuditEntry::new(

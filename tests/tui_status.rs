@@ -66,6 +66,7 @@ fn stored(expires_in: Duration, state: ExpiryState) -> Event {
 
 fn verified() -> Event {
     Event::Session(SessionInfo::SignedIn {
+        expires_at: None,
         user: User {
             kind: "known".into(),
             display_name: "Dana Analyst".into(),
@@ -82,7 +83,7 @@ fn verified() -> Event {
 fn command_name(c: &Command) -> String {
     match c {
         Command::Query(q) => match q {
-            Query::Verify => "Verify",
+            Query::Verify | Query::VerifyAgain => "Verify",
             Query::Describe => "Describe",
             Query::ListSpaces { .. } => "ListSpaces",
             Query::ListPages { .. } => "ListPages",

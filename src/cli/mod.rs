@@ -52,6 +52,9 @@ pub enum Command {
     Check {
         #[arg(long)]
         json: bool,
+        /// Ask the site again even after a CAPTCHA (otherwise the stored CAPTCHA is the answer)
+        #[arg(long)]
+        retry: bool,
     },
     /// List every space the account can read
     Spaces {
@@ -309,7 +312,9 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
         None => crate::tui::run(settings, flags)
             .map(|()| Exit::Ok)
             .map_err(|e| CliError::Internal(e.to_string())),
-        Some(Command::Check { json }) => remote::run(Remote::Check { json }, settings, flags),
+        Some(Command::Check { json, retry }) => {
+            remote::run(Remote::Check { json, retry }, settings, flags)
+        }
         Some(Command::Spaces { json, limit }) => {
             remote::run(Remote::Spaces { json, limit }, settings, flags)
         }

@@ -12,6 +12,7 @@ use crate::audit::AuditEntry;
 use crate::confluence::classify::Outcome;
 use crate::confluence::client::{AuthMode, ClientError};
 use crate::credentials::CredentialError;
+use crate::vault::StoredSession;
 use crate::worker::audit_words::{self, CaptchaSeen};
 use crate::worker::{SessionInfo, WorkerError};
 
@@ -49,7 +50,7 @@ impl Ctx {
         let session = match outcome {
             Outcome::SessionExpired { reason, status } => {
                 let reason = reason.to_string();
-                self.expire(s.mode, &reason, Some(*status), None).await;
+                self.expire(s.mode, &reason, Some(*status)).await;
                 Some(SessionInfo::Expired {
                     reason,
                     status: Some(*status),
@@ -64,8 +65,7 @@ impl Ctx {
                     login_url: login_url.clone(),
                     off_site_login_ignored: *off_site_login_ignored,
                 };
-                self.expire(s.mode, "CAPTCHA challenge", Some(*status), Some(seen))
-                    .await;
+                self.captcha(s.mode, *status, seen).await;
                 Some(SessionInfo::Captcha {
                     login_url: login_url.clone(),
                     status: *status,
@@ -92,18 +92,12 @@ impl Ctx {
     }
 
     /// Audits a lost session and, in cookie mode, marks the cookies expired.
-    async fn expire(
-        self: &Arc<Self>,
-        mode: AuthMode,
-        reason: &str,
-        status: Option<u16>,
-        captcha: Option<CaptchaSeen>,
-    ) {
+    async fn expire(self: &Arc<Self>, mode: AuthMode, reason: &str, status: Option<u16>) {
         let me = self.clone();
         let reason = reason.to_string();
         let recorded = tokio::task::spawn_blocking(move || -> Result<(), CredentialError> {
             me.creds
-                .record(audit_words::session_lost(mode, &reason, status, captcha))?;
+                .record(audit_words::session_lost(mode, &reason, status, None))?;
             if mode == AuthMode::Cookie {
                 me.creds
                     .mark_expired(OffsetDateTime::now_utc(), &reason, status)?;
@@ -115,6 +109,33 @@ impl Ctx {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "could not record the expired session"),
             Err(e) => tracing::error!(error = %e, "could not record the expired session"),
+        }
+        *self.signed.lock().await = None;
+    }
+
+    /// Audits a CAPTCHA and stores it as the session's state (the cookies
+    /// are kept: the CAPTCHA, not the session, blocks sign-in).
+    async fn captcha(self: &Arc<Self>, mode: AuthMode, status: u16, seen: CaptchaSeen) {
+        let me = self.clone();
+        let login_url = seen.login_url.clone();
+        let recorded = tokio::task::spawn_blocking(move || -> Result<(), CredentialError> {
+            me.creds.record(audit_words::session_lost(
+                mode,
+                "CAPTCHA challenge",
+                Some(status),
+                Some(seen),
+            ))?;
+            me.creds.set_session(StoredSession::Captcha {
+                login_url,
+                status: Some(status),
+            })?;
+            Ok(())
+        })
+        .await;
+        match recorded {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "could not record the CAPTCHA"),
+            Err(e) => tracing::error!(error = %e, "could not record the CAPTCHA"),
         }
         *self.signed.lock().await = None;
     }
