@@ -7,6 +7,7 @@ pub mod output;
 mod remote;
 mod sites;
 mod token;
+mod watch;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -90,6 +91,18 @@ pub enum Command {
         /// Check the hash chain: exit 0 when intact, 1 at the first broken record
         #[arg(long)]
         verify: bool,
+    },
+    /// Keep the session alive in the foreground: verify every interval, print a line at every state change
+    Watch {
+        /// Seconds between verifications (default CONFLUENCE_KEEPALIVE_SECS, 600), ±10 % jitter
+        #[arg(long, value_name = "SECS")]
+        interval: Option<u64>,
+        /// Run this through `sh -c` when the user must act (default CONFLUENCE_NOTIFY_CMD)
+        #[arg(long, value_name = "CMD")]
+        notify: Option<String>,
+        /// One JSON object per line: {time,site,state,reason,user,expires_at,login_url}
+        #[arg(long)]
+        json: bool,
     },
     /// Run the built-in fake Confluence site alone (loopback only)
     DemoServer(crate::demo::DemoServerArgs),
@@ -321,6 +334,19 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
         Some(Command::Pages { space_key, json }) => {
             remote::run(Remote::Pages { space_key, json }, settings, flags)
         }
+        Some(Command::Watch {
+            interval,
+            notify,
+            json,
+        }) => watch::run(
+            watch::WatchArgs {
+                interval,
+                notify,
+                json,
+            },
+            settings,
+            flags,
+        ),
         Some(Command::DemoServer(_)) => unreachable_demo(),
         Some(Command::Cookies(c)) => with_stdout(|out| cookies::run(out, c, settings, flags)),
         Some(Command::Token(t)) => with_stdout(|out| token::run(out, t, &settings)),
