@@ -233,3 +233,68 @@ fn watch_reports_a_death_notifies_once_and_resumes_after_an_import() {
     assert_eq!(back["state"], "signed_in", "{back}");
     assert_eq!(watch.terminate().code(), Some(0));
 }
+
+/// The TUI in a real terminal (tmux): with keep-alive on, a session that
+/// dies shows EXPIRED without a key press, and an import from another
+/// process brings SIGNED IN back.
+#[test]
+fn the_tui_sees_a_death_and_a_fresh_import_without_a_key_press() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install tmux");
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let site = Site::server_dc(DemoFaults {
+        session_expire_after: Some(Duration::from_secs(4)),
+        ..DemoFaults::default()
+    });
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    let socket = format!("ctui-keepalive-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let script = format!(
+        "env -i PATH=\"$PATH\" TERM=xterm-256color CONFLUENCE_DATA_DIR='{}' CONFLUENCE_KDF_LOG_N=10 CONFLUENCE_BASE_URL='{}' CONFLUENCE_DEPLOYMENT=server CONFLUENCE_KEEPALIVE_SECS=1 '{}'",
+        sb.data().display(),
+        site.server.base_url().as_str(),
+        env!("CARGO_BIN_EXE_confluence-tui"),
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "k",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &script,
+    ]);
+    let wait_for = |needle: &str, limit: Duration| {
+        let deadline = Instant::now() + limit;
+        loop {
+            let s = tmux(&["capture-pane", "-p", "-t", "k"]);
+            if s.contains(needle) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} within {limit:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("SIGNED IN", Duration::from_secs(20));
+    // Dies 4 s after sign-in; keep-alive every second sees it.
+    wait_for("EXPIRED", Duration::from_secs(4 + 2 + 3));
+    import_live(&sb, &site);
+    wait_for("SIGNED IN", Duration::from_secs(10));
+    tmux(&["kill-server"]);
+}

@@ -193,7 +193,7 @@ async fn watch(
                     None
                 } else {
                     let doublings = failures.min(MAX_BACKOFF_DOUBLINGS);
-                    Some(tokio::time::Instant::now() + jittered(interval * 2u32.pow(doublings)))
+                    Some(tokio::time::Instant::now() + worker::keepalive_delay(interval * 2u32.pow(doublings)))
                 };
                 last = Some(seen);
             }
@@ -206,11 +206,6 @@ async fn watch(
 
 /// A far-away instant for a timer that is switched off.
 const FOREVER: Duration = Duration::from_secs(86_400 * 365);
-
-/// `interval` ±10 %, so many watchers do not knock at the same second.
-fn jittered(interval: Duration) -> Duration {
-    interval.mul_f64(0.9 + 0.2 * fastrand::f64())
-}
 
 /// Resolves on SIGINT or SIGTERM.
 fn stop_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {

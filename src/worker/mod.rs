@@ -215,6 +215,12 @@ pub enum SessionInfo {
     Failed { error: WorkerError },
 }
 
+/// The wait before the next keep-alive verification: `interval` ±10 %, so
+/// many watchers do not knock at the same second.
+pub fn keepalive_delay(interval: Duration) -> Duration {
+    interval.mul_f64(0.9 + 0.2 * fastrand::f64())
+}
+
 /// Below this much time left, a session is `expiring`.
 pub const EXPIRING_WITHIN: time::Duration = time::Duration::hours(24);
 
@@ -474,6 +480,23 @@ async fn run_mutations(
         }
         for q in follow_ups {
             let _ = follow.send(q.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keepalive_delay_stays_within_ten_percent() {
+        let interval = Duration::from_secs(600);
+        for _ in 0..1000 {
+            let d = keepalive_delay(interval);
+            assert!(
+                d >= Duration::from_secs(540) && d <= Duration::from_secs(660),
+                "{d:?}"
+            );
         }
     }
 }
