@@ -221,8 +221,15 @@ fn expiry_and_captcha_switch_to_status_with_the_reason() {
     })));
     assert_eq!(app.screen, Screen::Status);
     assert_eq!(app.session.badge(NOW), Badge::Expired);
-    assert_eq!(commands(&fx), ["Describe"]);
+    assert_eq!(commands(&fx), ["Bell", "Describe"], "the bell rings once");
+    // The keep-alive's next answer says the same: no bell, no screen switch.
     app.update(key('3'));
+    let fx = app.update(Msg::Worker(Event::Session(SessionInfo::Expired {
+        reason: "the site answered 401 Unauthorized".into(),
+        status: Some(401),
+    })));
+    assert!(fx.is_empty(), "{fx:?}");
+    assert_eq!(app.screen, Screen::Audit, "the user stays where they are");
     app.update(Msg::Worker(Event::Session(SessionInfo::Captcha {
         login_url: Some("https://example.atlassian.net/login.action".into()),
         status: 403,

@@ -355,6 +355,11 @@ impl Driver {
                 let _ = self.commands.send(c);
             }
             Effect::Quit => app.quit = true,
+            Effect::Bell => {
+                use std::io::Write;
+                let mut out = io::stdout();
+                let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+            }
             Effect::OpenUrl(url) => {
                 let tx = self.internal.clone();
                 tokio::task::spawn_blocking(move || {
