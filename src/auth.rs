@@ -15,6 +15,10 @@ pub(crate) struct ResolvedAuth {
     pub credential: Credential,
     /// A sentence: why this mode.
     pub why: String,
+    /// When the stored cookies expire (cookie mode only).
+    pub expires_at: Option<OffsetDateTime>,
+    /// The site's session state as stored in the vault.
+    pub stored: Option<crate::vault::StoredSession>,
 }
 
 /// No usable credential.
@@ -39,6 +43,19 @@ pub(crate) fn resolve(
     creds: &Credentials,
     now: OffsetDateTime,
 ) -> Result<ResolvedAuth, AuthError> {
+    let (doc, mut resolved) = choose(settings, creds, now)?;
+    resolved.stored = creds
+        .site()
+        .and_then(|site| doc.site(site))
+        .and_then(|c| c.session.clone());
+    Ok(resolved)
+}
+
+fn choose(
+    settings: &Settings,
+    creds: &Credentials,
+    now: OffsetDateTime,
+) -> Result<(crate::vault::VaultDocument, ResolvedAuth), AuthError> {
     let env_token = settings.api_token.clone();
     let needs_vault = creds.paths().vault_file.exists()
         && (settings.auth == AuthSetting::Auto
@@ -71,8 +88,10 @@ pub(crate) fn resolve(
     let cookie = |c: crate::cookies::jar::StoredCookies, why: String| ResolvedAuth {
         credential: Credential::Cookies { jar: c.jar },
         why,
+        expires_at: Some(c.expires_at),
+        stored: None,
     };
-    match settings.auth {
+    let chosen = match settings.auth {
         AuthSetting::Cookie => match usable {
             Some(c) => Ok(cookie(c, "CONFLUENCE_AUTH=cookie".into())),
             None => match expired_reason {
@@ -81,11 +100,11 @@ pub(crate) fn resolve(
             },
         },
         AuthSetting::Basic => match (username, token) {
-            (Some(username), Some(token)) => Ok(ResolvedAuth { credential: Credential::Basic { username, token }, why: "CONFLUENCE_AUTH=basic".into() }),
+            (Some(username), Some(token)) => Ok(ResolvedAuth { credential: Credential::Basic { username, token }, why: "CONFLUENCE_AUTH=basic".into(), expires_at: None, stored: None }),
             _ => Err(AuthError::NotConfigured("CONFLUENCE_AUTH=basic needs CONFLUENCE_USERNAME and CONFLUENCE_API_TOKEN".into())),
         },
         AuthSetting::Bearer => match token {
-            Some(token) => Ok(ResolvedAuth { credential: Credential::Bearer { token }, why: "CONFLUENCE_AUTH=bearer".into() }),
+            Some(token) => Ok(ResolvedAuth { credential: Credential::Bearer { token }, why: "CONFLUENCE_AUTH=bearer".into(), expires_at: None, stored: None }),
             None => Err(not_configured("CONFLUENCE_AUTH=bearer needs CONFLUENCE_API_TOKEN (a personal access token) or `confluence-tui token set`".into())),
         },
         AuthSetting::Auto => match (usable, username, token) {
@@ -93,17 +112,22 @@ pub(crate) fn resolve(
             (None, Some(username), Some(token)) => Ok(ResolvedAuth {
                 credential: Credential::Basic { username, token },
                 why: "auto: a user name and an API token are set".into(),
+                expires_at: None,
+                stored: None,
             }),
             (None, None, Some(token)) => Ok(ResolvedAuth {
                 credential: Credential::Bearer { token },
                 why: "auto: a token without a user name is sent as a personal access token".into(),
+                expires_at: None,
+                stored: None,
             }),
             (None, _, None) => match expired_reason {
                 Some(reason) => Err(AuthError::CookiesExpired { reason }),
                 None => Err(not_configured(format!("no credentials: {HOW_TO_CONFIGURE}"))),
             },
         },
-    }
+    };
+    chosen.map(|r| (doc, r))
 }
 
 /// "no credentials for B; the vault holds credentials for A" when the

@@ -19,6 +19,7 @@ pub(crate) const DEFAULT_COOKIE_TTL_DAYS: u32 = 14;
 pub(crate) const DEFAULT_TIMEOUT_SECS: u64 = 30;
 /// How long to wait for another process's vault or audit lock.
 pub(crate) const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 30;
+pub(crate) const DEFAULT_KEEPALIVE_SECS: u64 = 600;
 
 /// A setting that could not be used. Names the setting, the bad value (unless
 /// secret) and what a valid one looks like.
@@ -96,6 +97,11 @@ pub struct Settings {
     /// How long to wait for another process's vault or audit lock
     /// (`CONFLUENCE_LOCK_TIMEOUT_SECS`).
     pub lock_timeout: Duration,
+    /// Background verification interval (`CONFLUENCE_KEEPALIVE_SECS`);
+    /// zero turns keep-alive off in the TUI.
+    pub keepalive_interval: Duration,
+    /// Run through `sh -c` when the user must act (`CONFLUENCE_NOTIFY_CMD`).
+    pub notify_cmd: Option<String>,
     /// The `.env` file that was read, if any.
     pub env_file_used: Option<PathBuf>,
     /// The `.env` file that was looked for (shown in guidance).
@@ -213,6 +219,16 @@ impl Settings {
             0..=3600,
             "a whole number of seconds from 0 (do not wait) to 3600, e.g. 30",
         )?;
+        let keepalive_secs: u64 = parse_number(
+            src,
+            "CONFLUENCE_KEEPALIVE_SECS",
+            DEFAULT_KEEPALIVE_SECS,
+            0..=86_400,
+            "a whole number of seconds from 0 (off) to 86400, e.g. 600",
+        )?;
+        let notify_cmd = src
+            .get("CONFLUENCE_NOTIFY_CMD")
+            .filter(|c| !c.trim().is_empty());
         let ca_bundle = src.get("CONFLUENCE_CA_BUNDLE").map(PathBuf::from);
         if let Some(path) = &ca_bundle
             && !path.is_file()
@@ -256,6 +272,8 @@ impl Settings {
             ca_bundle,
             timeout: Duration::from_secs(timeout_secs),
             lock_timeout: Duration::from_secs(lock_timeout_secs),
+            keepalive_interval: Duration::from_secs(keepalive_secs),
+            notify_cmd,
             env_file_used,
             env_file_looked_for,
         })

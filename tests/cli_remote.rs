@@ -405,7 +405,8 @@ fn captcha_header_form_shows_the_login_url_and_is_never_retried() {
     assert!(r.stderr.contains("cookies import"), "{}", r.stderr);
     let events = audit_events(&sb);
     assert!(events.contains(&"captcha_challenge".into()), "{events:?}");
-    assert_eq!(cookie_state(&sb, &site), "expired");
+    // The cookies are kept: the CAPTCHA, not the session, blocks sign-in.
+    assert_eq!(cookie_state(&sb, &site), "valid");
 
     // Token mode: same exit, JSON names the login URL.
     let sb = Sandbox::new();
@@ -418,6 +419,87 @@ fn captcha_header_form_shows_the_login_url_and_is_never_retried() {
     assert_eq!(v["login_url"], login.as_str());
     assert!(v["message"].as_str().unwrap().contains("browser"), "{v}");
     assert_eq!(audit_events(&sb), ["captcha_challenge"]);
+}
+
+#[test]
+fn a_captcha_stays_a_captcha_without_asking_the_site_until_retry() {
+    let site = Site::server_dc();
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    site.faults(|f| f.captcha = Some(CaptchaForm::Header403));
+    let login = format!("http://{}/login.action", site.server.addr());
+    for _ in 0..2 {
+        let r = check(&sb, &site, Auth::Stored);
+        assert_exit(&r, 4, "captcha, stored");
+        assert!(r.stderr.contains(&login), "login URL shown: {}", r.stderr);
+    }
+    assert_eq!(site.count(), 1, "the second check answered from the vault");
+    let (r, v) = check_json(&sb, &site, Auth::Stored);
+    assert_exit(&r, 4, "captcha json, stored");
+    assert_eq!(v["state"], "captcha");
+    assert_eq!(v["login_url"], login.as_str());
+    assert_eq!(site.count(), 1, "still not asked");
+
+    // --retry asks again; the CAPTCHA is still there.
+    let r = run(cmd(&sb, &site, Auth::Stored), &["check", "--retry"]);
+    assert_exit(&r, 4, "captcha, retried");
+    assert_eq!(site.count(), 2, "--retry asked the site");
+
+    // Solved in the browser: a plain check still answers from the vault,
+    // a retry that succeeds ends the CAPTCHA state.
+    site.faults(|f| f.captcha = None);
+    assert_exit(&check(&sb, &site, Auth::Stored), 4, "still stored");
+    assert_eq!(site.count(), 2);
+    let r = run(cmd(&sb, &site, Auth::Stored), &["check", "--retry"]);
+    assert_exit(&r, 0, "retry succeeds");
+    let (r, v) = check_json(&sb, &site, Auth::Stored);
+    assert_exit(&r, 0, "signed in again");
+    assert_eq!(v["state"], "signed_in");
+}
+
+#[test]
+fn fresh_cookies_end_the_captcha_state() {
+    let site = Site::server_dc();
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    site.faults(|f| f.captcha = Some(CaptchaForm::Header403));
+    assert_exit(&check(&sb, &site, Auth::Stored), 4, "captcha");
+    site.faults(|f| f.captcha = None);
+    import_live(&sb, &site);
+    let before = site.count();
+    assert_exit(&check(&sb, &site, Auth::Stored), 0, "fresh cookies");
+    assert_eq!(site.count() - before, 1);
+}
+
+#[test]
+fn check_json_gives_the_state_and_the_expiry() {
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    let (r, v) = check_json(&sb, &site, Auth::Stored);
+    assert_exit(&r, 0, "signed in");
+    assert_eq!(v["state"], "signed_in", "{v}");
+    let at = v["expires_at"].as_str().expect("expires_at");
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap();
+    let secs = v["expires_in_secs"].as_i64().expect("expires_in_secs");
+    assert!(secs > 86_400, "{v}");
+
+    // Token mode: no expiry known.
+    let sb = Sandbox::new();
+    let (r, v) = check_json(&sb, &site, Auth::Basic(DEMO_API_TOKEN));
+    assert_exit(&r, 0, "basic");
+    assert_eq!(v["state"], "signed_in");
+    assert!(
+        v["expires_at"].is_null() && v["expires_in_secs"].is_null(),
+        "{v}"
+    );
+
+    // A dead session.
+    let sb = Sandbox::new();
+    import_dead(&sb, &site);
+    let (r, v) = check_json(&sb, &site, Auth::Stored);
+    assert_exit(&r, 3, "dead");
+    assert_eq!(v["state"], "expired", "{v}");
 }
 
 #[test]

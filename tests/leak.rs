@@ -310,6 +310,7 @@ fn debug_output_of_every_credential_type_hides_values() {
             cookies: Some(stored),
             api_token: Some(SecretString::from(TOKEN)),
             token_saved_at: None,
+            session: None,
         },
     );
     assert_clean("Debug of VaultDocument", &format!("{doc:?}"));
@@ -514,6 +515,7 @@ fn a_version_1_vault_bound_to_a_site_leaks_nothing() {
         )),
         api_token: Some(SecretString::from(TOKEN)),
         token_saved_at: Some(now),
+        session: None,
     };
     let vault = Vault::new(
         sb.vault(),

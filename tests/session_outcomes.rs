@@ -523,9 +523,10 @@ async fn worker_reports_captcha_rejection_and_anonymous() {
     }
     assert_eq!(s.request_count(), 1, "never retried");
     assert!(env.audit_events().contains(&AuditEvent::CaptchaChallenge));
+    // The cookies are kept; the CAPTCHA is the session's stored state.
     assert!(matches!(
         env.cookie_state(),
-        Some(ExpiryState::MarkedExpired { .. })
+        Some(ExpiryState::Valid { .. })
     ));
 
     s.set_faults(DemoFaults::default());

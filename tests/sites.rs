@@ -160,6 +160,7 @@ fn write_v1_vault(sb: &Sandbox) {
         )),
         api_token: Some(SecretString::from(TOKEN_SENTINEL)),
         token_saved_at: Some(now),
+        session: None,
     };
     let vault = Vault::new(
         sb.vault(),

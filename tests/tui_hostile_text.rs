@@ -50,6 +50,7 @@ fn key(code: KeyCode) -> Msg {
 
 fn signed_in_event() -> Event {
     Event::Session(SessionInfo::SignedIn {
+        expires_at: None,
         user: User {
             kind: "known".into(),
             display_name: format!("Eve{EVIL}"),

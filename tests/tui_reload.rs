@@ -91,6 +91,7 @@ fn a_reload_changes_the_rendered_header_and_status() {
 
     // The verification that follows signs in on the new site.
     app.update(Msg::Worker(Event::Session(SessionInfo::SignedIn {
+        expires_at: None,
         user: User {
             kind: "known".into(),
             display_name: "Dana Analyst".into(),
@@ -110,6 +111,7 @@ fn a_reload_changes_the_rendered_header_and_status() {
 fn a_reload_to_another_site_forgets_the_old_session() {
     let mut app = App::new(SessionView::new(&example_site()), NOW, Duration::days(14));
     app.update(Msg::Worker(Event::Session(SessionInfo::SignedIn {
+        expires_at: None,
         user: User {
             kind: "known".into(),
             display_name: "Dana Analyst".into(),

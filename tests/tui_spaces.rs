@@ -104,6 +104,7 @@ fn listing_generation(effects: &[Effect]) -> Option<Generation> {
 fn signed_in() -> (App, Generation) {
     let mut a = app();
     let effects = a.update(Msg::Worker(Event::Session(SessionInfo::SignedIn {
+        expires_at: None,
         user: User {
             kind: "known".into(),
             display_name: "Dana Example".into(),

@@ -66,6 +66,7 @@ fn stored(expires_in: Duration, state: ExpiryState) -> Event {
 
 fn verified() -> Event {
     Event::Session(SessionInfo::SignedIn {
+        expires_at: None,
         user: User {
             kind: "known".into(),
             display_name: "Dana Analyst".into(),
@@ -82,7 +83,7 @@ fn verified() -> Event {
 fn command_name(c: &Command) -> String {
     match c {
         Command::Query(q) => match q {
-            Query::Verify => "Verify",
+            Query::Verify | Query::VerifyAgain => "Verify",
             Query::Describe => "Describe",
             Query::ListSpaces { .. } => "ListSpaces",
             Query::ListPages { .. } => "ListPages",
@@ -220,8 +221,15 @@ fn expiry_and_captcha_switch_to_status_with_the_reason() {
     })));
     assert_eq!(app.screen, Screen::Status);
     assert_eq!(app.session.badge(NOW), Badge::Expired);
-    assert_eq!(commands(&fx), ["Describe"]);
+    assert_eq!(commands(&fx), ["Bell", "Describe"], "the bell rings once");
+    // The keep-alive's next answer says the same: no bell, no screen switch.
     app.update(key('3'));
+    let fx = app.update(Msg::Worker(Event::Session(SessionInfo::Expired {
+        reason: "the site answered 401 Unauthorized".into(),
+        status: Some(401),
+    })));
+    assert!(fx.is_empty(), "{fx:?}");
+    assert_eq!(app.screen, Screen::Audit, "the user stays where they are");
     app.update(Msg::Worker(Event::Session(SessionInfo::Captcha {
         login_url: Some("https://example.atlassian.net/login.action".into()),
         status: 403,

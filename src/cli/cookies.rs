@@ -41,7 +41,10 @@ pub(super) fn run(
             // The check prints on its own: everything so far goes first.
             out.flush()?;
             super::remote::run(
-                super::remote::Remote::Check { json: false },
+                super::remote::Remote::Check {
+                    json: false,
+                    retry: false,
+                },
                 settings,
                 flags,
             )

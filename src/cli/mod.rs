@@ -7,6 +7,7 @@ pub mod output;
 mod remote;
 mod sites;
 mod token;
+mod watch;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -53,6 +54,9 @@ pub enum Command {
         /// One JSON object: ok, reason, message, user, login_url
         #[arg(long)]
         json: bool,
+        /// Ask the site again even after a CAPTCHA (otherwise the stored CAPTCHA is the answer)
+        #[arg(long)]
+        retry: bool,
     },
     /// List every space the account can read
     Spaces {
@@ -91,6 +95,18 @@ pub enum Command {
         /// Check the hash chain and the head stored in the vault: exit 0 when intact, 1 at the first broken record or when records are cut off the end
         #[arg(long)]
         verify: bool,
+    },
+    /// Keep the session alive in the foreground: verify every interval, print a line at every state change
+    Watch {
+        /// Seconds between verifications (default CONFLUENCE_KEEPALIVE_SECS, 600), ±10 % jitter
+        #[arg(long, value_name = "SECS")]
+        interval: Option<u64>,
+        /// Run this through `sh -c` when the user must act (default CONFLUENCE_NOTIFY_CMD)
+        #[arg(long, value_name = "CMD")]
+        notify: Option<String>,
+        /// One JSON object per line: {time,site,state,reason,user,expires_at,login_url}
+        #[arg(long)]
+        json: bool,
     },
     /// Run the built-in fake Confluence site alone (loopback only)
     DemoServer(crate::demo::DemoServerArgs),
@@ -314,13 +330,28 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
         None => crate::tui::run(settings, flags)
             .map(|()| Exit::Ok)
             .map_err(|e| CliError::Internal(e.to_string())),
-        Some(Command::Check { json }) => remote::run(Remote::Check { json }, settings, flags),
+        Some(Command::Check { json, retry }) => {
+            remote::run(Remote::Check { json, retry }, settings, flags)
+        }
         Some(Command::Spaces { json, limit }) => {
             remote::run(Remote::Spaces { json, limit }, settings, flags)
         }
         Some(Command::Pages { space_key, json }) => {
             remote::run(Remote::Pages { space_key, json }, settings, flags)
         }
+        Some(Command::Watch {
+            interval,
+            notify,
+            json,
+        }) => watch::run(
+            watch::WatchArgs {
+                interval,
+                notify,
+                json,
+            },
+            settings,
+            flags,
+        ),
         Some(Command::DemoServer(_)) => unreachable_demo(),
         Some(Command::Cookies(c)) => with_stdout(|out| cookies::run(out, c, settings, flags)),
         Some(Command::Token(t)) => with_stdout(|out| token::run(out, t, &settings)),

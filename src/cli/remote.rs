@@ -18,7 +18,7 @@ use crate::worker::{
 
 /// Which remote command to run.
 pub(super) enum Remote {
-    Check { json: bool },
+    Check { json: bool, retry: bool },
     Spaces { json: bool, limit: Option<usize> },
     Pages { space_key: String, json: bool },
 }
@@ -26,9 +26,9 @@ pub(super) enum Remote {
 impl Remote {
     fn json(&self) -> bool {
         match self {
-            Remote::Check { json } | Remote::Spaces { json, .. } | Remote::Pages { json, .. } => {
-                *json
-            }
+            Remote::Check { json, .. }
+            | Remote::Spaces { json, .. }
+            | Remote::Pages { json, .. } => *json,
         }
     }
 }
@@ -38,7 +38,7 @@ pub(super) fn run(
     settings: Settings,
     flags: FlagOverrides,
 ) -> Result<Exit, CliError> {
-    let check_json = matches!(remote, Remote::Check { json: true });
+    let check_json = matches!(remote, Remote::Check { json: true, .. });
     let mut out = Output::stdout();
     // Without a site there is nothing to verify: a configuration error (exit
     // 2) naming the setting, not "authentication needed".
@@ -78,7 +78,8 @@ async fn run_query(
     let mut w = worker::spawn(settings, opts);
     let generation = Generation::default().next();
     let query = match &remote {
-        Remote::Check { .. } => Query::Verify,
+        Remote::Check { retry: false, .. } => Query::Verify,
+        Remote::Check { retry: true, .. } => Query::VerifyAgain,
         Remote::Spaces { limit, .. } => Query::ListSpaces {
             generation,
             max: *limit,
@@ -93,24 +94,32 @@ async fn run_query(
         return Err(CliError::Internal("the worker stopped".into()));
     }
     let json = remote.json();
-    let check_json = matches!(remote, Remote::Check { json: true });
+    let check_json = matches!(remote, Remote::Check { json: true, .. });
     let mut listing = JsonArray::default();
     // Why the session failed, when the worker said so before the failure.
     let mut session: Option<SessionInfo> = None;
     while let Some(ev) = w.events.recv().await {
         match ev {
-            Event::Session(SessionInfo::SignedIn {
-                user,
-                mode,
-                why,
-                deployment,
-            }) => {
+            Event::Session(
+                ref info @ SessionInfo::SignedIn {
+                    ref user,
+                    mode,
+                    ref why,
+                    deployment,
+                    expires_at,
+                },
+            ) => {
                 if !matches!(remote, Remote::Check { .. }) {
                     continue;
                 }
                 if json {
+                    let now = time::OffsetDateTime::now_utc();
                     let v = json!({"ok": true, "site": site, "deployment": deployment.to_string(),
-                        "mode": mode, "why": why, "user": user});
+                        "mode": mode, "why": why, "user": user,
+                        "state": info.state_word(now),
+                        "expires_at": expires_at.map(crate::credentials::rfc3339),
+                        "expires_in_secs": expires_at.map(|at| (at - now).whole_seconds().max(0)),
+                        "login_url": Option::<String>::None});
                     out.line(v)?;
                 } else {
                     // The display name is the server's: shown, never obeyed.
@@ -118,7 +127,7 @@ async fn run_query(
                         "Signed in to {} ({deployment}) as {} using {mode} auth ({}).",
                         for_terminal(&site),
                         for_terminal(&user.display_name),
-                        for_terminal(&why)
+                        for_terminal(why)
                     ))?;
                 }
                 out.flush()?;
@@ -293,6 +302,16 @@ fn code_for(class: ErrorClass) -> &'static str {
     }
 }
 
+/// The session state word of `check --json` for a failure's reason code.
+fn state_for(code: &str) -> &'static str {
+    match code {
+        "session_expired" | "auth_failed" => "expired",
+        "captcha" => "captcha",
+        "network" | "internal" => "unreachable",
+        _ => "no_credentials",
+    }
+}
+
 /// A session that is not signed in, as a failure with what to do next.
 fn session_failure(json: bool, out: &mut Output, info: &SessionInfo) -> CliError {
     match info {
@@ -346,8 +365,9 @@ fn fail(
     login_url: Option<String>,
 ) -> CliError {
     if json {
-        let v =
-            json!({"ok": false, "reason": code, "message": error.message, "login_url": login_url});
+        let v = json!({"ok": false, "state": state_for(code), "reason": code,
+            "message": error.message, "login_url": login_url,
+            "expires_at": Option::<String>::None, "expires_in_secs": Option::<i64>::None});
         if let Err(e) = out.line(v).and_then(|()| out.flush()) {
             return e.into();
         }

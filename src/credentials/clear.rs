@@ -27,6 +27,7 @@ impl Credentials {
                 let removed = self.update("clear cookies", |doc: &mut VaultDocument| {
                     let mut removed = 0;
                     let mut take = |c: &mut SiteCredentials| {
+                        c.session = None;
                         removed += c.cookies.take().map_or(0, |c| c.jar.len());
                     };
                     match &site {

@@ -78,7 +78,10 @@ impl Credentials {
         let stored = StoredCookies::new(parsed.jar, source.clone(), now, self.ttl);
         let expires_at = stored.expires_at;
         self.update("store cookies", |doc: &mut VaultDocument| {
-            doc.site_mut(&site).cookies = Some(stored);
+            let entry = doc.site_mut(&site);
+            entry.cookies = Some(stored);
+            // Fresh credentials: whatever the old ones met is history.
+            entry.session = None;
         })?;
         self.audit.append(
             AuditEntry::new(

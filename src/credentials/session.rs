@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::audit::{AuditDetails, AuditEntry, AuditEvent, AuditOutcome};
 use crate::cookies::jar::{CookieJar, CookieSource, StoredCookies};
-use crate::vault::VaultDocument;
+use crate::vault::{StoredSession, VaultDocument};
 
 use super::{CredentialError, Credentials};
 
@@ -21,13 +21,14 @@ impl Credentials {
         let Some(site) = self.site.clone() else {
             return Ok(false);
         };
-        let marked = self.update("mark cookies expired", |doc: &mut VaultDocument| match doc
-            .sites
-            .get_mut(site.as_str())
-            .and_then(|s| s.cookies.as_mut())
-        {
-            Some(c) => c.mark_expired(now, reason).then(|| c.jar.names()),
-            None => None,
+        let marked = self.update("mark cookies expired", |doc: &mut VaultDocument| {
+            let entry = doc.sites.get_mut(site.as_str())?;
+            let c = entry.cookies.as_mut()?;
+            let marked = c.mark_expired(now, reason).then(|| c.jar.names());
+            entry.session = Some(StoredSession::Expired {
+                reason: reason.to_string(),
+            });
+            marked
         })?;
         if let Some(names) = &marked {
             self.audit.append(
@@ -93,6 +94,27 @@ impl Credentials {
             )?;
         }
         Ok(())
+    }
+
+    /// The configured site's stored session state (one scrypt run).
+    pub fn stored_session(&self) -> Result<Option<StoredSession>, CredentialError> {
+        let doc = self.read("read the vault")?.unwrap_or_default();
+        Ok(self.own(&doc).session)
+    }
+
+    /// Records the configured site's session state; nothing is written when
+    /// it is already the stored one. Returns whether it changed.
+    pub(crate) fn set_session(&self, state: StoredSession) -> Result<bool, CredentialError> {
+        let Some(site) = self.site.clone() else {
+            return Ok(false);
+        };
+        if self.stored_session()?.as_ref() == Some(&state) {
+            return Ok(false);
+        }
+        self.update("record the session state", |doc: &mut VaultDocument| {
+            doc.site_mut(&site).session = Some(state);
+        })?;
+        Ok(true)
     }
 
     /// Appends a record about the session (verification, expiry, CAPTCHA).

@@ -35,6 +35,7 @@ impl Credentials {
             let entry = doc.site_mut(&site);
             entry.api_token = Some(token);
             entry.token_saved_at = Some(now);
+            entry.session = None;
         })?;
         self.audit.append(
             AuditEntry::new(

@@ -46,6 +46,9 @@ pub struct DemoServerArgs {
     /// The session cookie dies this many seconds after it was issued
     #[arg(long)]
     pub expire_after_secs: Option<u64>,
+    /// The session dies after this many seconds without a request
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout_secs: Option<u64>,
     /// Answer every API request with a CAPTCHA challenge until a browser sign-in
     #[arg(long, value_enum)]
     pub captcha: Option<CaptchaArg>,
@@ -111,6 +114,7 @@ impl DemoServerArgs {
             latency: Duration::from_millis(self.latency_ms),
             session_expire_after_requests: self.expire_after_requests,
             session_expire_after: self.expire_after_secs.map(Duration::from_secs),
+            session_idle_timeout: self.idle_timeout_secs.map(Duration::from_secs),
             captcha: self.captcha.map(|c| match c {
                 CaptchaArg::Header => CaptchaForm::Header403,
                 CaptchaArg::Seraph => CaptchaForm::Seraph401,

@@ -27,6 +27,9 @@ pub struct DemoFaults {
     pub session_expire_after_requests: Option<u64>,
     /// The issued session cookie dies this long after it was issued.
     pub session_expire_after: Option<Duration>,
+    /// The issued session cookie dies after this long without a request
+    /// signed in with it (Data Center's idle timeout).
+    pub session_idle_timeout: Option<Duration>,
     /// Answer every API request with this CAPTCHA challenge until a sign-in
     /// through the `/login` form clears it.
     pub captcha: Option<CaptchaForm>,
@@ -81,6 +84,7 @@ impl Default for DemoFaults {
             latency: Duration::ZERO,
             session_expire_after_requests: None,
             session_expire_after: None,
+            session_idle_timeout: None,
             captcha: None,
             captcha_login_url: None,
             rate_limit_every: None,

@@ -44,6 +44,8 @@ pub struct Session {
     current: String,
     xsrf: String,
     issued_at: Instant,
+    /// When a request last came signed in with the session.
+    last_used: Instant,
     uses: u64,
     /// The value before the last rotation and how many more uses it gets.
     previous: Option<(String, u32)>,
@@ -60,6 +62,7 @@ impl Session {
             current,
             xsrf,
             issued_at: Instant::now(),
+            last_used: Instant::now(),
             uses: 0,
             previous: None,
             rng,
@@ -70,13 +73,16 @@ impl Session {
         let by_count = matches!(faults.session_expire_after_requests, Some(n) if self.uses >= n);
         let by_age =
             matches!(faults.session_expire_after, Some(d) if self.issued_at.elapsed() >= d);
-        by_count || by_age
+        let by_idle =
+            matches!(faults.session_idle_timeout, Some(d) if self.last_used.elapsed() >= d);
+        by_count || by_age || by_idle
     }
 
     /// Starts a new session (a sign-in): the old values die.
     pub(crate) fn renew(&mut self) {
         self.current = new_value(&mut self.rng);
         self.issued_at = Instant::now();
+        self.last_used = Instant::now();
         self.uses = 0;
         self.previous = None;
     }
@@ -123,6 +129,7 @@ impl Session {
             return Caller::Rejected;
         }
         self.uses += 1;
+        self.last_used = Instant::now();
         if !faults.rotate_cookies {
             return Caller::User { set_cookie: None };
         }

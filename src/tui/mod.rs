@@ -186,6 +186,14 @@ async fn run_app(
         settings.cookie_ttl,
     );
     app.audit.set_time_offset(local);
+    // Keep-alive: a verification every interval (jittered) keeps idle
+    // sessions alive and shows a death without a key press. The worker
+    // answers from the stored state after a CAPTCHA, never asking the site.
+    let keepalive = settings.keepalive_interval;
+    let next_keepalive = |now: tokio::time::Instant| {
+        (!keepalive.is_zero()).then(|| now + worker::keepalive_delay(keepalive))
+    };
+    let mut keepalive_due = next_keepalive(tokio::time::Instant::now());
     let mut w = worker::spawn(settings, opts);
     let (internal_tx, mut internal_rx) = mpsc::unbounded_channel::<Msg>();
     // Cookies dropped into the intake file, another process's vault writes
@@ -241,6 +249,11 @@ async fn run_app(
             },
             m = internal_rx.recv() => m,
             _ = sleep_or_never(tick) => Some(Msg::Tick(OffsetDateTime::now_utc())),
+            _ = sleep_until_or_never(keepalive_due) => {
+                let _ = w.query(worker::Query::Verify);
+                keepalive_due = next_keepalive(tokio::time::Instant::now());
+                None
+            }
         };
         let Some(msg) = msg else { continue };
         // A reload may have moved the data directory: watch the new one.
@@ -310,6 +323,13 @@ fn tick_period(app: &App) -> Option<Duration> {
     })
 }
 
+async fn sleep_until_or_never(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn sleep_or_never(d: Option<Duration>) {
     match d {
         Some(d) => tokio::time::sleep(d).await,
@@ -335,6 +355,11 @@ impl Driver {
                 let _ = self.commands.send(c);
             }
             Effect::Quit => app.quit = true,
+            Effect::Bell => {
+                use std::io::Write;
+                let mut out = io::stdout();
+                let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+            }
             Effect::OpenUrl(url) => {
                 let tx = self.internal.clone();
                 tokio::task::spawn_blocking(move || {

@@ -221,6 +221,7 @@ impl SessionView {
                 mode,
                 why,
                 deployment,
+                ..
             } => {
                 self.user = Some(user.display_name.clone());
                 self.mode = Some(*mode);

@@ -60,6 +60,32 @@ pub struct SiteCredentials {
         skip_serializing_if = "Option::is_none"
     )]
     pub token_saved_at: Option<OffsetDateTime>,
+    /// The session's last known state on this site (absent in vaults
+    /// written before it was recorded, and after fresh credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<StoredSession>,
+}
+
+/// A site's session state as last learnt, kept with its credentials so
+/// every process (and the next run) knows it. `unreachable` is never
+/// stored: a network failure says nothing about the session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum StoredSession {
+    SignedIn,
+    /// Signed in, with the cookies' expiry or the TTL within 24 h.
+    Expiring,
+    Expired {
+        reason: String,
+    },
+    /// A CAPTCHA blocks sign-in; it stays until fresh credentials are
+    /// stored or a verification the user asked for succeeds.
+    Captcha {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        login_url: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+    },
 }
 
 impl SiteCredentials {
@@ -82,7 +108,8 @@ impl VaultDocument {
 
     /// Removes the sites that hold nothing (kept out of the file).
     pub(crate) fn prune(&mut self) {
-        self.sites.retain(|_, c| !c.is_empty());
+        self.sites
+            .retain(|_, c| !c.is_empty() || c.session.is_some());
     }
 
     /// Moves credentials read from a version 1 file under `site`. Returns

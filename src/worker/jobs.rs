@@ -22,6 +22,7 @@ use crate::confluence::classify::Outcome;
 use crate::confluence::client::{ClientError, RetryPolicy};
 use crate::credentials::{CredentialError, Credentials, ImportInput};
 use crate::exit::ErrorClass;
+use crate::vault::StoredSession;
 
 tokio::task_local! {
     /// The query a request belongs to, so a wait notice can say which.
@@ -87,7 +88,8 @@ impl Ctx {
         CURRENT_QUERY
             .scope(kind, async move {
                 match query {
-                    Query::Verify => self.verify().await,
+                    Query::Verify => self.verify(false).await,
+                    Query::VerifyAgain => self.verify(true).await,
                     Query::Describe => self.describe().await,
                     Query::ListSpaces { generation, max } => {
                         self.list_spaces(generation, max).await
@@ -226,10 +228,15 @@ impl Ctx {
         }
     }
 
-    async fn verify(self: &Arc<Self>) {
+    /// Verifies the session; `again` (asked by the user) asks the site
+    /// even in the CAPTCHA state.
+    async fn verify(self: &Arc<Self>, again: bool) {
         let Some(s) = self.signed(Asker::Verify).await else {
             return;
         };
+        if !again && self.held_by_captcha(Asker::Verify, &s) {
+            return;
+        }
         let result = s.client.current_user().await;
         self.upkeep(&s).await;
         match result {
@@ -244,11 +251,18 @@ impl Ctx {
                     self.report(Asker::Verify, None, e);
                     return;
                 }
+                let now = OffsetDateTime::now_utc();
+                let state = match s.expires_at {
+                    Some(at) if at - now <= super::EXPIRING_WITHIN => StoredSession::Expiring,
+                    _ => StoredSession::SignedIn,
+                };
+                self.remember(&s, state).await;
                 self.send(Event::Session(SessionInfo::SignedIn {
                     user,
                     mode: s.mode,
                     why: s.why.clone(),
                     deployment: s.client.deployment(),
+                    expires_at: s.expires_at,
                 }));
             }
             Ok(_) => {
@@ -288,6 +302,9 @@ impl Ctx {
         let Some(s) = self.signed(Asker::Spaces(generation)).await else {
             return;
         };
+        if self.held_by_captcha(Asker::Spaces(generation), &s) {
+            return;
+        }
         if !self.check_identity(Asker::Spaces(generation), &s).await {
             return;
         }
@@ -310,6 +327,9 @@ impl Ctx {
         let Some(s) = self.signed(Asker::Pages(generation)).await else {
             return;
         };
+        if self.held_by_captcha(Asker::Pages(generation), &s) {
+            return;
+        }
         if !self.check_identity(Asker::Pages(generation), &s).await {
             return;
         }

@@ -42,7 +42,11 @@ use crate::vault::MachineIdSource;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Query {
     /// Check the credentials now (current user); answered by `Event::Session`.
+    /// After a CAPTCHA it answers from the stored state without asking.
     Verify,
+    /// A verification the user asked for: asks the site even after a CAPTCHA
+    /// (`check --retry`); success ends the CAPTCHA state.
+    VerifyAgain,
     /// Report what is stored; answered by `Event::Stored`. Runs scrypt only
     /// when the vault file changed since the last answer.
     Describe,
@@ -63,7 +67,7 @@ impl Query {
     /// Which slot the query runs in.
     pub fn kind(&self) -> QueryKind {
         match self {
-            Query::Verify => QueryKind::Verify,
+            Query::Verify | Query::VerifyAgain => QueryKind::Verify,
             Query::Describe => QueryKind::Describe,
             Query::ListSpaces { .. } => QueryKind::Spaces,
             Query::ListPages { .. } => QueryKind::Pages,
@@ -198,6 +202,8 @@ pub enum SessionInfo {
         mode: AuthMode,
         why: String,
         deployment: Deployment,
+        /// When the stored cookies expire (cookie mode only).
+        expires_at: Option<time::OffsetDateTime>,
     },
     /// No usable credentials; the message says what to set.
     NotConfigured { message: String },
@@ -212,7 +218,36 @@ pub enum SessionInfo {
     Failed { error: WorkerError },
 }
 
+/// The wait before the next keep-alive verification: `interval` ±10 %, so
+/// many watchers do not knock at the same second.
+pub fn keepalive_delay(interval: Duration) -> Duration {
+    interval.mul_f64(0.9 + 0.2 * fastrand::f64())
+}
+
+/// Below this much time left, a session is `expiring`.
+pub const EXPIRING_WITHIN: time::Duration = time::Duration::hours(24);
+
 impl SessionInfo {
+    /// The state word of `check --json` and `watch`: `signed_in`,
+    /// `expiring`, `expired`, `captcha`, `unreachable`, `no_credentials`.
+    pub fn state_word(&self, now: time::OffsetDateTime) -> &'static str {
+        match self {
+            SessionInfo::SignedIn { expires_at, .. } => match expires_at {
+                Some(at) if *at - now <= EXPIRING_WITHIN => "expiring",
+                _ => "signed_in",
+            },
+            SessionInfo::NotConfigured { .. } => "no_credentials",
+            SessionInfo::Expired { .. } => "expired",
+            SessionInfo::Captcha { .. } => "captcha",
+            SessionInfo::Failed { error } => match error.class {
+                ErrorClass::Network | ErrorClass::Internal => "unreachable",
+                ErrorClass::Captcha => "captcha",
+                ErrorClass::Usage | ErrorClass::Vault => "no_credentials",
+                ErrorClass::Auth => "expired",
+            },
+        }
+    }
+
     /// The class of the failure, `None` when signed in.
     pub fn class(&self) -> Option<ErrorClass> {
         match self {
@@ -460,6 +495,23 @@ async fn run_mutations(
         }
         for q in follow_ups {
             let _ = follow.send(q.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keepalive_delay_stays_within_ten_percent() {
+        let interval = Duration::from_secs(600);
+        for _ in 0..1000 {
+            let d = keepalive_delay(interval);
+            assert!(
+                d >= Duration::from_secs(540) && d <= Duration::from_secs(660),
+                "{d:?}"
+            );
         }
     }
 }

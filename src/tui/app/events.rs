@@ -28,6 +28,7 @@ impl App {
 
     pub(super) fn on_worker(&mut self, ev: Event, effects: &mut Vec<Effect>) {
         let was_signed_in = self.session.is_signed_in();
+        let was = std::mem::discriminant(&self.session.state);
         let saved_before = self.stored_saved_at();
         self.session.on_event(&ev, self.now);
         match &ev {
@@ -39,7 +40,10 @@ impl App {
             }
             Event::Session(info) => {
                 self.waiting = None;
-                self.on_session(info, was_signed_in, effects);
+                // A keep-alive answer that repeats the state (still
+                // expired, still a CAPTCHA) is news to nobody.
+                let news = std::mem::discriminant(&self.session.state) != was;
+                self.on_session(info, was_signed_in, news, effects);
             }
             Event::Stored(_) => {
                 // Fresh cookies stored by another process (an import in
@@ -95,7 +99,24 @@ impl App {
             .map(|c| c.saved_at)
     }
 
-    fn on_session(&mut self, info: &SessionInfo, was_signed_in: bool, effects: &mut Vec<Effect>) {
+    fn on_session(
+        &mut self,
+        info: &SessionInfo,
+        was_signed_in: bool,
+        news: bool,
+        effects: &mut Vec<Effect>,
+    ) {
+        let must_act = matches!(
+            info,
+            SessionInfo::Expired { .. } | SessionInfo::Captcha { .. }
+        );
+        if must_act && !news {
+            return;
+        }
+        if must_act {
+            // Once per death: the user must act.
+            effects.push(Effect::Bell);
+        }
         match info {
             SessionInfo::Expired { reason, .. } => {
                 self.screen = Screen::Status;

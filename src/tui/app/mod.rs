@@ -48,6 +48,8 @@ pub enum Effect {
     ReadClipboard,
     /// Read the audit log (again) in the background; answers `Msg::AuditLoaded`.
     LoadAudit,
+    /// Ring the terminal bell (the user must act).
+    Bell,
     /// Leave the application.
     Quit,
 }

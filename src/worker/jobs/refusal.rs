@@ -12,6 +12,7 @@ use crate::audit::AuditEntry;
 use crate::confluence::classify::Outcome;
 use crate::confluence::client::{AuthMode, ClientError};
 use crate::credentials::CredentialError;
+use crate::vault::StoredSession;
 use crate::worker::audit_words::{self, CaptchaSeen};
 use crate::worker::{SessionInfo, WorkerError};
 
@@ -49,7 +50,7 @@ impl Ctx {
         let (session, recorded) = match outcome {
             Outcome::SessionExpired { reason, status } => {
                 let reason = reason.to_string();
-                let recorded = self.expire(s.mode, &reason, Some(*status), None).await;
+                let recorded = self.expire(s.mode, &reason, Some(*status)).await;
                 let session = SessionInfo::Expired {
                     reason,
                     status: Some(*status),
@@ -65,9 +66,7 @@ impl Ctx {
                     login_url: login_url.clone(),
                     off_site_login_ignored: *off_site_login_ignored,
                 };
-                let recorded = self
-                    .expire(s.mode, "CAPTCHA challenge", Some(*status), Some(seen))
-                    .await;
+                let recorded = self.captcha(s.mode, *status, seen).await;
                 let session = SessionInfo::Captcha {
                     login_url: login_url.clone(),
                     status: *status,
@@ -110,7 +109,6 @@ impl Ctx {
         mode: AuthMode,
         reason: &str,
         status: Option<u16>,
-        captcha: Option<CaptchaSeen>,
     ) -> Result<(), WorkerError> {
         let me = self.clone();
         let reason = reason.to_string();
@@ -120,11 +118,39 @@ impl Ctx {
                     .mark_expired(OffsetDateTime::now_utc(), &reason, status)?;
             }
             me.creds
-                .record(audit_words::session_lost(mode, &reason, status, captcha))
+                .record(audit_words::session_lost(mode, &reason, status, None))
         })
         .await;
         *self.signed.lock().await = None;
         blocking_result(recorded, "could not record the expired session")
+    }
+
+    /// Stores a CAPTCHA as the session's state (first: it must block the
+    /// next attempt whatever happens to the audit record), then audits it.
+    /// The cookies are kept: the CAPTCHA, not the session, blocks sign-in.
+    async fn captcha(
+        self: &Arc<Self>,
+        mode: AuthMode,
+        status: u16,
+        seen: CaptchaSeen,
+    ) -> Result<(), WorkerError> {
+        let me = self.clone();
+        let login_url = seen.login_url.clone();
+        let recorded = tokio::task::spawn_blocking(move || -> Result<(), CredentialError> {
+            me.creds.set_session(StoredSession::Captcha {
+                login_url,
+                status: Some(status),
+            })?;
+            me.creds.record(audit_words::session_lost(
+                mode,
+                "CAPTCHA challenge",
+                Some(status),
+                Some(seen),
+            ))
+        })
+        .await;
+        *self.signed.lock().await = None;
+        blocking_result(recorded, "could not record the CAPTCHA")
     }
 
     /// Writes an audit record; a failure is the command's failure.

@@ -11,6 +11,7 @@ use super::{Asker, CURRENT_QUERY, Ctx, credential_error};
 use crate::auth::{AuthError, resolve};
 use crate::confluence::client::{AuthMode, Client, ClientNotice, ClientOptions, detect_deployment};
 use crate::exit::ErrorClass;
+use crate::vault::StoredSession;
 use crate::worker::{Event, QueryKind, SessionInfo, Wait, WorkerError};
 
 /// A client and what was resolved to build it.
@@ -22,6 +23,10 @@ pub(super) struct Signed {
     pub(super) identity_checked: AtomicBool,
     /// The vault file as it was when the credential was read from it.
     pub(super) vault_seen: SyncMutex<Option<VaultStamp>>,
+    /// When the stored cookies expire (cookie mode only).
+    pub(super) expires_at: Option<OffsetDateTime>,
+    /// The session state the vault held (or this process last stored).
+    pub(super) stored: SyncMutex<Option<StoredSession>>,
 }
 
 /// Identifies a version of the vault file without reading it.
@@ -120,6 +125,7 @@ impl Ctx {
             }
         };
         let mode = resolved.credential.mode();
+        let (expires_at, stored) = (resolved.expires_at, resolved.stored.clone());
         let events = self.events.clone();
         let opts = ClientOptions {
             deployment: detect_deployment(&base, self.settings.deployment),
@@ -155,9 +161,64 @@ impl Ctx {
             why: resolved.why,
             identity_checked: AtomicBool::new(false),
             vault_seen: SyncMutex::new(stamp),
+            expires_at,
+            stored: SyncMutex::new(stored),
         });
         *slot = Some(signed.clone());
         Some(signed)
+    }
+
+    /// In the CAPTCHA state nothing asks the site behind the user's back:
+    /// the stored CAPTCHA is the answer. True when it was answered so.
+    pub(super) fn held_by_captcha(&self, asker: Asker, s: &Signed) -> bool {
+        let stored = s.stored.lock().map(|v| v.clone()).ok().flatten();
+        let Some(StoredSession::Captcha { login_url, status }) = stored else {
+            return false;
+        };
+        let message = format!(
+            "the site demanded a CAPTCHA: sign in through the browser{}, solve it, then import fresh cookies (`check --retry` asks the site again)",
+            login_url
+                .as_deref()
+                .map(|u| format!(" at {u}"))
+                .unwrap_or_default()
+        );
+        self.report(
+            asker,
+            Some(SessionInfo::Captcha {
+                login_url,
+                status: status.unwrap_or(403),
+            }),
+            WorkerError::new(ErrorClass::Captcha, message),
+        );
+        true
+    }
+
+    /// Stores the session's state with the site's credentials when it
+    /// changed; our own write does not make the client stale.
+    pub(super) async fn remember(self: &Arc<Self>, s: &Arc<Signed>, state: StoredSession) {
+        let known = s.stored.lock().map(|v| v.clone()).ok().flatten();
+        if known.as_ref() == Some(&state) {
+            return;
+        }
+        let me = self.clone();
+        let to_store = state.clone();
+        let saved = tokio::task::spawn_blocking(move || {
+            let r = me.creds.set_session(to_store);
+            (r, me.vault_stamp())
+        })
+        .await;
+        match saved {
+            Ok((Ok(_), stamp)) => {
+                if let Ok(mut seen) = s.vault_seen.lock() {
+                    *seen = stamp;
+                }
+                if let Ok(mut stored) = s.stored.lock() {
+                    *stored = Some(state);
+                }
+            }
+            Ok((Err(e), _)) => tracing::warn!(error = %e, "could not record the session state"),
+            Err(e) => tracing::warn!(error = %e, "could not record the session state"),
+        }
     }
 
     /// After every request: persist cookies the server refreshed.
