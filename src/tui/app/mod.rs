@@ -390,7 +390,9 @@ impl App {
             Some(Action::NextScreen) => self.show(self.screen.next(), effects),
             Some(Action::PasteCookies) => self.open_paste(effects),
             Some(Action::Verify) => {
-                effects.push(query(Query::Verify));
+                // Asked for by the user: the site is asked even after a
+                // CAPTCHA (the keep-alive never does that).
+                effects.push(query(Query::VerifyAgain));
                 self.flash = Some(Flash {
                     text: "Verifying…".into(),
                     level: FlashLevel::Info,
