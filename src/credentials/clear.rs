@@ -26,29 +26,16 @@ impl Credentials {
             Ok(Some(_)) => {
                 let removed = self.update("clear cookies", |doc: &mut VaultDocument| {
                     let mut removed = 0;
-                    let mut take = |c: &mut SiteCredentials| {
+                    doc.for_each_in_scope(site.as_ref(), |c: &mut SiteCredentials| {
                         c.session = None;
                         removed += c.cookies.take().map_or(0, |c| c.jar.len());
-                    };
-                    match &site {
-                        Some(site) => {
-                            if let Some(c) = doc.sites.get_mut(site.as_str()) {
-                                take(c);
-                            }
-                        }
-                        None => {
-                            doc.sites.values_mut().for_each(&mut take);
-                            if let Some(c) = doc.unbound.as_mut() {
-                                take(c);
-                            }
-                            // Without a site to bind it to, what a v1 vault
-                            // holds besides cookies cannot be kept in a v2 file.
-                            if doc.unbound.take().is_some_and(|c| !c.is_empty()) {
-                                tracing::warn!(
-                                    "clearing all sites without a site configured dropped a version 1 vault's token"
-                                );
-                            }
-                        }
+                    });
+                    // Without a site to bind it to, what a version 1 vault
+                    // holds besides cookies cannot be kept in a v2 file.
+                    if site.is_none() && doc.unbound.take().is_some_and(|c| !c.is_empty()) {
+                        tracing::warn!(
+                            "clearing all sites without a site configured dropped a version 1 vault's token"
+                        );
                     }
                     removed
                 })?;

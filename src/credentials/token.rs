@@ -66,25 +66,14 @@ impl Credentials {
             Ok(None) => 0,
             Ok(Some(_)) => self.update("clear the token", |doc: &mut VaultDocument| {
                 let mut had = 0;
-                let mut take = |c: &mut SiteCredentials| {
+                doc.for_each_in_scope(site.as_ref(), |c: &mut SiteCredentials| {
                     c.token_saved_at = None;
                     had += usize::from(c.api_token.take().is_some());
-                };
-                match &site {
-                    Some(site) => {
-                        if let Some(c) = doc.sites.get_mut(site.as_str()) {
-                            take(c);
-                        }
-                    }
-                    None => {
-                        doc.sites.values_mut().for_each(&mut take);
-                        if let Some(c) = doc.unbound.as_mut() {
-                            take(c);
-                        }
-                        // Without a site to bind them to, a v1 vault's
-                        // cookies cannot be kept in a v2 file.
-                        doc.unbound = None;
-                    }
+                });
+                if site.is_none() {
+                    // Without a site to bind them to, a version 1 vault's
+                    // cookies cannot be kept in a v2 file.
+                    doc.unbound = None;
                 }
                 had
             })?,

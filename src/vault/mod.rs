@@ -101,6 +101,28 @@ impl VaultDocument {
         self.sites.get(site.as_str())
     }
 
+    /// Applies `f` to the credentials of `site`, or with `None` to every
+    /// site's and to a version 1 file's unbound ones.
+    pub(crate) fn for_each_in_scope(
+        &mut self,
+        site: Option<&SiteKey>,
+        mut f: impl FnMut(&mut SiteCredentials),
+    ) {
+        match site {
+            Some(site) => {
+                if let Some(c) = self.sites.get_mut(site.as_str()) {
+                    f(c);
+                }
+            }
+            None => {
+                self.sites.values_mut().for_each(&mut f);
+                if let Some(c) = self.unbound.as_mut() {
+                    f(c);
+                }
+            }
+        }
+    }
+
     /// The credentials of `site`, created empty when none are held.
     pub(crate) fn site_mut(&mut self, site: &SiteKey) -> &mut SiteCredentials {
         self.sites.entry(site.as_str().to_string()).or_default()
