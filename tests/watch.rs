@@ -232,6 +232,28 @@ fn watch_reports_a_death_notifies_once_and_resumes_after_an_import() {
     let back = watch.next(Duration::from_secs(10));
     assert_eq!(back["state"], "signed_in", "{back}");
     assert_eq!(watch.terminate().code(), Some(0));
+
+    // No cookie value in what watch printed, in what the notify command
+    // saw, or in any plain file under the data dir (the vault is encrypted).
+    let header = site.server.session_cookie_header();
+    let values: Vec<&str> = header
+        .split("; ")
+        .filter_map(|p| p.split_once('=').map(|(_, v)| v))
+        .filter(|v| v.len() >= 8)
+        .collect();
+    assert!(!values.is_empty());
+    let printed = format!("{died}{back}{notified}");
+    let mut files = vec![sb.data().join("logs/cookie_audit.log")];
+    files.push(sb.data().join("logs/confluence-tui.log"));
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        for v in &values {
+            assert!(!text.contains(v), "{} holds a cookie value", f.display());
+        }
+    }
+    for v in &values {
+        assert!(!printed.contains(v), "a cookie value was printed");
+    }
 }
 
 /// The TUI in a real terminal (tmux): with keep-alive on, a session that
