@@ -37,7 +37,7 @@ pub(crate) enum AuthError {
 const HOW_TO_CONFIGURE: &str = "set CONFLUENCE_USERNAME and CONFLUENCE_API_TOKEN (Cloud API token), or CONFLUENCE_API_TOKEN alone (Server/DC personal access token), or import browser cookies with `confluence-tui cookies import`";
 
 /// Chooses the credential. Opens the vault (one scrypt run) only when a vault
-/// file exists and it may matter.
+/// file exists.
 pub(crate) fn resolve(
     settings: &Settings,
     creds: &Credentials,
@@ -57,10 +57,10 @@ fn choose(
     now: OffsetDateTime,
 ) -> Result<(crate::vault::VaultDocument, ResolvedAuth), AuthError> {
     let env_token = settings.api_token.clone();
-    let needs_vault = creds.paths().vault_file.exists()
-        && (settings.auth == AuthSetting::Auto
-            || settings.auth == AuthSetting::Cookie
-            || env_token.is_none());
+    // Even a token from the environment needs the vault when one exists:
+    // the site's session state (a CAPTCHA that holds every mode) is kept
+    // there.
+    let needs_vault = creds.paths().vault_file.exists();
     let doc = if needs_vault {
         creds.load()?
     } else {

@@ -75,6 +75,7 @@ impl Site {
 }
 
 /// How the binary signs in.
+#[derive(Clone, Copy)]
 enum Auth<'a> {
     Basic(&'a str),
     Bearer(&'a str),
@@ -439,6 +440,23 @@ fn a_captcha_stays_a_captcha_without_asking_the_site_until_retry() {
     assert_eq!(v["state"], "captcha");
     assert_eq!(v["login_url"], login.as_str());
     assert_eq!(site.count(), 1, "still not asked");
+    // `sites` and `cookies status` say so too, from the vault.
+    let r = run(cmd(&sb, &site, Auth::Stored), &["sites", "--json"]);
+    assert_exit(&r, 0, "sites");
+    let sites: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(sites[0]["session"]["state"], "captcha", "{sites}");
+    assert_eq!(sites[0]["session"]["login_url"], login.as_str());
+    let r = run(cmd(&sb, &site, Auth::Stored), &["sites"]);
+    assert!(r.stdout.contains("session: CAPTCHA"), "{}", r.stdout);
+    let r = run(
+        cmd(&sb, &site, Auth::Stored),
+        &["cookies", "status", "--json"],
+    );
+    let status: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(status["session"]["state"], "captcha", "{status}");
+    let r = run(cmd(&sb, &site, Auth::Stored), &["cookies", "status"]);
+    assert!(r.stdout.contains(&login), "{}", r.stdout);
+    assert_eq!(site.count(), 1, "still not asked");
 
     // --retry asks again; the CAPTCHA is still there.
     let r = run(cmd(&sb, &site, Auth::Stored), &["check", "--retry"]);
@@ -455,6 +473,53 @@ fn a_captcha_stays_a_captcha_without_asking_the_site_until_retry() {
     let (r, v) = check_json(&sb, &site, Auth::Stored);
     assert_exit(&r, 0, "signed in again");
     assert_eq!(v["state"], "signed_in");
+    let r = run(cmd(&sb, &site, Auth::Stored), &["sites", "--json"]);
+    let sites: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(sites[0]["session"]["state"], "signed_in", "{sites}");
+}
+
+#[test]
+fn a_captcha_stays_a_captcha_in_token_modes_too() {
+    // A token from the environment is not stored, but the CAPTCHA state is
+    // kept with the site's credentials all the same and answers the next
+    // check without asking the site, whether the mode was chosen by `auto`
+    // or named by CONFLUENCE_AUTH.
+    for (auth, setting) in [
+        (Auth::Bearer(DEMO_PAT), "auto"),
+        (Auth::Bearer(DEMO_PAT), "bearer"),
+        (Auth::Basic("any-token"), "basic"),
+    ] {
+        let site = Site::server_dc();
+        site.faults(|f| f.captcha = Some(CaptchaForm::Header403));
+        let login = format!("http://{}/login.action", site.server.addr());
+        let sb = Sandbox::new();
+        let with_setting = || {
+            let mut c = cmd(&sb, &site, auth);
+            c.env("CONFLUENCE_AUTH", setting);
+            c
+        };
+        for _ in 0..2 {
+            let r = run(with_setting(), &["check", "--json"]);
+            assert_exit(&r, 4, setting);
+            let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+            assert_eq!(v["state"], "captcha", "{setting}: {v}");
+            assert_eq!(v["login_url"], login.as_str());
+        }
+        assert_eq!(
+            site.count(),
+            1,
+            "{setting}: the second check answered from the vault"
+        );
+        site.faults(|f| f.captcha = None);
+        let r = run(with_setting(), &["check", "--retry"]);
+        assert_eq!(site.count(), 2, "{setting}: --retry asked the site");
+        if matches!(auth, Auth::Bearer(_)) {
+            assert_exit(&r, 0, "retry succeeds");
+            let r = run(with_setting(), &["check", "--json"]);
+            assert_exit(&r, 0, "signed in again");
+            assert_eq!(site.count(), 3, "no longer held by the CAPTCHA");
+        }
+    }
 }
 
 #[test]
@@ -500,6 +565,15 @@ fn check_json_gives_the_state_and_the_expiry() {
     let (r, v) = check_json(&sb, &site, Auth::Stored);
     assert_exit(&r, 3, "dead");
     assert_eq!(v["state"], "expired", "{v}");
+    let r = run(
+        cmd(&sb, &site, Auth::Stored),
+        &["cookies", "status", "--json"],
+    );
+    let status: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(status["session"]["state"], "expired", "{status}");
+    assert!(status["session"]["reason"].is_string(), "{status}");
+    let r = run(cmd(&sb, &site, Auth::Stored), &["sites"]);
+    assert!(r.stdout.contains("session: EXPIRED"), "{}", r.stdout);
 }
 
 #[test]

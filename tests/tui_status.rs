@@ -52,6 +52,7 @@ fn stored(expires_in: Duration, state: ExpiryState) -> Event {
                 state,
             }),
             token_stored: false,
+            session: None,
             vault_path: PathBuf::from(
                 "/home/me/.local/share/confluence-tui/cookies/secure_cookies.enc",
             ),
@@ -244,6 +245,36 @@ fn expiry_and_captcha_switch_to_status_with_the_reason() {
         matches!(&fx[..], [Effect::OpenUrl(u)] if u.ends_with("/login.action")),
         "o opens the CAPTCHA's login URL"
     );
+}
+
+#[test]
+fn starting_on_a_dead_session_shows_it_without_the_bell_and_a_later_death_rings() {
+    // The user who just started the app is looking at it: the first answer
+    // switches nothing and rings nothing, it is simply shown.
+    let mut app = site_app();
+    let expired = || {
+        Event::Session(SessionInfo::Expired {
+            reason: "the site answered 401 Unauthorized".into(),
+            status: Some(401),
+        })
+    };
+    let fx = app.update(Msg::Worker(expired()));
+    assert_eq!(app.session.badge(NOW), Badge::Expired);
+    assert_eq!(commands(&fx), ["Describe"], "no bell at start: {fx:?}");
+    // Fresh cookies, signed in, then the session dies while the app runs.
+    app.update(Msg::Worker(verified()));
+    let fx = app.update(Msg::Worker(expired()));
+    assert_eq!(
+        commands(&fx),
+        ["Bell", "Describe"],
+        "a death seen live rings"
+    );
+    // A CAPTCHA after the death is another state the user must act on.
+    let fx = app.update(Msg::Worker(Event::Session(SessionInfo::Captcha {
+        login_url: None,
+        status: 403,
+    })));
+    assert_eq!(commands(&fx), ["Bell", "Describe"]);
 }
 
 #[test]

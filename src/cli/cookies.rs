@@ -186,6 +186,7 @@ fn status_json(st: &CookieStatus, settings: &Settings, now: OffsetDateTime) -> s
             "stored_in_vault": st.token_stored,
             "in_environment": settings.api_token.is_some(),
         },
+        "session": super::sites::session_json(st.session.as_ref()),
         "vault": {
             "path": st.vault_path.display().to_string(),
             "exists": st.vault_exists,
@@ -256,6 +257,12 @@ fn print_status(
         (false, false) => "none",
     };
     out.line(format_args!("API token: {token}"))?;
+    if st.site.is_some() {
+        out.line(format_args!(
+            "Session:   {}",
+            super::sites::session_line(st.session.as_ref())
+        ))?;
+    }
     let binding = match (st.vault_exists, st.machine_bound, st.passphrase_used) {
         (false, _, _) => "not created yet".to_string(),
         (true, Some(m), Some(p)) => format!(

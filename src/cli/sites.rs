@@ -10,6 +10,8 @@ use crate::config::Settings;
 use crate::cookies::jar::{ExpiryState, format_time_left};
 use crate::credentials::{Credentials, SiteSummary, expiry_reason, rfc3339};
 use crate::exit::Exit;
+use crate::text::for_terminal;
+use crate::vault::StoredSession;
 
 pub(super) fn run(out: &mut Output, settings: &Settings, json: bool) -> Result<Exit, CliError> {
     let creds = Credentials::open(settings);
@@ -61,7 +63,43 @@ fn site_json(s: &SiteSummary) -> serde_json::Value {
         "cookies": cookies,
         "token_stored": s.token_stored,
         "token_saved_at": s.token_saved_at.map(rfc3339),
+        "session": session_json(s.session.as_ref()),
     })
+}
+
+/// The recorded session state: `{state, reason, login_url}`, or null when
+/// the site was never verified.
+pub(super) fn session_json(s: Option<&StoredSession>) -> serde_json::Value {
+    match s {
+        None => serde_json::Value::Null,
+        Some(s) => json!({
+            "state": s.word(),
+            "reason": s.reason(),
+            "login_url": s.login_url(),
+        }),
+    }
+}
+
+/// One line for people: the recorded session state and what to do about it.
+pub(super) fn session_line(s: Option<&StoredSession>) -> String {
+    match s {
+        None => "not verified yet".to_string(),
+        Some(StoredSession::SignedIn) => "signed in at the last verification".to_string(),
+        Some(StoredSession::Expiring) => {
+            "signed in, expiring within 24 h: import fresh cookies soon".to_string()
+        }
+        Some(StoredSession::Expired { reason }) => format!(
+            "EXPIRED ({}): sign in with the browser and import fresh cookies",
+            for_terminal(reason)
+        ),
+        Some(StoredSession::Captcha { login_url, .. }) => format!(
+            "CAPTCHA: sign in through the browser{}, then import fresh cookies (`check --retry` asks again)",
+            login_url
+                .as_deref()
+                .map(|u| format!(" at {}", for_terminal(u)))
+                .unwrap_or_default()
+        ),
+    }
 }
 
 fn print_site(out: &mut Output, s: &SiteSummary) -> Result<(), CliError> {
@@ -97,6 +135,10 @@ fn print_site(out: &mut Output, s: &SiteSummary) -> Result<(), CliError> {
     out.line(format_args!(
         "  token:   {}",
         if s.token_stored { "stored" } else { "none" }
+    ))?;
+    out.line(format_args!(
+        "  session: {}",
+        session_line(s.session.as_ref())
     ))?;
     Ok(())
 }

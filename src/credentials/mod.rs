@@ -125,6 +125,8 @@ pub struct CookieStatus {
     pub other_sites: Vec<String>,
     pub cookies: Option<StoredCookieSummary>,
     pub token_stored: bool,
+    /// The session state last recorded for the site (never verified: none).
+    pub session: Option<crate::vault::StoredSession>,
     pub vault_path: PathBuf,
     pub vault_exists: bool,
     pub machine_bound: Option<bool>,
@@ -162,6 +164,8 @@ pub struct SiteSummary {
     pub cookies: Option<StoredCookieSummary>,
     pub token_stored: bool,
     pub token_saved_at: Option<OffsetDateTime>,
+    /// The session state last recorded for the site (never verified: none).
+    pub session: Option<crate::vault::StoredSession>,
 }
 
 /// Which sites an operation acts on.

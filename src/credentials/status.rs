@@ -35,6 +35,7 @@ impl Credentials {
             other_sites,
             cookies: own.cookies.as_ref().map(|c| summary(c, now)),
             token_stored: own.api_token.is_some(),
+            session: own.session.clone(),
             vault_path: self.paths.vault_file.clone(),
             vault_exists: header.is_some(),
             machine_bound: header.as_ref().map(|h| h.machine_bound),
@@ -55,6 +56,7 @@ impl Credentials {
             cookies: c.cookies.as_ref().map(|c| summary(c, now)),
             token_stored: c.api_token.is_some(),
             token_saved_at: c.token_saved_at,
+            session: c.session.clone(),
         };
         let mut out: Vec<SiteSummary> = doc
             .sites

@@ -302,24 +302,43 @@ fn panic_if_asked() {
     }
 }
 
-/// When the screen shows something that changes with time, how often.
+/// When the screen shows something that changes with time, how long until
+/// it should be drawn again: a countdown every second; the status screen's
+/// relative times every 30 s (every second in the last hour); and on every
+/// screen the moment the header's badge turns EXPIRES SOON or EXPIRED by
+/// the clock alone. Nothing else wakes an idle app.
 fn tick_period(app: &App) -> Option<Duration> {
     if app.waiting.as_ref().is_some_and(|w| w.until > app.now) {
         return Some(Duration::from_secs(1));
     }
-    if app.screen != Screen::Status || app.dialog.is_some() {
-        return None;
-    }
-    let near = app
+    let expires_at = app
         .session
         .stored
         .as_ref()
         .and_then(|s| s.cookies.as_ref())
-        .is_some_and(|c| (c.expires_at - app.now) < time::Duration::hours(1));
-    Some(if near {
-        Duration::from_secs(1)
-    } else {
-        Duration::from_secs(30)
+        .map(|c| c.expires_at);
+    let relative = (app.screen == Screen::Status && app.dialog.is_none()).then(|| {
+        let near = expires_at.is_some_and(|at| (at - app.now) < time::Duration::hours(1));
+        if near {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(30)
+        }
+    });
+    let badge = expires_at.and_then(|at| next_badge_change(at, app.now));
+    match (relative, badge) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// How long until the clock alone changes the header's badge for cookies
+/// that expire at `expires_at` (a second late, so the change has happened).
+fn next_badge_change(expires_at: OffsetDateTime, now: OffsetDateTime) -> Option<Duration> {
+    let soon = expires_at - crate::cookies::jar::EXPIRES_SOON_THRESHOLD;
+    [soon, expires_at].into_iter().find(|t| *t > now).map(|t| {
+        let wait = (t - now).whole_seconds().max(0).unsigned_abs() + 1;
+        Duration::from_secs(wait)
     })
 }
 
@@ -390,5 +409,29 @@ impl Driver {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
+
+    #[test]
+    fn the_badge_wakes_the_app_when_the_cookies_expire_soon_and_when_they_expire() {
+        let day = time::Duration::hours(24);
+        // 25 h left: wake in an hour (plus the second), when EXPIRES SOON begins.
+        let at = NOW + day + time::Duration::hours(1);
+        assert_eq!(next_badge_change(at, NOW), Some(Duration::from_secs(3_601)));
+        // 10 min left: wake at the expiry itself.
+        let at = NOW + time::Duration::minutes(10);
+        assert_eq!(next_badge_change(at, NOW), Some(Duration::from_secs(601)));
+        // Already expired: nothing more will change by the clock.
+        assert_eq!(
+            next_badge_change(NOW - time::Duration::minutes(1), NOW),
+            None
+        );
     }
 }

@@ -88,6 +88,35 @@ pub enum StoredSession {
     },
 }
 
+impl StoredSession {
+    /// The state's name in JSON output and the audit log.
+    pub fn word(&self) -> &'static str {
+        match self {
+            StoredSession::SignedIn => "signed_in",
+            StoredSession::Expiring => "expiring",
+            StoredSession::Expired { .. } => "expired",
+            StoredSession::Captcha { .. } => "captcha",
+        }
+    }
+
+    /// Why the session is not usable, when it is not.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            StoredSession::Expired { reason } => Some(reason),
+            StoredSession::Captcha { .. } => Some("the site demanded a CAPTCHA"),
+            _ => None,
+        }
+    }
+
+    /// Where to sign in again after a CAPTCHA.
+    pub fn login_url(&self) -> Option<&str> {
+        match self {
+            StoredSession::Captcha { login_url, .. } => login_url.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 impl SiteCredentials {
     /// True when neither cookies nor a token are held.
     pub fn is_empty(&self) -> bool {

@@ -34,6 +34,7 @@ impl App {
         match &ev {
             Event::Site(_) => {
                 // Another site: nothing listed or said so far belongs to it.
+                self.settled = None;
                 self.spaces.reset();
                 self.waiting = None;
                 self.flash = None;
@@ -42,8 +43,15 @@ impl App {
                 self.waiting = None;
                 // A keep-alive answer that repeats the state (still
                 // expired, still a CAPTCHA) is news to nobody.
-                let news = std::mem::discriminant(&self.session.state) != was;
-                self.on_session(info, was_signed_in, news, effects);
+                let now_state = std::mem::discriminant(&self.session.state);
+                let news = now_state != was;
+                // The bell is for a change the user did not watch happen:
+                // not for the first answer after start or a reload.
+                let bell = self.settled.is_some_and(|s| s != now_state);
+                if self.session.state != crate::tui::session::SessionState::Checking {
+                    self.settled = Some(now_state);
+                }
+                self.on_session(info, was_signed_in, news, bell, effects);
             }
             Event::Stored(_) => {
                 // Fresh cookies stored by another process (an import in
@@ -104,6 +112,7 @@ impl App {
         info: &SessionInfo,
         was_signed_in: bool,
         news: bool,
+        bell: bool,
         effects: &mut Vec<Effect>,
     ) {
         let must_act = matches!(
@@ -113,7 +122,7 @@ impl App {
         if must_act && !news {
             return;
         }
-        if must_act {
+        if must_act && bell {
             // Once per death: the user must act.
             effects.push(Effect::Bell);
         }

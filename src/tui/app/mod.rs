@@ -12,7 +12,7 @@ use super::screens::{
     audit::AuditState, paste::PasteState, spaces::SpacesState, status::StatusState,
     token::TokenState,
 };
-use super::session::SessionView;
+use super::session::{SessionState, SessionView};
 use crate::confluence::client::WaitReason;
 use crate::worker::{Command, Event, Mutation, Query, QueryKind};
 
@@ -190,6 +190,11 @@ pub struct App {
     pub waiting: Option<Waiting>,
     /// An import of the intake file was asked for and not yet answered.
     intake_pending: bool,
+    /// The last session state a verification settled on in this run (not
+    /// `Checking`): the bell rings when a state the user must act on
+    /// follows another one, not when the app starts on a dead session
+    /// that the user is already looking at.
+    settled: Option<std::mem::Discriminant<SessionState>>,
 }
 
 impl App {
@@ -208,6 +213,7 @@ impl App {
             cookie_ttl,
             waiting: None,
             intake_pending: false,
+            settled: None,
         }
     }
 
