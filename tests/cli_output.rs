@@ -298,6 +298,9 @@ fn commands_with_stdout_closed_before_they_print_end_quietly() {
         &["audit"],
         &["audit", "--json"],
         &["audit", "--verify"],
+        &["cookies", "export"],
+        &["cookies", "export", "--format", "netscape"],
+        &["cookies", "export", "--format", "json"],
     ] {
         let out = run_with_stdout_closed(&sb, args, None);
         assert_quiet_success(&format!("{args:?}"), &out);
@@ -322,6 +325,8 @@ fn a_failed_write_to_stdout_is_exit_1_with_a_message() {
         &["audit", "--verify"],
         &["cookies", "status"],
         &["cookies", "status", "--json"],
+        &["cookies", "export"],
+        &["cookies", "export", "--format", "json"],
     ] {
         let out = run_into_dev_full(&sb, args);
         assert_write_failure(&format!("{args:?}"), &out);

@@ -75,7 +75,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Import, inspect or delete the configured site's stored browser cookies
+    /// Import, inspect, delete or export the configured site's stored browser cookies
     #[command(subcommand)]
     Cookies(CookiesCommand),
     /// List the sites that have credentials in the vault, with their state (never values)
@@ -139,6 +139,36 @@ pub enum CookiesCommand {
         #[arg(long)]
         all_sites: bool,
     },
+    /// Print the configured site's stored cookies for another program (their values: a secret)
+    ///
+    /// Audited as cookies_exported (names, never values). Refused with exit 3 when no cookies are stored or they have expired, and 4 in the stored CAPTCHA state (with the login URL); the site is not asked.
+    Export {
+        /// header: the Cookie header value the site is sent; netscape: a cookies.txt; json: an array of {name,value,domain,path,secure,expires}
+        #[arg(long, value_enum, default_value_t = ExportFormatArg::Header)]
+        format: ExportFormatArg,
+    },
+}
+
+/// `cookies export --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormatArg {
+    /// The Cookie request header value: a=1; b=2
+    Header,
+    /// A Netscape cookies.txt (curl, wget, http.cookiejar)
+    Netscape,
+    /// A JSON array of {name,value,domain,path,secure,expires}
+    Json,
+}
+
+impl From<ExportFormatArg> for crate::cookies::export::ExportFormat {
+    fn from(arg: ExportFormatArg) -> Self {
+        use crate::cookies::export::ExportFormat;
+        match arg {
+            ExportFormatArg::Header => ExportFormat::Header,
+            ExportFormatArg::Netscape => ExportFormat::Netscape,
+            ExportFormatArg::Json => ExportFormat::Json,
+        }
+    }
 }
 
 /// `token …`
