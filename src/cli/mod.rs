@@ -3,12 +3,14 @@
 
 mod audit;
 mod cookies;
+mod exec;
 pub mod output;
 mod remote;
 mod sites;
 mod token;
 mod watch;
 
+use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::PathBuf;
 
@@ -44,7 +46,7 @@ pub struct Cli {
 
 const EXIT_CODES_HELP: &str = "Exit codes: 0 ok · 1 internal error · 2 usage or configuration error · \
 3 authentication needed · 4 CAPTCHA: sign in through the browser first · 5 network or server failure · \
-6 vault unreadable";
+6 vault unreadable · exec: the program's own code (126 cannot be started, 127 not found)";
 
 /// The commands of the public contract.
 #[derive(Debug, Subcommand)]
@@ -107,6 +109,14 @@ pub enum Command {
         /// One JSON object per line: {time,site,state,reason,user,expires_at,login_url}
         #[arg(long)]
         json: bool,
+    },
+    /// Run a program with the configured site's credentials in its environment; exit with its exit code
+    ///
+    /// The program's environment gains CONFLUENCE_BASE_URL, CONFLUENCE_AUTH (cookie, basic or bearer, chosen as CONFLUENCE_AUTH says, auto: unexpired stored cookies, else user name + token, else a token) and that mode's secret: CONFLUENCE_COOKIE (the Cookie header value), or CONFLUENCE_USERNAME + CONFLUENCE_API_TOKEN, or CONFLUENCE_API_TOKEN. The other CONFLUENCE_* variables of that list and CONFLUENCE_VAULT_PASSPHRASE are removed from it. The site is not asked first: without usable stored credentials the program is not started (exit 2 no site, 3 no or expired credentials, 4 stored CAPTCHA, 6 vault unreadable). SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to it. Exit code: the program's, 128 + N when signal N ended it, 127 when it was not found, 126 when it could not be started. Audited as exec_started (the program's name, never its arguments).
+    Exec {
+        /// The program and its arguments, after `--`
+        #[arg(last = true, required = true, value_name = "CMD [ARGS]")]
+        command: Vec<OsString>,
     },
     /// Run the built-in fake Confluence site alone (loopback only)
     DemoServer(crate::demo::DemoServerArgs),
@@ -193,6 +203,9 @@ pub enum CliError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Credentials(#[from] CredentialError),
+    /// `exec` did not start its program, or lost track of it.
+    #[error(transparent)]
+    Exec(#[from] crate::exec::ExecError),
     /// The audit log could not be read.
     #[error(transparent)]
     Audit(#[from] AuditError),
@@ -233,6 +246,7 @@ impl CliError {
                 ErrorClass::Usage
             }
             CliError::Credentials(c) => c.class(),
+            CliError::Exec(e) => e.class(),
             CliError::Audit(a) => a.class(),
             CliError::Output(_) | CliError::Internal(_) => ErrorClass::Internal,
             CliError::AuthNeeded(_) => ErrorClass::Auth,
@@ -383,6 +397,7 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
             flags,
         ),
         Some(Command::DemoServer(_)) => unreachable_demo(),
+        Some(Command::Exec { command }) => exec::run(command, &settings),
         Some(Command::Cookies(c)) => with_stdout(|out| cookies::run(out, c, settings, flags)),
         Some(Command::Token(t)) => with_stdout(|out| token::run(out, t, &settings)),
         Some(Command::Sites { json }) => with_stdout(|out| sites::run(out, &settings, json)),
