@@ -18,6 +18,13 @@ pub enum Exit {
     Network,
     /// 6: vault unreadable (tampered, truncated, other machine, wrong passphrase).
     Vault,
+    /// 126 (`exec`): the program was found but could not be started.
+    ProgramNotExecutable,
+    /// 127 (`exec`): no such program.
+    ProgramNotFound,
+    /// `exec`: the program's own exit code, or 128 + the number of the
+    /// signal that ended it (the shell's convention).
+    Program(u8),
 }
 
 impl Exit {
@@ -31,6 +38,9 @@ impl Exit {
             Exit::Captcha => 4,
             Exit::Network => 5,
             Exit::Vault => 6,
+            Exit::ProgramNotExecutable => 126,
+            Exit::ProgramNotFound => 127,
+            Exit::Program(code) => code,
         }
     }
 }
@@ -53,6 +63,10 @@ pub enum ErrorClass {
     Vault,
     /// Something that should not happen, or a failed write (disk full).
     Internal,
+    /// `exec`: the program exists but cannot be started (not executable).
+    ProgramNotExecutable,
+    /// `exec`: the program was not found.
+    ProgramNotFound,
 }
 
 /// The one mapping from a failure's class to the process exit code.
@@ -64,5 +78,7 @@ pub fn exit_for_class(class: ErrorClass) -> Exit {
         ErrorClass::Network => Exit::Network,
         ErrorClass::Vault => Exit::Vault,
         ErrorClass::Internal => Exit::Internal,
+        ErrorClass::ProgramNotExecutable => Exit::ProgramNotExecutable,
+        ErrorClass::ProgramNotFound => Exit::ProgramNotFound,
     }
 }

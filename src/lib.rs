@@ -15,6 +15,7 @@ pub mod confluence;
 pub mod cookies;
 pub mod credentials;
 pub mod demo;
+pub mod exec;
 pub mod exit;
 pub mod fsutil;
 pub(crate) mod logging;

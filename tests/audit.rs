@@ -493,6 +493,7 @@ fn every_details_field() -> AuditDetails {
         login_url: Some("https://example.atlassian.net/login".to_string()),
         kept_at: Some("/data/cookies/secure_cookies.enc.damaged".to_string()),
         site: Some("https://example.atlassian.net/wiki".to_string()),
+        program: Some("python3".to_string()),
     }
 }
 
@@ -525,6 +526,7 @@ fn records_hold_only_the_documented_fields_and_no_values() {
         "login_url",
         "kept_at",
         "site",
+        "program",
     ]
     .into();
     let text = fs::read_to_string(log.path()).unwrap();
@@ -562,7 +564,7 @@ fn records_hold_only_the_documented_fields_and_no_values() {
 #[test]
 fn event_names_are_unique_snake_case_and_round_trip() {
     let names: BTreeSet<String> = AuditEvent::ALL.iter().map(|e| e.to_string()).collect();
-    assert_eq!(names.len(), 17);
+    assert_eq!(names.len(), 19);
     for &event in AuditEvent::ALL {
         let json = serde_json::to_string(&event).unwrap();
         assert_eq!(json, format!("\"{event}\""));
@@ -572,6 +574,8 @@ fn event_names_are_unique_snake_case_and_round_trip() {
         AuditEvent::CookieFileEmptied.to_string(),
         "cookie_file_emptied"
     );
+    assert_eq!(AuditEvent::CookiesExported.to_string(), "cookies_exported");
+    assert_eq!(AuditEvent::ExecStarted.to_string(), "exec_started");
     assert_eq!(
         serde_json::to_string(&AuditOutcome::Failure).unwrap(),
         "\"failure\""

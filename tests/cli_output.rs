@@ -24,14 +24,17 @@ use confluence_tui::vault::VaultError;
 // ---------------------------------------------------------------------------
 // One mapping from error class to exit code
 
-/// Every class, with the code DESIGN.md's contract gives it.
-const CLASSES: [(ErrorClass, u8); 6] = [
+/// Every class, with the code DESIGN.md's contract gives it (and the
+/// shell's 126 and 127 for a program `exec` cannot start).
+const CLASSES: [(ErrorClass, u8); 8] = [
     (ErrorClass::Internal, 1),
     (ErrorClass::Usage, 2),
     (ErrorClass::Auth, 3),
     (ErrorClass::Captcha, 4),
     (ErrorClass::Network, 5),
     (ErrorClass::Vault, 6),
+    (ErrorClass::ProgramNotExecutable, 126),
+    (ErrorClass::ProgramNotFound, 127),
 ];
 
 #[test]
@@ -39,6 +42,10 @@ fn every_error_class_maps_to_its_contract_exit_code() {
     assert_eq!(Exit::Ok.as_u8(), 0);
     for (class, code) in CLASSES {
         assert_eq!(exit_for_class(class).as_u8(), code, "{class:?}");
+    }
+    // `exec` passes its program's code through unchanged.
+    for code in [0, 7, 42, 130, 255] {
+        assert_eq!(Exit::Program(code).as_u8(), code);
     }
 }
 
@@ -291,6 +298,9 @@ fn commands_with_stdout_closed_before_they_print_end_quietly() {
         &["audit"],
         &["audit", "--json"],
         &["audit", "--verify"],
+        &["cookies", "export"],
+        &["cookies", "export", "--format", "netscape"],
+        &["cookies", "export", "--format", "json"],
     ] {
         let out = run_with_stdout_closed(&sb, args, None);
         assert_quiet_success(&format!("{args:?}"), &out);
@@ -315,6 +325,8 @@ fn a_failed_write_to_stdout_is_exit_1_with_a_message() {
         &["audit", "--verify"],
         &["cookies", "status"],
         &["cookies", "status", "--json"],
+        &["cookies", "export"],
+        &["cookies", "export", "--format", "json"],
     ] {
         let out = run_into_dev_full(&sb, args);
         assert_write_failure(&format!("{args:?}"), &out);

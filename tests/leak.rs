@@ -803,3 +803,110 @@ fn env_file_errors_leak_nothing() {
         ],
     );
 }
+
+/// `cookies export` and `exec` by design hand the values to someone (the
+/// export's stdout, the child's environment). Everything else they write
+/// (export's stderr, exec's own output, the audit log, the diagnostics, a
+/// refusal's message) stays clean, in success and in failure.
+#[test]
+fn export_and_exec_leak_nothing_beyond_what_they_hand_over() {
+    let sb = Sandbox::new();
+    let mut t = String::new();
+    let pass = [("CONFLUENCE_VAULT_PASSPHRASE", PASS)];
+    // Refused before anything is stored.
+    for args in [
+        &["cookies", "export"][..],
+        &["exec", "--", "sh", "-c", "exit 0"],
+    ] {
+        assert_eq!(run(&sb, args, None, &pass, &mut t), Some(3), "{t}");
+    }
+    assert_eq!(
+        run(
+            &sb,
+            &["cookies", "import", "--no-verify", "-"],
+            Some(&sentinel_header()),
+            &pass,
+            &mut t
+        ),
+        Some(0)
+    );
+    // The export's stdout is the secret itself: only its stderr is recorded.
+    for format in ["header", "netscape", "json"] {
+        let out = sb
+            .cmd()
+            .env("RUST_LOG", "trace")
+            .env("CONFLUENCE_VAULT_PASSPHRASE", PASS)
+            .args(["cookies", "export", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stdout(&out).contains(SESSION), "{format} exports the value");
+        t.push_str(&format!(
+            "$ cookies export --format {format}\n{}\n",
+            stderr(&out)
+        ));
+    }
+    // The child gets the values; exec itself prints none, and a token left
+    // in the parent's environment is not handed over in cookie mode.
+    let with_token = [
+        ("CONFLUENCE_VAULT_PASSPHRASE", PASS),
+        ("CONFLUENCE_API_TOKEN", TOKEN),
+    ];
+    let check_env = format!(
+        "test \"$CONFLUENCE_COOKIE\" = 'cloud.session.token={SESSION}; atlassian.xsrf.token={XSRF}' \
+         && test -z \"$CONFLUENCE_API_TOKEN\" && test -z \"$CONFLUENCE_VAULT_PASSPHRASE\" \
+         && echo handed-over"
+    );
+    assert_eq!(
+        run(
+            &sb,
+            &["exec", "--", "sh", "-c", &check_env],
+            None,
+            &with_token,
+            &mut t
+        ),
+        Some(0),
+        "{t}"
+    );
+    for (args, code) in [
+        (&["exec", "--", "no-such-program-xyz"][..], Some(127)),
+        (&["exec", "--", "sh", "-c", "exit 9"], Some(9)),
+    ] {
+        assert_eq!(run(&sb, args, None, &with_token, &mut t), code, "{t}");
+    }
+    // A wrong passphrase: refused, nothing started.
+    assert_eq!(
+        run(
+            &sb,
+            &["exec", "--", "sh", "-c", "exit 0"],
+            None,
+            &[("CONFLUENCE_VAULT_PASSPHRASE", "SENTINELpassphraseWRONG")],
+            &mut t
+        ),
+        Some(6),
+        "{t}"
+    );
+    assert_eq!(
+        run(
+            &sb,
+            &["cookies", "export"],
+            None,
+            &[("CONFLUENCE_VAULT_PASSPHRASE", "SENTINELpassphraseWRONG")],
+            &mut t
+        ),
+        Some(6),
+        "{t}"
+    );
+    assert_eq!(run(&sb, &["audit"], None, &pass, &mut t), Some(0));
+    assert_nothing_leaked(
+        &sb,
+        &t,
+        &[
+            "handed-over",
+            "no-such-program-xyz: command not found",
+            "cookies_exported",
+            "exec_started",
+            "no cookies are stored",
+        ],
+    );
+}

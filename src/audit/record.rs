@@ -30,6 +30,8 @@ pub enum AuditEvent {
     CredentialsRejected,
     LogRotated,
     VaultBoundToSite,
+    CookiesExported,
+    ExecStarted,
 }
 
 impl AuditEvent {
@@ -52,6 +54,8 @@ impl AuditEvent {
         AuditEvent::CredentialsRejected,
         AuditEvent::LogRotated,
         AuditEvent::VaultBoundToSite,
+        AuditEvent::CookiesExported,
+        AuditEvent::ExecStarted,
     ];
 
     /// The snake_case name, identical to the serialised form.
@@ -74,6 +78,8 @@ impl AuditEvent {
             AuditEvent::CredentialsRejected => "credentials_rejected",
             AuditEvent::LogRotated => "log_rotated",
             AuditEvent::VaultBoundToSite => "vault_bound_to_site",
+            AuditEvent::CookiesExported => "cookies_exported",
+            AuditEvent::ExecStarted => "exec_started",
         }
     }
 
@@ -160,6 +166,10 @@ pub struct AuditDetails {
     /// The site (normalised base URL) whose credentials were touched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
+    /// The program `exec` handed the credentials to: its name as given,
+    /// never its arguments (they may hold secrets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
 }
 
 impl AuditDetails {

@@ -125,6 +125,7 @@ fn details_text(d: &AuditDetails) -> String {
         ("path", &d.path),
         ("kept_at", &d.kept_at),
         ("site", &d.site),
+        ("program", &d.program),
     ];
     for (k, v) in text_fields {
         if let Some(v) = v {

@@ -1,4 +1,4 @@
-//! `cookies import | status | clear`.
+//! `cookies import | status | clear | export`.
 
 use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
@@ -9,12 +9,14 @@ use time::OffsetDateTime;
 use super::output::Output;
 use super::{CliError, CookiesCommand};
 use crate::config::{FlagOverrides, Settings};
+use crate::cookies::export::ExportFormat;
 use crate::cookies::intake;
 use crate::cookies::jar::{ExpiryState, format_time_left};
 use crate::credentials::{
     CookieStatus, CredentialError, Credentials, ImportInput, SiteScope, rfc3339,
 };
 use crate::exit::{ErrorClass, Exit};
+use crate::secret::ExposeSecret;
 use crate::text::for_terminal;
 
 pub(super) fn run(
@@ -51,7 +53,29 @@ pub(super) fn run(
         }
         CookiesCommand::Status { json } => status(out, &creds, &settings, json, now),
         CookiesCommand::Clear { all_sites } => clear(out, &creds, all_sites),
+        CookiesCommand::Export { format } => export(out, &creds, format.into(), now),
     }
+}
+
+/// Prints the stored cookies: the one command whose stdout is a secret.
+/// On a terminal a warning goes to stderr first (never into the output a
+/// script may capture).
+fn export(
+    out: &mut Output,
+    creds: &Credentials,
+    format: ExportFormat,
+    now: OffsetDateTime,
+) -> Result<Exit, CliError> {
+    let exported = creds.export_cookies(format, now)?;
+    if std::io::stdout().is_terminal() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: the {} cookies below are live session secrets: anyone who sees them can act as you on the site",
+            exported.names.len()
+        );
+    }
+    out.write_all(exported.text.expose_secret().as_bytes())?;
+    Ok(Exit::Ok)
 }
 
 fn import(

@@ -3,12 +3,14 @@
 
 mod audit;
 mod cookies;
+mod exec;
 pub mod output;
 mod remote;
 mod sites;
 mod token;
 mod watch;
 
+use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::PathBuf;
 
@@ -44,7 +46,7 @@ pub struct Cli {
 
 const EXIT_CODES_HELP: &str = "Exit codes: 0 ok · 1 internal error · 2 usage or configuration error · \
 3 authentication needed · 4 CAPTCHA: sign in through the browser first · 5 network or server failure · \
-6 vault unreadable";
+6 vault unreadable · exec: the program's own code (126 cannot be started, 127 not found)";
 
 /// The commands of the public contract.
 #[derive(Debug, Subcommand)]
@@ -75,7 +77,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Import, inspect or delete the configured site's stored browser cookies
+    /// Import, inspect, delete or export the configured site's stored browser cookies
     #[command(subcommand)]
     Cookies(CookiesCommand),
     /// List the sites that have credentials in the vault, with their state (never values)
@@ -108,6 +110,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a program with the configured site's credentials in its environment; exit with its exit code
+    ///
+    /// The program's environment gains CONFLUENCE_BASE_URL, CONFLUENCE_AUTH (cookie, basic or bearer, chosen as CONFLUENCE_AUTH says, auto: unexpired stored cookies, else user name + token, else a token) and that mode's secret: CONFLUENCE_COOKIE (the Cookie header value), or CONFLUENCE_USERNAME + CONFLUENCE_API_TOKEN, or CONFLUENCE_API_TOKEN. The other CONFLUENCE_* variables of that list and CONFLUENCE_VAULT_PASSPHRASE are removed from it. The site is not asked first: without usable stored credentials the program is not started (exit 2 no site, 3 no or expired credentials, 4 stored CAPTCHA, 6 vault unreadable). SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to it. Exit code: the program's, 128 + N when signal N ended it, 127 when it was not found, 126 when it could not be started. Audited as exec_started (the program's name, never its arguments).
+    Exec {
+        /// The program and its arguments, after `--`
+        #[arg(last = true, required = true, value_name = "CMD [ARGS]")]
+        command: Vec<OsString>,
+    },
     /// Run the built-in fake Confluence site alone (loopback only)
     DemoServer(crate::demo::DemoServerArgs),
 }
@@ -139,6 +149,36 @@ pub enum CookiesCommand {
         #[arg(long)]
         all_sites: bool,
     },
+    /// Print the configured site's stored cookies for another program (their values: a secret)
+    ///
+    /// Audited as cookies_exported (names, never values). Refused with exit 3 when no cookies are stored or they have expired, and 4 in the stored CAPTCHA state (with the login URL); the site is not asked.
+    Export {
+        /// header: the Cookie header value the site is sent; netscape: a cookies.txt; json: an array of {name,value,domain,path,secure,expires}
+        #[arg(long, value_enum, default_value_t = ExportFormatArg::Header)]
+        format: ExportFormatArg,
+    },
+}
+
+/// `cookies export --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormatArg {
+    /// The Cookie request header value: a=1; b=2
+    Header,
+    /// A Netscape cookies.txt (curl, wget, http.cookiejar)
+    Netscape,
+    /// A JSON array of {name,value,domain,path,secure,expires}
+    Json,
+}
+
+impl From<ExportFormatArg> for crate::cookies::export::ExportFormat {
+    fn from(arg: ExportFormatArg) -> Self {
+        use crate::cookies::export::ExportFormat;
+        match arg {
+            ExportFormatArg::Header => ExportFormat::Header,
+            ExportFormatArg::Netscape => ExportFormat::Netscape,
+            ExportFormatArg::Json => ExportFormat::Json,
+        }
+    }
 }
 
 /// `token …`
@@ -163,6 +203,9 @@ pub enum CliError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Credentials(#[from] CredentialError),
+    /// `exec` did not start its program, or lost track of it.
+    #[error(transparent)]
+    Exec(#[from] crate::exec::ExecError),
     /// The audit log could not be read.
     #[error(transparent)]
     Audit(#[from] AuditError),
@@ -203,6 +246,7 @@ impl CliError {
                 ErrorClass::Usage
             }
             CliError::Credentials(c) => c.class(),
+            CliError::Exec(e) => e.class(),
             CliError::Audit(a) => a.class(),
             CliError::Output(_) | CliError::Internal(_) => ErrorClass::Internal,
             CliError::AuthNeeded(_) => ErrorClass::Auth,
@@ -353,6 +397,7 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
             flags,
         ),
         Some(Command::DemoServer(_)) => unreachable_demo(),
+        Some(Command::Exec { command }) => exec::run(command, &settings),
         Some(Command::Cookies(c)) => with_stdout(|out| cookies::run(out, c, settings, flags)),
         Some(Command::Token(t)) => with_stdout(|out| token::run(out, t, &settings)),
         Some(Command::Sites { json }) => with_stdout(|out| sites::run(out, &settings, json)),

@@ -298,7 +298,10 @@ fn code_for(class: ErrorClass) -> &'static str {
         ErrorClass::Captcha => "captcha",
         ErrorClass::Network => "network",
         ErrorClass::Vault => "vault_unreadable",
-        ErrorClass::Internal => "internal",
+        // `exec` alone starts programs; a query never fails so.
+        ErrorClass::Internal | ErrorClass::ProgramNotExecutable | ErrorClass::ProgramNotFound => {
+            "internal"
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! Cookies: parsing every accepted paste format, the cookie set and its
-//! expiry, and the plain-text intake file.
+//! expiry, the plain-text intake file, and writing a set out for another
+//! program (`export`).
 
+pub mod export;
 pub mod intake;
 pub mod jar;
 pub mod parse;

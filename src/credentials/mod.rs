@@ -1,16 +1,19 @@
 //! The credential operations shared by the headless commands and the worker:
-//! import cookies, report their status, clear them, store or clear a token.
+//! import cookies, report their status, clear or export them, store or clear
+//! a token.
 //! Every operation, successful or not, writes an audit record; none ever
 //! writes a secret value anywhere but the vault.
 //!
 //! The operations live in child modules, each an `impl Credentials`:
 //! `import`, `status` (status and the site list), `session` (expiry,
-//! refreshed cookies, audit records), `clear`, `token`, `intake` (intake
+//! refreshed cookies, audit records), `clear`, `token`, `export` (the
+//! stored cookies written out for another program), `intake` (intake
 //! failures audited once) and `binding` (version 1 binding, the vault's
 //! read-modify-write and the stored audit head).
 
 mod binding;
 mod clear;
+mod export;
 mod import;
 mod intake;
 mod session;
@@ -29,6 +32,8 @@ use crate::cookies::intake::{INTAKE_HELP, IntakeError};
 use crate::cookies::jar::{CookieSource, ExpiryState, StoredCookies};
 use crate::cookies::parse::CookieParseError;
 use crate::site::SiteKey;
+pub use export::CookieExport;
+
 use crate::vault::{
     MachineIdSource, SiteCredentials, Vault, VaultDocument, VaultError, VaultOptions,
 };
@@ -59,6 +64,27 @@ pub enum CredentialError {
          or pass --base-url, then {action}"
     )]
     NoSite { action: &'static str },
+    /// The configured site has no stored cookies (`cookies export`).
+    #[error(
+        "no cookies are stored for {site}: sign in to the site in the browser, copy the Cookie \
+         request header, and import it with `confluence-tui cookies import -` (or paste it into \
+         {} and run `confluence-tui cookies import`)",
+        intake.display()
+    )]
+    NoCookies { site: String, intake: PathBuf },
+    /// The stored cookies are expired or were marked so (`cookies export`).
+    #[error(
+        "the stored cookies have expired ({reason}); sign in with the browser and import fresh \
+         cookies (`confluence-tui cookies import`)"
+    )]
+    CookiesExpired { reason: String },
+    /// The site's stored session state is a CAPTCHA (`cookies export`).
+    #[error(
+        "the site demanded a CAPTCHA: sign in through the browser{}, solve it, then import fresh \
+         cookies (`confluence-tui check --retry` asks the site again)",
+        login_url.as_deref().map(|u| format!(" at {u}")).unwrap_or_default()
+    )]
+    Captcha { login_url: Option<String> },
 }
 
 impl CredentialError {
@@ -74,6 +100,10 @@ impl CredentialError {
             | CredentialError::NoSite { .. } => ErrorClass::Usage,
             CredentialError::Audit(e) => e.class(),
             CredentialError::Interrupted(_) => ErrorClass::Internal,
+            CredentialError::NoCookies { .. } | CredentialError::CookiesExpired { .. } => {
+                ErrorClass::Auth
+            }
+            CredentialError::Captcha { .. } => ErrorClass::Captcha,
         }
     }
 }
@@ -312,6 +342,9 @@ fn error_code(err: &CredentialError) -> &'static str {
         CredentialError::BadToken => "bad_token",
         CredentialError::Interrupted(_) => "interrupted",
         CredentialError::NoSite { .. } => "no_site",
+        CredentialError::NoCookies { .. } => "no_cookies",
+        CredentialError::CookiesExpired { .. } => "cookies_expired",
+        CredentialError::Captcha { .. } => "captcha",
     }
 }
 

@@ -240,7 +240,10 @@ impl SessionInfo {
             SessionInfo::Expired { .. } => "expired",
             SessionInfo::Captcha { .. } => "captcha",
             SessionInfo::Failed { error } => match error.class {
-                ErrorClass::Network | ErrorClass::Internal => "unreachable",
+                ErrorClass::Network
+                | ErrorClass::Internal
+                | ErrorClass::ProgramNotExecutable
+                | ErrorClass::ProgramNotFound => "unreachable",
                 ErrorClass::Captcha => "captcha",
                 ErrorClass::Usage | ErrorClass::Vault => "no_credentials",
                 ErrorClass::Auth => "expired",

@@ -2,6 +2,8 @@
 //! real binary run with a clean environment.
 #![allow(dead_code)]
 
+pub mod site;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroize;
 
 use super::{CookieParseError, JarBuilder};
@@ -63,13 +64,19 @@ fn parse_entry(fields: &Map<String, Value>, label: &str) -> Result<Cookie, Cooki
     cookie.secure = bool_field(fields, "secure");
     cookie.http_only = bool_field(fields, "httpOnly");
     if !bool_field(fields, "session") {
-        // Cookie-Editor writes `expirationDate`, Playwright `expires` (-1 = session).
-        let seconds = fields
+        // Cookie-Editor writes `expirationDate`, Playwright `expires` (-1 =
+        // session), our own export `expires` in RFC 3339 (null = session).
+        cookie.expires = match fields
             .get("expirationDate")
             .or_else(|| fields.get("expires"))
-            .and_then(Value::as_f64)
-            .filter(|s| s.is_finite() && *s > 0.0);
-        cookie.expires = seconds.and_then(|s| OffsetDateTime::from_unix_timestamp(s as i64).ok());
+        {
+            Some(Value::String(at)) => OffsetDateTime::parse(at.trim(), &Rfc3339).ok(),
+            Some(seconds) => seconds
+                .as_f64()
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .and_then(|s| OffsetDateTime::from_unix_timestamp(s as i64).ok()),
+            None => None,
+        };
     }
     Ok(cookie)
 }

@@ -354,6 +354,7 @@ fn detail_fields(d: &AuditDetails) -> Vec<(&'static str, String)> {
     put("login", d.login_url.clone());
     put("kept at", d.kept_at.clone());
     put("site", d.site.clone());
+    put("program", d.program.clone());
     out
 }
 

@@ -1,0 +1,129 @@
+//! `exec`: run a program with the site's credentials in its environment.
+//!
+//! [`stored_handover`] picks the credential from the settings and the vault
+//! (the resolver `auth::resolve`, so `CONFLUENCE_AUTH` and `auto` decide
+//! as everywhere) without asking the site: the stored state decides, so a
+//! pipeline starts at once. [`ChildEnv::for_pipeline`] turns it into the
+//! child's environment, and [`run_child`] runs the child, forwarding
+//! signals, and returns how it ended. `exec --proxy` will hand over the
+//! proxy's URL and token through the same two calls.
+
+mod child;
+mod env;
+
+use std::ffi::OsString;
+
+use time::OffsetDateTime;
+
+pub use child::{ChildExit, run_child};
+pub use env::{ChildEnv, Handover, PIPELINE_VARIABLES, WITHHELD_VARIABLES};
+
+use crate::audit::{AuditDetails, AuditEntry, AuditEvent, AuditOutcome};
+use crate::auth::{AuthError, resolve};
+use crate::config::Settings;
+use crate::confluence::client::{AuthMode, Credential};
+use crate::credentials::{CredentialError, Credentials};
+use crate::exit::ErrorClass;
+use crate::site::SiteKey;
+use crate::vault::StoredSession;
+
+/// Why the program was not started, or was lost track of.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// No site, no usable cookies, a CAPTCHA, an unreadable vault, an
+    /// unwritable audit log.
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    /// Nothing to hand over (the resolver's words say what to set).
+    #[error("{0}")]
+    NotConfigured(String),
+    #[error(
+        "no program to run: name it after `--`, e.g. `confluence-tui exec -- python pipeline.py`"
+    )]
+    NoProgram,
+    #[error("{program}: command not found (check the name and PATH)")]
+    NotFound { program: String },
+    #[error("{program}: cannot be started: {reason}")]
+    NotExecutable { program: String, reason: String },
+    #[error("cannot catch signals to forward them to the program: {0}")]
+    Signals(#[source] std::io::Error),
+    #[error("lost track of the program: {0}")]
+    Wait(#[source] std::io::Error),
+}
+
+impl ExecError {
+    /// What kind of failure this is (decides the exit code).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ExecError::Credentials(e) => e.class(),
+            ExecError::NotConfigured(_) => ErrorClass::Auth,
+            ExecError::NoProgram => ErrorClass::Usage,
+            ExecError::NotFound { .. } => ErrorClass::ProgramNotFound,
+            ExecError::NotExecutable { .. } => ErrorClass::ProgramNotExecutable,
+            ExecError::Signals(_) | ExecError::Wait(_) => ErrorClass::Internal,
+        }
+    }
+}
+
+/// The resolver's refusal, in the words `cookies export` uses for the same.
+fn from_auth(e: AuthError) -> ExecError {
+    match e {
+        AuthError::NotConfigured(message) => ExecError::NotConfigured(message),
+        AuthError::CookiesExpired { reason } => CredentialError::CookiesExpired { reason }.into(),
+        AuthError::Credentials(e) => e.into(),
+    }
+}
+
+/// The configured site and its credential to hand over, chosen as every
+/// command chooses it, from what is stored: no site is exit 2, no usable
+/// credential 3, the stored CAPTCHA state 4, an unreadable vault 6. The
+/// site is not asked.
+pub fn stored_handover(
+    settings: &Settings,
+    creds: &Credentials,
+    now: OffsetDateTime,
+) -> Result<(SiteKey, Handover), ExecError> {
+    let site = creds
+        .site()
+        .ok_or(CredentialError::NoSite {
+            action: "run the command again",
+        })?
+        .clone();
+    let resolved = resolve(settings, creds, now).map_err(from_auth)?;
+    if let Some(StoredSession::Captcha { login_url, .. }) = resolved.stored {
+        return Err(CredentialError::Captcha { login_url }.into());
+    }
+    let no_cookies = || CredentialError::NoCookies {
+        site: site.to_string(),
+        intake: creds.paths().intake_file.clone(),
+    };
+    let handover = match resolved.credential {
+        Credential::Cookies { jar } => {
+            let site_url = site.url().ok_or_else(no_cookies)?;
+            Handover::Cookie {
+                header: jar.header_value_for(&site_url).ok_or_else(no_cookies)?,
+            }
+        }
+        Credential::Basic { username, token } => Handover::Basic { username, token },
+        Credential::Bearer { token } => Handover::Bearer { token },
+        Credential::None => return Err(no_cookies().into()),
+    };
+    Ok((site, handover))
+}
+
+/// The `exec_started` record: the site, the mode and the program's name,
+/// never its arguments (a command line may hold secrets).
+pub fn started_record(site: &SiteKey, mode: AuthMode, program: &OsString) -> AuditEntry {
+    let program = child::program_name(program);
+    AuditEntry::new(
+        AuditEvent::ExecStarted,
+        AuditOutcome::Success,
+        format!("Starting {program} with the {mode} credentials of {site} in its environment"),
+    )
+    .details(AuditDetails {
+        mode: Some(mode.to_string()),
+        site: Some(site.to_string()),
+        program: Some(program),
+        ..Default::default()
+    })
+}
