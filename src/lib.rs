@@ -19,6 +19,7 @@ pub mod exit;
 pub mod fsutil;
 pub(crate) mod logging;
 pub mod secret;
+pub mod session;
 pub mod site;
 pub mod text;
 pub mod tui;
