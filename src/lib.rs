@@ -18,6 +18,7 @@ pub mod demo;
 pub mod exit;
 pub mod fsutil;
 pub(crate) mod logging;
+pub mod proxy;
 pub mod secret;
 pub mod session;
 pub mod site;

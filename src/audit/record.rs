@@ -30,6 +30,8 @@ pub enum AuditEvent {
     CredentialsRejected,
     LogRotated,
     VaultBoundToSite,
+    ProxyStarted,
+    ProxyStopped,
 }
 
 impl AuditEvent {
@@ -52,6 +54,8 @@ impl AuditEvent {
         AuditEvent::CredentialsRejected,
         AuditEvent::LogRotated,
         AuditEvent::VaultBoundToSite,
+        AuditEvent::ProxyStarted,
+        AuditEvent::ProxyStopped,
     ];
 
     /// The snake_case name, identical to the serialised form.
@@ -74,6 +78,8 @@ impl AuditEvent {
             AuditEvent::CredentialsRejected => "credentials_rejected",
             AuditEvent::LogRotated => "log_rotated",
             AuditEvent::VaultBoundToSite => "vault_bound_to_site",
+            AuditEvent::ProxyStarted => "proxy_started",
+            AuditEvent::ProxyStopped => "proxy_stopped",
         }
     }
 

@@ -4,6 +4,7 @@
 mod audit;
 mod cookies;
 pub mod output;
+mod proxy;
 mod remote;
 mod sites;
 mod token;
@@ -108,6 +109,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the authenticating loopback proxy in the foreground: clients use the site through it with a throw-away token, never the stored cookies or token
+    Proxy {
+        /// Where to listen; loopback only (port 0: any free port)
+        #[arg(long, value_name = "ADDR", default_value_t = crate::proxy::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+        /// Forward writes (POST, PUT, PATCH, DELETE) too; cookie sessions then send X-Atlassian-Token: no-check
+        #[arg(long)]
+        allow_writes: bool,
+        /// Print one JSON line {base_url,username,token} on stdout, then nothing else there
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the built-in fake Confluence site alone (loopback only)
     DemoServer(crate::demo::DemoServerArgs),
 }
@@ -175,6 +188,9 @@ pub enum CliError {
     /// The data directory is not the user's or others may write to it.
     #[error(transparent)]
     UnsafeDataDir(#[from] crate::fsutil::UnsafePath),
+    /// The proxy could not start or stop.
+    #[error(transparent)]
+    Proxy(#[from] crate::proxy::ProxyError),
     #[error("{0}")]
     AuthNeeded(String),
     #[error("{0}")]
@@ -204,6 +220,7 @@ impl CliError {
             }
             CliError::Credentials(c) => c.class(),
             CliError::Audit(a) => a.class(),
+            CliError::Proxy(p) => p.class(),
             CliError::Output(_) | CliError::Internal(_) => ErrorClass::Internal,
             CliError::AuthNeeded(_) => ErrorClass::Auth,
             CliError::Remote { class, .. } | CliError::Answered { class, .. } => *class,
@@ -351,6 +368,18 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
             },
             settings,
             flags,
+        ),
+        Some(Command::Proxy {
+            listen,
+            allow_writes,
+            json,
+        }) => proxy::run(
+            proxy::ProxyArgs {
+                listen,
+                allow_writes,
+                json,
+            },
+            settings,
         ),
         Some(Command::DemoServer(_)) => unreachable_demo(),
         Some(Command::Cookies(c)) => with_stdout(|out| cookies::run(out, c, settings, flags)),

@@ -7,7 +7,7 @@
 //! with `notify`), then verifies at once.
 //!
 //! States learnt elsewhere (the proxy seeing a dead session in a forwarded
-//! answer) come in through [`KeepAlive::observe`], so a death seen twice,
+//! answer) come in through a [`SessionObserver`], so a death seen twice,
 //! once by a request and once by a verification, is reported and notified
 //! once.
 
@@ -66,6 +66,17 @@ pub enum KeepAliveError {
     Watch(#[from] notify::Error),
 }
 
+/// Hands states learnt outside the keep-alive loop to it.
+#[derive(Clone, Debug)]
+pub struct SessionObserver(mpsc::UnboundedSender<SessionInfo>);
+
+impl SessionObserver {
+    /// Reports `info` as if a verification had said it.
+    pub fn observe(&self, info: SessionInfo) {
+        let _ = self.0.send(info);
+    }
+}
+
 /// A running keep-alive loop; dropping it stops the loop and its worker.
 pub struct KeepAlive {
     observe: mpsc::UnboundedSender<SessionInfo>,
@@ -109,10 +120,11 @@ impl KeepAlive {
         ))
     }
 
-    /// A state learnt elsewhere (a forwarded answer showed the session
-    /// dead or a CAPTCHA): reported and notified like a verification's.
-    pub fn observe(&self, info: SessionInfo) {
-        let _ = self.observe.send(info);
+    /// Where states learnt elsewhere go (a forwarded answer showed the
+    /// session dead or a CAPTCHA): reported and notified like a
+    /// verification's.
+    pub fn observer(&self) -> SessionObserver {
+        SessionObserver(self.observe.clone())
     }
 
     /// Another receiver of the events from now on.
@@ -179,7 +191,7 @@ impl Loop {
                     }
                 }
                 observed = observe_rx.recv() => {
-                    // The proxy ended (the sender lives as long as it does).
+                    // The keep-alive's own sender lives as long as the loop.
                     let Some(info) = observed else { break "stopped" };
                     due = self.apply(&info);
                 }

@@ -11,7 +11,9 @@ use time::OffsetDateTime;
 
 use crate::worker::SessionInfo;
 
-pub use keepalive::{FirstCheck, KeepAlive, KeepAliveError, KeepAliveEvent, KeepAliveOptions};
+pub use keepalive::{
+    FirstCheck, KeepAlive, KeepAliveError, KeepAliveEvent, KeepAliveOptions, SessionObserver,
+};
 pub use notify::Notifier;
 pub(crate) use vault_watch::watch_vault;
 
