@@ -126,7 +126,9 @@ impl Shared {
             .http
             .request(method.clone(), url.clone())
             .headers(headers);
-        if forward::has_body(&parts.headers) {
+        // A body of any length and framing (HTTP/2 may send one without
+        // Content-Length), streamed: never read into memory.
+        if !body.is_end_stream() {
             outgoing = outgoing.body(reqwest::Body::wrap_stream(body.into_data_stream()));
         }
         let resp = match outgoing.send().await {

@@ -151,16 +151,6 @@ pub(super) fn response_headers(site: &HeaderMap) -> HeaderMap {
     out
 }
 
-/// Whether a request carries a body to forward.
-pub(super) fn has_body(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::TRANSFER_ENCODING)
-        || headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .is_some_and(|n| n > 0)
-}
-
 /// Whether the path is the REST API's, where an HTML page can only be a
 /// login page (elsewhere a page may be what was asked for).
 pub(super) fn is_api_path(path: &str) -> bool {

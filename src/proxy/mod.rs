@@ -45,7 +45,7 @@ pub use traffic::{RequestRecord, Traffic, TrafficTotals};
 
 use self::exchange::Shared;
 use self::rewrite::Rebase;
-use self::upstream::Upstream;
+use self::upstream::{Resolved, Upstream};
 use crate::auth::{AuthError, resolve};
 use crate::config::{ConfigError, Settings};
 use crate::confluence::client::{ClientError, RetryPolicy, api_base, detect_deployment, transport};
@@ -339,7 +339,15 @@ pub async fn start(settings: Settings, opts: ProxyOptions) -> Result<ProxyHandle
         port: local_addr.port(),
         deployment,
         http,
-        upstream: Upstream::new(settings, creds.clone(), resolved.credential, stamp),
+        upstream: Upstream::new(
+            settings,
+            creds.clone(),
+            Resolved {
+                credential: resolved.credential,
+                expires_at: resolved.expires_at,
+            },
+            stamp,
+        ),
         traffic: traffic.clone(),
         observer: keepalive.observer(),
         site,

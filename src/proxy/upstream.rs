@@ -26,14 +26,21 @@ use crate::worker::audit_words::{self, CaptchaSeen};
 pub(super) struct Signed {
     credential: SyncMutex<Credential>,
     pub(super) mode: AuthMode,
+    /// When the stored cookie set expires: which set the jar was read from.
+    set_expires_at: Option<OffsetDateTime>,
     refreshed: Refreshed,
     /// A refusal of the token was audited already.
     rejection_audited: AtomicBool,
 }
 
 impl Signed {
-    fn new(credential: Credential) -> Signed {
+    fn new(resolved: Resolved) -> Signed {
+        let Resolved {
+            credential,
+            expires_at,
+        } = resolved;
         Signed {
+            set_expires_at: expires_at,
             mode: credential.mode(),
             credential: SyncMutex::new(credential),
             refreshed: Refreshed::default(),
@@ -61,6 +68,13 @@ impl Signed {
             .absorb(&mut self.credential(), headers, from, site);
         self.mode == AuthMode::Cookie && self.refreshed.pending()
     }
+}
+
+/// Credentials read from the settings and the vault.
+pub(super) struct Resolved {
+    pub credential: Credential,
+    /// When the stored cookies expire (cookie mode).
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 /// What a request finds when it asks for the credentials.
@@ -104,7 +118,7 @@ impl Upstream {
     pub(super) fn new(
         settings: Settings,
         creds: Arc<Credentials>,
-        first: Credential,
+        first: Resolved,
         stamp: Option<VaultStamp>,
     ) -> Upstream {
         let held = Arc::new(Mutex::new(Held {
@@ -139,7 +153,7 @@ impl Upstream {
         let creds = self.creds.clone();
         let resolved = tokio::task::spawn_blocking(move || resolve_now(&settings, &creds)).await;
         let session = match resolved {
-            Ok(Ok(credential)) => Session::Ready(Arc::new(Signed::new(credential))),
+            Ok(Ok(resolved)) => Session::Ready(Arc::new(Signed::new(resolved))),
             Ok(Err(refused)) => refused,
             Err(e) => Session::Unusable {
                 message: format!("the credentials could not be read: {e}"),
@@ -249,11 +263,14 @@ impl Upstream {
 
 /// Resolves the credentials now (scrypt: on a blocking thread), or the
 /// session that refuses requests instead.
-pub(super) fn resolve_now(settings: &Settings, creds: &Credentials) -> Result<Credential, Session> {
+pub(super) fn resolve_now(settings: &Settings, creds: &Credentials) -> Result<Resolved, Session> {
     match resolve(settings, creds, OffsetDateTime::now_utc()) {
         Ok(r) => match r.stored {
             Some(StoredSession::Captcha { login_url, .. }) => Err(Session::Captcha { login_url }),
-            _ => Ok(r.credential),
+            _ => Ok(Resolved {
+                credential: r.credential,
+                expires_at: r.expires_at,
+            }),
         },
         Err(AuthError::CookiesExpired { reason }) => Err(Session::Dead { reason }),
         Err(e) => Err(Session::Unusable {
@@ -328,15 +345,17 @@ async fn save_one(creds: &Arc<Credentials>, held: &Arc<Mutex<Held>>, signed: &Ar
         return;
     };
     let vault = creds.paths().vault_file.clone();
-    let (c, seen) = (creds.clone(), before.clone());
+    let (c, seen, set) = (creds.clone(), before.clone(), signed.set_expires_at);
     let written = tokio::task::spawn_blocking(move || {
         let untouched = VaultStamp::of(&vault) == seen;
-        let r = c.refresh_cookies(jar, &names);
+        // Into the set the jar came from only: an import made meanwhile
+        // is a new set, never overwritten with an older session's cookies.
+        let r = c.refresh_cookies_of(set, jar, &names);
         (r, untouched, VaultStamp::of(&vault))
     })
     .await;
     match written {
-        Ok((Ok(()), untouched, after)) => {
+        Ok((Ok(_), untouched, after)) => {
             let mut held = held.lock().await;
             // Only our own write happened since the vault was read: no need
             // to read it again. Otherwise the next request reads it (and
