@@ -886,9 +886,23 @@ fn the_api_runs_inside_a_runtime_and_logs_traffic_without_queries() {
         let refused = client().get(&url).send().await.unwrap();
         assert_eq!(refused.status(), 401);
         let _ = refused.bytes().await;
+        // HEAD: the length of what GET would send, and no body.
+        let download = format!("{}/download/attachments/1/a.bin", handle.base_url());
+        let head = client()
+            .head(&download)
+            .basic_auth(handle.username(), Some(handle.token().expose_secret()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), 200);
+        assert_eq!(
+            head.headers()["content-length"],
+            DemoFaults::default().attachment_bytes.to_string().as_str()
+        );
+        assert!(head.bytes().await.unwrap().is_empty());
         tokio::time::sleep(Duration::from_millis(100)).await;
         let totals = traffic.totals();
-        assert_eq!((totals.requests, totals.refused), (2, 1));
+        assert_eq!((totals.requests, totals.refused), (3, 1));
         assert!(traffic.recent().iter().all(|r| !r.path.contains("s3cr3t")));
         handle.shutdown().await.unwrap();
     });

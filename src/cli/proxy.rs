@@ -47,7 +47,7 @@ async fn serve(args: ProxyArgs, settings: Settings) -> Result<Exit, CliError> {
         .map(ToString::to_string)
         .unwrap_or_default();
     let handle = proxy::start(settings, opts).await?;
-    let mut events = handle.session_events();
+    let mut events = Some(handle.session_events());
     {
         let mut out = Output::stdout();
         if args.json {

@@ -158,6 +158,8 @@ pub struct ProxyHandle {
     shared: Arc<Shared>,
     creds: Arc<Credentials>,
     keepalive: Option<KeepAlive>,
+    /// Kept to hand out fresh receivers (it holds at most a few events).
+    session: broadcast::Receiver<KeepAliveEvent>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -200,8 +202,8 @@ impl ProxyHandle {
 
     /// The session's state changes as the keep-alive and the proxy's own
     /// requests learn them (a death, a CAPTCHA, back after an import).
-    pub fn session_events(&self) -> Option<broadcast::Receiver<KeepAliveEvent>> {
-        self.keepalive.as_ref().map(KeepAlive::subscribe)
+    pub fn session_events(&self) -> broadcast::Receiver<KeepAliveEvent> {
+        self.session.resubscribe()
     }
 
     /// Stops accepting, lets requests under way finish for a few seconds,
@@ -328,7 +330,7 @@ pub async fn start(settings: Settings, opts: ProxyOptions) -> Result<ProxyHandle
         first: FirstCheck::AfterInterval,
         notifier: Notifier::new(settings.notify_cmd.clone(), base.to_string()),
     };
-    let (keepalive, _first) = KeepAlive::start(settings.clone(), worker, keepalive_opts)?;
+    let (keepalive, session) = KeepAlive::start(settings.clone(), worker, keepalive_opts)?;
 
     let traffic = Arc::new(Traffic::default());
     let shared = Arc::new(Shared {
@@ -376,6 +378,7 @@ pub async fn start(settings: Settings, opts: ProxyOptions) -> Result<ProxyHandle
         shared,
         creds,
         keepalive: Some(keepalive),
+        session,
         stop: Some(stop),
         task: Some(task),
     })
