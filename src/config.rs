@@ -81,7 +81,7 @@ pub struct FlagOverrides {
 }
 
 /// The validated settings.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     pub base_url: Option<Url>,
     pub username: Option<String>,

@@ -127,3 +127,26 @@ pub fn started_record(site: &SiteKey, mode: AuthMode, program: &OsString) -> Aud
         ..Default::default()
     })
 }
+
+/// The `exec_started` record of `exec --proxy`: the program gets the
+/// proxy's address and a throw-away token, not the site's credentials.
+pub fn started_through_proxy_record(
+    site: &SiteKey,
+    proxy: &url::Url,
+    program: &OsString,
+) -> AuditEntry {
+    let program = child::program_name(program);
+    AuditEntry::new(
+        AuditEvent::ExecStarted,
+        AuditOutcome::Success,
+        format!(
+            "Starting {program} with the proxy {proxy} to {site} in its environment (a per-run proxy token, not the site's credentials)"
+        ),
+    )
+    .details(AuditDetails {
+        mode: Some("proxy".to_string()),
+        site: Some(site.to_string()),
+        program: Some(program),
+        ..Default::default()
+    })
+}

@@ -32,6 +32,8 @@ pub enum AuditEvent {
     VaultBoundToSite,
     CookiesExported,
     ExecStarted,
+    ProxyStarted,
+    ProxyStopped,
 }
 
 impl AuditEvent {
@@ -56,6 +58,8 @@ impl AuditEvent {
         AuditEvent::VaultBoundToSite,
         AuditEvent::CookiesExported,
         AuditEvent::ExecStarted,
+        AuditEvent::ProxyStarted,
+        AuditEvent::ProxyStopped,
     ];
 
     /// The snake_case name, identical to the serialised form.
@@ -80,6 +84,8 @@ impl AuditEvent {
             AuditEvent::VaultBoundToSite => "vault_bound_to_site",
             AuditEvent::CookiesExported => "cookies_exported",
             AuditEvent::ExecStarted => "exec_started",
+            AuditEvent::ProxyStarted => "proxy_started",
+            AuditEvent::ProxyStopped => "proxy_stopped",
         }
     }
 

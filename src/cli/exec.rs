@@ -1,6 +1,7 @@
-//! `exec -- CMD [ARGS…]`: the pipeline started with the credentials in its
-//! environment. Nothing is printed of ours on success: stdout and stderr
-//! are the program's.
+//! `exec [--proxy] -- CMD [ARGS…]`: the pipeline started with the
+//! credentials in its environment, or (`--proxy`) with the address of a
+//! loopback proxy that holds them for the program's lifetime. Nothing is
+//! printed of ours on success: stdout and stderr are the program's.
 
 use std::ffi::OsString;
 
@@ -12,7 +13,19 @@ use crate::credentials::Credentials;
 use crate::exec::{ChildEnv, run_child, started_record, stored_handover};
 use crate::exit::Exit;
 
-pub(super) fn run(argv: Vec<OsString>, settings: &Settings) -> Result<Exit, CliError> {
+/// The flags of `exec`.
+pub(super) struct ExecArgs {
+    pub argv: Vec<OsString>,
+    pub proxy: bool,
+    pub allow_writes: bool,
+}
+
+pub(super) fn run(args: ExecArgs, settings: Settings) -> Result<Exit, CliError> {
+    if args.proxy {
+        return run_with_proxy(args, settings);
+    }
+    let argv = args.argv;
+    let settings = &settings;
     let program = argv
         .first()
         .cloned()
@@ -28,4 +41,61 @@ pub(super) fn run(argv: Vec<OsString>, settings: &Settings) -> Result<Exit, CliE
     let ended = run_child(&argv, &env)?;
     tracing::info!(?ended, "the program ended");
     Ok(Exit::Program(ended.exit_code()))
+}
+
+/// `exec --proxy`: the proxy starts first (refusing, like `proxy`, with
+/// 2–6 when nothing usable is stored), the program gets only its URL and
+/// the per-run token, and the proxy stops when the program ends.
+fn run_with_proxy(args: ExecArgs, settings: Settings) -> Result<Exit, CliError> {
+    use crate::exec::{Handover, started_through_proxy_record};
+    use crate::proxy::{PROXY_USERNAME, ProxyOptions, ProxyToken};
+
+    let program = args
+        .argv
+        .first()
+        .cloned()
+        .ok_or(crate::exec::ExecError::NoProgram)?;
+    let site = settings
+        .site()
+        .ok_or(crate::credentials::CredentialError::NoSite {
+            action: "run the command again",
+        })?;
+    let creds = Credentials::open(&settings);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async move {
+        let token = ProxyToken::generate()
+            .map_err(|e| CliError::Internal(format!("cannot make a random token: {e}")))?;
+        let mut opts = ProxyOptions::new(token);
+        opts.allow_writes = args.allow_writes;
+        let handle = crate::proxy::start(settings, opts).await?;
+        let env = ChildEnv::for_pipeline(
+            handle.base_url().as_str(),
+            Handover::Basic {
+                username: PROXY_USERNAME.to_string(),
+                token: crate::secret::SecretString::from(
+                    crate::secret::ExposeSecret::expose_secret(handle.token()).to_string(),
+                ),
+            },
+        );
+        creds.record(started_through_proxy_record(
+            &site,
+            handle.base_url(),
+            &program,
+        ))?;
+        tracing::info!(%site, proxy = %handle.base_url(), "starting the program with the proxy in its environment");
+        let argv = args.argv;
+        let ended = tokio::task::spawn_blocking(move || run_child(&argv, &env))
+            .await
+            .map_err(|e| CliError::Internal(format!("the program's waiter failed: {e}")))?;
+        if let Err(e) = handle.shutdown().await {
+            tracing::warn!(error = %e, "the proxy did not stop cleanly");
+        }
+        let ended = ended?;
+        tracing::info!(?ended, "the program ended");
+        Ok(Exit::Program(ended.exit_code()))
+    })
 }

@@ -5,6 +5,7 @@ mod audit;
 mod cookies;
 mod exec;
 pub mod output;
+mod proxy;
 mod remote;
 mod sites;
 mod token;
@@ -112,11 +113,29 @@ pub enum Command {
     },
     /// Run a program with the configured site's credentials in its environment; exit with its exit code
     ///
-    /// The program's environment gains CONFLUENCE_BASE_URL, CONFLUENCE_AUTH (cookie, basic or bearer, chosen as CONFLUENCE_AUTH says, auto: unexpired stored cookies, else user name + token, else a token) and that mode's secret: CONFLUENCE_COOKIE (the Cookie header value), or CONFLUENCE_USERNAME + CONFLUENCE_API_TOKEN, or CONFLUENCE_API_TOKEN. The other CONFLUENCE_* variables of that list and CONFLUENCE_VAULT_PASSPHRASE are removed from it. The site is not asked first: without usable stored credentials the program is not started (exit 2 no site, 3 no or expired credentials, 4 stored CAPTCHA, 6 vault unreadable). SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to it. Exit code: the program's, 128 + N when signal N ended it, 127 when it was not found, 126 when it could not be started. Audited as exec_started (the program's name, never its arguments).
+    /// The program's environment gains CONFLUENCE_BASE_URL, CONFLUENCE_AUTH (cookie, basic or bearer, chosen as CONFLUENCE_AUTH says, auto: unexpired stored cookies, else user name + token, else a token) and that mode's secret: CONFLUENCE_COOKIE (the Cookie header value), or CONFLUENCE_USERNAME + CONFLUENCE_API_TOKEN, or CONFLUENCE_API_TOKEN. The other CONFLUENCE_* variables of that list and CONFLUENCE_VAULT_PASSPHRASE are removed from it. The site is not asked first: without usable stored credentials the program is not started (exit 2 no site, 3 no or expired credentials, 4 stored CAPTCHA, 6 vault unreadable). SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to it. Exit code: the program's, 128 + N when signal N ended it, 127 when it was not found, 126 when it could not be started. Audited as exec_started (the program's name, never its arguments). With --proxy the program gets instead CONFLUENCE_BASE_URL=http://127.0.0.1:PORT/<context> of a loopback proxy started for its lifetime, CONFLUENCE_AUTH=basic, CONFLUENCE_USERNAME=confluence-tui and CONFLUENCE_API_TOKEN=<a random per-run token>: the real cookies or token never leave this process (see `proxy --help`).
     Exec {
+        /// Start the loopback proxy for the program's lifetime and give it only the proxy's URL and a random per-run token (CONFLUENCE_AUTH=basic, CONFLUENCE_USERNAME=confluence-tui, CONFLUENCE_API_TOKEN=<proxy token>), never the real cookies or token
+        #[arg(long)]
+        proxy: bool,
+        /// With --proxy: forward writes (POST, PUT, PATCH, DELETE) too
+        #[arg(long, requires = "proxy")]
+        allow_writes: bool,
         /// The program and its arguments, after `--`
         #[arg(last = true, required = true, value_name = "CMD [ARGS]")]
         command: Vec<OsString>,
+    },
+    /// Run the authenticating loopback proxy in the foreground: clients use the site through it with a throw-away token, never the stored cookies or token
+    Proxy {
+        /// Where to listen; loopback only (port 0: any free port)
+        #[arg(long, value_name = "ADDR", default_value_t = crate::proxy::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+        /// Forward writes (POST, PUT, PATCH, DELETE) too; cookie sessions then send X-Atlassian-Token: no-check
+        #[arg(long)]
+        allow_writes: bool,
+        /// Print one JSON line {base_url,username,token} on stdout, then nothing else there
+        #[arg(long)]
+        json: bool,
     },
     /// Run the built-in fake Confluence site alone (loopback only)
     DemoServer(crate::demo::DemoServerArgs),
@@ -218,6 +237,9 @@ pub enum CliError {
     /// The data directory is not the user's or others may write to it.
     #[error(transparent)]
     UnsafeDataDir(#[from] crate::fsutil::UnsafePath),
+    /// The proxy could not start or stop.
+    #[error(transparent)]
+    Proxy(#[from] crate::proxy::ProxyError),
     #[error("{0}")]
     AuthNeeded(String),
     #[error("{0}")]
@@ -248,6 +270,7 @@ impl CliError {
             CliError::Credentials(c) => c.class(),
             CliError::Exec(e) => e.class(),
             CliError::Audit(a) => a.class(),
+            CliError::Proxy(p) => p.class(),
             CliError::Output(_) | CliError::Internal(_) => ErrorClass::Internal,
             CliError::AuthNeeded(_) => ErrorClass::Auth,
             CliError::Remote { class, .. } | CliError::Answered { class, .. } => *class,
@@ -396,8 +419,31 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
             settings,
             flags,
         ),
+        Some(Command::Proxy {
+            listen,
+            allow_writes,
+            json,
+        }) => proxy::run(
+            proxy::ProxyArgs {
+                listen,
+                allow_writes,
+                json,
+            },
+            settings,
+        ),
         Some(Command::DemoServer(_)) => unreachable_demo(),
-        Some(Command::Exec { command }) => exec::run(command, &settings),
+        Some(Command::Exec {
+            proxy,
+            allow_writes,
+            command,
+        }) => exec::run(
+            exec::ExecArgs {
+                argv: command,
+                proxy,
+                allow_writes,
+            },
+            settings,
+        ),
         Some(Command::Cookies(c)) => with_stdout(|out| cookies::run(out, c, settings, flags)),
         Some(Command::Token(t)) => with_stdout(|out| token::run(out, t, &settings)),
         Some(Command::Sites { json }) => with_stdout(|out| sites::run(out, &settings, json)),

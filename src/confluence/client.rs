@@ -110,26 +110,9 @@ impl Client {
     /// Builds a client; refuses plain http to a non-loopback host before any request.
     pub fn new(opts: ClientOptions) -> Result<Client, ClientError> {
         let base = api_base(&opts.base_url, opts.deployment);
-        if base.scheme() != "https" && !is_loopback(&base) {
-            return Err(ClientError::InsecureUrl {
-                host: base.host_str().unwrap_or_default().to_string(),
-            });
-        }
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("confluence-tui/", env!("CARGO_PKG_VERSION")))
+        let http = transport(&base, opts.timeout, opts.ca_bundle.as_deref())?
             .timeout(opts.timeout)
-            .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
-            .redirect(redirect::policy(base.clone()));
-        // Credentials never travel in clear text through a proxy: a plain
-        // http:// site (loopback only, checked above) and any loopback site
-        // are reached directly, whatever HTTP_PROXY / ALL_PROXY say.
-        if base.scheme() != "https" || is_loopback(&base) {
-            builder = builder.no_proxy();
-        }
-        if let Some(path) = &opts.ca_bundle {
-            builder = builder.tls_certs_merge(read_ca_bundle(path)?);
-        }
-        let http = builder
+            .redirect(redirect::policy(base.clone()))
             .build()
             .map_err(|e| ClientError::Setup(e.to_string()))?;
         Ok(Client {
@@ -394,6 +377,35 @@ impl Client {
     }
 }
 
+/// What every connection to the site at `base` shares (the client's and
+/// the proxy's): plain http refused unless the host is loopback, our user
+/// agent, the connect timeout, no proxy for loopback or plain http, and the
+/// extra root certificates of `CONFLUENCE_CA_BUNDLE`.
+pub(crate) fn transport(
+    base: &Url,
+    timeout: Duration,
+    ca_bundle: Option<&std::path::Path>,
+) -> Result<reqwest::ClientBuilder, ClientError> {
+    if base.scheme() != "https" && !is_loopback(base) {
+        return Err(ClientError::InsecureUrl {
+            host: base.host_str().unwrap_or_default().to_string(),
+        });
+    }
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("confluence-tui/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(timeout.min(Duration::from_secs(10)));
+    // Credentials never travel in clear text through a proxy: a plain
+    // http:// site (loopback only, checked above) and any loopback site
+    // are reached directly, whatever HTTP_PROXY / ALL_PROXY say.
+    if base.scheme() != "https" || is_loopback(base) {
+        builder = builder.no_proxy();
+    }
+    if let Some(path) = ca_bundle {
+        builder = builder.tls_certs_merge(read_ca_bundle(path)?);
+    }
+    Ok(builder)
+}
+
 /// The extra root certificates of `CONFLUENCE_CA_BUNDLE`.
 fn read_ca_bundle(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, ClientError> {
     let refuse = |reason: String| ClientError::CaBundle {
@@ -436,7 +448,7 @@ async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, BodyError> {
 
 /// A network error in words, without the URL's query (never secret here,
 /// but long) and with the root cause.
-fn network_message(e: &reqwest::Error) -> String {
+pub(crate) fn network_message(e: &reqwest::Error) -> String {
     let mut msg = if e.is_timeout() {
         "timed out (CONFLUENCE_TIMEOUT_SECS)".to_string()
     } else if e.is_connect() {

@@ -10,5 +10,5 @@ pub(crate) mod login_page;
 pub mod model;
 pub(crate) mod paging;
 mod redirect;
-mod refresh;
+pub(crate) mod refresh;
 pub(crate) mod retry;

@@ -42,6 +42,15 @@ impl Refreshed {
         }
     }
 
+    /// Whether refreshed values wait to be taken.
+    pub(crate) fn pending(&self) -> bool {
+        !self
+            .names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+
     /// The jar with the refreshed values and the refreshed names, if any
     /// were refreshed since the last call.
     pub(crate) fn take(&self, credential: &Credential) -> Option<(CookieJar, Vec<String>)> {

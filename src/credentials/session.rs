@@ -57,8 +57,21 @@ impl Credentials {
         jar: CookieJar,
         names: &[String],
     ) -> Result<(), CredentialError> {
+        self.refresh_cookies_of(None, jar, names).map(|_| ())
+    }
+
+    /// As [`Credentials::refresh_cookies`], but only into the stored set
+    /// that expires at `set_expires_at` (the set the jar was read from), when
+    /// given: cookies imported meanwhile are a new set and are never
+    /// overwritten by an older session's jar. Returns whether it wrote.
+    pub(crate) fn refresh_cookies_of(
+        &self,
+        set_expires_at: Option<OffsetDateTime>,
+        jar: CookieJar,
+        names: &[String],
+    ) -> Result<bool, CredentialError> {
         let Some(site) = self.site.clone() else {
-            return Ok(());
+            return Ok(false);
         };
         let updated = self.update(
             "save refreshed cookies",
@@ -67,7 +80,10 @@ impl Credentials {
                 .get_mut(site.as_str())
                 .and_then(|s| s.cookies.as_mut())
             {
-                Some(c) if c.expired.is_none() => {
+                Some(c)
+                    if c.expired.is_none()
+                        && set_expires_at.is_none_or(|at| c.expires_at == at) =>
+                {
                     c.jar = jar;
                     true
                 }
@@ -93,7 +109,7 @@ impl Credentials {
                 }),
             )?;
         }
-        Ok(())
+        Ok(updated)
     }
 
     /// The configured site's stored session state (one scrypt run).
@@ -130,5 +146,72 @@ impl Credentials {
     ) -> Result<Option<StoredCookies>, CredentialError> {
         let doc = self.read("read the vault")?.unwrap_or_default();
         Ok(self.own(&doc).cookies.filter(|c| c.is_usable(now)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::config::{FlagOverrides, Settings};
+    use crate::cookies::jar::Cookie;
+    use crate::credentials::ImportInput;
+    use crate::secret::ExposeSecret;
+    use crate::vault::MachineIdSource;
+
+    fn creds(dir: &std::path::Path) -> Credentials {
+        let vars: HashMap<String, String> = [
+            ("CONFLUENCE_DATA_DIR", dir.display().to_string()),
+            ("CONFLUENCE_KDF_LOG_N", "10".to_string()),
+            ("CONFLUENCE_BASE_URL", "https://c.example.com".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let settings = Settings::from_vars(&FlagOverrides::default(), &vars).unwrap();
+        Credentials::with_machine_id(&settings, MachineIdSource::Fixed("test-machine".into()))
+    }
+
+    fn import(c: &Credentials, value: &str) -> StoredCookies {
+        let paste = zeroize::Zeroizing::new(format!("JSESSIONID={value}"));
+        c.import(ImportInput::Stdin(paste), OffsetDateTime::now_utc())
+            .unwrap();
+        c.usable_cookies(OffsetDateTime::now_utc())
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_refresh_of_an_older_set_never_overwrites_a_newer_import() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = creds(dir.path());
+        let old = import(&c, "old-session");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        import(&c, "fresh-import");
+        let mut refreshed = old.jar.clone();
+        refreshed.insert(Cookie::new("JSESSIONID", "old-session-rotated"));
+        let names = vec!["JSESSIONID".to_string()];
+        let wrote = c
+            .refresh_cookies_of(Some(old.expires_at), refreshed.clone(), &names)
+            .unwrap();
+        assert!(!wrote);
+        let now = c
+            .usable_cookies(OffsetDateTime::now_utc())
+            .unwrap()
+            .unwrap();
+        let value = now.jar.get("JSESSIONID").unwrap().value.expose_secret();
+        assert_eq!(value, "fresh-import");
+        // Into its own set it writes.
+        let wrote = c
+            .refresh_cookies_of(Some(now.expires_at), refreshed, &names)
+            .unwrap();
+        assert!(wrote);
+        let after = c
+            .usable_cookies(OffsetDateTime::now_utc())
+            .unwrap()
+            .unwrap();
+        let value = after.jar.get("JSESSIONID").unwrap().value.expose_secret();
+        assert_eq!(value, "old-session-rotated");
     }
 }

@@ -96,6 +96,9 @@ pub struct DemoServerArgs {
     /// domain, a 100 KB value)
     #[arg(long)]
     pub hostile_set_cookies: bool,
+    /// Size in bytes of every attachment download (generated on the fly)
+    #[arg(long, value_name = "BYTES", default_value_t = super::faults::DEFAULT_ATTACHMENT_BYTES)]
+    pub attachment_bytes: u64,
     /// Seed of the injected-error RNG
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -134,6 +137,7 @@ impl DemoServerArgs {
             paging_loops: self.paging_loops,
             hostile_text: self.hostile_text,
             hostile_set_cookies: self.hostile_set_cookies,
+            attachment_bytes: self.attachment_bytes,
         };
         Ok(DemoConfig {
             flavor: match self.flavor {

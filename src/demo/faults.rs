@@ -68,7 +68,13 @@ pub struct DemoFaults {
     /// cookie that a client must refuse: one with `Domain=evil.example.com`
     /// and one with a 100 KB value (`HOSTILE_SET_COOKIE_VALUE_BYTES`).
     pub hostile_set_cookies: bool,
+    /// Size of every attachment download
+    /// (`…/download/attachments/{page_id}/{name}`), generated on the fly.
+    pub attachment_bytes: u64,
 }
+
+/// Size of an attachment download unless configured otherwise.
+pub const DEFAULT_ATTACHMENT_BYTES: u64 = 1024 * 1024;
 
 /// Size of the oversized session value `hostile_set_cookies` sends.
 pub const HOSTILE_SET_COOKIE_VALUE_BYTES: usize = 100 * 1024;
@@ -101,6 +107,7 @@ impl Default for DemoFaults {
             paging_loops: false,
             hostile_text: false,
             hostile_set_cookies: false,
+            attachment_bytes: DEFAULT_ATTACHMENT_BYTES,
         }
     }
 }

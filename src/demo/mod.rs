@@ -5,11 +5,13 @@
 //!
 //! ```text
 //! DemoServer::start(DemoConfig, 127.0.0.1:0) → base_url(), login_url(),
-//! session_cookie_header(), set_faults(), request_count(), shutdown()
+//! session_cookie_header(), set_faults(), request_count(), requests_seen(),
+//! shutdown()
 //! ```
 
 mod cli;
 mod data;
+mod extras;
 mod faults;
 mod hostile;
 mod json;
@@ -29,7 +31,7 @@ pub use server::DemoServer;
 pub use session::{
     CLOUD_SESSION_COOKIE, DEMO_API_TOKEN, DEMO_EMAIL, DEMO_PAT, SERVER_SESSION_COOKIE,
 };
-pub use state::PathKind;
+pub use state::{PathKind, SeenRequest};
 
 use std::net::SocketAddr;
 

@@ -30,7 +30,15 @@ pub(crate) fn router(state: Arc<SiteState>) -> Router {
             "/rest/api/space/{key}/content/page",
             get(space_content_pages_v1),
         )
-        .route("/rest/api/content", get(content_v1))
+        .route(
+            "/rest/api/content",
+            get(content_v1).post(super::extras::create_content_v1),
+        )
+        .route("/x/{tiny}", get(super::extras::tiny_link))
+        .route(
+            "/download/attachments/{page_id}/{name}",
+            get(super::extras::download_attachment),
+        )
         .route("/rest/api/content/{id}", get(content_by_id_v1));
     if state.flavor == DemoFlavor::Cloud {
         api = api
@@ -48,6 +56,10 @@ pub(crate) fn router(state: Arc<SiteState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             super::hostile::rewrite,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::state::log_request,
         ))
         .with_state(state)
 }

@@ -129,6 +129,12 @@ impl DemoServer {
         self.state.cookie_names_seen()
     }
 
+    /// Every request so far, in order, with the kinds of credentials it
+    /// carried (never their values).
+    pub fn requests_seen(&self) -> Vec<super::SeenRequest> {
+        self.state.requests_seen()
+    }
+
     /// Requests served so far, every path.
     pub fn request_count(&self) -> u64 {
         self.state.request_count()

@@ -32,13 +32,15 @@ pub enum PathKind {
     SpacePagesV2,
     /// `/wiki/api/v2/pages/{id}`
     PageV2,
+    /// `…/download/attachments/{page_id}/{name}`
+    Download,
     /// `/login`, `/login.action` (never faulted)
     Login,
     /// Anything else (answered 404)
     Other,
 }
 
-const KINDS: usize = 9;
+const KINDS: usize = 10;
 
 impl PathKind {
     fn slot(self) -> usize {
@@ -56,6 +58,8 @@ pub(crate) struct SiteState {
     session: Mutex<Session>,
     /// Per API request, the names (never the values) of the cookies sent.
     cookie_names: Mutex<Vec<Vec<String>>>,
+    /// Every request, with the kinds of credentials it carried.
+    seen: Mutex<Vec<SeenRequest>>,
     total: AtomicU64,
     per_kind: [AtomicU64; KINDS],
 }
@@ -117,6 +121,7 @@ impl SiteState {
             faults: Mutex::new(faults),
             session: Mutex::new(Session::new()),
             cookie_names: Mutex::new(Vec::new()),
+            seen: Mutex::new(Vec::new()),
             total: AtomicU64::new(0),
             per_kind: Default::default(),
         }
@@ -157,6 +162,11 @@ impl SiteState {
     /// headers carried, in order (an empty list: no cookie sent).
     pub fn cookie_names_seen(&self) -> Vec<Vec<String>> {
         lock(&self.cookie_names).clone()
+    }
+
+    /// Every request so far (API, login page, unknown paths), in order.
+    pub fn requests_seen(&self) -> Vec<SeenRequest> {
+        lock(&self.seen).clone()
     }
 
     /// Records the cookie names of one request; values are never kept.
@@ -335,6 +345,54 @@ impl SiteState {
             "Client must be authenticated to access this resource.",
         )
     }
+}
+
+/// One request as the demo site received it: which credentials it carried
+/// (cookie names, the `Authorization` scheme), never their values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenRequest {
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// Names of the cookies in its `Cookie:` headers.
+    pub cookie_names: Vec<String>,
+    /// The scheme of its `Authorization` header (`Basic`, `Bearer`…).
+    pub authorization: Option<String>,
+    /// Its `X-Atlassian-Token` header.
+    pub atlassian_token: Option<String>,
+}
+
+/// Middleware: records every request in [`SiteState::requests_seen`].
+pub(crate) async fn log_request(
+    axum::extract::State(state): axum::extract::State<std::sync::Arc<SiteState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers();
+    let cookie_names = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| pair.split_once('=').map(|(n, _)| n.trim().to_string()))
+        .filter(|n| !n.is_empty())
+        .collect();
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let seen = SeenRequest {
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+        cookie_names,
+        authorization: text("authorization")
+            .map(|a| a.split(' ').next().unwrap_or_default().to_string()),
+        atlassian_token: text("x-atlassian-token"),
+    };
+    lock(&state.seen).push(seen);
+    next.run(request).await
 }
 
 /// Confluence's JSON error body: `{"statusCode":…,"message":…}`.

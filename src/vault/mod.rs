@@ -8,12 +8,14 @@ pub(crate) mod error;
 pub mod format;
 pub mod key;
 pub(crate) mod seal;
+mod stamp;
 pub(crate) mod store;
 
 pub use crate::audit::LogHead as AuditHead;
 pub use error::VaultError;
 pub use format::KdfParams;
 pub use key::MachineIdSource;
+pub(crate) use stamp::VaultStamp;
 pub use store::{Vault, VaultOptions};
 
 use std::collections::BTreeMap;

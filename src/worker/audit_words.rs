@@ -4,7 +4,7 @@ use crate::audit::{AuditDetails, AuditEntry, AuditEvent, AuditOutcome};
 use crate::confluence::client::AuthMode;
 
 /// A verification that succeeded.
-pub(super) fn session_verified(display_name: &str, mode: AuthMode) -> AuditEntry {
+pub(crate) fn session_verified(display_name: &str, mode: AuthMode) -> AuditEntry {
     AuditEntry::new(
         AuditEvent::SessionVerified,
         AuditOutcome::Success,
@@ -18,7 +18,7 @@ pub(super) fn session_verified(display_name: &str, mode: AuthMode) -> AuditEntry
 }
 
 /// The site refused the credentials outright.
-pub(super) fn credentials_rejected(mode: AuthMode, status: u16) -> AuditEntry {
+pub(crate) fn credentials_rejected(mode: AuthMode, status: u16) -> AuditEntry {
     AuditEntry::new(
         AuditEvent::CredentialsRejected,
         AuditOutcome::Failure,
@@ -32,7 +32,7 @@ pub(super) fn credentials_rejected(mode: AuthMode, status: u16) -> AuditEntry {
 }
 
 /// The site answered as if nobody were signed in.
-pub(super) fn answered_anonymous(mode: AuthMode) -> AuditEntry {
+pub(crate) fn answered_anonymous(mode: AuthMode) -> AuditEntry {
     AuditEntry::new(
         AuditEvent::CredentialsRejected,
         AuditOutcome::Failure,
@@ -47,7 +47,7 @@ pub(super) fn answered_anonymous(mode: AuthMode) -> AuditEntry {
 }
 
 /// Where a CAPTCHA said to sign in, as the client left it.
-pub(super) struct CaptchaSeen {
+pub(crate) struct CaptchaSeen {
     /// On the site's own origin (or the site's login page).
     pub login_url: Option<String>,
     /// The response named an off-site login URL, which was dropped.
@@ -55,7 +55,7 @@ pub(super) struct CaptchaSeen {
 }
 
 /// The session died (`captcha` none) or a CAPTCHA blocks it.
-pub(super) fn session_lost(
+pub(crate) fn session_lost(
     mode: AuthMode,
     reason: &str,
     status: Option<u16>,
@@ -88,6 +88,35 @@ pub(super) fn session_lost(
         mode: Some(mode.to_string()),
         reason: Some(reason),
         login_url,
+        ..Default::default()
+    })
+}
+
+/// The proxy started forwarding to `site` (never its token).
+pub(crate) fn proxy_started(site: &str, listen: &str, mode: AuthMode, writes: bool) -> AuditEntry {
+    let access = if writes { "read-write" } else { "read-only" };
+    AuditEntry::new(
+        AuditEvent::ProxyStarted,
+        AuditOutcome::Info,
+        format!("Proxy started on {listen} for {site} ({mode} auth, {access})"),
+    )
+    .details(AuditDetails {
+        mode: Some(mode.to_string()),
+        site: Some(site.to_string()),
+        ..Default::default()
+    })
+}
+
+/// The proxy stopped after `requests` requests.
+pub(crate) fn proxy_stopped(site: &str, listen: &str, requests: u64) -> AuditEntry {
+    AuditEntry::new(
+        AuditEvent::ProxyStopped,
+        AuditOutcome::Info,
+        format!("Proxy on {listen} for {site} stopped after {requests} request(s)"),
+    )
+    .details(AuditDetails {
+        count: Some(usize::try_from(requests).unwrap_or(usize::MAX)),
+        site: Some(site.to_string()),
         ..Default::default()
     })
 }

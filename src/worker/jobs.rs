@@ -5,7 +5,7 @@
 mod refusal;
 mod signed;
 
-use self::signed::{Signed, VaultStamp};
+use self::signed::Signed;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex as SyncMutex};
 
@@ -22,7 +22,7 @@ use crate::confluence::classify::Outcome;
 use crate::confluence::client::{ClientError, RetryPolicy};
 use crate::credentials::{CredentialError, Credentials, ImportInput};
 use crate::exit::ErrorClass;
-use crate::vault::StoredSession;
+use crate::vault::{StoredSession, VaultStamp};
 
 tokio::task_local! {
     /// The query a request belongs to, so a wait notice can say which.

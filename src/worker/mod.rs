@@ -13,7 +13,7 @@
 //! Every result is typed: the session's state, the auth mode, a wait's
 //! reason and an error's class are enums until someone prints them.
 
-mod audit_words;
+pub(crate) mod audit_words;
 mod generation;
 mod jobs;
 

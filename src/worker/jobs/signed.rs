@@ -11,7 +11,7 @@ use super::{Asker, CURRENT_QUERY, Ctx, credential_error};
 use crate::auth::{AuthError, resolve};
 use crate::confluence::client::{AuthMode, Client, ClientNotice, ClientOptions, detect_deployment};
 use crate::exit::ErrorClass;
-use crate::vault::StoredSession;
+use crate::vault::{StoredSession, VaultStamp};
 use crate::worker::{Event, QueryKind, SessionInfo, Wait, WorkerError};
 
 /// A client and what was resolved to build it.
@@ -27,27 +27,6 @@ pub(super) struct Signed {
     pub(super) expires_at: Option<OffsetDateTime>,
     /// The session state the vault held (or this process last stored).
     pub(super) stored: SyncMutex<Option<StoredSession>>,
-}
-
-/// Identifies a version of the vault file without reading it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct VaultStamp {
-    len: u64,
-    modified: Option<std::time::SystemTime>,
-    #[cfg(unix)]
-    inode: u64,
-}
-
-impl VaultStamp {
-    fn of(path: &std::path::Path) -> Option<VaultStamp> {
-        let m = std::fs::metadata(path).ok()?;
-        Some(VaultStamp {
-            len: m.len(),
-            modified: m.modified().ok(),
-            #[cfg(unix)]
-            inode: std::os::unix::fs::MetadataExt::ino(&m),
-        })
-    }
 }
 
 impl Ctx {

@@ -1,0 +1,160 @@
+//! `proxy`: the authenticating loopback proxy in the foreground. It prints
+//! how to use it (or, with `--json`, one line a script reads), reports
+//! session changes on stderr, and ends with exit 0 on SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+
+use tokio::sync::broadcast::error::RecvError;
+
+use super::CliError;
+use super::output::Output;
+use crate::config::Settings;
+use crate::credentials::rfc3339;
+use crate::exit::Exit;
+use crate::proxy::{self, ProxyHandle, ProxyOptions, ProxyToken};
+use crate::secret::ExposeSecret;
+use crate::session::{KeepAliveEvent, SessionView};
+use crate::text::for_terminal;
+
+/// The flags of `proxy`.
+pub(super) struct ProxyArgs {
+    pub listen: SocketAddr,
+    pub allow_writes: bool,
+    pub json: bool,
+}
+
+pub(super) fn run(args: ProxyArgs, settings: Settings) -> Result<Exit, CliError> {
+    settings
+        .require_base_url()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(serve(args, settings))
+}
+
+async fn serve(args: ProxyArgs, settings: Settings) -> Result<Exit, CliError> {
+    let token = ProxyToken::generate()
+        .map_err(|e| CliError::Internal(format!("cannot make a random token: {e}")))?;
+    let mut opts = ProxyOptions::new(token);
+    opts.listen = args.listen;
+    opts.allow_writes = args.allow_writes;
+    let site = settings
+        .base_url
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let handle = proxy::start(settings, opts).await?;
+    let mut events = Some(handle.session_events());
+    {
+        let mut out = Output::stdout();
+        if args.json {
+            print_json(&mut out, &handle)?;
+        } else {
+            print_guide(&mut out, &handle, &site, args.allow_writes)?;
+        }
+        out.flush()?;
+    }
+    let stop = super::watch::stop_signal()?;
+    tokio::pin!(stop);
+    loop {
+        let event = async {
+            match events.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = &mut stop => break,
+            ev = event => match ev {
+                Ok(KeepAliveEvent::Changed(view)) => report(&site, &view),
+                Ok(KeepAliveEvent::Stopped(why)) => {
+                    tracing::warn!(reason = %why, "the keep-alive stopped");
+                    events = None;
+                }
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => events = None,
+            },
+        }
+    }
+    handle.shutdown().await?;
+    Ok(Exit::Ok)
+}
+
+/// The one stdout line of `--json`, its fields in this order.
+#[derive(serde::Serialize)]
+struct Announcement<'a> {
+    base_url: String,
+    username: &'a str,
+    token: &'a str,
+}
+
+/// The one stdout line of `--json`.
+fn print_json(out: &mut Output, handle: &ProxyHandle) -> Result<(), CliError> {
+    let line = serde_json::to_string(&Announcement {
+        base_url: base_url(handle),
+        username: handle.username(),
+        token: handle.token().expose_secret(),
+    })
+    .map_err(|e| CliError::Internal(e.to_string()))?;
+    out.line(line)?;
+    Ok(())
+}
+
+/// How to use the proxy, for a person.
+fn print_guide(
+    out: &mut Output,
+    handle: &ProxyHandle,
+    site: &str,
+    allow_writes: bool,
+) -> Result<(), CliError> {
+    let base = base_url(handle);
+    let access = if allow_writes {
+        "reads and writes"
+    } else {
+        "read-only: GET, HEAD, OPTIONS; --allow-writes forwards writes"
+    };
+    let lines = [
+        format!("Proxy for {} listening on {base} ({access}).", for_terminal(site)),
+        "Point your Confluence client at it with HTTP Basic authentication:".to_string(),
+        String::new(),
+        format!("  CONFLUENCE_BASE_URL={base}"),
+        format!("  CONFLUENCE_USERNAME={}", handle.username()),
+        format!("  CONFLUENCE_API_TOKEN={}", handle.token().expose_secret()),
+        String::new(),
+        "The token is a secret: anyone on this machine who has it can use your session while the proxy runs. It changes every run.".to_string(),
+        "The proxy keeps the session alive, saves refreshed cookies and answers 401 once the session has died. Ctrl-C stops it.".to_string(),
+    ];
+    for line in lines {
+        out.line(line)?;
+    }
+    Ok(())
+}
+
+/// The base URL as a client takes it (no trailing slash).
+fn base_url(handle: &ProxyHandle) -> String {
+    handle.base_url().as_str().trim_end_matches('/').to_string()
+}
+
+/// A session change, one line on stderr (its words may be the server's:
+/// escaped).
+fn report(site: &str, view: &SessionView) {
+    use std::io::Write as _;
+    let mut line = format!(
+        "{} {site} {}",
+        rfc3339(time::OffsetDateTime::now_utc()),
+        view.state
+    );
+    if let Some(user) = &view.user {
+        line.push_str(&format!(" as {user}"));
+    }
+    if let Some(reason) = &view.reason {
+        line.push_str(&format!(": {reason}"));
+    }
+    if let Some(url) = &view.login_url {
+        line.push_str(&format!(" (sign in at {url})"));
+    }
+    let _ = writeln!(std::io::stderr(), "{}", for_terminal(&line));
+}

@@ -1,0 +1,343 @@
+//! What the site's answer means for the session, judged like the client
+//! judges its own (`classify_response`), and the proxy's own answers: a
+//! JSON body `{"message","reason","login_url"}` for every refusal, so a
+//! pipeline can tell "the proxy token is wrong" from "sign in again".
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use url::Url;
+
+use crate::confluence::classify::{
+    AuthKind, ExpiryReason, Outcome, ResponseFacts, classify_response,
+};
+use crate::confluence::client::{AuthMode, Deployment};
+use crate::confluence::login_page::keep_on_site;
+
+/// What a forwarded answer means.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// Hand it to the client (rate limits and errors included).
+    Pass,
+    /// The cookie session is dead.
+    Dead { reason: ExpiryReason, status: u16 },
+    /// A CAPTCHA must be solved in the browser; never retried.
+    Captcha {
+        status: u16,
+        /// On the site's origin (an off-site one is replaced by the site's
+        /// login page).
+        login_url: Option<String>,
+        off_site_login_ignored: bool,
+    },
+    /// The stored token (Basic or Bearer) was refused.
+    Rejected { status: u16 },
+}
+
+/// What the proxy knows about one answer.
+pub(super) struct Seen<'a> {
+    pub status: u16,
+    pub headers: &'a HeaderMap,
+    /// The body, or its first part; empty when it was not looked at.
+    pub body: &'a [u8],
+    pub mode: AuthMode,
+    /// The request was for the REST API (see `forward::is_api_path`).
+    pub api: bool,
+    /// The request was the current-user probe.
+    pub probe: bool,
+}
+
+/// Judges an answer. Like the client: a 401, a 403 "not permitted", a
+/// redirect to a login page or an HTML login page where data was expected
+/// is a dead cookie session (a refused token with Basic or Bearer); a
+/// CAPTCHA header is a CAPTCHA. Unlike the client, an HTML page answering
+/// a request outside the REST API (a download, a web page) is what was
+/// asked for unless it is a login form.
+pub(super) fn judge(seen: &Seen<'_>, site: &Url, deployment: Deployment) -> Verdict {
+    let facts = ResponseFacts {
+        status: seen.status,
+        headers: seen.headers,
+        body: seen.body,
+        auth: seen.mode.auth_kind(),
+        probe: seen.probe,
+    };
+    match keep_on_site(classify_response(&facts), site, deployment) {
+        Outcome::SessionExpired {
+            reason: ExpiryReason::HtmlInsteadOfJson,
+            ..
+        } if !seen.api && !looks_like_login_form(seen.body) => Verdict::Pass,
+        Outcome::SessionExpired { reason, status } => Verdict::Dead { reason, status },
+        Outcome::Captcha {
+            status,
+            login_url,
+            off_site_login_ignored,
+        } => Verdict::Captcha {
+            status,
+            login_url,
+            off_site_login_ignored,
+        },
+        Outcome::CredentialsRejected { status, .. } if facts.auth == AuthKind::Token => {
+            Verdict::Rejected { status }
+        }
+        _ => Verdict::Pass,
+    }
+}
+
+/// Words of a sign-in form (Server/DC's Seraph, Cloud's, common SSO pages).
+const LOGIN_FORM_MARKERS: &[&[u8]] = &[
+    b"os_username",
+    b"login-form",
+    b"loginform",
+    b"j_username",
+    b"id.atlassian.com",
+    b"type=\"password\"",
+];
+
+fn looks_like_login_form(body: &[u8]) -> bool {
+    LOGIN_FORM_MARKERS
+        .iter()
+        .any(|m| body.windows(m.len()).any(|w| w.eq_ignore_ascii_case(m)))
+}
+
+/// The proxy's own answer: `{"message","reason","login_url"}`.
+pub(super) fn refusal(
+    status: StatusCode,
+    reason: &str,
+    message: &str,
+    login_url: Option<&str>,
+) -> Response {
+    let body = json!({ "message": message, "reason": reason, "login_url": login_url });
+    (status, axum::Json(body)).into_response()
+}
+
+/// No token, or the wrong one: 401 with the Basic challenge.
+pub(super) fn token_required() -> Response {
+    let mut r = refusal(
+        StatusCode::UNAUTHORIZED,
+        "proxy_token_required",
+        "this proxy needs HTTP Basic authentication with its token as the password (any user name); the token is printed when the proxy starts and changes every run",
+        None,
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"confluence-tui\""),
+    );
+    r
+}
+
+/// A request naming a host that is not loopback (DNS rebinding).
+pub(super) fn foreign_host() -> Response {
+    refusal(
+        StatusCode::FORBIDDEN,
+        "foreign_host",
+        "this proxy answers only requests addressed to a loopback host (127.0.0.1, [::1], localhost)",
+        None,
+    )
+}
+
+/// A write without `--allow-writes`: 405 saying how to allow them.
+pub(super) fn read_only(method: &str) -> Response {
+    let mut r = refusal(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "read_only",
+        &format!(
+            "the proxy is read-only: {method} is not forwarded; start it with --allow-writes to forward writes"
+        ),
+        None,
+    );
+    r.headers_mut().insert(
+        header::ALLOW,
+        HeaderValue::from_static(super::forward::ALLOW_READS),
+    );
+    r
+}
+
+/// A method never forwarded (`CONNECT`, `TRACE`).
+pub(super) fn method_refused(method: &str) -> Response {
+    let mut r = refusal(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_forwarded",
+        &format!("{method} is never forwarded: this proxy is no tunnel"),
+        None,
+    );
+    r.headers_mut().insert(
+        header::ALLOW,
+        HeaderValue::from_static(super::forward::ALLOW_READS),
+    );
+    r
+}
+
+/// The session is dead: 401 with what to do and where to sign in.
+pub(super) fn session_expired(reason: &str, login_url: &str) -> Response {
+    refusal(
+        StatusCode::UNAUTHORIZED,
+        "session_expired",
+        &format!(
+            "the Confluence session has expired ({reason}); sign in with the browser, then import fresh cookies with `confluence-tui cookies import -`: this proxy picks them up without a restart"
+        ),
+        Some(login_url),
+    )
+}
+
+/// A CAPTCHA: 403, never retried.
+pub(super) fn captcha(login_url: Option<&str>) -> Response {
+    refusal(
+        StatusCode::FORBIDDEN,
+        "captcha",
+        "the site demands a CAPTCHA: sign in through the browser, solve it, then import fresh cookies with `confluence-tui cookies import -`; the proxy does not ask the site again until then",
+        login_url,
+    )
+}
+
+/// The stored token was refused.
+pub(super) fn rejected(mode: AuthMode) -> Response {
+    refusal(
+        StatusCode::UNAUTHORIZED,
+        "credentials_rejected",
+        &format!(
+            "the site refused the stored {mode} credentials: make a new API token (or personal access token) and store it with `confluence-tui token set`"
+        ),
+        None,
+    )
+}
+
+/// No usable credentials (a vault that cannot be read, none stored).
+pub(super) fn no_credentials(message: &str) -> Response {
+    refusal(StatusCode::UNAUTHORIZED, "no_credentials", message, None)
+}
+
+/// The site could not be reached or failed to answer.
+pub(super) fn site_unreachable(timed_out: bool, message: &str) -> Response {
+    let status = if timed_out {
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    refusal(status, "site_unreachable", message, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site() -> Url {
+        Url::parse("https://c.example.com/confluence").unwrap()
+    }
+
+    fn judge_it(
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        mode: AuthMode,
+        api: bool,
+    ) -> Verdict {
+        let seen = Seen {
+            status,
+            headers,
+            body,
+            mode,
+            api,
+            probe: false,
+        };
+        judge(&seen, &site(), Deployment::Server)
+    }
+
+    fn html() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        h
+    }
+
+    #[test]
+    fn a_401_is_a_dead_session_for_cookies_and_a_refusal_for_tokens() {
+        let h = HeaderMap::new();
+        assert!(matches!(
+            judge_it(401, &h, b"", AuthMode::Cookie, true),
+            Verdict::Dead { status: 401, .. }
+        ));
+        assert_eq!(
+            judge_it(401, &h, b"", AuthMode::Bearer, true),
+            Verdict::Rejected { status: 401 }
+        );
+    }
+
+    #[test]
+    fn login_redirects_and_html_login_pages_are_dead_sessions() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::LOCATION,
+            HeaderValue::from_static("https://c.example.com/login.action?os_destination=x"),
+        );
+        assert!(matches!(
+            judge_it(302, &h, b"", AuthMode::Cookie, true),
+            Verdict::Dead { .. }
+        ));
+        let form = b"<!DOCTYPE html><form id=\"login-form\"><input name=\"os_username\">";
+        assert!(matches!(
+            judge_it(200, &html(), form, AuthMode::Cookie, true),
+            Verdict::Dead { .. }
+        ));
+        assert!(matches!(
+            judge_it(200, &html(), form, AuthMode::Cookie, false),
+            Verdict::Dead { .. }
+        ));
+    }
+
+    #[test]
+    fn an_html_page_outside_the_api_is_what_was_asked_for() {
+        let page = b"<!DOCTYPE html><html><body><h1>Release notes</h1></body></html>";
+        assert_eq!(
+            judge_it(200, &html(), page, AuthMode::Cookie, false),
+            Verdict::Pass
+        );
+        assert!(matches!(
+            judge_it(200, &html(), page, AuthMode::Cookie, true),
+            Verdict::Dead { .. }
+        ));
+    }
+
+    #[test]
+    fn captchas_keep_only_on_site_login_urls() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-authentication-denied-reason",
+            HeaderValue::from_static("CAPTCHA_CHALLENGE; login-url=https://evil.example.com/login"),
+        );
+        let Verdict::Captcha {
+            status,
+            login_url,
+            off_site_login_ignored,
+        } = judge_it(403, &h, b"", AuthMode::Cookie, true)
+        else {
+            panic!("not a CAPTCHA");
+        };
+        assert_eq!(status, 403);
+        assert!(off_site_login_ignored);
+        assert_eq!(
+            login_url.as_deref(),
+            Some("https://c.example.com/confluence/login.action")
+        );
+    }
+
+    #[test]
+    fn rate_limits_forbidden_resources_and_errors_pass() {
+        let mut h = HeaderMap::new();
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("3"));
+        for (status, body) in [
+            (429, &b""[..]),
+            (503, b""),
+            (
+                403,
+                br#"{"message":"You are not permitted to view the pages of this space."}"#,
+            ),
+            (404, b"{}"),
+            (500, b"oops"),
+            (200, br#"{"results":[]}"#),
+        ] {
+            assert_eq!(
+                judge_it(status, &h, body, AuthMode::Cookie, true),
+                Verdict::Pass,
+                "{status}"
+            );
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! One request through the proxy, start to end: the door, the target, the
+//! method, the session in force; then the site's answer is judged, its
+//! refreshed cookies kept, its links rebased, and its body streamed (JSON
+//! bodies read whole, up to a cap, to be rewritten).
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes, HttpBody as _};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use futures::StreamExt as _;
+use url::Url;
+
+use super::answer::{self, Seen, Verdict};
+use super::door::{self, ProxyToken, Refusal};
+use super::forward::{self, Misdirected};
+use super::rewrite::{MAX_REWRITTEN_JSON, Rebase, is_json};
+use super::traffic::{ChunkStream, Meter, Metered, Traffic};
+use super::upstream::{Session, Upstream};
+use crate::confluence::client::{AuthMode, Deployment, network_message};
+use crate::session::SessionObserver;
+use crate::worker::SessionInfo;
+
+/// How much of a non-JSON answer is read to judge it (an HTML login page,
+/// a CAPTCHA page, an error body); the rest streams.
+const PEEK_BYTES: usize = 64 * 1024;
+
+/// Everything the requests of one proxy share.
+pub(super) struct Shared {
+    pub token: ProxyToken,
+    pub allow_writes: bool,
+    /// The site's API base (`https://x.atlassian.net/wiki`).
+    pub site: Url,
+    pub deployment: Deployment,
+    /// Where a dead session's user signs in again.
+    pub login_page: String,
+    /// The port the proxy listens on (absolute-form targets may name it).
+    pub port: u16,
+    pub rebase: Rebase,
+    pub http: reqwest::Client,
+    pub upstream: Upstream,
+    pub traffic: Arc<Traffic>,
+    pub observer: SessionObserver,
+}
+
+/// How an answer goes back.
+enum Answer {
+    /// The proxy's own answer (the site was not asked, or its answer was
+    /// replaced): counted as refused.
+    Refused(Response),
+    /// The site's answer, read whole.
+    Whole(Response),
+    /// The site's answer; its body streams.
+    Streamed(Response<()>, ChunkStream),
+}
+
+/// The axum handler: every request, whatever its method and path.
+pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let meter = Meter::start(
+        shared.traffic.clone(),
+        request.method().as_str(),
+        request.uri().path(),
+    );
+    match shared.exchange(request).await {
+        Answer::Refused(r) => {
+            let bytes = r.body().size_hint().exact().unwrap_or(0);
+            meter.finish(r.status().as_u16(), bytes, true, true);
+            r
+        }
+        Answer::Whole(r) => {
+            let bytes = r.body().size_hint().exact().unwrap_or(0);
+            meter.finish(r.status().as_u16(), bytes, true, false);
+            r
+        }
+        Answer::Streamed(head, body) => {
+            let status = head.status().as_u16();
+            let (parts, ()) = head.into_parts();
+            Response::from_parts(parts, Body::from_stream(Metered::new(body, status, meter)))
+        }
+    }
+}
+
+impl Shared {
+    async fn exchange(&self, request: Request) -> Answer {
+        let (parts, body) = request.into_parts();
+        if let Err(refusal) = door::admit(&self.token, &parts.headers) {
+            return Answer::Refused(match refusal {
+                Refusal::NoToken | Refusal::WrongToken => answer::token_required(),
+                Refusal::ForeignHost => answer::foreign_host(),
+            });
+        }
+        let url = match forward::target(&parts.uri, &self.site, self.port) {
+            Ok(url) => url,
+            Err(m) => return Answer::Refused(self.misdirected(m)),
+        };
+        let method = parts.method.clone();
+        if !forward::method_allowed(&method, self.allow_writes) {
+            return Answer::Refused(if self.allow_writes {
+                answer::method_refused(method.as_str())
+            } else {
+                answer::read_only(method.as_str())
+            });
+        }
+        let signed = match self.upstream.current().await {
+            Session::Ready(s) => s,
+            Session::Dead { reason } => {
+                return Answer::Refused(answer::session_expired(&reason, &self.login_page));
+            }
+            Session::Captcha { login_url } => {
+                return Answer::Refused(answer::captcha(login_url.as_deref()));
+            }
+            Session::Unusable { message } => {
+                return Answer::Refused(answer::no_credentials(&message));
+            }
+        };
+
+        let mut headers = forward::request_headers(&parts.headers);
+        headers.extend(signed.auth_headers(&self.site, &url));
+        if self.allow_writes && signed.mode == AuthMode::Cookie && forward::is_write(&method) {
+            // Cookie sessions are subject to Confluence's XSRF check on
+            // writes; API clients opt out with this header.
+            headers.insert("x-atlassian-token", HeaderValue::from_static("no-check"));
+        }
+        let mut outgoing = self
+            .http
+            .request(method.clone(), url.clone())
+            .headers(headers);
+        // A body of any length and framing (HTTP/2 may send one without
+        // Content-Length), streamed: never read into memory.
+        if !body.is_end_stream() {
+            outgoing = outgoing.body(reqwest::Body::wrap_stream(body.into_data_stream()));
+        }
+        let resp = match outgoing.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let message = format!("cannot reach the site: {}", network_message(&e));
+                tracing::warn!(error = %message, "a proxied request failed");
+                return Answer::Refused(answer::site_unreachable(e.is_timeout(), &message));
+            }
+        };
+
+        let status = resp.status();
+        let site_headers = resp.headers().clone();
+        if signed.absorb(&site_headers, resp.url(), &self.site) {
+            self.upstream.save_later(&signed);
+        }
+        let content_type = site_headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let head_only = method == Method::HEAD;
+        let json = !head_only
+            && is_json(&content_type)
+            && resp
+                .content_length()
+                .is_none_or(|n| n <= MAX_REWRITTEN_JSON as u64);
+        let peek = if head_only {
+            0
+        } else if json {
+            MAX_REWRITTEN_JSON + 1
+        } else if needs_a_look(status, &content_type) {
+            PEEK_BYTES
+        } else {
+            0
+        };
+        let mut stream: ChunkStream = Box::pin(resp.bytes_stream());
+        let (prefix, ended) = match read_prefix(&mut stream, peek).await {
+            Ok(read) => read,
+            Err(e) => {
+                let message = format!("the site's answer broke off: {}", network_message(&e));
+                return Answer::Refused(answer::site_unreachable(e.is_timeout(), &message));
+            }
+        };
+
+        let seen = Seen {
+            status: status.as_u16(),
+            headers: &site_headers,
+            body: &prefix,
+            mode: signed.mode,
+            api: forward::is_api_path(url.path()),
+            probe: forward::is_probe_path(url.path()),
+        };
+        match answer::judge(&seen, &self.site, self.deployment) {
+            Verdict::Pass => {}
+            Verdict::Dead { reason, status } => {
+                let reason = reason.to_string();
+                if self.upstream.died(&signed, &reason, status).await {
+                    self.observer.observe(SessionInfo::Expired {
+                        reason: reason.clone(),
+                        status: Some(status),
+                    });
+                }
+                return Answer::Refused(answer::session_expired(&reason, &self.login_page));
+            }
+            Verdict::Captcha {
+                status,
+                login_url,
+                off_site_login_ignored,
+            } => {
+                let recorded = self
+                    .upstream
+                    .captcha(&signed, status, login_url.clone(), off_site_login_ignored)
+                    .await;
+                if recorded {
+                    self.observer.observe(SessionInfo::Captcha {
+                        login_url: login_url.clone(),
+                        status,
+                    });
+                }
+                return Answer::Refused(answer::captcha(login_url.as_deref()));
+            }
+            Verdict::Rejected { status } => {
+                self.upstream.rejected(&signed, status).await;
+                return Answer::Refused(answer::rejected(signed.mode));
+            }
+        }
+
+        let mut out_headers = forward::response_headers(&site_headers);
+        self.rebase_headers(&mut out_headers);
+        let mut head = Response::new(());
+        *head.status_mut() = status;
+        if json && ended {
+            let body = match self.rebase.json(&prefix) {
+                Some(rewritten) => {
+                    out_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(rewritten.len()));
+                    rewritten
+                }
+                None => prefix,
+            };
+            *head.headers_mut() = out_headers;
+            let (parts, ()) = head.into_parts();
+            return Answer::Whole(Response::from_parts(parts, Body::from(body)));
+        }
+        *head.headers_mut() = out_headers;
+        let body = if prefix.is_empty() {
+            stream
+        } else {
+            let first = futures::stream::once(async move { Ok(Bytes::from(prefix)) });
+            Box::pin(first.chain(stream))
+        };
+        Answer::Streamed(head, body)
+    }
+
+    /// `Location` and `Link` pointing at the site point at the proxy.
+    fn rebase_headers(&self, headers: &mut HeaderMap) {
+        for name in [header::LOCATION, header::CONTENT_LOCATION, header::LINK] {
+            let Some(value) = headers.get(&name).and_then(|v| v.to_str().ok()) else {
+                continue;
+            };
+            let rebased = if name == header::LINK {
+                self.rebase.link_header(value)
+            } else {
+                self.rebase.url(value)
+            };
+            if let Some(v) = rebased.and_then(|r| HeaderValue::from_str(&r).ok()) {
+                headers.insert(name, v);
+            }
+        }
+    }
+
+    fn misdirected(&self, m: Misdirected) -> Response {
+        match m {
+            Misdirected::OtherHost => answer::refusal(
+                StatusCode::FORBIDDEN,
+                "not_an_open_proxy",
+                &format!(
+                    "this proxy forwards only to {} and only origin-form requests (a path, not a URL of another host)",
+                    self.site
+                ),
+                None,
+            ),
+            Misdirected::NotAPath => answer::refusal(
+                StatusCode::BAD_REQUEST,
+                "not_a_path",
+                "the request target must be a path",
+                None,
+            ),
+            Misdirected::OutsideSite => answer::refusal(
+                StatusCode::NOT_FOUND,
+                "outside_site",
+                &format!(
+                    "this proxy forwards only paths under {} (the site's context path)",
+                    path_or_root(&self.site)
+                ),
+                None,
+            ),
+        }
+    }
+}
+
+fn path_or_root(site: &Url) -> &str {
+    match site.path() {
+        "" => "/",
+        p => p,
+    }
+}
+
+/// Whether the body of a non-JSON answer must be looked at to judge it:
+/// HTML (a login or CAPTCHA page) or an untyped success, and any error.
+fn needs_a_look(status: StatusCode, content_type: &str) -> bool {
+    let ct = content_type.to_ascii_lowercase();
+    if status.is_success() {
+        ct.is_empty() || ct.contains("html")
+    } else {
+        !status.is_redirection()
+    }
+}
+
+/// Reads chunks until at least `limit` bytes or the end; true when the
+/// stream ended.
+async fn read_prefix(
+    stream: &mut ChunkStream,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut prefix = Vec::new();
+    while prefix.len() < limit {
+        match stream.next().await {
+            Some(chunk) => prefix.extend_from_slice(&chunk?),
+            None => return Ok((prefix, true)),
+        }
+    }
+    Ok((prefix, false))
+}

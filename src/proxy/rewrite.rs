@@ -1,0 +1,277 @@
+//! Links in the site's answers pointed back at the proxy, so a client that
+//! follows them (a redirect, v1 paging from `_links.base` + `_links.next`)
+//! stays on the proxy and keeps its credentials out of the picture.
+//!
+//! The proxy maps paths one to one (`/wiki/rest/api/space` on the proxy is
+//! `/wiki/rest/api/space` on the site), so rewriting a URL swaps its origin:
+//! an absolute URL on the site's origin and under its context path gets the
+//! proxy's origin; relative URLs, other origins and paths outside the
+//! context are left as they are.
+
+use serde_json::Value;
+use url::{Position, Url};
+
+/// Largest JSON body read into memory to rewrite; a larger one is streamed
+/// unmodified.
+pub(super) const MAX_REWRITTEN_JSON: usize = 32 * 1024 * 1024;
+
+/// How the site's URLs become the proxy's.
+#[derive(Clone, Debug)]
+pub(super) struct Rebase {
+    site: Url,
+    /// The site's context path without a trailing slash (`/wiki`, or empty).
+    context: String,
+    /// `http://127.0.0.1:PORT`.
+    proxy_origin: String,
+}
+
+impl Rebase {
+    /// Rebases URLs of the site at `site` (its API base) onto `proxy_base`.
+    pub(super) fn new(site: &Url, proxy_base: &Url) -> Rebase {
+        Rebase {
+            site: site.clone(),
+            context: site.path().trim_end_matches('/').to_string(),
+            proxy_origin: proxy_base.origin().ascii_serialization(),
+        }
+    }
+
+    /// `text` rebased onto the proxy when it is an absolute URL of the site
+    /// (its origin, under its context path); `None` otherwise.
+    pub(super) fn url(&self, text: &str) -> Option<String> {
+        let trimmed = text.trim();
+        if !trimmed.get(..4)?.eq_ignore_ascii_case("http") {
+            return None;
+        }
+        let u = Url::parse(trimmed).ok()?;
+        if u.origin() != self.site.origin() || !self.under_context(u.path()) {
+            return None;
+        }
+        Some(format!(
+            "{}{}",
+            self.proxy_origin,
+            &u[Position::BeforePath..]
+        ))
+    }
+
+    fn under_context(&self, path: &str) -> bool {
+        self.context.is_empty()
+            || path == self.context
+            || path
+                .strip_prefix(self.context.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+
+    /// A `Link` header with every `<URL>` of the site rebased; `None` when
+    /// nothing changed.
+    pub(super) fn link_header(&self, value: &str) -> Option<String> {
+        let mut out = String::with_capacity(value.len());
+        let mut rest = value;
+        let mut changed = false;
+        while let Some(open) = rest.find('<') {
+            let Some(close) = rest[open..].find('>').map(|c| open + c) else {
+                break;
+            };
+            out.push_str(&rest[..=open]);
+            let inner = &rest[open + 1..close];
+            match self.url(inner) {
+                Some(new) => {
+                    out.push_str(&new);
+                    changed = true;
+                }
+                None => out.push_str(inner),
+            }
+            rest = &rest[close..];
+        }
+        out.push_str(rest);
+        changed.then_some(out)
+    }
+
+    /// A JSON body with the site's absolute URLs under every `_links`
+    /// object rebased (`base`, `self`, `next`, …); `None` when the body is
+    /// not JSON or holds nothing to rebase (send it as it came).
+    pub(super) fn json(&self, body: &[u8]) -> Option<Vec<u8>> {
+        let mut value: Value = serde_json::from_slice(body).ok()?;
+        if !self.walk(&mut value) {
+            return None;
+        }
+        serde_json::to_vec(&value).ok()
+    }
+
+    /// Rebases the links at any depth; true when anything changed.
+    fn walk(&self, value: &mut Value) -> bool {
+        let mut changed = false;
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map.iter_mut() {
+                    if key == "_links"
+                        && let Value::Object(links) = child
+                    {
+                        for link in links.values_mut() {
+                            if let Value::String(s) = link
+                                && let Some(new) = self.url(s)
+                            {
+                                *s = new;
+                                changed = true;
+                            }
+                        }
+                    }
+                    changed |= self.walk(child);
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    changed |= self.walk(item);
+                }
+            }
+            _ => {}
+        }
+        changed
+    }
+}
+
+/// Whether a `Content-Type` is JSON (`application/json`, `…+json`).
+pub(super) fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rebase() -> Rebase {
+        Rebase::new(
+            &Url::parse("https://x.atlassian.net/wiki").unwrap(),
+            &Url::parse("http://127.0.0.1:4321/wiki").unwrap(),
+        )
+    }
+
+    #[test]
+    fn site_urls_under_the_context_get_the_proxy_origin() {
+        let r = rebase();
+        assert_eq!(
+            r.url("https://x.atlassian.net/wiki").as_deref(),
+            Some("http://127.0.0.1:4321/wiki")
+        );
+        assert_eq!(
+            r.url("https://X.Atlassian.NET:443/wiki/rest/api/space?start=25&limit=25#x")
+                .as_deref(),
+            Some("http://127.0.0.1:4321/wiki/rest/api/space?start=25&limit=25#x")
+        );
+    }
+
+    #[test]
+    fn other_origins_relative_urls_and_other_paths_are_left_alone() {
+        let r = rebase();
+        for keep in [
+            "/wiki/rest/api/space?start=25",
+            "rest/api/space",
+            "https://evil.example.com/wiki/rest/api/space",
+            "http://x.atlassian.net/wiki/rest/api/space",
+            "https://x.atlassian.net:8443/wiki",
+            "https://x.atlassian.net/wikipedia",
+            "https://x.atlassian.net/login",
+            "https://api.media.atlassian.com/file/1/binary?token=t",
+            "",
+            "h",
+            "not a url",
+        ] {
+            assert_eq!(r.url(keep), None, "{keep}");
+        }
+    }
+
+    #[test]
+    fn a_site_at_the_root_rebases_every_path() {
+        let r = Rebase::new(
+            &Url::parse("https://c.example.com").unwrap(),
+            &Url::parse("http://127.0.0.1:9").unwrap(),
+        );
+        assert_eq!(
+            r.url("https://c.example.com/rest/api/space").as_deref(),
+            Some("http://127.0.0.1:9/rest/api/space")
+        );
+    }
+
+    #[test]
+    fn links_in_json_bodies_are_rebased_at_any_depth_and_nothing_else() {
+        let r = rebase();
+        let body = json!({
+            "results": [{
+                "id": "1",
+                "body": {"storage": {"value": "https://x.atlassian.net/wiki/spaces/A"}},
+                "_links": {"webui": "/spaces/A", "self": "https://x.atlassian.net/wiki/rest/api/content/1"}
+            }],
+            "_links": {
+                "base": "https://x.atlassian.net/wiki",
+                "context": "/wiki",
+                "next": "/rest/api/space?start=25",
+                "self": "https://x.atlassian.net/wiki/rest/api/space",
+                "size": 3
+            }
+        });
+        let out = r.json(body.to_string().as_bytes()).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["_links"]["base"], "http://127.0.0.1:4321/wiki");
+        assert_eq!(
+            v["_links"]["self"],
+            "http://127.0.0.1:4321/wiki/rest/api/space"
+        );
+        assert_eq!(v["_links"]["next"], "/rest/api/space?start=25");
+        assert_eq!(v["_links"]["context"], "/wiki");
+        assert_eq!(v["_links"]["size"], 3);
+        assert_eq!(
+            v["results"][0]["_links"]["self"],
+            "http://127.0.0.1:4321/wiki/rest/api/content/1"
+        );
+        assert_eq!(v["results"][0]["_links"]["webui"], "/spaces/A");
+        assert_eq!(
+            v["results"][0]["body"]["storage"]["value"], "https://x.atlassian.net/wiki/spaces/A",
+            "page content is not a link to rewrite"
+        );
+    }
+
+    #[test]
+    fn bodies_with_nothing_to_rebase_or_not_json_are_sent_as_they_came() {
+        let r = rebase();
+        assert_eq!(r.json(br#"{"results":[],"_links":{"next":"/x"}}"#), None);
+        assert_eq!(r.json(b"<html>"), None);
+        assert_eq!(r.json(b""), None);
+    }
+
+    #[test]
+    fn link_headers_are_rebased() {
+        let r = rebase();
+        assert_eq!(
+            r.link_header(r#"<https://x.atlassian.net/wiki/api/v2/spaces?cursor=a>; rel="next""#)
+                .as_deref(),
+            Some(r#"<http://127.0.0.1:4321/wiki/api/v2/spaces?cursor=a>; rel="next""#)
+        );
+        assert_eq!(
+            r.link_header(r#"</wiki/api/v2/spaces?cursor=a>; rel="next""#),
+            None
+        );
+        assert_eq!(r.link_header("<unclosed"), None);
+    }
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        for ct in [
+            "application/json",
+            "application/json;charset=UTF-8",
+            "Application/JSON",
+            "application/vnd.api+json",
+        ] {
+            assert!(is_json(ct), "{ct}");
+        }
+        for ct in ["text/html", "application/octet-stream", "text/json-ish", ""] {
+            assert!(!is_json(ct), "{ct}");
+        }
+    }
+}
