@@ -99,6 +99,9 @@ pub struct DemoServerArgs {
     /// Size in bytes of every attachment download (generated on the fly)
     #[arg(long, value_name = "BYTES", default_value_t = super::faults::DEFAULT_ATTACHMENT_BYTES)]
     pub attachment_bytes: u64,
+    /// API tokens are disabled, as on an SSO site: only session cookies sign in
+    #[arg(long)]
+    pub tokens_disabled: bool,
     /// Seed of the injected-error RNG
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -138,6 +141,7 @@ impl DemoServerArgs {
             hostile_text: self.hostile_text,
             hostile_set_cookies: self.hostile_set_cookies,
             attachment_bytes: self.attachment_bytes,
+            tokens_disabled: self.tokens_disabled,
         };
         Ok(DemoConfig {
             flavor: match self.flavor {

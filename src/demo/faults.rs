@@ -71,6 +71,9 @@ pub struct DemoFaults {
     /// Size of every attachment download
     /// (`…/download/attachments/{page_id}/{name}`), generated on the fly.
     pub attachment_bytes: u64,
+    /// API tokens are disabled (an SSO site): every `Authorization` header,
+    /// even the demo's own token, is refused; only session cookies work.
+    pub tokens_disabled: bool,
 }
 
 /// Size of an attachment download unless configured otherwise.
@@ -108,6 +111,7 @@ impl Default for DemoFaults {
             hostile_text: false,
             hostile_set_cookies: false,
             attachment_bytes: DEFAULT_ATTACHMENT_BYTES,
+            tokens_disabled: false,
         }
     }
 }

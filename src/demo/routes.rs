@@ -39,7 +39,11 @@ pub(crate) fn router(state: Arc<SiteState>) -> Router {
             "/download/attachments/{page_id}/{name}",
             get(super::extras::download_attachment),
         )
-        .route("/rest/api/content/{id}", get(content_by_id_v1));
+        .route("/rest/api/content/{id}", get(content_by_id_v1))
+        .route(
+            "/rest/api/content/{id}/child/attachment",
+            get(page_attachments_v1),
+        );
     if state.flavor == DemoFlavor::Cloud {
         api = api
             .route("/api/v2/spaces", get(spaces_v2))
@@ -381,6 +385,28 @@ async fn content_by_id_v1(
         .to_string();
     let body = s.links.content_v1(&s.data, &page, &expand);
     admitted.finish(axum::Json(body))
+}
+
+/// `GET …/rest/api/content/{id}/child/attachment`: the demo's pages have no
+/// attachments listed (exporters ask before downloading), an empty v1 list.
+async fn page_attachments_v1(
+    State(s): St,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+) -> Response {
+    let (admitted, _page) =
+        match admit_visible_page(&s, PathKind::ContentV1, &headers, &uri, &id, "content").await {
+            Ok(ap) => ap,
+            Err(r) => return r,
+        };
+    admitted.finish(axum::Json(json!({
+        "results": [],
+        "start": 0,
+        "limit": 25,
+        "size": 0,
+        "_links": { "base": s.links.base() },
+    })))
 }
 
 /// v2 `MultiEntityResult` envelope, with `_links.next` (from the site root,

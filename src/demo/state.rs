@@ -262,6 +262,9 @@ impl SiteState {
 
     fn identify(&self, headers: &HeaderMap, faults: &DemoFaults) -> Caller {
         if let Some(auth) = headers.get(header::AUTHORIZATION) {
+            if faults.tokens_disabled {
+                return Caller::Rejected;
+            }
             let auth = auth.to_str().unwrap_or_default();
             let (scheme, rest) = auth.split_once(' ').unwrap_or((auth, ""));
             return match (self.flavor, scheme.to_ascii_lowercase().as_str()) {

@@ -28,7 +28,9 @@ pub(super) enum Misdirected {
 /// The site URL a request target stands for. Origin-form targets (and
 /// absolute-form ones naming the proxy itself) map one to one onto the
 /// site's origin; dot segments are resolved first, so the result is checked
-/// to still lie under the site's context path.
+/// to still lie under the site's context path. REST API paths asked for
+/// without the context path (`/rest/…`, `/api/v2/…`, `/download/…`) are
+/// mapped under it.
 pub(super) fn target(uri: &Uri, site: &Url, own_port: u16) -> Result<Url, Misdirected> {
     if let Some(authority) = uri.authority() {
         let ours = uri
@@ -58,7 +60,19 @@ pub(super) fn target(uri: &Uri, site: &Url, own_port: u16) -> Result<Url, Misdir
             .strip_prefix(context)
             .is_some_and(|rest| rest.starts_with('/'));
     if !under {
-        return Err(Misdirected::OutsideSite);
+        // A client that takes the proxy for a site at the root (it sees a
+        // plain loopback host, not `*.atlassian.net`) asks for the REST API
+        // without the context path: those paths are the site's API all the
+        // same. Anything else outside the context stays refused.
+        let api = ["/rest/", "/api/v2/", "/download/"]
+            .iter()
+            .any(|prefix| path.starts_with(prefix));
+        if !api {
+            return Err(Misdirected::OutsideSite);
+        }
+        let mut mapped = url.clone();
+        mapped.set_path(&format!("{context}{path}"));
+        return Ok(mapped);
     }
     Ok(url)
 }
@@ -212,6 +226,36 @@ mod tests {
             ("*", Misdirected::NotAPath),
         ] {
             assert_eq!(target(&uri(t), &site(), 9), Err(why), "{t}");
+        }
+    }
+
+    #[test]
+    fn api_paths_without_the_context_path_are_the_sites_api() {
+        for (asked, sent) in [
+            (
+                "/rest/api/space?limit=1",
+                "https://x.atlassian.net/wiki/rest/api/space?limit=1",
+            ),
+            (
+                "/api/v2/pages/1",
+                "https://x.atlassian.net/wiki/api/v2/pages/1",
+            ),
+            (
+                "/download/attachments/1/a.bin",
+                "https://x.atlassian.net/wiki/download/attachments/1/a.bin",
+            ),
+            (
+                "/rest/../../admin/rest/x",
+                "https://x.atlassian.net/wiki/admin/rest/x",
+            ),
+        ] {
+            let t = target(&uri(asked), &site(), 9);
+            if asked.contains("..") {
+                // Dot segments resolve first: `/admin/…` is no API path.
+                assert_eq!(t, Err(Misdirected::OutsideSite), "{asked}");
+            } else {
+                assert_eq!(t.unwrap().as_str(), sent, "{asked}");
+            }
         }
     }
 
