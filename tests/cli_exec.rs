@@ -1,7 +1,8 @@
 //! `exec -- CMD` through the real binary: the child's environment in each
 //! auth mode (exactly which `CONFLUENCE_*` variables it sees), its exit code
 //! and signals passed through, forwarded signals, and the refusals before
-//! the child starts (2, 3, 4, 6, 126, 127), which never start it.
+//! the child starts (2, 3, 4, 6, 126, 127), which never start it; and with
+//! `--proxy`, the proxy's URL and a per-run token instead of the credentials.
 
 #![cfg(unix)]
 
@@ -197,6 +198,11 @@ fn exec_started_is_audited_with_the_program_and_never_its_arguments() {
 /// sends `signal` to confluence-tui (not to the child), and returns the
 /// child's output and our exit code.
 fn forward(sb: &Sandbox, signal: &str) -> (String, Option<i32>) {
+    forward_with(sb, signal, &[])
+}
+
+/// As `forward`, with more flags to `exec` (`--proxy`).
+fn forward_with(sb: &Sandbox, signal: &str, flags: &[&str]) -> (String, Option<i32>) {
     let script = format!(
         "trap 'echo got-{signal}; exit 42' {signal}; echo ready; while :; do sleep 0.05; done"
     );
@@ -206,8 +212,11 @@ fn forward(sb: &Sandbox, signal: &str) -> (String, Option<i32>) {
         .env("CONFLUENCE_DATA_DIR", sb.data())
         .env("CONFLUENCE_KDF_LOG_N", "10")
         .env("CONFLUENCE_BASE_URL", SANDBOX_SITE)
+        .env("CONFLUENCE_KEEPALIVE_SECS", "0")
         .current_dir(sb.dir.path())
-        .args(["exec", "--", "sh", "-c", &script])
+        .arg("exec")
+        .args(flags)
+        .args(["--", "sh", "-c", &script])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -458,4 +467,117 @@ fn ctrl_c_in_a_terminal_reaches_the_child_and_exec_waits_for_it() {
     // Exec outlived the signal and passed on the child's own answer to it.
     assert!(screen.contains("EXITED:42"), "{screen}");
     assert_eq!(screen.matches("got-int").count(), 1, "{screen}");
+}
+
+// ------------------------------------------------------------ --proxy
+
+/// `exec --proxy -- sh -c SCRIPT` against a live fake site.
+fn via_proxy(site: &Site, sb: &Sandbox, extra: &[&str], script: &str) -> std::process::Output {
+    let mut c = site.cmd(sb);
+    c.env("CONFLUENCE_KEEPALIVE_SECS", "0")
+        .arg("exec")
+        .arg("--proxy")
+        .args(extra)
+        .args(["--", "sh", "-c", script]);
+    c.output().unwrap()
+}
+
+#[test]
+fn with_the_proxy_the_child_gets_its_url_and_a_per_run_token_never_the_cookies() {
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    site.import_live(&sb);
+    let cookie = site.server.session_cookie_header();
+    let mut c = site.cmd(&sb);
+    // Left in the parent's environment: none of it may reach the child.
+    c.env("CONFLUENCE_COOKIE", STALE)
+        .env("CONFLUENCE_KEEPALIVE_SECS", "0")
+        .args(["exec", "--proxy", "--", "env"]);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let vars: BTreeMap<String, String> = stdout(&out)
+        .lines()
+        .filter(|l| l.starts_with("CONFLUENCE_"))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(vars["CONFLUENCE_AUTH"], "basic");
+    assert_eq!(vars["CONFLUENCE_USERNAME"], "confluence-tui");
+    let base = &vars["CONFLUENCE_BASE_URL"];
+    assert!(
+        base.starts_with("http://127.0.0.1:") && base.ends_with("/wiki"),
+        "{base}"
+    );
+    let token = &vars["CONFLUENCE_API_TOKEN"];
+    assert!(token.len() >= 32, "a random token: {token}");
+    assert!(!vars.contains_key("CONFLUENCE_COOKIE"), "{vars:?}");
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    let value = cookie.split_once('=').unwrap().1;
+    assert!(!all.contains(value), "the cookie reached the child");
+
+    // Another run, another token.
+    let again = via_proxy(&site, &sb, &[], "printf %s \"$CONFLUENCE_API_TOKEN\"");
+    assert_ne!(stdout(&again), *token);
+    let started: Vec<Value> = audit_records(&sb)
+        .into_iter()
+        .filter(|r| r["event"] == "exec_started")
+        .collect();
+    assert_eq!(started.len(), 2);
+    assert_eq!(started[0]["details"]["mode"], "proxy");
+    assert!(
+        !serde_json::to_string(&started)
+            .unwrap()
+            .contains(token.as_str())
+    );
+}
+
+#[test]
+fn with_the_proxy_the_child_reaches_the_site_and_its_exit_code_comes_back() {
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    site.import_live(&sb);
+    // The child signs in to the proxy with what it was given, reads the
+    // current user and a POST is refused (read-only), then exits 7.
+    let script = r#"
+        u="$CONFLUENCE_USERNAME:$CONFLUENCE_API_TOKEN"
+        curl -sf -u "$u" "$CONFLUENCE_BASE_URL/rest/api/user/current" >/dev/null || exit 11
+        code=$(curl -s -o /dev/null -w '%{http_code}' -u "$u" -X POST -H 'Content-Type: application/json' \
+            -d '{}' "$CONFLUENCE_BASE_URL/rest/api/content")
+        echo "post=$code"
+        code=$(curl -s -o /dev/null -w '%{http_code}' "$CONFLUENCE_BASE_URL/rest/api/user/current")
+        echo "anonymous=$code"
+        exit 7
+    "#;
+    let out = via_proxy(&site, &sb, &[], script);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let printed = stdout(&out);
+    assert!(printed.contains("post=405"), "{printed}");
+    assert!(printed.contains("anonymous=401"), "{printed}");
+    // --allow-writes forwards the POST.
+    let out = via_proxy(&site, &sb, &["--allow-writes"], script);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("post=405"), "{}", stdout(&out));
+}
+
+#[test]
+fn with_the_proxy_sigterm_reaches_the_child_and_its_code_comes_back() {
+    let sb = Sandbox::new();
+    import(&sb, &cloud_header(SESSION));
+    let (printed, code) = forward_with(&sb, "TERM", &["--proxy"]);
+    assert_eq!(printed, "got-TERM");
+    assert_eq!(code, Some(42));
+}
+
+#[test]
+fn with_the_proxy_nothing_stored_is_exit_3_before_the_child_starts() {
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    let marker = sb.dir.path().join("child-ran");
+    let mut c = site.cmd(&sb);
+    c.args(["exec", "--proxy", "--", "sh", "-c", "touch \"$0\""])
+        .arg(&marker);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(!marker.exists(), "the child ran");
+    assert_eq!(site.count(), 0, "the site was not asked");
 }
