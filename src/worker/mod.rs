@@ -16,6 +16,7 @@
 mod audit_words;
 mod generation;
 mod jobs;
+mod token_check;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ use tokio::task::JoinHandle;
 
 pub use self::generation::{Generation, Generational};
 use self::jobs::Ctx;
+pub(crate) use self::token_check::token_refused_record;
+pub use self::token_check::{TokenAccepted, check_token};
 use crate::config::{ConfigError, FlagOverrides, Settings};
 use crate::confluence::client::{
     AuthMode, Deployment, RetryPolicy, WaitReason, api_base, detect_deployment,
@@ -93,8 +96,13 @@ pub enum Mutation {
     ImportIntake,
     /// Delete the stored cookies.
     ClearCookies,
-    /// Store an API token in the vault; a verification follows.
-    StoreToken { token: SecretString },
+    /// Check an API token with the site, then store it in the vault (with
+    /// the user name it is sent with, if any) only when the site accepts
+    /// it; a verification follows.
+    StoreToken {
+        token: SecretString,
+        username: Option<String>,
+    },
     /// Remove the API token from the vault.
     ClearToken,
     /// Read the settings again, once, from the worker's [`SettingsSource`],
@@ -480,6 +488,17 @@ async fn run_mutations(
                 }
                 Err(e) => Err(WorkerError::new(ErrorClass::Usage, e.to_string())),
             },
+            Mutation::StoreToken { token, username } => {
+                // Kept only when the site takes it: a refused token in the
+                // vault would be chosen by `auto` and fail every request.
+                match ctx.check_token_first(&token, username.as_deref()).await {
+                    Ok(()) => {
+                        ctx.run_mutation(Mutation::StoreToken { token, username })
+                            .await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             other => ctx.run_mutation(other).await,
         };
         let follow_ups: &[Query] = match (&result, kind) {

@@ -65,6 +65,7 @@ impl TokenState {
                 }
                 ctx.mutate(Mutation::StoreToken {
                     token: SecretString::from(token),
+                    username: None,
                 });
                 true
             }
