@@ -345,6 +345,10 @@ pub enum SettingsSource {
     /// These variables only: the demo's sandbox, tests. A reload never reads
     /// the real environment or data directory.
     Vars(HashMap<String, String>),
+    /// The demo's sandbox: these variables only, and cookies stored without
+    /// an expiry of their own live as long as a demo session
+    /// (`demo::DEMO_SESSION_LIFETIME`), not the days a real site gives.
+    Demo(HashMap<String, String>),
 }
 
 impl SettingsSource {
@@ -353,6 +357,12 @@ impl SettingsSource {
         match self {
             SettingsSource::Environment(flags) => Settings::load(flags),
             SettingsSource::Vars(vars) => Settings::from_vars(&FlagOverrides::default(), vars),
+            SettingsSource::Demo(vars) => {
+                let mut settings = Settings::from_vars(&FlagOverrides::default(), vars)?;
+                settings.cookie_ttl = time::Duration::try_from(crate::demo::DEMO_SESSION_LIFETIME)
+                    .unwrap_or(settings.cookie_ttl);
+                Ok(settings)
+            }
         }
     }
 }
