@@ -41,6 +41,7 @@ fn document() -> VaultDocument {
             }),
             api_token: Some(SecretString::from("bench-token")),
             token_saved_at: Some(now),
+            username: None,
             session: None,
         },
     );

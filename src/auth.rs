@@ -78,13 +78,20 @@ fn choose(
         Some(note) => AuthError::NotConfigured(format!("{note}. {message}")),
         None => AuthError::NotConfigured(message),
     };
-    let token: Option<SecretString> = env_token.or(own.api_token);
+    // A token from the environment goes with the environment's user name;
+    // a stored one with the user name stored with it, else that one.
+    let (token, username): (Option<SecretString>, Option<String>) = match env_token {
+        Some(t) => (Some(t), settings.username.clone()),
+        None => (
+            own.api_token,
+            own.username.or_else(|| settings.username.clone()),
+        ),
+    };
     let stored = own.cookies;
     let usable = stored.as_ref().filter(|c| c.is_usable(now)).cloned();
     let expired_reason = stored
         .as_ref()
         .and_then(|c| expiry_reason(&c.expiry_state(now)));
-    let username = settings.username.clone();
     let cookie = |c: crate::cookies::jar::StoredCookies, why: String| ResolvedAuth {
         credential: Credential::Cookies { jar: c.jar },
         why,
@@ -128,6 +135,43 @@ fn choose(
         },
     };
     chosen.map(|r| (doc, r))
+}
+
+/// How a token about to be stored will be sent once it is: the credential
+/// and why, by the rules `resolve` applies to a stored token (`username`
+/// is the one to store with it, else `CONFLUENCE_USERNAME`).
+pub(crate) fn token_credential(
+    settings: &Settings,
+    username: Option<&str>,
+    token: SecretString,
+) -> Result<(Credential, String), AuthError> {
+    let username = username
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+        .or_else(|| settings.username.clone());
+    match (settings.auth, username) {
+        (AuthSetting::Bearer, _) => Ok((
+            Credential::Bearer { token },
+            "CONFLUENCE_AUTH=bearer".into(),
+        )),
+        (AuthSetting::Basic, Some(username)) => Ok((
+            Credential::Basic { username, token },
+            "CONFLUENCE_AUTH=basic".into(),
+        )),
+        (AuthSetting::Basic, None) => Err(AuthError::NotConfigured(
+            "CONFLUENCE_AUTH=basic needs a user name: give --username or set CONFLUENCE_USERNAME"
+                .into(),
+        )),
+        (AuthSetting::Auto | AuthSetting::Cookie, Some(username)) => Ok((
+            Credential::Basic { username, token },
+            "a user name and an API token: sent as Basic".into(),
+        )),
+        (AuthSetting::Auto | AuthSetting::Cookie, None) => Ok((
+            Credential::Bearer { token },
+            "a token without a user name: sent as a personal access token".into(),
+        )),
+    }
 }
 
 /// "no credentials for B; the vault holds credentials for A" when the

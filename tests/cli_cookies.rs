@@ -272,7 +272,7 @@ fn wrong_passphrase_is_exit_6() {
 fn token_set_and_clear_through_stdin() {
     let sb = Sandbox::new();
     sb.cmd()
-        .args(["token", "set"])
+        .args(["token", "set", "--no-verify"])
         .write_stdin("tok-abc-123\n")
         .assert()
         .code(0);
@@ -282,7 +282,7 @@ fn token_set_and_clear_through_stdin() {
         .code(3)
         .stdout(predicate::str::contains("API token: stored in the vault"));
     sb.cmd()
-        .args(["token", "set"])
+        .args(["token", "set", "--no-verify"])
         .write_stdin("has space inside\n")
         .assert()
         .code(2);

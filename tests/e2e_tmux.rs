@@ -71,7 +71,9 @@ impl Tmux {
 /// Checks the terminal is back to normal after the app ended: canonical
 /// mode, main screen, no mouse reporting, no bracketed paste.
 fn assert_restored(t: &Tmux) {
-    let s = t.wait_for("EXITED:");
+    t.wait_for("EXITED:");
+    // The shell prints the tty mode a moment after the exit code.
+    let s = t.wait_for("icanon");
     assert!(
         s.contains("\nicanon") || s.contains("icanon\n"),
         "terminal back in canonical mode:\n{s}"
@@ -169,10 +171,10 @@ fn demo_walkthrough_in_a_real_terminal() {
     // pastes so a leftover bracketed-paste mode would show.
     let t = Tmux::start("e2e", &script(""));
 
-    let s = t.wait_for("NOT CONFIGURED");
+    let s = t.wait_for("Sign in to the demo");
     assert!(
-        s.contains("Get fresh cookies"),
-        "guidance on first run:\n{s}"
+        s.contains("Press o") && !s.contains("no credentials"),
+        "the demo's own guidance on first run:\n{s}"
     );
     let port = s
         .split("127.0.0.1:")
@@ -197,8 +199,13 @@ fn demo_walkthrough_in_a_real_terminal() {
     let secret = cookie.split(['=', ';']).nth(1).unwrap().to_string();
     assert!(!s.contains(&secret), "the paste is masked:\n{s}");
     t.keys(&["Enter"]);
-    let s = t.wait_for("SIGNED IN");
-    assert!(s.contains("Demo User"), "{s}");
+    let s = t.wait_for("Signed in as Demo User");
+    // A demo session lives five minutes, and the screen says so.
+    assert!(s.contains("EXPIRES SOON"), "{s}");
+    assert!(
+        s.contains("expires in 4 min") || s.contains("expires in 5 min"),
+        "{s}"
+    );
 
     // Spaces stream in; filter; open a space's pages.
     t.keys(&["2"]);
@@ -249,6 +256,49 @@ fn demo_walkthrough_in_a_real_terminal() {
     t.keys(&["q"]);
     t.wait_for("EXITED:0");
     assert_restored(&t);
+}
+
+/// Signs in to the demo running in `t` with a paste of its cookie.
+fn sign_in(t: &Tmux, port: &str) {
+    t.keys(&["p"]);
+    t.wait_for("Paste cookies");
+    t.run(&["set-buffer", "-b", "ck", &demo_cookie(port)]);
+    t.run(&["paste-buffer", "-p", "-b", "ck", "-t", "e2e"]);
+    t.wait_for("cloud.session.token");
+    t.keys(&["Enter"]);
+    t.wait_for("Signed in as Demo User");
+}
+
+#[test]
+fn demo_keys_demand_a_captcha_and_end_the_session() {
+    if !have_tmux() {
+        return;
+    }
+    let t = Tmux::start("e2e-knobs", &script(""));
+    let s = t.wait_for("Sign in to the demo");
+    let port = s
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .expect("site port")
+        .to_string();
+    sign_in(&t, &port);
+
+    // X: the demo site demands a CAPTCHA, and the app shows it at once.
+    t.keys(&["X"]);
+    let s = t.wait_for("Sign in on the demo login page");
+    assert!(s.contains("The demo site demands a CAPTCHA"), "{s}");
+    // X again: no more CAPTCHA; the same cookies sign in again.
+    t.keys(&["X"]);
+    t.wait_for("Signed in as Demo User");
+
+    // x: the session ends on the site; the app finds it dead at once.
+    t.keys(&["x"]);
+    let s = t.wait_for("Get a fresh demo session");
+    assert!(s.contains("EXPIRED"), "{s}");
+
+    t.keys(&["q"]);
+    t.wait_for("EXITED:0");
 }
 
 /// Every file under `dir`, relative, sorted.

@@ -1069,3 +1069,49 @@ async fn a_watched_intake_file_found_empty_is_nothing_to_import() {
         }
     ));
 }
+
+#[tokio::test]
+async fn a_token_is_stored_only_when_the_site_accepts_it() {
+    let c = cloud(DemoFaults::default()).await;
+    let env = Env::new(&c, Mode::Cookie);
+    let mut w = env.worker();
+    let store = |token: &str| {
+        Command::Mutate(Mutation::StoreToken {
+            token: SecretString::from(token),
+            username: Some(DEMO_EMAIL.into()),
+        })
+    };
+    // Refused: answered with the class `check` would give, nothing stored.
+    w.commands.send(store("wrong-token")).unwrap();
+    match next(&mut w.events).await {
+        Event::Mutated { result: Err(e), .. } => {
+            assert_eq!(e.class, ErrorClass::Auth, "{e}");
+            assert!(e.message.contains("not stored"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let status = env.creds().status(time::OffsetDateTime::now_utc()).unwrap();
+    assert!(!status.token_stored);
+    assert!(
+        env.audit_events()
+            .contains(&AuditEvent::CredentialsRejected),
+        "{:?}",
+        env.audit_events()
+    );
+    // Accepted: stored with its user name, and the verification that
+    // follows signs in as Basic with nothing in the settings.
+    w.commands.send(store(DEMO_API_TOKEN)).unwrap();
+    match next(&mut w.events).await {
+        Event::Mutated {
+            result: Ok(MutationDone::TokenStored),
+            ..
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    match next(&mut w.events).await {
+        Event::Session(SessionInfo::SignedIn { mode, .. }) => {
+            assert_eq!(mode.to_string(), "basic");
+        }
+        other => panic!("{other:?}"),
+    }
+}

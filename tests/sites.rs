@@ -100,7 +100,11 @@ fn another_base_url_gets_no_credentials_and_is_told_which_sites_have_some() {
         Some(&a.server.session_cookie_header()),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = run(at(&sb, &a.url()), &["token", "set"], Some(TOKEN_SENTINEL));
+    let out = run(
+        at(&sb, &a.url()),
+        &["token", "set", "--no-verify"],
+        Some(TOKEN_SENTINEL),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     // A one-off --base-url (or another directory's .env) points elsewhere.
@@ -160,6 +164,7 @@ fn write_v1_vault(sb: &Sandbox) {
         )),
         api_token: Some(SecretString::from(TOKEN_SENTINEL)),
         token_saved_at: Some(now),
+        username: None,
         session: None,
     };
     let vault = Vault::new(
@@ -232,7 +237,11 @@ fn sites_json_lists_every_site_with_its_state_and_no_values() {
         Some(&cloud_header(COOKIE_SENTINEL)),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = run(at(&sb, OTHER_SITE), &["token", "set"], Some(TOKEN_SENTINEL));
+    let out = run(
+        at(&sb, OTHER_SITE),
+        &["token", "set", "--no-verify"],
+        Some(TOKEN_SENTINEL),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     let out = run(sb.cmd(), &["sites", "--json"], None);
@@ -277,7 +286,11 @@ fn cookies_clear_clears_only_the_configured_site_unless_all_sites() {
         );
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
-    let out = run(at(&sb, OTHER_SITE), &["token", "set"], Some(TOKEN_SENTINEL));
+    let out = run(
+        at(&sb, OTHER_SITE),
+        &["token", "set", "--no-verify"],
+        Some(TOKEN_SENTINEL),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     let out = run(sb.cmd(), &["cookies", "clear"], None);
@@ -311,7 +324,11 @@ fn records_cut_off_the_end_of_the_audit_log_are_noticed() {
         Some(&cloud_header(COOKIE_SENTINEL)),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = run(sb.cmd(), &["token", "set"], Some(TOKEN_SENTINEL));
+    let out = run(
+        sb.cmd(),
+        &["token", "set", "--no-verify"],
+        Some(TOKEN_SENTINEL),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let out = run(sb.cmd(), &["audit", "--verify"], None);
     assert_eq!(

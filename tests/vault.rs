@@ -78,6 +78,7 @@ fn sample_credentials() -> SiteCredentials {
         }),
         api_token: Some(SecretString::from(TOKEN_SENTINEL)),
         token_saved_at: Some(now),
+        username: None,
         session: None,
     }
 }

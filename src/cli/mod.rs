@@ -203,8 +203,15 @@ impl From<ExportFormatArg> for crate::cookies::export::ExportFormat {
 /// `token …`
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Read an API token (hidden) from the terminal, or from standard input, into the vault for the configured site
-    Set,
+    /// Read an API token (hidden) from the terminal, or from standard input, check it with the configured site, and store it in the vault only when the site accepts it
+    Set {
+        /// The user name to store and send with the token (the Cloud account email; Basic auth); default CONFLUENCE_USERNAME, which is then not stored. Without either, the token is a personal access token (Bearer)
+        #[arg(long, value_name = "NAME")]
+        username: Option<String>,
+        /// Store the token without asking the site first
+        #[arg(long)]
+        no_verify: bool,
+    },
     /// Remove the configured site's API token from the vault
     Clear {
         /// Remove the stored token of every site in the vault

@@ -1,6 +1,7 @@
 //! `token set | clear`.
 
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write as _};
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -8,9 +9,12 @@ use zeroize::Zeroizing;
 use super::output::Output;
 use super::{CliError, TokenCommand};
 use crate::config::Settings;
+use crate::confluence::client::{ClientNotice, NoticeSink, RetryPolicy};
 use crate::credentials::{CredentialError, Credentials, SiteScope};
 use crate::exit::Exit;
 use crate::secret::SecretString;
+use crate::text::for_terminal;
+use crate::worker::{TokenAccepted, check_token, token_refused_record};
 
 /// Longest token accepted from standard input; real ones are a few hundred bytes.
 const MAX_TOKEN_BYTES: u64 = 16 * 1024;
@@ -22,21 +26,51 @@ pub(super) fn run(
 ) -> Result<Exit, CliError> {
     let creds = Credentials::open(settings);
     match cmd {
-        TokenCommand::Set => {
+        TokenCommand::Set {
+            username,
+            no_verify,
+        } => {
             if creds.site().is_none() {
-                // Refused before reading: a token typed for no site is lost.
+                // Refused before reading: a token typed for no site is lost
+                // (the vault keeps a token per site).
                 return Err(CredentialError::NoSite {
                     action: "store the token again",
                 }
                 .into());
             }
             let token = read_token()?;
-            creds.store_token(token, OffsetDateTime::now_utc())?;
-            out.line(format_args!(
-                "Stored the API token for {} encrypted in {}.",
-                creds.site().map(ToString::to_string).unwrap_or_default(),
-                creds.paths().vault_file.display()
-            ))?;
+            // A malformed token is refused (and audited) before the site is
+            // asked anything.
+            creds.check_token_format(&token)?;
+            let site = creds.site().map(ToString::to_string).unwrap_or_default();
+            if no_verify {
+                creds.store_token(token, username, OffsetDateTime::now_utc())?;
+                out.line(format_args!(
+                    "Stored the API token for {site} encrypted in {}, without asking the site (--no-verify).",
+                    creds.paths().vault_file.display()
+                ))?;
+            } else {
+                let accepted = check_with_site(settings, &creds, username.as_deref(), &token)?;
+                creds.store_token(token, username, OffsetDateTime::now_utc())?;
+                // The display name is the server's: shown, never obeyed.
+                out.line(format_args!(
+                    "The site accepted the token: signed in to {} ({}) as {} using {} auth ({}).",
+                    for_terminal(&site),
+                    accepted.deployment,
+                    for_terminal(&accepted.user.display_name),
+                    accepted.mode,
+                    accepted.why
+                ))?;
+                out.line(format_args!(
+                    "Stored the API token for {site} encrypted in {}.",
+                    creds.paths().vault_file.display()
+                ))?;
+            }
+            if settings.api_token.is_some() {
+                out.line(
+                    "note: CONFLUENCE_API_TOKEN is set, and it is used instead of the stored token while it is set.",
+                )?;
+            }
             Ok(Exit::Ok)
         }
         TokenCommand::Clear { all_sites } => {
@@ -60,6 +94,53 @@ pub(super) fn run(
             Ok(Exit::Ok)
         }
     }
+}
+
+/// Asks the site who the token signs in as (waits before a retry are told
+/// on stderr); a refusal is audited and is the command's failure, with the
+/// exit code `check` would give.
+fn check_with_site(
+    settings: &Settings,
+    creds: &Credentials,
+    username: Option<&str>,
+    token: &SecretString,
+) -> Result<TokenAccepted, CliError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
+    let notices: NoticeSink = Arc::new(|n: ClientNotice| {
+        let ClientNotice::Waiting {
+            wait,
+            next_attempt,
+            reason,
+        } = n;
+        let _ = writeln!(
+            std::io::stderr(),
+            "waiting {:.1} s before attempt {next_attempt} ({reason})",
+            wait.as_secs_f64()
+        );
+    });
+    let checked = rt.block_on(check_token(
+        settings,
+        RetryPolicy::default(),
+        username,
+        token,
+        Some(notices),
+    ));
+    checked.map_err(|e| {
+        if let Some(record) = token_refused_record(&e)
+            && let Err(audit) = creds.record(record)
+        {
+            // The refusal is the answer; the audit failure is logged.
+            tracing::warn!(error = %audit, "could not audit the refused token");
+        }
+        CliError::Remote {
+            message: e.message,
+            class: e.class,
+            printed: false,
+        }
+    })
 }
 
 /// Reads the token hidden from a terminal, or from standard input when piped.

@@ -18,7 +18,7 @@ use super::model::{Page, Space, User, WirePage, WireSpace, WireUser};
 use super::paging::{ListPage, decode_error, decode_v2};
 use super::redirect;
 use super::refresh::Refreshed;
-use super::retry::{Attempt, retry_reason, run_with_retries};
+use super::retry::{Attempt, is_name_resolution_failure, retry_reason, run_with_retries};
 use crate::config::{DeploymentSetting, is_loopback};
 use crate::cookies::jar::CookieJar;
 
@@ -332,6 +332,13 @@ impl Client {
             .await;
         let resp = match sent {
             Ok(r) => r,
+            // Asking again does not make a name resolve: the user must fix it.
+            Err(e) if is_name_resolution_failure(&e) => {
+                tracing::info!(error = %network_message(&e), "host name does not resolve");
+                return Attempt::Done(Err(ClientError::HostNotFound {
+                    host: url.host_str().unwrap_or_default().to_string(),
+                }));
+            }
             Err(e) => return network(network_message(&e)),
         };
         let status = resp.status().as_u16();
@@ -499,6 +506,29 @@ mod tests {
             root.url(&["api", "v2", "spaces"], &[]).as_str(),
             "https://x.atlassian.net/wiki/api/v2/spaces"
         );
+    }
+
+    #[tokio::test]
+    async fn a_host_that_does_not_resolve_is_tried_once() {
+        // `.invalid` never resolves (RFC 6761).
+        let waits = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = waits.clone();
+        let client = client_at("https://confluence.example.invalid/wiki").with_notices(
+            std::sync::Arc::new(move |_| {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }),
+        );
+        let err = client.current_user().await.unwrap_err();
+        assert!(
+            matches!(&err, ClientError::HostNotFound { host } if host == "confluence.example.invalid"),
+            "{err:?}"
+        );
+        assert_eq!(
+            waits.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "no retry"
+        );
+        assert!(err.to_string().contains("CONFLUENCE_BASE_URL"), "{err}");
     }
 
     #[test]

@@ -25,6 +25,11 @@ pub enum ClientError {
     UnknownSpace { key: String },
     #[error("network error talking to {host}: {message}")]
     Network { host: String, message: String },
+    /// The host name does not resolve: never retried.
+    #[error(
+        "cannot find the host {host}: its name does not resolve (DNS); check CONFLUENCE_BASE_URL, or the network and VPN"
+    )]
+    HostNotFound { host: String },
     #[error("unexpected answer from {path}: {source}")]
     Decode { path: String, source: PagingError },
     #[error("the answer from {path} is larger than 32 MiB; refusing to read it")]
@@ -48,6 +53,7 @@ impl ClientError {
                 | Outcome::Ok => ErrorClass::Network,
             },
             ClientError::Network { .. }
+            | ClientError::HostNotFound { .. }
             | ClientError::Decode { .. }
             | ClientError::TooLarge { .. } => ErrorClass::Network,
             ClientError::InsecureUrl { .. }
@@ -169,6 +175,10 @@ mod tests {
                     host: "h".into(),
                     message: "m".into(),
                 },
+                ErrorClass::Network,
+            ),
+            (
+                ClientError::HostNotFound { host: "h".into() },
                 ErrorClass::Network,
             ),
             (

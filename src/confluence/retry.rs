@@ -133,6 +133,28 @@ pub(crate) fn retry_reason(outcome: &Outcome) -> Option<(WaitReason, Option<Dura
     }
 }
 
+/// True when `error` (or anything in its chain of sources) says the host
+/// name could not be resolved. Trying again does not make a name resolve
+/// (a typo in CONFLUENCE_BASE_URL, a VPN that is down), so it is never
+/// retried. The chain is read as text because the resolver's error types
+/// are private to hyper-util: its connector says "dns error", its
+/// `DnsError` "error resolving DNS", and the system resolver's I/O error
+/// "failed to lookup address information: …".
+pub(crate) fn is_name_resolution_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string().to_ascii_lowercase();
+        if text == "dns error"
+            || text.starts_with("error resolving dns")
+            || text.starts_with("failed to lookup address")
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
 /// Runs `attempt` (given its 1-based number) until it is done or the policy's
 /// attempts are used up, telling `notices` about every wait.
 pub(crate) async fn run_with_retries<T, F, Fut>(
@@ -198,6 +220,50 @@ mod tests {
         ];
         for (reason, text) in cases {
             assert_eq!(reason.to_string(), text);
+        }
+    }
+
+    /// An error with a source, as the resolver's errors come wrapped.
+    #[derive(Debug)]
+    struct Wrapped(&'static str, Option<Box<Wrapped>>);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_is_found_anywhere_in_the_chain() {
+        let chain = |inner: &'static str| {
+            Wrapped(
+                "error sending request",
+                Some(Box::new(Wrapped(
+                    "client error (Connect)",
+                    Some(Box::new(Wrapped(inner, None))),
+                ))),
+            )
+        };
+        for inner in [
+            "dns error",
+            "error resolving DNS",
+            "failed to lookup address information: Name or service not known",
+            "failed to lookup address information: Temporary failure in name resolution",
+        ] {
+            assert!(is_name_resolution_failure(&chain(inner)), "{inner}");
+        }
+        for inner in [
+            "tcp connect error",
+            "Connection refused (os error 111)",
+            "operation timed out",
+        ] {
+            assert!(!is_name_resolution_failure(&chain(inner)), "{inner}");
         }
     }
 

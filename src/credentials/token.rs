@@ -9,13 +9,41 @@ use crate::vault::{SiteCredentials, VaultDocument};
 use super::{CredentialError, Credentials, SiteScope};
 
 impl Credentials {
-    /// Stores an API token (or PAT) in the vault for the configured site.
+    /// Stores an API token (or PAT) in the vault for the configured site,
+    /// with the user name it is sent with (Basic), if one was given.
     pub(crate) fn store_token(
         &self,
         token: SecretString,
+        username: Option<String>,
         now: OffsetDateTime,
     ) -> Result<(), CredentialError> {
         let site = self.require_site("store the token again")?.clone();
+        self.check_token_format(&token)?;
+        self.update("store the token", |doc: &mut VaultDocument| {
+            let entry = doc.site_mut(&site);
+            entry.api_token = Some(token);
+            entry.token_saved_at = Some(now);
+            entry.username = username.filter(|u| !u.trim().is_empty());
+            entry.session = None;
+        })?;
+        self.audit.append(
+            AuditEntry::new(
+                AuditEvent::TokenStored,
+                AuditOutcome::Success,
+                format!("Stored an API token in the vault for {site}"),
+            )
+            .details(AuditDetails {
+                path: Some(self.paths.vault_file.display().to_string()),
+                site: Some(site.to_string()),
+                ..Default::default()
+            }),
+        )?;
+        Ok(())
+    }
+
+    /// Refuses (and audits) a token that cannot be one: empty, or with
+    /// spaces or control characters in it.
+    pub(crate) fn check_token_format(&self, token: &SecretString) -> Result<(), CredentialError> {
         let t = token.expose_secret();
         if t.is_empty() || t.chars().any(|c| c.is_control() || c.is_whitespace()) {
             self.audit.append(
@@ -31,24 +59,6 @@ impl Credentials {
             )?;
             return Err(CredentialError::BadToken);
         }
-        self.update("store the token", |doc: &mut VaultDocument| {
-            let entry = doc.site_mut(&site);
-            entry.api_token = Some(token);
-            entry.token_saved_at = Some(now);
-            entry.session = None;
-        })?;
-        self.audit.append(
-            AuditEntry::new(
-                AuditEvent::TokenStored,
-                AuditOutcome::Success,
-                format!("Stored an API token in the vault for {site}"),
-            )
-            .details(AuditDetails {
-                path: Some(self.paths.vault_file.display().to_string()),
-                site: Some(site.to_string()),
-                ..Default::default()
-            }),
-        )?;
         Ok(())
     }
 
@@ -68,6 +78,8 @@ impl Credentials {
                 let mut had = 0;
                 doc.for_each_in_scope(site.as_ref(), |c: &mut SiteCredentials| {
                     c.token_saved_at = None;
+                    // The user name belongs to the token.
+                    c.username = None;
                     had += usize::from(c.api_token.take().is_some());
                 });
                 if site.is_none() {

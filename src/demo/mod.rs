@@ -5,8 +5,8 @@
 //!
 //! ```text
 //! DemoServer::start(DemoConfig, 127.0.0.1:0) → base_url(), login_url(),
-//! session_cookie_header(), set_faults(), request_count(), requests_seen(),
-//! shutdown()
+//! session_cookie_header(), set_faults(), control(), request_count(),
+//! requests_seen(), shutdown()
 //! ```
 
 mod cli;
@@ -27,13 +27,19 @@ pub use data::{DEMO_DISPLAY_NAME, DemoData};
 pub(crate) use faults::DEFAULT_RETRY_AFTER_SECS;
 pub use faults::{CaptchaForm, DemoFaults, HOSTILE_SET_COOKIE_VALUE_BYTES};
 pub use hostile::HOSTILE_SUFFIX;
-pub use server::DemoServer;
+pub use server::{DemoControl, DemoServer};
 pub use session::{
     CLOUD_SESSION_COOKIE, DEMO_API_TOKEN, DEMO_EMAIL, DEMO_PAT, SERVER_SESSION_COOKIE,
 };
 pub use state::{PathKind, SeenRequest};
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How long a session of the demo the TUI runs (`--demo`) lives, so a
+/// newcomer sees expiry and refresh; its stored cookies are given the same
+/// lifetime, so the status screen shows the time the session really has.
+pub const DEMO_SESSION_LIFETIME: Duration = Duration::from_secs(300);
 
 /// Which kind of Confluence the demo site imitates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

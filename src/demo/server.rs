@@ -17,6 +17,34 @@ use super::{DemoConfig, DemoError, DemoFaults, DemoFlavor};
 /// How long `shutdown` waits for in-flight requests before cutting them off.
 const SHUTDOWN_GRACE_PERIOD: Duration = Duration::from_secs(2);
 
+/// The demo's knobs, for the app that runs the demo: cheap to clone, usable
+/// from any thread, and alive only as long as the site matters.
+#[derive(Clone)]
+pub struct DemoControl {
+    state: Arc<SiteState>,
+}
+
+impl fmt::Debug for DemoControl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DemoControl").finish_non_exhaustive()
+    }
+}
+
+impl DemoControl {
+    /// Ends the live demo session now: its cookies are refused from the
+    /// next request on, and the login page hands out a fresh session.
+    pub fn end_session(&self) {
+        self.state.end_session();
+    }
+
+    /// Makes the site demand a CAPTCHA (403 with
+    /// `X-Authentication-Denied-Reason`), or stops; returns whether it
+    /// demands one now. A sign-in through the login page also stops it.
+    pub fn toggle_captcha(&self) -> bool {
+        self.state.toggle_captcha()
+    }
+}
+
 /// A running demo site; dropping it stops the server.
 pub struct DemoServer {
     addr: SocketAddr,
@@ -111,6 +139,13 @@ impl DemoServer {
     /// first, exactly as visiting the login page does.
     pub fn session_cookie_header(&self) -> String {
         self.state.session_cookie_header()
+    }
+
+    /// The knobs the demo's keys turn.
+    pub fn control(&self) -> DemoControl {
+        DemoControl {
+            state: Arc::clone(&self.state),
+        }
     }
 
     /// Replaces the fault knobs; takes effect on the next request.

@@ -49,6 +49,8 @@ pub struct Session {
     uses: u64,
     /// The value before the last rotation and how many more uses it gets.
     previous: Option<(String, u32)>,
+    /// Ended on purpose (the demo's `x`): dead until the next sign-in.
+    ended: bool,
     rng: fastrand::Rng,
 }
 
@@ -65,6 +67,7 @@ impl Session {
             last_used: Instant::now(),
             uses: 0,
             previous: None,
+            ended: false,
             rng,
         }
     }
@@ -75,7 +78,14 @@ impl Session {
             matches!(faults.session_expire_after, Some(d) if self.issued_at.elapsed() >= d);
         let by_idle =
             matches!(faults.session_idle_timeout, Some(d) if self.last_used.elapsed() >= d);
-        by_count || by_age || by_idle
+        self.ended || by_count || by_age || by_idle
+    }
+
+    /// Ends the session now, as a site that drops it: its cookies are
+    /// refused from now on, and the login page hands out a fresh one.
+    pub(crate) fn end(&mut self) {
+        self.ended = true;
+        self.previous = None;
     }
 
     /// Starts a new session (a sign-in): the old values die.
@@ -85,6 +95,7 @@ impl Session {
         self.last_used = Instant::now();
         self.uses = 0;
         self.previous = None;
+        self.ended = false;
     }
 
     /// The current session value, renewing it first if it has died, as
@@ -240,6 +251,21 @@ mod tests {
         assert_eq!(s.admit(&v, DemoFlavor::Cloud, &faults), Caller::Rejected);
         let fresh = s.live_value(&faults).to_string();
         assert_ne!(fresh, v);
+        assert!(matches!(
+            s.admit(&fresh, DemoFlavor::Cloud, &faults),
+            Caller::User { .. }
+        ));
+    }
+
+    #[test]
+    fn an_ended_session_is_refused_until_the_next_sign_in() {
+        let faults = DemoFaults::default();
+        let mut s = Session::new();
+        let v = s.live_value(&faults).to_string();
+        s.end();
+        assert_eq!(s.admit(&v, DemoFlavor::Cloud, &faults), Caller::Rejected);
+        let fresh = s.live_value(&faults).to_string();
+        assert_ne!(fresh, v, "the login page hands out a new session");
         assert!(matches!(
             s.admit(&fresh, DemoFlavor::Cloud, &faults),
             Caller::User { .. }

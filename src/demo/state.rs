@@ -142,6 +142,22 @@ impl SiteState {
         lock(&self.faults).captcha = None;
     }
 
+    /// Ends the live session now (the demo's `x`).
+    pub(crate) fn end_session(&self) {
+        lock(&self.session).end();
+    }
+
+    /// Starts demanding a CAPTCHA (the Server/DC header form), or stops;
+    /// returns whether one is demanded now (the demo's `X`).
+    pub(crate) fn toggle_captcha(&self) -> bool {
+        let mut faults = lock(&self.faults);
+        faults.captcha = match faults.captcha {
+            Some(_) => None,
+            None => Some(CaptchaForm::Header403),
+        };
+        faults.captcha.is_some()
+    }
+
     /// Total requests seen, all paths.
     pub fn request_count(&self) -> u64 {
         self.total.load(Ordering::Relaxed)

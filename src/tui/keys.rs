@@ -39,6 +39,9 @@ pub(crate) enum Action {
     // audit screen
     ToggleFollow,
     CycleEventFilter,
+    // the demo only
+    DemoEndSession,
+    DemoToggleCaptcha,
     // paste dialog
     Save,
     ReadClipboard,
@@ -142,6 +145,23 @@ pub(crate) const GLOBAL: &[Binding] = &[
         action: Action::Quit,
         label: "quit",
         help: "quit",
+    },
+];
+
+/// Keys of the demo (`--demo`) only, in force on every screen: knobs of the
+/// demo site, so a newcomer sees an expiry and a CAPTCHA within a minute.
+pub(crate) const DEMO: &[Binding] = &[
+    Binding {
+        keys: &[k('x')],
+        action: Action::DemoEndSession,
+        label: "end session",
+        help: "demo: end the browser session now (cookies die)",
+    },
+    Binding {
+        keys: &[k('X')],
+        action: Action::DemoToggleCaptcha,
+        label: "CAPTCHA",
+        help: "demo: the site demands a CAPTCHA (again: stops)",
     },
 ];
 

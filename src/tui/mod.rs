@@ -6,6 +6,7 @@
 pub mod app;
 pub mod clipboard;
 pub(crate) mod keys;
+pub(crate) mod messages;
 pub mod screens;
 pub mod session;
 pub mod theme;
@@ -53,7 +54,7 @@ pub fn run(settings: Settings, flags: FlagOverrides) -> Result<(), TuiError> {
         retry: RetryPolicy::default(),
         login_page: None,
     };
-    with_runtime(|local| async move { run_app(settings, opts, local).await })
+    with_runtime(|local| async move { run_app(settings, opts, None, local).await })
 }
 
 /// Runs the interface against the built-in demo site. Nothing of the user's
@@ -64,12 +65,12 @@ pub(crate) fn run_demo() -> Result<(), TuiError> {
         crate::logging::init(&d.settings.paths().diagnostics_log);
         let opts = WorkerOptions {
             // `r` reads the demo's own settings again, never the user's.
-            source: SettingsSource::Vars(d.vars),
+            source: SettingsSource::Demo(d.vars),
             machine_id: MachineIdSource::System,
             retry: RetryPolicy::default(),
             login_page: Some(d.server.login_url().to_string()),
         };
-        let result = run_app(d.settings, opts, local).await;
+        let result = run_app(d.settings, opts, Some(d.server.control()), local).await;
         d.server.shutdown().await;
         drop(d.data_dir);
         result
@@ -103,14 +104,14 @@ struct Demo {
     data_dir: tempfile::TempDir,
 }
 
-/// Seconds a demo session lives, so a newcomer sees expiry and refresh.
-const DEMO_SESSION_SECS: u64 = 300;
+/// The demo's keep-alive: a death (by age, or `x`) shows within a minute.
+const DEMO_KEEPALIVE_SECS: u64 = 60;
 
 async fn demo_setup() -> Result<Demo, TuiError> {
     use crate::demo::{DemoConfig, DemoData, DemoFaults, DemoFlavor, DemoServer};
     let faults = DemoFaults {
         latency: Duration::from_millis(15),
-        session_expire_after: Some(Duration::from_secs(DEMO_SESSION_SECS)),
+        session_expire_after: Some(crate::demo::DEMO_SESSION_LIFETIME),
         ..Default::default()
     };
     let config = DemoConfig {
@@ -132,11 +133,15 @@ async fn demo_setup() -> Result<Demo, TuiError> {
     let vars = [
         ("CONFLUENCE_BASE_URL", server.base_url().to_string()),
         ("CONFLUENCE_DEPLOYMENT", "cloud".into()),
+        // The demo account, as its login page names it: `t` starts with it.
+        ("CONFLUENCE_USERNAME", crate::demo::DEMO_EMAIL.into()),
         ("CONFLUENCE_DATA_DIR", data_dir.path().display().to_string()),
         ("CONFLUENCE_KDF_LOG_N", "14".into()),
+        ("CONFLUENCE_KEEPALIVE_SECS", DEMO_KEEPALIVE_SECS.to_string()),
     ];
     let vars: HashMap<String, String> = vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    let settings = Settings::from_vars(&FlagOverrides::default(), &vars)
+    let settings = SettingsSource::Demo(vars.clone())
+        .load()
         .map_err(|e| io::Error::other(e.to_string()))?;
     Ok(Demo {
         server,
@@ -175,6 +180,7 @@ impl Drop for TerminalGuard {
 async fn run_app(
     settings: Settings,
     opts: WorkerOptions,
+    demo: Option<crate::demo::DemoControl>,
     local: time::UtcOffset,
 ) -> Result<(), TuiError> {
     let theme = Theme::from_env();
@@ -186,6 +192,8 @@ async fn run_app(
         settings.cookie_ttl,
     );
     app.audit.set_time_offset(local);
+    app.demo = demo.is_some();
+    app.username_hint = settings.username.clone();
     // Keep-alive: a verification every interval (jittered) keeps idle
     // sessions alive and shows a death without a key press. The worker
     // answers from the stored state after a CAPTCHA, never asking the site.
@@ -205,6 +213,7 @@ async fn run_app(
         internal: internal_tx.clone(),
         audit_path: paths.audit_log.clone(),
         clipboard: Arc::new(Mutex::new(None)),
+        demo,
     };
 
     let (mut terminal, _guard) = TerminalGuard::enter()?;
@@ -365,6 +374,8 @@ struct Driver {
     audit_path: PathBuf,
     /// Kept alive: on X11 the clipboard's content lives as long as its owner.
     clipboard: Arc<clipboard::SharedClipboard>,
+    /// The demo site's knobs (`--demo` only).
+    demo: Option<crate::demo::DemoControl>,
 }
 
 impl Driver {
@@ -382,8 +393,15 @@ impl Driver {
             Effect::OpenUrl(url) => {
                 let tx = self.internal.clone();
                 tokio::task::spawn_blocking(move || {
-                    let result = open::that_detached(&url).map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::Opened { url, result });
+                    // The launcher's own words are for the diagnostics log.
+                    let opened = match open::that_detached(&url) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            tracing::info!(error = %e, "no browser could be started");
+                            false
+                        }
+                    };
+                    let _ = tx.send(Msg::Opened { url, opened });
                 });
             }
             Effect::ReadClipboard => {
@@ -400,6 +418,18 @@ impl Driver {
                     let result = clipboard::write_clipboard_text(&cb, &text);
                     let _ = tx.send(Msg::Copied { text, result });
                 });
+            }
+            Effect::Demo(knob) => {
+                let Some(demo) = &self.demo else { return };
+                // A lock held for a moment: no need for the blocking pool.
+                let change = match knob {
+                    app::DemoKnob::EndSession => {
+                        demo.end_session();
+                        app::DemoChange::SessionEnded
+                    }
+                    app::DemoKnob::ToggleCaptcha => app::DemoChange::Captcha(demo.toggle_captcha()),
+                };
+                let _ = self.internal.send(Msg::Demo(change));
             }
             Effect::LoadAudit => {
                 let tx = self.internal.clone();

@@ -245,6 +245,10 @@ impl SessionView {
                 message: error.message.clone(),
             },
         };
+        // Who was signed in, and why that mode, belonged to the last
+        // successful verification: not to this state.
         self.user = None;
+        self.mode = None;
+        self.why = None;
     }
 }

@@ -12,6 +12,7 @@ use super::keys;
 use super::screens;
 use super::session::Badge;
 use super::theme::Theme;
+use super::widgets::fit::{self, fit_line};
 use crate::text::for_terminal;
 
 /// Draws the whole app into `buf`.
@@ -25,7 +26,9 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
     .areas(area);
     draw_header(app, header, buf, theme);
     match app.screen {
-        Screen::Status => screens::status::render(&app.session, app.now, body, buf, theme),
+        Screen::Status => {
+            screens::status::render(&app.session, app.demo, app.now, body, buf, theme)
+        }
         Screen::Spaces => screens::spaces::render(&app.spaces, app.now, body, buf, theme),
         Screen::Audit => screens::audit::render(&app.audit, body, buf, theme),
     }
@@ -36,7 +39,8 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
             " {}: trying again in {secs} s…",
             capitalise(&w.reason.to_string())
         );
-        Paragraph::new(Line::styled(text, theme.warn())).render(message, buf);
+        let line = fit_line(Line::styled(text, theme.warn()), message.width.into());
+        Paragraph::new(line).render(message, buf);
     } else if let Some(f) = &app.flash {
         let style = match f.level {
             FlashLevel::Info => theme.dim(),
@@ -45,8 +49,9 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
             FlashLevel::Error => theme.error(),
         };
         // A flash often quotes the server (an error body, a display name).
-        Paragraph::new(Line::styled(format!(" {}", for_terminal(&f.text)), style))
-            .render(message, buf);
+        // What does not fit ends with `…`, never with a fragment.
+        let line = Line::styled(format!(" {}", for_terminal(&f.text)), style);
+        Paragraph::new(fit_line(line, message.width.into())).render(message, buf);
     }
     draw_footer(app, footer, buf, theme);
     match &app.dialog {
@@ -98,10 +103,16 @@ fn draw_header(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
         Span::raw(" "),
         Span::styled(format!(" {} ", badge.label()), theme.badge(color)),
     ];
-    let who = match (&app.session.user, app.session.mode) {
-        (Some(u), Some(m)) => format!(" {u} · {m}"),
-        _ => String::new(),
-    };
+    let used: usize = spans.iter().map(Span::width).sum();
+    let room = usize::from(area.width).saturating_sub(used);
+    spans.push(Span::raw(header_tail(app, room)));
+    Paragraph::new(Line::from(spans)).render(area, buf);
+}
+
+/// Who is signed in, how, and where, in `room` columns: the auth mode goes
+/// first, then the user name shrinks, and only then is the site cut, with
+/// `…` (a cut site never reads as another one: `:3788` for `:37887`).
+fn header_tail(app: &App, room: usize) -> String {
     let site = app
         .session
         .site
@@ -112,10 +123,28 @@ fn draw_header(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
         })
         .unwrap_or("no site");
     // The user's display name is the server's: shown, never obeyed.
-    spans.push(Span::raw(
-        for_terminal(&format!("{who} · {site}")).into_owned(),
-    ));
-    Paragraph::new(Line::from(spans)).render(area, buf);
+    let site = for_terminal(site).into_owned();
+    let user = app
+        .session
+        .user
+        .as_deref()
+        .map(|u| for_terminal(u).into_owned());
+    let full = match (&user, app.session.mode) {
+        (Some(u), Some(m)) => format!(" {u} · {m} · {site}"),
+        _ => format!(" · {site}"),
+    };
+    if fit::width(&full) <= room {
+        return full;
+    }
+    let site_part = format!(" · {site}");
+    if let Some(u) = &user {
+        // The user name takes what the site leaves, if a few letters fit.
+        let left = room.saturating_sub(fit::width(&site_part) + 1);
+        if left >= 4 {
+            return format!(" {}{site_part}", fit::fit_str(u, left));
+        }
+    }
+    fit::fit_str(&site_part, room)
 }
 
 fn draw_footer(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {

@@ -62,6 +62,11 @@ pub struct SiteCredentials {
         skip_serializing_if = "Option::is_none"
     )]
     pub token_saved_at: Option<OffsetDateTime>,
+    /// The user name stored with the token (the Cloud account email); with
+    /// it, `auto` sends the token as Basic. Absent in vaults written before
+    /// it was kept, and when the token is a personal access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
     /// The session's last known state on this site (absent in vaults
     /// written before it was recorded, and after fresh credentials).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -184,5 +189,34 @@ impl VaultDocument {
             .filter(|(_, c)| !c.is_empty())
             .map(|(k, _)| k.clone())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::ExposeSecret;
+
+    #[test]
+    fn a_site_entry_without_a_user_name_still_reads() {
+        // Written before the user name was kept with the token.
+        let old = r#"{"api_token":"tok","token_saved_at":"2026-11-27T13:57:58Z"}"#;
+        let c: SiteCredentials = serde_json::from_str(old).unwrap();
+        assert_eq!(c.username, None);
+        assert_eq!(c.api_token.as_ref().map(|t| t.expose_secret()), Some("tok"));
+    }
+
+    #[test]
+    fn the_user_name_is_kept_with_the_token_and_omitted_when_absent() {
+        let c = SiteCredentials {
+            api_token: Some(SecretString::from("tok")),
+            username: Some("you@example.com".into()),
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&c).unwrap();
+        let back: SiteCredentials = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.username.as_deref(), Some("you@example.com"));
+        let none = serde_json::to_string(&SiteCredentials::default()).unwrap();
+        assert!(!none.contains("username"), "{none}");
     }
 }

@@ -139,9 +139,9 @@ impl Ctx {
                     .creds
                     .clear_cookies(crate::credentials::SiteScope::Configured)
                     .map(MutationDone::CookiesCleared),
-                Mutation::StoreToken { token } => me
+                Mutation::StoreToken { token, username } => me
                     .creds
-                    .store_token(token, now)
+                    .store_token(token, username, now)
                     .map(|()| MutationDone::TokenStored),
                 Mutation::ClearToken => me
                     .creds
@@ -160,6 +160,53 @@ impl Ctx {
                 ErrorClass::Internal,
                 format!("the credential operation was interrupted: {e}"),
             )),
+        }
+    }
+
+    /// Checks a token with the site before `StoreToken` stores it; a
+    /// refusal is audited. Without a site the store itself says what is
+    /// missing.
+    pub(super) async fn check_token_first(
+        self: &Arc<Self>,
+        token: &crate::secret::SecretString,
+        username: Option<&str>,
+    ) -> Result<(), WorkerError> {
+        if self.settings.base_url.is_none() {
+            return Ok(());
+        }
+        let events = self.events.clone();
+        let notices: crate::confluence::client::NoticeSink = Arc::new(move |n| {
+            let crate::confluence::client::ClientNotice::Waiting {
+                wait,
+                next_attempt,
+                reason,
+            } = n;
+            let _ = events.send(Event::Waiting(super::Wait {
+                query: QueryKind::Verify,
+                wait,
+                next_attempt,
+                reason,
+            }));
+        });
+        let checked = super::check_token(
+            &self.settings,
+            self.retry.clone(),
+            username,
+            token,
+            Some(notices),
+        )
+        .await;
+        match checked {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if let Some(record) = super::token_refused_record(&e) {
+                    // The refusal is the answer; a failed record is logged.
+                    if let Err(audit) = self.audit(record).await {
+                        tracing::warn!(error = %audit, "could not audit the refused token");
+                    }
+                }
+                Err(e)
+            }
         }
     }
 

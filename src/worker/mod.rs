@@ -16,6 +16,7 @@
 pub(crate) mod audit_words;
 mod generation;
 mod jobs;
+mod token_check;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ use tokio::task::JoinHandle;
 
 pub use self::generation::{Generation, Generational};
 use self::jobs::Ctx;
+pub(crate) use self::token_check::token_refused_record;
+pub use self::token_check::{TokenAccepted, check_token};
 use crate::config::{ConfigError, FlagOverrides, Settings};
 use crate::confluence::client::{
     AuthMode, Deployment, RetryPolicy, WaitReason, api_base, detect_deployment,
@@ -93,8 +96,13 @@ pub enum Mutation {
     ImportIntake,
     /// Delete the stored cookies.
     ClearCookies,
-    /// Store an API token in the vault; a verification follows.
-    StoreToken { token: SecretString },
+    /// Check an API token with the site, then store it in the vault (with
+    /// the user name it is sent with, if any) only when the site accepts
+    /// it; a verification follows.
+    StoreToken {
+        token: SecretString,
+        username: Option<String>,
+    },
     /// Remove the API token from the vault.
     ClearToken,
     /// Read the settings again, once, from the worker's [`SettingsSource`],
@@ -340,6 +348,10 @@ pub enum SettingsSource {
     /// These variables only: the demo's sandbox, tests. A reload never reads
     /// the real environment or data directory.
     Vars(HashMap<String, String>),
+    /// The demo's sandbox: these variables only, and cookies stored without
+    /// an expiry of their own live as long as a demo session
+    /// (`demo::DEMO_SESSION_LIFETIME`), not the days a real site gives.
+    Demo(HashMap<String, String>),
 }
 
 impl SettingsSource {
@@ -348,6 +360,12 @@ impl SettingsSource {
         match self {
             SettingsSource::Environment(flags) => Settings::load(flags),
             SettingsSource::Vars(vars) => Settings::from_vars(&FlagOverrides::default(), vars),
+            SettingsSource::Demo(vars) => {
+                let mut settings = Settings::from_vars(&FlagOverrides::default(), vars)?;
+                settings.cookie_ttl = time::Duration::try_from(crate::demo::DEMO_SESSION_LIFETIME)
+                    .unwrap_or(settings.cookie_ttl);
+                Ok(settings)
+            }
         }
     }
 }
@@ -483,6 +501,17 @@ async fn run_mutations(
                 }
                 Err(e) => Err(WorkerError::new(ErrorClass::Usage, e.to_string())),
             },
+            Mutation::StoreToken { token, username } => {
+                // Kept only when the site takes it: a refused token in the
+                // vault would be chosen by `auto` and fail every request.
+                match ctx.check_token_first(&token, username.as_deref()).await {
+                    Ok(()) => {
+                        ctx.run_mutation(Mutation::StoreToken { token, username })
+                            .await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             other => ctx.run_mutation(other).await,
         };
         let follow_ups: &[Query] = match (&result, kind) {

@@ -4,6 +4,7 @@
 use time::OffsetDateTime;
 
 use super::{App, Effect, Flash, FlashLevel, Screen, Waiting, WatchedFile};
+use crate::tui::session::SessionState;
 use crate::worker::{
     Command, Event, Mutation, MutationDone, MutationKind, Query, QueryKind, SessionInfo,
     WorkerError,
@@ -55,24 +56,26 @@ impl App {
             }
             Event::Stored(_) => {
                 // Fresh cookies stored by another process (an import in
-                // another terminal): check them when not signed in.
+                // another terminal, the intake file): check them when not
+                // signed in. The first answer is the one asked at start,
+                // whose verification is already on its way.
+                let first = !std::mem::replace(&mut self.described, true);
                 let saved_now = self.stored_saved_at();
-                if saved_now.is_some()
+                if !first
+                    && saved_now.is_some()
                     && saved_now != saved_before
-                    && saved_before.is_some()
                     && !self.session.is_signed_in()
-                    && self.session.state != crate::tui::session::SessionState::Checking
+                    && self.session.state != SessionState::Checking
                 {
+                    // What was said of the old cookies no longer holds.
+                    self.session.state = SessionState::Checking;
                     effects.push(query(Query::Verify));
                 }
             }
             Event::Mutated { kind, result } => self.on_mutated(*kind, result, effects),
             Event::Failed { error, .. } => {
                 self.waiting = None;
-                self.flash = Some(Flash {
-                    text: error.message.clone(),
-                    level: FlashLevel::Error,
-                });
+                self.flash = Some(Flash::new(FlashLevel::Error, error.message.clone()));
             }
             Event::Waiting(w) => {
                 self.waiting = Some(Waiting {
@@ -92,10 +95,22 @@ impl App {
             }
         }
         if let Some(message) = self.spaces.on_worker_event(&ev, self.now) {
-            self.flash = Some(Flash {
-                text: message,
-                level: FlashLevel::Error,
-            });
+            self.flash = Some(Flash::new(FlashLevel::Error, message));
+        }
+        self.drop_stale_flash();
+    }
+
+    /// A message about a session state goes when the session leaves it
+    /// ("Session expired: …" once signed in again).
+    pub(super) fn drop_stale_flash(&mut self) {
+        let state = std::mem::discriminant(&self.session.state);
+        if self
+            .flash
+            .as_ref()
+            .and_then(|f| f.while_in)
+            .is_some_and(|d| d != state)
+        {
+            self.flash = None;
         }
     }
 
@@ -126,47 +141,45 @@ impl App {
             // Once per death: the user must act.
             effects.push(Effect::Bell);
         }
-        match info {
+        let state = self.session.state.clone();
+        let flash = match info {
             SessionInfo::Expired { reason, .. } => {
                 self.screen = Screen::Status;
-                self.flash = Some(Flash {
-                    text: format!("Session expired: {reason}"),
-                    level: FlashLevel::Error,
-                });
                 effects.push(query(Query::Describe));
+                Flash::new(FlashLevel::Error, format!("Session expired: {reason}"))
             }
             SessionInfo::Captcha { .. } => {
                 self.screen = Screen::Status;
-                self.flash = Some(Flash {
-                    text: "CAPTCHA: sign in through the browser (o), then paste fresh cookies (p)"
-                        .into(),
-                    level: FlashLevel::Error,
-                });
                 effects.push(query(Query::Describe));
+                Flash::new(
+                    FlashLevel::Error,
+                    "CAPTCHA: sign in through the browser (o), then paste fresh cookies (p)",
+                )
             }
             SessionInfo::SignedIn { user, .. } => {
-                self.flash = Some(Flash {
-                    text: format!("Signed in as {}", user.display_name),
-                    level: FlashLevel::Success,
-                });
                 if !was_signed_in && self.spaces.needs_load() {
                     effects.push(query(self.spaces.start_listing()));
                 }
                 effects.push(Effect::LoadAudit);
+                Flash::new(
+                    FlashLevel::Success,
+                    format!("Signed in as {}", user.display_name),
+                )
             }
-            SessionInfo::Failed { error } => {
-                self.flash = Some(Flash {
-                    text: error.message.clone(),
-                    level: FlashLevel::Error,
-                });
-            }
+            SessionInfo::Failed { error } => Flash::new(FlashLevel::Error, error.message.clone()),
+            // The demo has no settings to set: it says how to sign in to it.
+            SessionInfo::NotConfigured { .. } if self.demo => Flash::new(
+                FlashLevel::Info,
+                "Demo: press o to open the demo login page, copy its cookie line, then press p",
+            ),
             SessionInfo::NotConfigured { message } => {
-                self.flash = Some(Flash {
-                    text: message.clone(),
-                    level: FlashLevel::Warning,
-                });
+                Flash::new(FlashLevel::Warning, message.clone())
             }
-        }
+        };
+        self.flash = Some(match info {
+            SessionInfo::SignedIn { .. } => flash,
+            _ => flash.while_in(&state),
+        });
     }
 
     fn on_mutated(
@@ -215,7 +228,7 @@ impl App {
                 ("Settings reloaded".into(), FlashLevel::Success)
             }
         };
-        self.flash = Some(Flash { text, level });
+        self.flash = Some(Flash::new(level, text));
     }
 }
 

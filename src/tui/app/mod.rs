@@ -7,7 +7,9 @@ use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 use time::OffsetDateTime;
 
 use self::events::query;
+use super::clipboard::ClipboardProblem;
 use super::keys::{self, Action};
+use super::messages;
 use super::screens::{
     audit::AuditState, paste::PasteState, spaces::SpacesState, status::StatusState,
     token::TokenState,
@@ -50,8 +52,27 @@ pub enum Effect {
     LoadAudit,
     /// Ring the terminal bell (the user must act).
     Bell,
+    /// Turn a knob of the demo site (`--demo` only); answers `Msg::Demo`.
+    Demo(DemoKnob),
     /// Leave the application.
     Quit,
+}
+
+/// What the demo's keys ask of the demo site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DemoKnob {
+    /// End the demo session now, as a site does when it drops a session.
+    EndSession,
+    /// Make the demo site demand a CAPTCHA, or stop demanding it.
+    ToggleCaptcha,
+}
+
+/// What a demo knob did to the demo site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DemoChange {
+    SessionEnded,
+    /// The site demands a CAPTCHA now (`true`) or no longer does.
+    Captcha(bool),
 }
 
 /// The clipboard's answer.
@@ -80,13 +101,16 @@ pub enum Msg {
     /// The clipboard took (or refused) the text of `CopyToClipboard`.
     Copied {
         text: String,
-        result: Result<(), String>,
+        result: Result<(), ClipboardProblem>,
     },
-    /// The browser was started (or not) for `OpenUrl`.
+    /// The browser was started (or not) for `OpenUrl`; why not is the
+    /// launcher's business and goes to the diagnostics log.
     Opened {
         url: String,
-        result: Result<(), String>,
+        opened: bool,
     },
+    /// The demo site's knob was turned (`Effect::Demo`).
+    Demo(DemoChange),
 }
 
 /// The files the driver watches for the app.
@@ -113,6 +137,26 @@ pub struct Waiting {
 pub struct Flash {
     pub text: String,
     pub level: FlashLevel,
+    /// The session state the message describes ("Session expired: …"): it
+    /// goes as soon as the session leaves that state.
+    pub while_in: Option<std::mem::Discriminant<SessionState>>,
+}
+
+impl Flash {
+    /// A message that stays until another replaces it.
+    pub fn new(level: FlashLevel, text: impl Into<String>) -> Flash {
+        Flash {
+            text: text.into(),
+            level,
+            while_in: None,
+        }
+    }
+
+    /// The same message, shown only while the session is in `state`.
+    pub(crate) fn while_in(mut self, state: &SessionState) -> Flash {
+        self.while_in = Some(std::mem::discriminant(state));
+        self
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,10 +199,7 @@ impl Ctx<'_> {
         self.command(Command::Mutate(m));
     }
     pub fn flash(&mut self, level: FlashLevel, text: impl Into<String>) {
-        *self.flash = Some(Flash {
-            text: text.into(),
-            level,
-        });
+        *self.flash = Some(Flash::new(level, text));
     }
     pub(crate) fn request_dialog(&mut self, d: Dialog) {
         self.open_dialog = Some(d);
@@ -188,8 +229,16 @@ pub struct App {
     pub cookie_ttl: time::Duration,
     /// The worker is waiting before another attempt.
     pub waiting: Option<Waiting>,
+    /// Running against the built-in demo site (`--demo`): its guidance and
+    /// its keys (`x`, `X`).
+    pub demo: bool,
+    /// The user name the settings give (`CONFLUENCE_USERNAME`): the token
+    /// dialog starts with it.
+    pub username_hint: Option<String>,
     /// An import of the intake file was asked for and not yet answered.
     intake_pending: bool,
+    /// The vault was described at least once (the answer asked at start).
+    described: bool,
     /// The last session state a verification settled on in this run (not
     /// `Checking`): the bell rings when a state the user must act on
     /// follows another one, not when the app starts on a dead session
@@ -212,7 +261,10 @@ impl App {
             quit: false,
             cookie_ttl,
             waiting: None,
+            demo: false,
+            username_hint: None,
             intake_pending: false,
+            described: false,
             settled: None,
         }
     }
@@ -251,6 +303,9 @@ impl App {
             t.push(keys::LIST);
         }
         t.push(keys::GLOBAL);
+        if self.demo {
+            t.push(keys::DEMO);
+        }
         t
     }
 
@@ -303,29 +358,21 @@ impl App {
             }
             Msg::AuditLoaded(snapshot) => self.audit.on_loaded(snapshot),
             Msg::Worker(ev) => self.on_worker(ev, &mut effects),
+            Msg::Demo(change) => self.on_demo(change, &mut effects),
             Msg::FileChanged(file) => self.on_file_changed(file, &mut effects),
             Msg::Copied { text, result } => {
                 self.flash = Some(match result {
-                    Ok(()) => Flash {
-                        text: format!("Copied {text}"),
-                        level: FlashLevel::Success,
-                    },
-                    Err(why) => Flash {
-                        text: format!("No clipboard ({why}): {text}"),
-                        level: FlashLevel::Warning,
-                    },
+                    Ok(()) => Flash::new(FlashLevel::Success, messages::copied(&text)),
+                    Err(problem) => {
+                        Flash::new(FlashLevel::Warning, messages::copy_failed(&problem, &text))
+                    }
                 })
             }
-            Msg::Opened { url, result } => {
-                self.flash = Some(match result {
-                    Ok(()) => Flash {
-                        text: format!("Opened {url} in the browser"),
-                        level: FlashLevel::Info,
-                    },
-                    Err(why) => Flash {
-                        text: format!("Could not open a browser ({why}); open {url} yourself"),
-                        level: FlashLevel::Warning,
-                    },
+            Msg::Opened { url, opened } => {
+                self.flash = Some(if opened {
+                    Flash::new(FlashLevel::Info, messages::browser_opened(&url))
+                } else {
+                    Flash::new(FlashLevel::Warning, messages::browser_failed(&url))
                 })
             }
         }
@@ -378,14 +425,17 @@ impl App {
             };
             (h, ctx.open_dialog)
         };
-        if let Some(d) = requested {
+        if let Some(mut d) = requested {
+            if let Dialog::Token(t) = &mut d {
+                t.start_with_username(self.username_hint.as_deref());
+            }
             self.dialog = Some(d);
         }
         if handled == Handled::Yes || self.text_focus() {
             return;
         }
-        let tables = [keys::GLOBAL];
-        match keys::lookup(&tables, &key) {
+        let demo: &[keys::Binding] = if self.demo { keys::DEMO } else { &[] };
+        match keys::lookup(&[keys::GLOBAL, demo], &key) {
             Some(Action::Quit) => {
                 self.quit = true;
                 effects.push(Effect::Quit);
@@ -399,10 +449,7 @@ impl App {
                 // Asked for by the user: the site is asked even after a
                 // CAPTCHA (the keep-alive never does that).
                 effects.push(query(Query::VerifyAgain));
-                self.flash = Some(Flash {
-                    text: "Verifying…".into(),
-                    level: FlashLevel::Info,
-                });
+                self.flash = Some(Flash::new(FlashLevel::Info, "Verifying…"));
             }
             Some(Action::OpenInBrowser) => {
                 if let Some(url) = self.session.login_url() {
@@ -410,8 +457,42 @@ impl App {
                 }
             }
             Some(Action::Help) => self.dialog = Some(Dialog::Help),
+            Some(Action::DemoEndSession) => effects.push(Effect::Demo(DemoKnob::EndSession)),
+            Some(Action::DemoToggleCaptcha) => effects.push(Effect::Demo(DemoKnob::ToggleCaptcha)),
             _ => {}
         }
+    }
+
+    /// The demo site did what a demo key asked: say so, and ask the site
+    /// at once, so the state it leads to shows without waiting for the
+    /// keep-alive (`VerifyAgain`: a CAPTCHA does not stop this one).
+    fn on_demo(&mut self, change: DemoChange, effects: &mut Vec<Effect>) {
+        let token_mode = matches!(
+            self.session.mode,
+            Some(
+                crate::confluence::client::AuthMode::Basic
+                    | crate::confluence::client::AuthMode::Bearer
+            )
+        ) && self.session.is_signed_in();
+        if change == DemoChange::SessionEnded && token_mode {
+            // Nothing to check: a token does not live in a session.
+            self.flash = Some(Flash::new(
+                FlashLevel::Info,
+                "Demo: the browser session ended; the token you signed in with still works",
+            ));
+            return;
+        }
+        let text = match change {
+            DemoChange::SessionEnded => "Demo: the demo site ended the session; checking…",
+            DemoChange::Captcha(true) => {
+                "Demo: the demo site now demands a CAPTCHA (X again stops it); checking…"
+            }
+            DemoChange::Captcha(false) => {
+                "Demo: the demo site no longer demands a CAPTCHA; checking…"
+            }
+        };
+        self.flash = Some(Flash::new(FlashLevel::Info, text));
+        effects.push(query(Query::VerifyAgain));
     }
 
     /// The configured site a paste is for (its cookies only are kept).

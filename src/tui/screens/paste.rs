@@ -523,7 +523,16 @@ fn preview_lines(
     let why = if v.by_session {
         "the session cookie's own expiry".to_string()
     } else {
-        format!("the {}-day limit", v.ttl.whole_days())
+        // Whole days for a real site's limit; the demo's lasts minutes.
+        let t = v.ttl;
+        match (t.whole_days(), t.whole_hours(), t.whole_minutes()) {
+            (d, _, _) if d > 0 && t == time::Duration::days(d) => format!("the {d}-day limit"),
+            (_, h, _) if h > 0 && t == time::Duration::hours(h) => format!("the {h}-hour limit"),
+            (_, _, m) if m > 0 && t == time::Duration::minutes(m) => {
+                format!("the {m}-minute limit")
+            }
+            _ => format!("the {} limit", format_time_left(t)),
+        }
     };
     let left = format_time_left(v.expires_at - v.parsed_at);
     lines.push(Line::raw(format!(" Expires in {left} ({why})")));

@@ -14,6 +14,7 @@ use crate::tui::app::{Ctx, Dialog, Handled};
 use crate::tui::keys::{self, Action, Binding, k};
 use crate::tui::session::{SessionState, SessionView};
 use crate::tui::theme::Theme;
+use crate::tui::widgets::fit::fit_line;
 use crate::worker::Mutation;
 
 /// Keys of the status screen.
@@ -63,17 +64,28 @@ impl StatusState {
     }
 }
 
-/// Draws the status screen for `session` at `now`.
+/// Draws the status screen for `session` at `now`; `demo` when the session
+/// is the built-in demo site's (its guidance speaks of the demo).
 pub fn render(
     session: &SessionView,
+    demo: bool,
     now: OffsetDateTime,
     area: Rect,
     buf: &mut Buffer,
     theme: &Theme,
 ) {
-    let cards = cards(session, now, theme);
+    let card_width = usize::from(area.width.saturating_sub(2));
+    // A card row that does not fit ends with `…`.
+    let cards: Vec<Line> = cards(session, now, theme)
+        .into_iter()
+        .map(|l| fit_line(l, card_width))
+        .collect();
     let card_height = cards.len() as u16 + 2;
-    let guidance = guidance(session, now, theme);
+    let guidance = if demo {
+        demo_guidance(session, now, theme)
+    } else {
+        guidance(session, now, theme)
+    };
     let [top, bottom] =
         Layout::vertical([Constraint::Length(card_height), Constraint::Min(0)]).areas(area);
     Paragraph::new(Text::from(cards))
@@ -148,7 +160,7 @@ fn cards<'a>(s: &'a SessionView, now: OffsetDateTime, theme: &Theme) -> Vec<Line
             Span::styled(m.to_string(), theme.title()),
             Span::styled(format!("  {}", for_terminal(why)), theme.dim()),
         ],
-        _ => vec![Span::styled("not chosen yet", theme.dim())],
+        _ => auth_before_verifying(s, now, theme),
     };
     lines.push(row("Auth", auth, theme));
     // The display name and failure messages are the server's: escaped.
@@ -249,6 +261,35 @@ fn cards<'a>(s: &'a SessionView, now: OffsetDateTime, theme: &Theme) -> Vec<Line
     lines
 }
 
+/// The auth line before a verification said which mode is in use: what
+/// the stored credentials make it, so stored cookies never read as "not
+/// chosen".
+fn auth_before_verifying<'a>(s: &SessionView, now: OffsetDateTime, theme: &Theme) -> Vec<Span<'a>> {
+    let cookies = s.stored.as_ref().and_then(|st| st.cookies.as_ref());
+    let token = s.token_in_environment || s.stored.as_ref().is_some_and(|st| st.token_stored);
+    let (mode, note) = match (cookies, token) {
+        (Some(_), _) => match s.cookie_state(now) {
+            Some(ExpiryState::Valid { .. } | ExpiryState::ExpiresSoon { .. }) => {
+                ("cookie", "browser cookies are stored")
+            }
+            _ if token => ("token", "the stored cookies have expired; a token is set"),
+            _ => ("cookie", "the stored cookies have expired"),
+        },
+        (None, true) => ("token", "a token is set"),
+        (None, false) if s.stored.is_none() => return vec![Span::styled("…", theme.dim())],
+        (None, false) => return vec![Span::styled("none yet: nothing is stored", theme.dim())],
+    };
+    let checking = if s.state == SessionState::Checking {
+        "; checking…"
+    } else {
+        ""
+    };
+    vec![
+        Span::styled(mode, theme.title()),
+        Span::styled(format!("  {note}{checking}"), theme.dim()),
+    ]
+}
+
 fn short_time(t: OffsetDateTime) -> String {
     let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     t.to_offset(time::UtcOffset::UTC)
@@ -319,4 +360,81 @@ fn guidance<'a>(
         theme.dim(),
     ));
     Some((" Get fresh cookies ", lines))
+}
+
+/// The guidance in the demo: how to sign in to the demo site (never which
+/// settings to set: the demo has none), and how to get a fresh demo session
+/// after an expiry or a CAPTCHA.
+fn demo_guidance<'a>(
+    s: &'a SessionView,
+    now: OffsetDateTime,
+    theme: &Theme,
+) -> Option<(&'static str, Vec<Line<'a>>)> {
+    let login = s.login_page.as_deref().unwrap_or("the demo login page");
+    let mut lines = Vec::new();
+    let title = match &s.state {
+        SessionState::NotConfigured { .. } => {
+            lines.push(Line::styled(
+                " This is the demo: a fake Confluence site on this machine. Sign in to it:",
+                theme.ok(),
+            ));
+            " Sign in to the demo "
+        }
+        SessionState::Expired { .. } | SessionState::Captcha { .. } => {
+            let reason = match &s.state {
+                SessionState::Captcha { .. } => {
+                    " The demo site demands a CAPTCHA: only a sign-in on its login page clears it."
+                        .to_string()
+                }
+                SessionState::Expired { reason, .. } => {
+                    format!(" The demo session has ended: {reason}")
+                }
+                _ => String::new(),
+            };
+            lines.push(Line::styled(
+                for_terminal(&reason).into_owned(),
+                theme.error(),
+            ));
+            " Get a fresh demo session "
+        }
+        SessionState::SignedIn if s.needs_cookie_guidance(now) => {
+            lines.push(Line::styled(
+                " The demo cookies have expired.",
+                theme.error(),
+            ));
+            " Get a fresh demo session "
+        }
+        _ => return None,
+    };
+    let first = match s.state {
+        SessionState::Captcha { .. } => {
+            "1. Press o, then Sign in on the demo login page (that clears the CAPTCHA)."
+        }
+        _ => "1. Press o: the demo login page opens in the browser.",
+    };
+    for step in [
+        first,
+        "2. Copy the line it shows: the demo session's Cookie: header.",
+        "3. Press p here: the clipboard is read, previewed, saved, verified.",
+    ] {
+        lines.push(Line::raw(format!("   {step}")));
+    }
+    lines.push(Line::styled(
+        format!("   No browser? Open {login} yourself."),
+        theme.dim(),
+    ));
+    if matches!(s.state, SessionState::NotConfigured { .. }) {
+        lines.push(Line::raw(format!(
+            "   Or press t and enter the demo API token, {}.",
+            crate::demo::DEMO_API_TOKEN
+        )));
+    }
+    let keys = match s.state {
+        SessionState::Captcha { .. } => {
+            "   Demo keys: X stops the CAPTCHA · x ends the session now."
+        }
+        _ => "   Demo keys: x ends the session now · X makes the site demand a CAPTCHA.",
+    };
+    lines.push(Line::styled(keys, theme.dim()));
+    Some((title, lines))
 }

@@ -1,11 +1,13 @@
-//! The API-token dialog: one masked line; Enter stores it encrypted in the
-//! vault (through the worker), Esc cancels and changes nothing.
+//! The API-token dialog: the token (masked) and the user name it is sent
+//! with; the dialog says which auth that makes. Enter has the worker check
+//! the token with the site and store it encrypted only if the site accepts
+//! it; Esc cancels and changes nothing.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::Line;
-use ratatui::widgets::{Block, Clear, Paragraph, Widget};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 use ratatui_textarea::TextArea;
 
 use crate::secret::SecretString;
@@ -13,9 +15,20 @@ use crate::tui::app::{Ctx, FlashLevel};
 use crate::tui::theme::Theme;
 use crate::worker::Mutation;
 
-/// The token being typed, masked.
+/// Which field has the keyboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Token,
+    Username,
+}
+
+/// The token being typed (masked) and the user name to send with it.
 pub struct TokenState {
-    input: TextArea<'static>,
+    token: TextArea<'static>,
+    username: TextArea<'static>,
+    focus: Field,
+    /// `CONFLUENCE_USERNAME`: used when the field is left empty.
+    settings_username: Option<String>,
     error: Option<&'static str>,
 }
 
@@ -23,28 +36,87 @@ impl std::fmt::Debug for TokenState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenState")
             .field("chars", &self.len())
+            .field("focus", &self.focus)
             .finish_non_exhaustive()
     }
 }
 
 impl Default for TokenState {
     fn default() -> Self {
-        let mut input = TextArea::default();
-        input.set_mask_char('•');
-        input.set_placeholder_text("paste or type the token");
-        TokenState { input, error: None }
+        let mut token = TextArea::default();
+        token.set_mask_char('•');
+        token.set_placeholder_text("paste or type the token");
+        let mut username = TextArea::default();
+        username.set_placeholder_text("you@example.com (Cloud); empty for a personal access token");
+        TokenState {
+            token,
+            username,
+            focus: Field::Token,
+            settings_username: None,
+            error: None,
+        }
+    }
+}
+
+/// How the token will be sent, as the dialog says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenAuth {
+    /// A user name in the field: Cloud email + API token.
+    Basic,
+    /// The field empty, `CONFLUENCE_USERNAME` set: Basic with that.
+    BasicFromSettings,
+    /// No user name anywhere: a Server/DC personal access token.
+    Bearer,
+}
+
+impl TokenAuth {
+    fn sentence(self) -> &'static str {
+        match self {
+            TokenAuth::Basic => "email + API token → Basic (Cloud)",
+            TokenAuth::BasicFromSettings => "CONFLUENCE_USERNAME + API token → Basic (Cloud)",
+            TokenAuth::Bearer => "token alone → Bearer personal access token (Server/DC)",
+        }
     }
 }
 
 impl TokenState {
+    /// Starts the user name field with `username` (`CONFLUENCE_USERNAME`),
+    /// which is also what an emptied field falls back to.
+    pub(crate) fn start_with_username(&mut self, username: Option<&str>) {
+        self.settings_username = username.map(str::to_string);
+        if let Some(u) = username {
+            self.username.insert_str(u);
+        }
+    }
+
     fn len(&self) -> usize {
-        self.input.lines().iter().map(|l| l.chars().count()).sum()
+        self.token.lines().iter().map(|l| l.chars().count()).sum()
+    }
+
+    fn username_text(&self) -> String {
+        self.username.lines().concat().trim().to_string()
+    }
+
+    /// How the token will be sent with what is typed now.
+    pub(crate) fn auth(&self) -> TokenAuth {
+        match (self.username_text().is_empty(), &self.settings_username) {
+            (false, _) => TokenAuth::Basic,
+            (true, Some(_)) => TokenAuth::BasicFromSettings,
+            (true, None) => TokenAuth::Bearer,
+        }
+    }
+
+    fn field(&mut self) -> &mut TextArea<'static> {
+        match self.focus {
+            Field::Token => &mut self.token,
+            Field::Username => &mut self.username,
+        }
     }
 
     /// A bracketed paste: only its first line counts (never submits).
     pub(crate) fn insert_paste(&mut self, text: &str) {
-        self.input
-            .insert_str(text.lines().next().unwrap_or_default().trim());
+        let line = text.lines().next().unwrap_or_default().trim().to_string();
+        self.field().insert_str(line);
     }
 
     /// Returns true when the dialog should close.
@@ -55,60 +127,150 @@ impl TokenState {
                 true
             }
             KeyCode::Enter => {
-                let token = self.input.lines().concat();
+                let token = self.token.lines().concat();
                 let token = token.trim();
                 if token.is_empty() || token.chars().any(char::is_whitespace) {
                     self.error = Some(
                         "The token is empty or has spaces; paste it exactly as Confluence showed it.",
                     );
+                    self.focus = Field::Token;
+                    return false;
+                }
+                let username = self.username_text();
+                if username.chars().any(|c| c.is_control() || c == ':') {
+                    self.error = Some("The user name cannot hold a colon or control characters.");
+                    self.focus = Field::Username;
                     return false;
                 }
                 ctx.mutate(Mutation::StoreToken {
                     token: SecretString::from(token),
+                    username: (!username.is_empty()).then_some(username),
                 });
+                ctx.flash(FlashLevel::Info, "Checking the token with the site…");
                 true
+            }
+            KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down => {
+                self.focus = match self.focus {
+                    Field::Token => Field::Username,
+                    Field::Username => Field::Token,
+                };
+                false
             }
             KeyCode::Char('m') if key.modifiers.contains(KeyModifiers::CONTROL) => false,
             _ => {
                 self.error = None;
-                self.input.input(*key);
+                self.field().input(*key);
                 false
             }
         }
     }
 }
 
+/// Rows the dialog's inside needs to show everything with framed fields.
+const ROOMY_HEIGHT: u16 = 12;
+
 /// Draws the dialog centred in `area`.
 pub fn render(state: &TokenState, area: Rect, buf: &mut Buffer, theme: &Theme) {
-    let area = super::centered(area, 70, 9);
+    let area = super::centered(area, 76, ROOMY_HEIGHT + 2);
     Clear.render(area, buf);
     let block = Block::bordered()
-        .title(" Enter an API token ")
+        .title(" Sign in with a token ")
         .border_style(theme.key());
     let inner = block.inner(area);
     block.render(area, buf);
-    let [help, input, note] = Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Length(3),
-        Constraint::Min(1),
+    let roomy = inner.height >= ROOMY_HEIGHT;
+    let field_rows = if roomy { 3 } else { 1 };
+    let [help, token, username, uses, note] = Layout::vertical([
+        Constraint::Min(0),
+        Constraint::Length(field_rows),
+        Constraint::Length(field_rows),
+        Constraint::Length(1),
+        Constraint::Length(if roomy { 2 } else { 1 }),
     ])
     .areas(inner);
-    Paragraph::new(vec![
-        Line::raw(
-            " Cloud: an API token (with CONFLUENCE_USERNAME). Server/DC: a personal access token.",
-        ),
-        Line::styled(
-            " Stored encrypted in the vault; never shown again.",
+    let explanation = vec![
+        Line::from(vec![
+            Span::styled(" Cloud: ", theme.title()),
+            Span::raw("your account email + an API token, sent as Basic auth."),
+        ]),
+        Line::from(vec![
+            Span::styled(" Server/Data Center: ", theme.title()),
+            Span::raw("a personal access token alone, sent as Bearer."),
+        ]),
+    ];
+    Paragraph::new(Text::from(explanation))
+        .wrap(Wrap { trim: false })
+        .render(help, buf);
+    let token_title = format!(" Token · {} characters ", state.len());
+    let token_label = format!("Token ({})", state.len());
+    draw_field(
+        &state.token,
+        (&token_title, &token_label),
+        state.focus == Field::Token,
+        roomy,
+        token,
+        buf,
+        theme,
+    );
+    draw_field(
+        &state.username,
+        (" User name (Cloud email) ", "User name"),
+        state.focus == Field::Username,
+        roomy,
+        username,
+        buf,
+        theme,
+    );
+    Paragraph::new(Line::from(vec![
+        Span::styled(" Will use: ", theme.dim()),
+        Span::styled(state.auth().sentence(), theme.title()),
+    ]))
+    .render(uses, buf);
+    let mut lines = Vec::new();
+    match state.error {
+        Some(e) => lines.push(Line::styled(format!(" {e}"), theme.error())),
+        None if roomy => lines.push(Line::styled(
+            " Checked with the site first; stored encrypted only if it is accepted.",
             theme.dim(),
-        ),
-    ])
-    .render(help, buf);
-    let mut ta = state.input.clone();
-    ta.set_block(Block::bordered().title(format!(" {} characters ", state.len())));
-    (&ta).render(input, buf);
-    let note_line = match state.error {
-        Some(e) => Line::styled(format!(" {e}"), theme.error()),
-        None => Line::styled(" Enter stores · Esc cancels", theme.dim()),
-    };
-    Paragraph::new(note_line).render(note, buf);
+        )),
+        None => {}
+    }
+    lines.push(Line::styled(
+        " Enter check and store · Tab other field · Esc cancel",
+        theme.dim(),
+    ));
+    Paragraph::new(Text::from(lines))
+        .wrap(Wrap { trim: false })
+        .render(note, buf);
+}
+
+/// A field framed with its title (`roomy`), or on one row after its label.
+fn draw_field(
+    input: &TextArea<'static>,
+    (title, label): (&str, &str),
+    focused: bool,
+    roomy: bool,
+    area: Rect,
+    buf: &mut Buffer,
+    theme: &Theme,
+) {
+    let mut ta = input.clone();
+    let style = if focused { theme.key() } else { theme.dim() };
+    if !focused {
+        // Only the field with the keyboard shows a cursor.
+        ta.set_cursor_style(ratatui::style::Style::default());
+    }
+    if roomy {
+        ta.set_block(
+            Block::bordered()
+                .title(title.to_string())
+                .border_style(style),
+        );
+        (&ta).render(area, buf);
+        return;
+    }
+    let [label_area, field_area] =
+        Layout::horizontal([Constraint::Length(13), Constraint::Min(1)]).areas(area);
+    Paragraph::new(Line::styled(format!(" {label}"), style)).render(label_area, buf);
+    (&ta).render(field_area, buf);
 }

@@ -2,4 +2,5 @@
 //! sorted, virtualised list.
 
 pub(crate) mod filter;
+pub(crate) mod fit;
 pub(crate) mod list;
