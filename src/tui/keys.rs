@@ -11,6 +11,7 @@ pub(crate) enum Action {
     ShowStatus,
     ShowSpaces,
     ShowAudit,
+    ShowPipeline,
     NextScreen,
     PasteCookies,
     Verify,
@@ -39,6 +40,9 @@ pub(crate) enum Action {
     // audit screen
     ToggleFollow,
     CycleEventFilter,
+    // pipeline screen
+    ToggleProxy,
+    CopyEnv,
     // paste dialog
     Save,
     ReadClipboard,
@@ -106,6 +110,12 @@ pub(crate) const GLOBAL: &[Binding] = &[
         action: Action::ShowAudit,
         label: "audit",
         help: "audit log",
+    },
+    Binding {
+        keys: &[k('4')],
+        action: Action::ShowPipeline,
+        label: "pipeline",
+        help: "pipeline: the proxy and its traffic",
     },
     Binding {
         keys: &[special(KeyCode::Tab)],
