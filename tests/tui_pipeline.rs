@@ -198,12 +198,12 @@ fn serve_waits_for_a_session_after_a_failed_start() {
     let mut app = app();
     let fx = app.serve();
     assert!(matches!(fx.as_slice(), [Effect::StartProxy]), "{fx:?}");
-    let why = "The proxy needs a session to hand out: no credentials. Paste browser cookies with p";
+    let why = "The proxy waits for a session to hand out: paste browser cookies (p)";
     app.update(Msg::Proxy(ProxyMsg::Failed(why.into())));
     assert!(matches!(app.pipeline.serving(), Serving::Off));
     assert_eq!(app.flash.as_ref().map(|f| f.text.as_str()), Some(why));
     app.update(key('4'));
-    assert!(render(&app, 100, 30).contains("Paste browser cookies with p"));
+    assert!(render(&app, 100, 30).contains("paste browser cookies (p)"));
     // Signed in (the demo's paste): it starts by itself.
     let fx = app.update(verified());
     assert!(fx.iter().any(|e| matches!(e, Effect::StartProxy)), "{fx:?}");

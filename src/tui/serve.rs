@@ -162,13 +162,39 @@ async fn start(source: SettingsSource, machine_id: MachineIdSource) -> Result<Pr
 /// Why the proxy did not start, with what to do in the app.
 pub(crate) fn start_failure(e: &ProxyError) -> String {
     match e {
-        ProxyError::NoCredentials(why) => format!(
-            "The proxy needs a session to hand out: {why}. Paste browser cookies with p (or run `confluence-tui cookies import`); it starts once signed in."
-        ),
+        // The status screen says what is missing and where (or, in the
+        // demo, how to get the demo cookie): here, only what to do.
+        ProxyError::NoCredentials(_) => "The proxy waits for a session to hand out: paste browser cookies (p) or enter an API token (t) on the status screen; it starts once signed in.".to_string(),
         ProxyError::CookiesExpired { reason } => format!(
             "The proxy did not start: the stored cookies have expired ({reason}). Paste fresh ones with p; it starts once signed in."
         ),
         ProxyError::Captcha { .. } => "The proxy did not start: the site demands a CAPTCHA. Sign in through the browser (o), then paste fresh cookies (p).".to_string(),
         other => format!("The proxy did not start: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_that_needs_the_user_says_what_to_do_here() {
+        let none = start_failure(&ProxyError::NoCredentials(
+            "no credentials: set CONFLUENCE_USERNAME".into(),
+        ));
+        assert!(none.contains("paste browser cookies (p)"), "{none}");
+        assert!(
+            !none.contains("CONFLUENCE_"),
+            "the status screen says that: {none}"
+        );
+        let expired = start_failure(&ProxyError::CookiesExpired {
+            reason: "HTTP 401".into(),
+        });
+        assert!(
+            expired.contains("HTTP 401") && expired.contains("with p"),
+            "{expired}"
+        );
+        let captcha = start_failure(&ProxyError::Captcha { login_url: None });
+        assert!(captcha.contains("browser (o)"), "{captcha}");
     }
 }
