@@ -942,3 +942,100 @@ fn export_and_exec_leak_nothing_beyond_what_they_hand_over() {
         ],
     );
 }
+
+/// The Pipeline screen (`--serve`, in a real terminal): the proxy token is
+/// masked until Ctrl+R, never in the message line after `y`, the request
+/// log, the diagnostics log (at trace level) or the audit log; the stored
+/// cookies' values never reach the screen, and neither does a secret in a
+/// request's query string or a wrong token a client presented.
+#[cfg(unix)]
+#[test]
+fn the_pipeline_screen_leaks_neither_the_cookies_nor_the_proxy_token() {
+    use common::site::Site;
+    use common::tmux::{Tmux, env_value, have_tmux, serve_script, through_proxy};
+    use std::time::Duration;
+
+    if !have_tmux() {
+        return;
+    }
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    let live = site.server.session_cookie_header();
+    let live_value = live
+        .split(';')
+        .next()
+        .and_then(|c| c.split_once('='))
+        .map(|(_, v)| v.to_string())
+        .unwrap();
+    // The live session plus a sentinel cookie the proxy sends on to the site.
+    let header = format!("{live}; ctui.sentinel={SESSION}");
+    let mut t = String::new();
+    assert_eq!(
+        run_cmd(
+            site.cmd(&sb),
+            &["cookies", "import", "--no-verify", "-"],
+            Some(&header),
+            &[("CONFLUENCE_VAULT_PASSPHRASE", PASS)],
+            &mut t
+        ),
+        Some(0),
+        "{t}"
+    );
+    let env = format!("RUST_LOG=trace CONFLUENCE_VAULT_PASSPHRASE={PASS}");
+    let tm = Tmux::start("leak-pipeline", &serve_script(&sb, &site, &env), 100, 30);
+    let mut screens = Vec::new();
+    tm.wait_for("SIGNED IN", Duration::from_secs(30));
+    tm.keys(&["4"]);
+    screens.push(tm.wait_for("CONFLUENCE_API_TOKEN=••••••••", Duration::from_secs(30)));
+    let base = env_value(&screens[0], "CONFLUENCE_BASE_URL").unwrap();
+    tm.keys(&["C-r"]);
+    let revealed = tm.wait_until("a revealed token", Duration::from_secs(10), |s| {
+        env_value(s, "CONFLUENCE_API_TOKEN").is_some_and(|v| !v.contains('•'))
+    });
+    let token = env_value(&revealed, "CONFLUENCE_API_TOKEN").unwrap();
+    tm.keys(&["C-r"]);
+    tm.wait_for("CONFLUENCE_API_TOKEN=••••••••", Duration::from_secs(10));
+
+    let space = format!("{base}/rest/api/space");
+    assert_eq!(through_proxy("GET", &space, &token), 200);
+    assert_eq!(
+        through_proxy("GET", &format!("{space}?token=SENTINELquery"), &token),
+        200
+    );
+    assert_eq!(through_proxy("GET", &space, "SENTINELwrongtoken"), 401);
+    assert_eq!(through_proxy("POST", &space, &token), 405);
+    screens.push(tm.wait_for("4 requests · 2 refused", Duration::from_secs(10)));
+    // No clipboard here: the message says so without the token.
+    tm.keys(&["y"]);
+    screens.push(tm.wait_for("No clipboard", Duration::from_secs(10)));
+    site.faults(|f| f.session_expire_after_requests = Some(0));
+    assert_eq!(through_proxy("GET", &space, &token), 401);
+    screens.push(tm.wait_for("Get fresh cookies", Duration::from_secs(10)));
+    tm.keys(&["q"]);
+    tm.wait_for("EXITED:0", Duration::from_secs(15));
+
+    for screen in &screens {
+        assert_clean("the Pipeline screen", screen);
+        for secret in [&token, &live_value, "SENTINELquery", "SENTINELwrongtoken"] {
+            assert!(
+                !screen.contains(secret),
+                "the screen shows {secret}:\n{screen}"
+            );
+        }
+    }
+    assert_clean("the revealed screen", &revealed);
+    assert!(!revealed.contains(&live_value), "{revealed}");
+    let log = std::fs::read_to_string(sb.data().join("logs/confluence-tui.log")).unwrap();
+    assert!(
+        log.contains("proxied request"),
+        "the request log is written at debug level"
+    );
+    let audit = std::fs::read_to_string(sb.audit()).unwrap();
+    assert!(audit.contains("proxy_started") && audit.contains("proxy_stopped"));
+    for (what, text) in [("the diagnostics log", &log), ("the audit log", &audit)] {
+        for secret in [&token, &live_value, "SENTINELquery", "SENTINELwrongtoken"] {
+            assert!(!text.contains(secret), "{what} holds {secret}");
+        }
+    }
+    scan_dir(&sb.data());
+}

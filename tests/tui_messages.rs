@@ -129,14 +129,16 @@ fn a_browser_that_cannot_start_is_a_sentence_with_the_url() {
 fn no_clipboard_is_a_sentence_with_the_url() {
     let mut app = app_at("http://127.0.0.1:37887/wiki");
     app.update(Msg::Copied {
-        text: URL.into(),
+        shown: URL.into(),
+        secret: false,
         result: Err(ClipboardProblem::NoDisplay),
     });
     assert_eq!(flash(&app), format!("No clipboard (no display): {URL}"));
     let line = row(&render(&app, 80, 24), 22);
     assert!(line.contains(URL), "{line}");
     app.update(Msg::Copied {
-        text: URL.into(),
+        shown: URL.into(),
+        secret: false,
         result: Ok(()),
     });
     assert_eq!(flash(&app), format!("Copied {URL}"));

@@ -7,7 +7,7 @@ use std::time::Duration;
 use confluence_tui::confluence::client::{AuthMode, Deployment, WaitReason};
 use confluence_tui::confluence::model::{Page, Space, User};
 use confluence_tui::exit::ErrorClass;
-use confluence_tui::tui::app::{App, Effect, Msg, Screen};
+use confluence_tui::tui::app::{App, Clip, Effect, Msg, Screen};
 use confluence_tui::tui::session::SessionView;
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
@@ -409,7 +409,7 @@ fn o_opens_the_space_y_copies_its_url_r_reloads() {
     );
     let effects = press(&mut a, KeyCode::Char('y'));
     assert!(
-        matches!(effects.as_slice(), [Effect::CopyToClipboard(u)] if u == &format!("{SITE}/spaces/SP0001"))
+        matches!(effects.as_slice(), [Effect::CopyToClipboard(Clip::Text(u))] if u == &format!("{SITE}/spaces/SP0001"))
     );
     let effects = press(&mut a, KeyCode::Char('r'));
     assert!(
@@ -485,7 +485,7 @@ fn enter_lists_the_pages_esc_goes_back() {
     );
     let effects = press(&mut a, KeyCode::Char('y'));
     assert!(
-        matches!(effects.as_slice(), [Effect::CopyToClipboard(u)] if u.ends_with("/pages/700001"))
+        matches!(effects.as_slice(), [Effect::CopyToClipboard(Clip::Text(u))] if u.ends_with("/pages/700001"))
     );
     // The same filter behaviour.
     press(&mut a, KeyCode::Char('/'));

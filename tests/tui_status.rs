@@ -134,6 +134,8 @@ fn global_keys_switch_screens_and_ask_the_worker() {
     app.update(key('3'));
     assert_eq!(app.screen, Screen::Audit);
     app.update(Msg::Key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)));
+    assert_eq!(app.screen, Screen::Pipeline);
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)));
     assert_eq!(app.screen, Screen::Status);
     // `v` is a verification the user asked for: it asks the site even
     // after a CAPTCHA.
@@ -165,7 +167,7 @@ fn switching_to_the_status_screen_reads_nothing() {
     let by_key = app.update(key('1'));
     assert_eq!(app.screen, Screen::Status);
     assert!(commands(&by_key).is_empty(), "{by_key:?}");
-    app.update(key('3'));
+    app.update(key('4'));
     let by_tab = app.update(Msg::Key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)));
     assert_eq!(app.screen, Screen::Status);
     assert!(commands(&by_tab).is_empty(), "{by_tab:?}");

@@ -41,6 +41,9 @@ pub struct Cli {
     /// Start the interface against the built-in demo site (no account needed)
     #[arg(long)]
     pub demo: bool,
+    /// Start the interface with the authenticating proxy running (its Pipeline screen, 4, shows the address, the environment lines and the traffic)
+    #[arg(long)]
+    pub serve: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -304,10 +307,15 @@ pub fn run(cli: Cli) -> Exit {
         // The fake site needs no settings: a broken .env must not stop it.
         return finish(run_demo_server(args));
     }
+    if cli.serve && cli.command.is_some() {
+        return finish(Err(CliError::Usage(
+            "--serve starts the interface with the proxy running; for the proxy alone run `confluence-tui proxy`".into(),
+        )));
+    }
     if cli.demo && cli.command.is_none() {
         // The demo reads nothing of the user's: no .env, no data dir.
         return finish(
-            crate::tui::run_demo()
+            crate::tui::run_demo(cli.serve)
                 .map(|()| Exit::Ok)
                 .map_err(|e| CliError::Internal(e.to_string())),
         );
@@ -401,7 +409,7 @@ fn with_stdout(
 fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, CliError> {
     use remote::Remote;
     match cli.command {
-        None => crate::tui::run(settings, flags)
+        None => crate::tui::run(settings, flags, cli.serve)
             .map(|()| Exit::Ok)
             .map_err(|e| CliError::Internal(e.to_string())),
         Some(Command::Check { json, retry }) => {

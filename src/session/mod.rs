@@ -33,12 +33,19 @@ pub struct SessionView {
     pub expires_at: Option<OffsetDateTime>,
     /// Where to sign in (after a CAPTCHA).
     pub login_url: Option<String>,
+    /// The HTTP status that said the session died or demanded a CAPTCHA.
+    pub status: Option<u16>,
 }
 
 impl SessionView {
     /// The view of `info` at `now`.
     pub fn of(info: &SessionInfo, now: OffsetDateTime) -> SessionView {
         let state = info.state_word(now);
+        let status = match info {
+            SessionInfo::Expired { status, .. } => *status,
+            SessionInfo::Captcha { status, .. } => Some(*status),
+            _ => None,
+        };
         let (reason, user, expires_at, login_url) = match info {
             SessionInfo::SignedIn {
                 user, expires_at, ..
@@ -59,6 +66,7 @@ impl SessionView {
             user,
             expires_at,
             login_url,
+            status,
         }
     }
 

@@ -11,6 +11,7 @@ pub(crate) enum Action {
     ShowStatus,
     ShowSpaces,
     ShowAudit,
+    ShowPipeline,
     NextScreen,
     PasteCookies,
     Verify,
@@ -42,6 +43,9 @@ pub(crate) enum Action {
     // the demo only
     DemoEndSession,
     DemoToggleCaptcha,
+    // pipeline screen
+    ToggleProxy,
+    CopyEnv,
     // paste dialog
     Save,
     ReadClipboard,
@@ -109,6 +113,12 @@ pub(crate) const GLOBAL: &[Binding] = &[
         action: Action::ShowAudit,
         label: "audit",
         help: "audit log",
+    },
+    Binding {
+        keys: &[k('4')],
+        action: Action::ShowPipeline,
+        label: "pipeline",
+        help: "pipeline: the proxy and its traffic",
     },
     Binding {
         keys: &[special(KeyCode::Tab)],

@@ -8,6 +8,7 @@ pub mod clipboard;
 pub(crate) mod keys;
 pub(crate) mod messages;
 pub mod screens;
+mod serve;
 pub mod session;
 pub mod theme;
 pub mod view;
@@ -46,20 +47,22 @@ pub enum TuiError {
     Demo(#[from] crate::demo::DemoError),
 }
 
-/// Runs the interface on the configured site until the user quits.
-pub fn run(settings: Settings, flags: FlagOverrides) -> Result<(), TuiError> {
+/// Runs the interface on the configured site until the user quits; with
+/// `serve`, the proxy runs from the start (`--serve`).
+pub fn run(settings: Settings, flags: FlagOverrides, serve: bool) -> Result<(), TuiError> {
     let opts = WorkerOptions {
         source: SettingsSource::Environment(flags),
         machine_id: MachineIdSource::System,
         retry: RetryPolicy::default(),
         login_page: None,
     };
-    with_runtime(|local| async move { run_app(settings, opts, None, local).await })
+    with_runtime(|local| async move { run_app(settings, opts, None, local, serve).await })
 }
 
 /// Runs the interface against the built-in demo site. Nothing of the user's
 /// is read or written: no `.env`, no environment settings, no data dir.
-pub(crate) fn run_demo() -> Result<(), TuiError> {
+/// With `serve`, the proxy serves the demo site once signed in.
+pub(crate) fn run_demo(serve: bool) -> Result<(), TuiError> {
     with_runtime(|local| async move {
         let d = demo_setup().await?;
         crate::logging::init(&d.settings.paths().diagnostics_log);
@@ -70,7 +73,7 @@ pub(crate) fn run_demo() -> Result<(), TuiError> {
             retry: RetryPolicy::default(),
             login_page: Some(d.server.login_url().to_string()),
         };
-        let result = run_app(d.settings, opts, Some(d.server.control()), local).await;
+        let result = run_app(d.settings, opts, Some(d.server.control()), local, serve).await;
         d.server.shutdown().await;
         drop(d.data_dir);
         result
@@ -182,6 +185,7 @@ async fn run_app(
     opts: WorkerOptions,
     demo: Option<crate::demo::DemoControl>,
     local: time::UtcOffset,
+    serve: bool,
 ) -> Result<(), TuiError> {
     let theme = Theme::from_env();
     let mut paths = settings.paths();
@@ -194,6 +198,7 @@ async fn run_app(
     app.audit.set_time_offset(local);
     app.demo = demo.is_some();
     app.username_hint = settings.username.clone();
+    app.pipeline.set_time_offset(local);
     // Keep-alive: a verification every interval (jittered) keeps idle
     // sessions alive and shows a death without a key press. The worker
     // answers from the stored state after a CAPTCHA, never asking the site.
@@ -202,6 +207,8 @@ async fn run_app(
         (!keepalive.is_zero()).then(|| now + worker::keepalive_delay(keepalive))
     };
     let mut keepalive_due = next_keepalive(tokio::time::Instant::now());
+    let proxy_source = opts.source.clone();
+    let machine_id = opts.machine_id.clone();
     let mut w = worker::spawn(settings, opts);
     let (internal_tx, mut internal_rx) = mpsc::unbounded_channel::<Msg>();
     // Cookies dropped into the intake file, another process's vault writes
@@ -214,14 +221,21 @@ async fn run_app(
         audit_path: paths.audit_log.clone(),
         clipboard: Arc::new(Mutex::new(None)),
         demo,
+        proxy_source,
+        machine_id,
+        proxy: None,
     };
 
     let (mut terminal, _guard) = TerminalGuard::enter()?;
     let mut input = EventStream::new();
     if let Ok(size) = terminal.size() {
         app.spaces.set_terminal_size(size.width, size.height);
+        app.pipeline.set_terminal_size(size.width, size.height);
     }
     let mut startup = app.startup();
+    if serve {
+        startup.extend(app.serve());
+    }
     // Cookies left in the intake file before the app started.
     if std::fs::symlink_metadata(&paths.intake_file).is_ok_and(|m| m.is_file() && m.len() > 0) {
         startup.extend(app.update(Msg::FileChanged(WatchedFile::Intake)));
@@ -246,6 +260,7 @@ async fn run_app(
                 Some(Ok(TermEvent::Resize(w, h))) => {
                     // Paging moves by what fits on screen.
                     app.spaces.set_terminal_size(w, h);
+                    app.pipeline.set_terminal_size(w, h);
                     Some(Msg::Resize)
                 }
                 Some(Ok(_)) => None,
@@ -284,6 +299,9 @@ async fn run_app(
         }
     }
     w.task.abort();
+    if let Some(proxy) = driver.proxy.take() {
+        proxy.finish().await;
+    }
     Ok(())
 }
 
@@ -326,6 +344,10 @@ fn tick_period(app: &App) -> Option<Duration> {
         .as_ref()
         .and_then(|s| s.cookies.as_ref())
         .map(|c| c.expires_at);
+    // The Pipeline screen's rate drops as requests leave its window.
+    let rate = (app.screen == Screen::Pipeline && app.dialog.is_none())
+        .then(|| app.pipeline.next_rate_change(app.now))
+        .flatten();
     let relative = (app.screen == Screen::Status && app.dialog.is_none()).then(|| {
         let near = expires_at.is_some_and(|at| (at - app.now) < time::Duration::hours(1));
         if near {
@@ -335,10 +357,7 @@ fn tick_period(app: &App) -> Option<Duration> {
         }
     });
     let badge = expires_at.and_then(|at| next_badge_change(at, app.now));
-    match (relative, badge) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+    [relative, badge, rate].into_iter().flatten().min()
 }
 
 /// How long until the clock alone changes the header's badge for cookies
@@ -376,10 +395,15 @@ struct Driver {
     clipboard: Arc<clipboard::SharedClipboard>,
     /// The demo site's knobs (`--demo` only).
     demo: Option<crate::demo::DemoControl>,
+    /// Where the proxy reads its settings (again, at each start).
+    proxy_source: SettingsSource,
+    machine_id: MachineIdSource,
+    /// The proxy task, while one runs.
+    proxy: Option<serve::Served>,
 }
 
 impl Driver {
-    fn perform(&self, effect: Effect, app: &mut App) {
+    fn perform(&mut self, effect: Effect, app: &mut App) {
         match effect {
             Effect::Worker(c) => {
                 let _ = self.commands.send(c);
@@ -411,12 +435,22 @@ impl Driver {
                     let _ = tx.send(Msg::Clipboard(clipboard::read_clipboard_text_with(&cb)));
                 });
             }
-            Effect::CopyToClipboard(text) => {
+            Effect::CopyToClipboard(clip) => {
                 let tx = self.internal.clone();
                 let cb = self.clipboard.clone();
                 tokio::task::spawn_blocking(move || {
-                    let result = clipboard::write_clipboard_text(&cb, &text);
-                    let _ = tx.send(Msg::Copied { text, result });
+                    let result = match &clip {
+                        app::Clip::Text(text) => clipboard::write_clipboard_text(&cb, text),
+                        app::Clip::Secret { text, .. } => {
+                            use crate::secret::ExposeSecret;
+                            clipboard::write_clipboard_text(&cb, text.expose_secret())
+                        }
+                    };
+                    let _ = tx.send(Msg::Copied {
+                        shown: clip.shown(),
+                        secret: clip.is_secret(),
+                        result,
+                    });
                 });
             }
             Effect::Demo(knob) => {
@@ -430,6 +464,21 @@ impl Driver {
                     app::DemoKnob::ToggleCaptcha => app::DemoChange::Captcha(demo.toggle_captcha()),
                 };
                 let _ = self.internal.send(Msg::Demo(change));
+            }
+            Effect::StartProxy => {
+                // One proxy at a time: the app asks again only once it is off.
+                if self.proxy.as_ref().is_none_or(|p| !p.is_running()) {
+                    self.proxy = Some(serve::Served::start(
+                        self.proxy_source.clone(),
+                        self.machine_id.clone(),
+                        self.internal.clone(),
+                    ));
+                }
+            }
+            Effect::StopProxy => {
+                if let Some(p) = self.proxy.as_mut() {
+                    p.stop();
+                }
             }
             Effect::LoadAudit => {
                 let tx = self.internal.clone();

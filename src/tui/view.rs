@@ -31,6 +31,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
         }
         Screen::Spaces => screens::spaces::render(&app.spaces, app.now, body, buf, theme),
         Screen::Audit => screens::audit::render(&app.audit, body, buf, theme),
+        Screen::Pipeline => screens::pipeline::render(&app.pipeline, app.now, body, buf, theme),
     }
     let waiting = app.waiting.as_ref().filter(|w| w.until > app.now);
     if let Some(w) = waiting {
@@ -100,6 +101,8 @@ fn draw_header(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
         tab(Screen::Spaces, "2 Spaces"),
         Span::raw(" "),
         tab(Screen::Audit, "3 Audit"),
+        Span::raw(" "),
+        tab(Screen::Pipeline, "4 Pipeline"),
         Span::raw(" "),
         Span::styled(format!(" {} ", badge.label()), theme.badge(color)),
     ];

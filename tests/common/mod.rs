@@ -4,6 +4,7 @@
 
 pub mod python;
 pub mod site;
+pub mod tmux;
 
 use std::path::{Path, PathBuf};
 

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::{App, Effect, Flash, FlashLevel, Screen, Waiting, WatchedFile};
 use crate::tui::session::SessionState;
+use crate::tui::screens::pipeline::{ProxyMsg, death_seen_by_proxy};
 use crate::worker::{
     Command, Event, Mutation, MutationDone, MutationKind, Query, QueryKind, SessionInfo,
     WorkerError,
@@ -24,6 +25,20 @@ impl App {
                     effects.push(Effect::LoadAudit);
                 }
             }
+        }
+    }
+
+    /// What the driver says about the proxy it runs. A death the proxy
+    /// saw takes the same path as one the worker saw.
+    pub(super) fn on_proxy(&mut self, msg: ProxyMsg, effects: &mut Vec<Effect>) {
+        if let ProxyMsg::Session(view) = &msg {
+            if let Some(info) = death_seen_by_proxy(view) {
+                self.on_worker(Event::Session(info), effects);
+            }
+            return;
+        }
+        if let Some((level, text)) = self.pipeline.on_proxy(msg) {
+            self.flash = Some(Flash::new(level, text));
         }
     }
 
@@ -160,6 +175,8 @@ impl App {
                 if !was_signed_in && self.spaces.needs_load() {
                     effects.push(query(self.spaces.start_listing()));
                 }
+                // `--serve` waits for a usable session (the demo's paste).
+                effects.extend(self.pipeline.on_signed_in());
                 effects.push(Effect::LoadAudit);
                 Flash::new(
                     FlashLevel::Success,

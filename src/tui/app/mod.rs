@@ -10,6 +10,7 @@ use self::events::query;
 use super::clipboard::ClipboardProblem;
 use super::keys::{self, Action};
 use super::messages;
+use super::screens::pipeline::{PipelineState, ProxyMsg};
 use super::screens::{
     audit::AuditState, paste::PasteState, spaces::SpacesState, status::StatusState,
     token::TokenState,
@@ -24,6 +25,8 @@ pub enum Screen {
     Status,
     Spaces,
     Audit,
+    /// The proxy's address, environment lines and traffic.
+    Pipeline,
 }
 
 impl Screen {
@@ -32,7 +35,8 @@ impl Screen {
         match self {
             Screen::Status => Screen::Spaces,
             Screen::Spaces => Screen::Audit,
-            Screen::Audit => Screen::Status,
+            Screen::Audit => Screen::Pipeline,
+            Screen::Pipeline => Screen::Status,
         }
     }
 }
@@ -44,8 +48,8 @@ pub enum Effect {
     Worker(Command),
     /// Open a URL in the system browser.
     OpenUrl(String),
-    /// Put text on the system clipboard.
-    CopyToClipboard(String),
+    /// Put text on the system clipboard; the answer comes back as `Msg::Copied`.
+    CopyToClipboard(Clip),
     /// Read the system clipboard; the answer comes back as `Msg::Clipboard`.
     ReadClipboard,
     /// Read the audit log (again) in the background; answers `Msg::AuditLoaded`.
@@ -54,6 +58,10 @@ pub enum Effect {
     Bell,
     /// Turn a knob of the demo site (`--demo` only); answers `Msg::Demo`.
     Demo(DemoKnob),
+    /// Start the proxy (the driver owns it); answers come back as `Msg::Proxy`.
+    StartProxy,
+    /// Stop the running proxy gracefully; answers `Msg::Proxy(Stopped)`.
+    StopProxy,
     /// Leave the application.
     Quit,
 }
@@ -73,6 +81,45 @@ pub enum DemoChange {
     SessionEnded,
     /// The site demands a CAPTCHA now (`true`) or no longer does.
     Captcha(bool),
+}
+
+/// Text for the clipboard.
+pub enum Clip {
+    /// Plain text (a URL): the message line shows what was copied.
+    Text(String),
+    /// A secret: never in `Debug`, never in the message line, which names
+    /// it by `what` instead.
+    Secret {
+        text: crate::secret::SecretString,
+        what: &'static str,
+    },
+}
+
+impl Clip {
+    /// What the message line says was copied.
+    pub fn shown(&self) -> String {
+        match self {
+            Clip::Text(t) => t.clone(),
+            Clip::Secret { what, .. } => (*what).to_string(),
+        }
+    }
+
+    /// True for a secret.
+    pub fn is_secret(&self) -> bool {
+        matches!(self, Clip::Secret { .. })
+    }
+}
+
+impl std::fmt::Debug for Clip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Clip::Text(t) => f.debug_tuple("Text").field(t).finish(),
+            Clip::Secret { what, .. } => f
+                .debug_struct("Secret")
+                .field("what", what)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// The clipboard's answer.
@@ -98,11 +145,16 @@ pub enum Msg {
     Resize,
     /// A watched file changed (another process, or the user dropping cookies).
     FileChanged(WatchedFile),
-    /// The clipboard took (or refused) the text of `CopyToClipboard`.
+    /// The clipboard took (or refused) the text of `CopyToClipboard`:
+    /// `shown` is what the message line may say (a secret's name, never
+    /// its text).
     Copied {
-        text: String,
+        shown: String,
+        secret: bool,
         result: Result<(), ClipboardProblem>,
     },
+    /// The proxy the driver runs for the Pipeline screen.
+    Proxy(ProxyMsg),
     /// The browser was started (or not) for `OpenUrl`; why not is the
     /// launcher's business and goes to the diagnostics log.
     Opened {
@@ -221,6 +273,7 @@ pub struct App {
     pub status: StatusState,
     pub spaces: SpacesState,
     pub audit: AuditState,
+    pub pipeline: PipelineState,
     pub dialog: Option<Dialog>,
     pub flash: Option<Flash>,
     pub now: OffsetDateTime,
@@ -255,6 +308,7 @@ impl App {
             status: StatusState,
             spaces: SpacesState::default(),
             audit: AuditState::default(),
+            pipeline: PipelineState::default(),
             dialog: None,
             flash: None,
             now,
@@ -278,6 +332,12 @@ impl App {
         ]
     }
 
+    /// `--serve`: start the proxy now (and again whenever the session is
+    /// signed in while it is off).
+    pub fn serve(&mut self) -> Vec<Effect> {
+        self.pipeline.serve().into_iter().collect()
+    }
+
     /// True when a text field has the keyboard (global keys then type text).
     pub fn text_focus(&self) -> bool {
         match &self.dialog {
@@ -286,6 +346,7 @@ impl App {
             None => match self.screen {
                 Screen::Spaces => self.spaces.text_focus(),
                 Screen::Audit => self.audit.text_focus(),
+                Screen::Pipeline => self.pipeline.text_focus(),
                 Screen::Status => false,
             },
         }
@@ -297,9 +358,15 @@ impl App {
             Screen::Status => super::screens::status::KEYS,
             Screen::Spaces => self.spaces.keys(),
             Screen::Audit => super::screens::audit::KEYS,
+            Screen::Pipeline => self.pipeline.keys(),
         };
         let mut t = vec![screen];
-        if self.screen != Screen::Status {
+        let list = match self.screen {
+            Screen::Status => false,
+            Screen::Pipeline => self.pipeline.info().is_some(),
+            Screen::Spaces | Screen::Audit => true,
+        };
+        if list {
             t.push(keys::LIST);
         }
         t.push(keys::GLOBAL);
@@ -347,6 +414,7 @@ impl App {
                     match self.screen {
                         Screen::Spaces => self.spaces.scroll(delta),
                         Screen::Audit => self.audit.scroll(delta),
+                        Screen::Pipeline => self.pipeline.scroll(delta),
                         Screen::Status => {}
                     }
                 }
@@ -360,14 +428,30 @@ impl App {
             Msg::Worker(ev) => self.on_worker(ev, &mut effects),
             Msg::Demo(change) => self.on_demo(change, &mut effects),
             Msg::FileChanged(file) => self.on_file_changed(file, &mut effects),
-            Msg::Copied { text, result } => {
-                self.flash = Some(match result {
-                    Ok(()) => Flash::new(FlashLevel::Success, messages::copied(&text)),
-                    Err(problem) => {
-                        Flash::new(FlashLevel::Warning, messages::copy_failed(&problem, &text))
+            Msg::Copied {
+                shown,
+                secret,
+                result,
+            } => {
+                self.flash = Some(match (result, secret) {
+                    (Ok(()), false) => Flash::new(FlashLevel::Success, messages::copied(&shown)),
+                    (Ok(()), true) => Flash::new(
+                        FlashLevel::Success,
+                        format!("Copied {shown} (the token is a secret)"),
+                    ),
+                    (Err(problem), false) => {
+                        Flash::new(FlashLevel::Warning, messages::copy_failed(&problem, &shown))
                     }
+                    (Err(problem), true) => Flash::new(
+                        FlashLevel::Warning,
+                        format!(
+                            "{}; Ctrl+R shows the token to copy by hand",
+                            messages::copy_failed(&problem, &format!("{shown} not copied"))
+                        ),
+                    ),
                 })
             }
+            Msg::Proxy(m) => self.on_proxy(m, &mut effects),
             Msg::Opened { url, opened } => {
                 self.flash = Some(if opened {
                     Flash::new(FlashLevel::Info, messages::browser_opened(&url))
@@ -422,6 +506,7 @@ impl App {
                 Screen::Status => self.status.handle_key(&key, &mut ctx),
                 Screen::Spaces => self.spaces.handle_key(&key, &mut ctx),
                 Screen::Audit => self.audit.handle_key(&key, &mut ctx),
+                Screen::Pipeline => self.pipeline.handle_key(&key, &mut ctx),
             };
             (h, ctx.open_dialog)
         };
@@ -443,6 +528,7 @@ impl App {
             Some(Action::ShowStatus) => self.show(Screen::Status, effects),
             Some(Action::ShowSpaces) => self.show(Screen::Spaces, effects),
             Some(Action::ShowAudit) => self.show(Screen::Audit, effects),
+            Some(Action::ShowPipeline) => self.show(Screen::Pipeline, effects),
             Some(Action::NextScreen) => self.show(self.screen.next(), effects),
             Some(Action::PasteCookies) => self.open_paste(effects),
             Some(Action::Verify) => {

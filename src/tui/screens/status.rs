@@ -119,6 +119,8 @@ pub fn render(
                 Span::raw(" spaces   "),
                 Span::styled("3", theme.key()),
                 Span::raw(" audit log   "),
+                Span::styled("4", theme.key()),
+                Span::raw(" pipeline   "),
                 Span::styled("?", theme.key()),
                 Span::raw(" help"),
             ]),

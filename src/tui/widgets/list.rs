@@ -158,6 +158,26 @@ impl<T: ListEntry> FilteredList<T> {
         self.offset = 0;
     }
 
+    /// Forgets the `n` oldest items (in arrival order), for a list that
+    /// keeps only the newest; the selection stays on its item while that
+    /// item is kept.
+    pub(crate) fn drop_oldest(&mut self, n: usize) {
+        let n = n.min(self.items.len());
+        if n == 0 {
+            return;
+        }
+        self.items.drain(..n);
+        self.hay.drain(..n);
+        for v in [&mut self.order, &mut self.exact, &mut self.fuzzy] {
+            v.retain(|&i| i >= n);
+            for i in v.iter_mut() {
+                *i -= n;
+            }
+        }
+        self.chosen = self.chosen.and_then(|c| c.checked_sub(n));
+        self.follow_chosen();
+    }
+
     /// Sorts by `compare` (or arrival order), keeping the selected item.
     pub(crate) fn set_sort(&mut self, compare: Option<Compare<T>>, descending: bool) {
         self.compare = compare;
@@ -467,6 +487,25 @@ mod tests {
         assert_eq!(l.window_start(10), 0);
         l.move_by(-5);
         assert_eq!(l.cursor(), 0);
+    }
+
+    #[test]
+    fn dropping_the_oldest_keeps_order_filter_and_selection() {
+        let mut l = FilteredList::new(Some(by_text as Compare<Item>), true);
+        l.extend(items(&["a1", "b2", "c1", "d2", "e1"]));
+        assert_eq!(rows(&l), ["e1", "d2", "c1", "b2", "a1"]);
+        l.move_by(2);
+        assert_eq!(l.selected().unwrap().0, "c1");
+        l.drop_oldest(2);
+        assert_eq!(rows(&l), ["e1", "d2", "c1"]);
+        assert_eq!(l.selected().unwrap().0, "c1", "selection kept");
+        type_filter(&mut l, "1");
+        assert_eq!(rows(&l), ["e1", "c1"]);
+        l.drop_oldest(1);
+        assert_eq!(rows(&l), ["e1"], "the filter's matches shrink too");
+        l.drop_oldest(10);
+        assert_eq!(l.visible_len(), 0);
+        assert_eq!(l.items().len(), 0);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use time::OffsetDateTime;
 
 use crate::confluence::model::{Page, Space};
-use crate::tui::app::{Ctx, Effect, FlashLevel, Handled};
+use crate::tui::app::{Clip, Ctx, Effect, FlashLevel, Handled};
 use crate::tui::keys::{self, Action, Binding};
 use crate::tui::widgets::list::{Compare, FilteredList, ListEntry};
 use crate::worker::{Command, Event, Generation, Listing, Query, QueryKind};
@@ -361,7 +361,7 @@ impl SpacesState {
                 None => ctx.flash(FlashLevel::Info, "No space selected"),
             },
             Action::CopyUrl => match self.list.selected() {
-                Some(s) => ctx.effect(Effect::CopyToClipboard(s.url.clone())),
+                Some(s) => ctx.effect(Effect::CopyToClipboard(Clip::Text(s.url.clone()))),
                 None => ctx.flash(FlashLevel::Info, "No space selected"),
             },
             Action::Reload => {
@@ -405,7 +405,7 @@ impl SpacesState {
                 None => ctx.flash(FlashLevel::Info, "No page selected"),
             },
             Action::CopyUrl => match view.list.selected() {
-                Some(p) => ctx.effect(Effect::CopyToClipboard(p.url.clone())),
+                Some(p) => ctx.effect(Effect::CopyToClipboard(Clip::Text(p.url.clone()))),
                 None => ctx.flash(FlashLevel::Info, "No page selected"),
             },
             Action::Reload => {
