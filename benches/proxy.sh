@@ -16,7 +16,8 @@
 #   proxy   the proxy, with HTTP Basic and its token (it adds the cookie)
 #   nginx   nginx, with the session cookie
 # interleaved in ROUNDS rounds, and then downloads a LARGE_MIB attachment
-# through each, LARGE_RUNS times. The proxy's peak RSS is its VmHWM.
+# through each, LARGE_RUNS times. For the proxy and nginx's worker it reports
+# CPU time per request (over their own targets' GETs) and peak RSS (VmHWM).
 set -euo pipefail
 
 REQUESTS=${REQUESTS:-5000}
@@ -43,6 +44,7 @@ if [ -z "${LOAD:-}" ]; then
         sed -n 's/.*"executable":"\([^"]*proxy_load[^"]*\)".*/\1/p' | tail -1)
     [ -x "$LOAD" ] || { cargo bench --locked --bench proxy_load --no-run; exit 1; }
 fi
+BIN=$(realpath "$BIN") LOAD=$(realpath "$LOAD")
 
 work=$(mktemp -d)
 pids=()
@@ -119,8 +121,10 @@ http {
 }
 EOF
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>>"$work/nginx/error.log" &
-pids+=($!)
+nginx_pid=$!
+pids+=($nginx_pid)
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$ng_port/" && break; sleep 0.1; done
+nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
 
 basic=$(printf 'confluence-tui:%s' "$proxy_token" | base64 -w0)
 printf '%s\t%s\t%s\t%s\t%s\n' \
@@ -132,5 +136,6 @@ printf '%s\t%s\t%s\t%s\t%s\n' \
 echo "site $site, proxy $proxy_base (pid $proxy_pid), nginx 127.0.0.1:$ng_port ($(nginx -v 2>&1 | sed 's/.*: //'))"
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$LOAD" --targets "$work/targets" --requests "$REQUESTS" --rounds "$ROUNDS" --warmup "$WARMUP" \
-    --large-runs "$LARGE_RUNS" --large-bytes $((LARGE_MIB * 1024 * 1024)) --rss "proxy=$proxy_pid"
+    --large-runs "$LARGE_RUNS" --large-bytes $((LARGE_MIB * 1024 * 1024)) \
+    --watch "proxy=$proxy_pid" --watch "nginx=$nginx_worker" --clk-tck "$(getconf CLK_TCK)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -20,7 +20,16 @@
 //!
 //! ```text
 //! proxy_load --targets FILE [--requests 5000] [--rounds 10] [--warmup 200]
-//!            [--large-runs 3] [--large-bytes N] [--rss NAME=PID]...
+//!            [--large-runs 3] [--large-bytes N] [--watch NAME=PID]... [--clk-tck 100]
+//! ```
+//!
+//! `--watch NAME=PID` names the server process behind target NAME: its CPU
+//! time (utime + stime of all its threads) over that target's timed small
+//! GETs, per request, and its peak RSS (`VmHWM`) after the small GETs and
+//! after the downloads. A proxy only works while its own target is
+//! measured, so the CPU is its own, whatever else the machine runs.
+//!
+//! ```text
 //! ```
 //!
 //! Without `--targets` (as `cargo bench` runs every bench target) it says
@@ -47,6 +56,10 @@ struct Target {
     samples: Vec<Duration>,
     /// Wall time of the timed small requests, summed over the rounds.
     busy: Duration,
+    /// The server process behind this target, if watched.
+    pid: Option<u32>,
+    /// Its CPU clock ticks over the timed small requests.
+    cpu_ticks: u64,
     large_times: Vec<Duration>,
 }
 
@@ -57,7 +70,8 @@ struct Options {
     warmup: usize,
     large_runs: usize,
     large_bytes: Option<u64>,
-    rss: Vec<(String, u32)>,
+    watch: Vec<(String, u32)>,
+    clk_tck: u64,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -68,7 +82,8 @@ fn parse_args() -> Result<Options, String> {
         warmup: 200,
         large_runs: 3,
         large_bytes: None,
-        rss: Vec::new(),
+        watch: Vec::new(),
+        clk_tck: 100,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -84,16 +99,19 @@ fn parse_args() -> Result<Options, String> {
             "--requests" => o.requests = number(value("--requests")?, "--requests")? as usize,
             "--rounds" => o.rounds = number(value("--rounds")?, "--rounds")? as usize,
             "--warmup" => o.warmup = number(value("--warmup")?, "--warmup")? as usize,
-            "--large-runs" => o.large_runs = number(value("--large-runs")?, "--large-runs")? as usize,
+            "--large-runs" => {
+                o.large_runs = number(value("--large-runs")?, "--large-runs")? as usize
+            }
             "--large-bytes" => {
                 o.large_bytes = Some(number(value("--large-bytes")?, "--large-bytes")?);
             }
-            "--rss" => {
-                let v = value("--rss")?;
-                let (name, pid) = v.split_once('=').ok_or("--rss NAME=PID")?;
-                let pid = number(pid.to_string(), "--rss")? as u32;
-                o.rss.push((name.to_string(), pid));
+            "--watch" => {
+                let v = value("--watch")?;
+                let (name, pid) = v.split_once('=').ok_or("--watch NAME=PID")?;
+                let pid = number(pid.to_string(), "--watch")? as u32;
+                o.watch.push((name.to_string(), pid));
             }
+            "--clk-tck" => o.clk_tck = number(value("--clk-tck")?, "--clk-tck")?.max(1),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -131,11 +149,15 @@ fn read_targets(path: &str) -> Result<Vec<Target>, String> {
             client,
             samples: Vec::new(),
             busy: Duration::ZERO,
+            pid: None,
+            cpu_ticks: 0,
             large_times: Vec::new(),
         });
     }
     if targets.len() < 2 {
-        return Err(format!("{path}: at least two targets (the first is the baseline)"));
+        return Err(format!(
+            "{path}: at least two targets (the first is the baseline)"
+        ));
     }
     Ok(targets)
 }
@@ -175,7 +197,11 @@ impl Target {
             .await
             .map_err(|e| format!("{}: {e}", self.name))?;
         if r.status() != 200 {
-            return Err(format!("{}: large download: status {}", self.name, r.status()));
+            return Err(format!(
+                "{}: large download: status {}",
+                self.name,
+                r.status()
+            ));
         }
         let mut stream = r.bytes_stream();
         let mut received = 0u64;
@@ -186,7 +212,10 @@ impl Target {
         if let Some(n) = expected
             && received != n
         {
-            return Err(format!("{}: received {received} bytes, expected {n}", self.name));
+            return Err(format!(
+                "{}: received {received} bytes, expected {n}",
+                self.name
+            ));
         }
         Ok(took)
     }
@@ -219,6 +248,15 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// utime + stime of a process (all its threads), in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after it are fixed.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
 fn rss_line(rss: &[(String, u32)]) -> String {
     rss.iter()
         .map(|(name, pid)| match peak_rss_kib(*pid) {
@@ -231,6 +269,13 @@ fn rss_line(rss: &[(String, u32)]) -> String {
 
 async fn run(o: Options, path: String) -> Result<(), String> {
     let mut targets = read_targets(&path)?;
+    for (name, pid) in &o.watch {
+        let t = targets
+            .iter_mut()
+            .find(|t| &t.name == name)
+            .ok_or(format!("--watch {name}: no such target"))?;
+        t.pid = Some(*pid);
+    }
     let per_round = o.requests / o.rounds;
 
     // Warm-up: connections open, caches and allocators settle. The first
@@ -253,16 +298,30 @@ async fn run(o: Options, path: String) -> Result<(), String> {
     for round in 0..o.rounds {
         for k in 0..n {
             let t = &mut targets[(round + k) % n];
+            let cpu_before = t.pid.and_then(cpu_ticks);
             let started = Instant::now();
             for _ in 0..per_round {
                 let (took, _) = t.get_small().await?;
                 t.samples.push(took);
             }
             t.busy += started.elapsed();
+            if let (Some(a), Some(b)) = (cpu_before, t.pid.and_then(cpu_ticks)) {
+                t.cpu_ticks += b - a;
+            }
         }
     }
-    if !o.rss.is_empty() {
-        println!("peak RSS after the small GETs: {}", rss_line(&o.rss));
+    if !o.watch.is_empty() {
+        println!("peak RSS after the small GETs: {}", rss_line(&o.watch));
+        for t in targets.iter().filter(|t| t.pid.is_some()) {
+            let ms = t.cpu_ticks as f64 * 1e3 / o.clk_tck as f64;
+            println!(
+                "{} server CPU: {ms:.0} ms over {} GETs = {:.1} µs per request (1 tick = {} ms)",
+                t.name,
+                t.samples.len(),
+                ms * 1e3 / t.samples.len() as f64,
+                1000 / o.clk_tck
+            );
+        }
     }
 
     struct Row {
@@ -333,8 +392,8 @@ async fn run(o: Options, path: String) -> Result<(), String> {
                 all.join(", ")
             );
         }
-        if !o.rss.is_empty() {
-            println!("peak RSS after the downloads: {}", rss_line(&o.rss));
+        if !o.watch.is_empty() {
+            println!("peak RSS after the downloads: {}", rss_line(&o.watch));
         }
     }
 
