@@ -185,7 +185,7 @@ fn a_header_that_does_not_fit_ends_with_an_ellipsis_never_a_wrong_port() {
         "{wide}"
     );
     // A little narrower, the site stays whole: the mode gives way first.
-    let header = row(&render(&app, 76, 24), 0);
+    let header = row(&render(&app, 87, 24), 0);
     assert!(
         header.contains("Demo User · 127.0.0.1:37887/wiki"),
         "{header}"
