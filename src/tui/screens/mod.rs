@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod paste;
+pub mod setup;
 pub(crate) mod spaces;
 pub(crate) mod status;
 pub(crate) mod token;
