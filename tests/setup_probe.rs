@@ -138,3 +138,57 @@ async fn plain_http_to_another_host_is_refused_before_any_request() {
     assert!(matches!(err, ProbeError::Address(_)), "{err:?}");
     assert!(err.to_string().contains("plain http://"), "{err}");
 }
+
+/// The demo's (and the tests') settings are not read from a file: setup's
+/// write is refused there, so it can never touch the user's `.env`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_that_are_not_read_from_a_file_are_never_written() {
+    use confluence_tui::config::{FlagOverrides, Settings};
+    use confluence_tui::confluence::client::RetryPolicy;
+    use confluence_tui::vault::MachineIdSource;
+    use confluence_tui::worker::{
+        self, Command, Event, Mutation, MutationKind, SettingsSource, WorkerOptions,
+    };
+    let data = tempfile::tempdir().unwrap();
+    let vars: std::collections::HashMap<String, String> = [
+        ("CONFLUENCE_DATA_DIR", data.path().display().to_string()),
+        ("CONFLUENCE_KDF_LOG_N", "10".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let settings = Settings::from_vars(&FlagOverrides::default(), &vars).unwrap();
+    let mut w = worker::spawn(
+        settings,
+        WorkerOptions {
+            source: SettingsSource::Demo(vars),
+            machine_id: MachineIdSource::Fixed("machine-a".into()),
+            retry: RetryPolicy::default(),
+            login_page: None,
+        },
+    );
+    w.commands
+        .send(Command::Mutate(Mutation::WriteSiteSettings {
+            base_url: "https://example.atlassian.net/wiki".into(),
+            deployment: Deployment::Cloud,
+            username: None,
+        }))
+        .unwrap();
+    let answer = tokio::time::timeout(TIMEOUT, async {
+        loop {
+            match w.events.recv().await {
+                Some(Event::Mutated {
+                    kind: MutationKind::WriteSiteSettings,
+                    result,
+                }) => return result,
+                Some(_) => continue,
+                None => panic!("the worker stopped"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let err = answer.unwrap_err();
+    assert!(err.message.contains("nothing was written"), "{err}");
+    w.task.abort();
+}
