@@ -149,9 +149,8 @@ fn token_stored(dir: &Path) -> bool {
     let out = c.args(["cookies", "status", "--json"]).output().unwrap();
     // No cookies stored: exit 3, with the JSON all the same.
     let text = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
-        panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr))
-    });
+    let v: serde_json::Value = serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
     v["token"]["stored_in_vault"].as_bool() == Some(true)
 }
 
@@ -217,13 +216,19 @@ fn setup_with_cloud_email_and_api_token() {
         t.keys(&["Enter"]);
     });
     let text = std::fs::read_to_string(dir.path().join("work/.env")).unwrap();
-    assert!(text.contains("CONFLUENCE_BASE_URL=http://127.0.0.1:"), "{text}");
+    assert!(
+        text.contains("CONFLUENCE_BASE_URL=http://127.0.0.1:"),
+        "{text}"
+    );
     assert!(text.contains("/wiki\n"), "{text}");
     assert!(text.contains("CONFLUENCE_DEPLOYMENT=cloud\n"), "{text}");
     assert!(
         text.contains(&format!("CONFLUENCE_USERNAME={DEMO_EMAIL}\n")),
         "{text}"
     );
-    assert!(!text.contains(DEMO_API_TOKEN), "the token never goes to .env");
+    assert!(
+        !text.contains(DEMO_API_TOKEN),
+        "the token never goes to .env"
+    );
     assert!(token_stored(dir.path()), "the vault holds the token");
 }
