@@ -501,5 +501,7 @@ fn read_env_file(explicit: Option<&Path>) -> Result<EnvFileResult, ConfigError> 
 }
 
 mod env_file;
+mod env_write;
+pub use env_write::{EnvWriteError, EnvWritten, write_env_settings};
 #[cfg(test)]
 mod tests;

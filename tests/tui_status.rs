@@ -89,6 +89,7 @@ fn command_name(c: &Command) -> String {
             Query::Describe => "Describe",
             Query::ListSpaces { .. } => "ListSpaces",
             Query::ListPages { .. } => "ListPages",
+            Query::ProbeSite { .. } => "ProbeSite",
         }
         .to_string(),
         Command::Mutate(m) => format!("{:?}", m.kind()),

@@ -34,6 +34,7 @@ pub enum AuditEvent {
     ExecStarted,
     ProxyStarted,
     ProxyStopped,
+    SettingsWritten,
 }
 
 impl AuditEvent {
@@ -60,6 +61,7 @@ impl AuditEvent {
         AuditEvent::ExecStarted,
         AuditEvent::ProxyStarted,
         AuditEvent::ProxyStopped,
+        AuditEvent::SettingsWritten,
     ];
 
     /// The snake_case name, identical to the serialised form.
@@ -86,6 +88,7 @@ impl AuditEvent {
             AuditEvent::ExecStarted => "exec_started",
             AuditEvent::ProxyStarted => "proxy_started",
             AuditEvent::ProxyStopped => "proxy_stopped",
+            AuditEvent::SettingsWritten => "settings_written",
         }
     }
 

@@ -179,7 +179,8 @@ async fn run_query(
                     None,
                 ));
             }
-            Event::Site(_) | Event::Stored(_) | Event::Mutated { .. } => {}
+            Event::Site(_) | Event::Stored(_) | Event::Mutated { .. } | Event::SiteProbe { .. } => {
+            }
         }
     }
     Err(CliError::Internal(

@@ -9,6 +9,7 @@ pub(crate) mod error;
 pub(crate) mod login_page;
 pub mod model;
 pub(crate) mod paging;
+pub mod probe;
 mod redirect;
 pub(crate) mod refresh;
 pub(crate) mod retry;

@@ -30,6 +30,8 @@ pub(crate) enum Action {
     ClearCookies,
     EnterToken,
     ReloadSettings,
+    /// First-run setup (status screen, no site set).
+    SetUp,
     // spaces screen
     Reload,
     SortByKey,

@@ -58,6 +58,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
     match &app.dialog {
         Some(Dialog::Paste(p)) => screens::paste::render(p, body, buf, theme),
         Some(Dialog::Token(t)) => screens::token::render(t, body, buf, theme),
+        Some(Dialog::Setup(s)) => screens::setup::render(s, body, buf, theme),
         Some(Dialog::ConfirmClear) => draw_confirm(area, buf, theme),
         Some(Dialog::Help) => draw_help(app, area, buf, theme),
         None => {}

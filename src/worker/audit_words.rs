@@ -120,3 +120,19 @@ pub(crate) fn proxy_stopped(site: &str, listen: &str, requests: u64) -> AuditEnt
         ..Default::default()
     })
 }
+
+/// First-run setup wrote settings to a `.env` file: their names and the
+/// file, never their values.
+pub(crate) fn settings_written(names: &[&str], path: &std::path::Path, site: &str) -> AuditEntry {
+    AuditEntry::new(
+        AuditEvent::SettingsWritten,
+        AuditOutcome::Success,
+        format!("Setup wrote {} to {}", names.join(", "), path.display()),
+    )
+    .details(AuditDetails {
+        names: Some(names.iter().map(|n| n.to_string()).collect()),
+        path: Some(path.display().to_string()),
+        site: Some(site.to_string()),
+        ..Default::default()
+    })
+}

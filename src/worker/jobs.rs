@@ -3,6 +3,7 @@
 //! does to the session (expiry marks, audit records) in `refusal.rs`.
 
 mod refusal;
+mod setup;
 mod signed;
 
 use self::signed::Signed;
@@ -99,6 +100,7 @@ impl Ctx {
                         space_key,
                         space_id,
                     } => self.list_pages(generation, space_key, space_id).await,
+                    Query::ProbeSite { url } => self.probe_site(url).await,
                 }
             })
             .await
@@ -148,6 +150,10 @@ impl Ctx {
                     .clear_token(crate::credentials::SiteScope::Configured)
                     .map(|n| MutationDone::TokenCleared(n > 0)),
                 Mutation::ReloadSettings => Ok(MutationDone::SettingsReloaded),
+                // Run by `write_site_settings`, never here.
+                Mutation::WriteSiteSettings { .. } => Err(CredentialError::Interrupted(
+                    "the settings are written by the worker's setup step".into(),
+                )),
             }
         })
         .await;

@@ -64,6 +64,10 @@ pub enum Query {
         space_key: String,
         space_id: Option<String>,
     },
+    /// First-run setup: check a site address live, anonymously and once
+    /// (reachable? Confluence? Cloud or Server/DC?); answered by
+    /// `Event::SiteProbe`. Needs no configured site.
+    ProbeSite { url: String },
 }
 
 impl Query {
@@ -74,6 +78,7 @@ impl Query {
             Query::Describe => QueryKind::Describe,
             Query::ListSpaces { .. } => QueryKind::Spaces,
             Query::ListPages { .. } => QueryKind::Pages,
+            Query::ProbeSite { .. } => QueryKind::Probe,
         }
     }
 }
@@ -85,6 +90,7 @@ pub enum QueryKind {
     Describe,
     Spaces,
     Pages,
+    Probe,
 }
 
 /// A write: queued, run in order, never aborted halfway, always answered.
@@ -108,6 +114,15 @@ pub enum Mutation {
     /// Read the settings again, once, from the worker's [`SettingsSource`],
     /// and use them from now on (running queries are stopped).
     ReloadSettings,
+    /// First-run setup: write the site (its deployment, and the user name
+    /// when given) to the `.env` file the settings read, then audit it.
+    /// Only settings read from the environment have such a file (never
+    /// the demo's). A token never goes there: `StoreToken` keeps it.
+    WriteSiteSettings {
+        base_url: String,
+        deployment: Deployment,
+        username: Option<String>,
+    },
 }
 
 impl Mutation {
@@ -119,6 +134,7 @@ impl Mutation {
             Mutation::StoreToken { .. } => MutationKind::StoreToken,
             Mutation::ClearToken => MutationKind::ClearToken,
             Mutation::ReloadSettings => MutationKind::ReloadSettings,
+            Mutation::WriteSiteSettings { .. } => MutationKind::WriteSiteSettings,
         }
     }
 }
@@ -138,6 +154,7 @@ pub enum MutationKind {
     StoreToken,
     ClearToken,
     ReloadSettings,
+    WriteSiteSettings,
 }
 
 /// What the UI or CLI sends to the worker.
@@ -313,6 +330,11 @@ pub enum MutationDone {
     /// Whether a token was stored.
     TokenCleared(bool),
     SettingsReloaded,
+    /// The settings file was written (`created`: it did not exist).
+    SettingsWritten {
+        path: PathBuf,
+        created: bool,
+    },
 }
 
 /// What the worker reports.
@@ -332,6 +354,11 @@ pub enum Event {
     Failed {
         query: QueryKind,
         error: WorkerError,
+    },
+    /// The answer to `Query::ProbeSite` for the address `url` as typed.
+    SiteProbe {
+        url: String,
+        result: Result<crate::confluence::probe::SiteProbe, crate::confluence::probe::ProbeError>,
     },
     /// The answer to one mutation.
     Mutated {
@@ -500,6 +527,22 @@ async fn run_mutations(
                     Ok(MutationDone::SettingsReloaded)
                 }
                 Err(e) => Err(WorkerError::new(ErrorClass::Usage, e.to_string())),
+            },
+            Mutation::WriteSiteSettings {
+                base_url,
+                deployment,
+                username,
+            } => match &opts.source {
+                SettingsSource::Environment(_) => {
+                    ctx.write_site_settings(base_url, deployment, username)
+                        .await
+                }
+                // The demo's and the tests' settings are not read from a
+                // file: writing one would touch the user's `.env`.
+                SettingsSource::Vars(_) | SettingsSource::Demo(_) => Err(WorkerError::new(
+                    ErrorClass::Usage,
+                    "these settings are not read from a .env file (the demo keeps its own); nothing was written",
+                )),
             },
             Mutation::StoreToken { token, username } => {
                 // Kept only when the site takes it: a refused token in the

@@ -88,6 +88,8 @@ impl App {
                 }
             }
             Event::Mutated { kind, result } => self.on_mutated(*kind, result, effects),
+            // First-run setup's answers: `on_setup_event` below.
+            Event::SiteProbe { .. } => {}
             Event::Failed { error, .. } => {
                 self.waiting = None;
                 self.flash = Some(Flash::new(FlashLevel::Error, error.message.clone()));
@@ -112,6 +114,7 @@ impl App {
         if let Some(message) = self.spaces.on_worker_event(&ev, self.now) {
             self.flash = Some(Flash::new(FlashLevel::Error, message));
         }
+        self.on_setup_event(&ev, effects);
         self.drop_stale_flash();
     }
 
@@ -236,6 +239,10 @@ impl App {
                 } else {
                     "No token was stored".into()
                 },
+                FlashLevel::Success,
+            ),
+            Ok(MutationDone::SettingsWritten { path, .. }) => (
+                format!("Saved the site to {}", path.display()),
                 FlashLevel::Success,
             ),
             Ok(MutationDone::SettingsReloaded) => {

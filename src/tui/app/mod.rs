@@ -2,6 +2,7 @@
 //! A driver (`tui::run`) performs the effects; tests call `update` directly.
 
 mod events;
+mod setup;
 
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 use time::OffsetDateTime;
@@ -12,8 +13,8 @@ use super::keys::{self, Action};
 use super::messages;
 use super::screens::pipeline::{PipelineState, ProxyMsg};
 use super::screens::{
-    audit::AuditState, paste::PasteState, spaces::SpacesState, status::StatusState,
-    token::TokenState,
+    audit::AuditState, paste::PasteState, setup::SetupState, spaces::SpacesState,
+    status::StatusState, token::TokenState,
 };
 use super::session::{SessionState, SessionView};
 use crate::confluence::client::WaitReason;
@@ -224,6 +225,8 @@ pub enum FlashLevel {
 pub enum Dialog {
     Paste(Box<PasteState>),
     Token(Box<TokenState>),
+    /// First-run setup: the site's address, then how to sign in.
+    Setup(Box<SetupState>),
     ConfirmClear,
     Help,
 }
@@ -342,6 +345,7 @@ impl App {
     pub fn text_focus(&self) -> bool {
         match &self.dialog {
             Some(Dialog::Paste(_)) | Some(Dialog::Token(_)) => true,
+            Some(Dialog::Setup(s)) => s.text_focus(),
             Some(Dialog::ConfirmClear) | Some(Dialog::Help) => false,
             None => match self.screen {
                 Screen::Spaces => self.spaces.text_focus(),
@@ -361,6 +365,9 @@ impl App {
             Screen::Pipeline => self.pipeline.keys(),
         };
         let mut t = vec![screen];
+        if self.screen == Screen::Status && self.can_set_up() {
+            t.insert(0, super::screens::status::SETUP_KEYS);
+        }
         let list = match self.screen {
             Screen::Status => false,
             Screen::Pipeline => self.pipeline.info().is_some(),
@@ -394,6 +401,7 @@ impl App {
                 match &mut self.dialog {
                     Some(Dialog::Paste(p)) => p.insert_paste(&text, self.now, self.cookie_ttl),
                     Some(Dialog::Token(t)) => t.insert_paste(&text),
+                    Some(Dialog::Setup(s)) => s.insert_paste(&text),
                     _ if !focus => {
                         // A paste anywhere else opens the dialog with it.
                         let mut p =
@@ -477,6 +485,7 @@ impl App {
             let close = match dialog {
                 Dialog::Paste(p) => p.handle_key(&key, &mut ctx, ttl),
                 Dialog::Token(t) => t.handle_key(&key, &mut ctx),
+                Dialog::Setup(s) => s.handle_key(&key, &mut ctx),
                 Dialog::ConfirmClear => match key.code {
                     crossterm::event::KeyCode::Char('y') | crossterm::event::KeyCode::Char('Y') => {
                         ctx.mutate(Mutation::ClearCookies);
@@ -492,6 +501,10 @@ impl App {
             if close {
                 self.dialog = None;
             }
+            return;
+        }
+        if self.wants_setup(&key) {
+            self.open_setup();
             return;
         }
         // Then the screen, which may have a text field focused.

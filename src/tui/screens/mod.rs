@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod paste;
 pub mod pipeline;
+pub mod setup;
 pub(crate) mod spaces;
 pub(crate) mod status;
 pub(crate) mod token;

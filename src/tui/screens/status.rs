@@ -39,6 +39,15 @@ pub(crate) const KEYS: &[Binding] = &[
     },
 ];
 
+/// The status screen's key while no site is set (not the demo): in the
+/// footer and help only then.
+pub(crate) const SETUP_KEYS: &[Binding] = &[Binding {
+    keys: &[k('s')],
+    action: Action::SetUp,
+    label: "setup",
+    help: "set up a site: its address (checked live), then how to sign in",
+}];
+
 /// The status screen keeps no state of its own: it draws the session view.
 #[derive(Debug, Default)]
 pub struct StatusState;
@@ -307,9 +316,14 @@ fn guidance<'a>(
 ) -> Option<(&'static str, Vec<Line<'a>>)> {
     let mut lines = Vec::new();
     if s.site.is_none() {
+        lines.push(Line::from(vec![
+            Span::styled(" No site is configured. Press ", theme.warn()),
+            Span::styled("s", theme.key()),
+            Span::styled(" to set one up, step by step,", theme.warn()),
+        ]));
         lines.push(Line::styled(
             format!(
-                " No site is configured. Put these lines in {} (or export them), then press r:",
+                " or put these lines in {} (or export them), then press r:",
                 s.env_file
             ),
             theme.warn(),
