@@ -155,6 +155,12 @@ pub enum CookiesCommand {
         /// Do not verify the cookies against the site after storing them
         #[arg(long)]
         no_verify: bool,
+        /// Read the site's cookies straight from a browser profile (read-only): firefox, chromium, chrome, brave, edge, or auto (every profile found; the newest session wins)
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["file", "consume"])]
+        from_browser: Option<String>,
+        /// With --from-browser: the profile directory (Firefox: the one holding cookies.sqlite; Chromium family: the user data directory or a profile in it)
+        #[arg(long, value_name = "PATH", requires = "from_browser")]
+        profile: Option<PathBuf>,
     },
     /// Show what is stored for the configured site: count, names, session cookie, saved and expiry times (never values)
     Status {
@@ -451,6 +457,19 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
             with_stdout(|out| audit::run(out, &settings, json, verify))
         }
     }
+}
+
+/// `--from-browser NAME [--profile PATH]` as a spec (a usage error for an
+/// unknown name).
+pub(crate) fn browser_spec(
+    name: Option<String>,
+    profile: Option<PathBuf>,
+) -> Result<Option<crate::browser::BrowserSpec>, CliError> {
+    let Some(name) = name else { return Ok(None) };
+    let choice = name
+        .parse::<crate::browser::BrowserChoice>()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(Some(crate::browser::BrowserSpec { choice, profile }))
 }
 
 fn run_demo_server(args: crate::demo::DemoServerArgs) -> Result<Exit, CliError> {
