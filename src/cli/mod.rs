@@ -110,6 +110,12 @@ pub enum Command {
         /// One JSON object per line: {time,site,state,reason,user,expires_at,login_url}
         #[arg(long)]
         json: bool,
+        /// While the session is dead, watch this browser's cookie store and import a fresh login by itself: firefox, chromium, chrome, brave, edge or auto (default CONFLUENCE_BROWSER)
+        #[arg(long, value_name = "NAME")]
+        from_browser: Option<String>,
+        /// The browser profile to watch (default: the browser's own default profile)
+        #[arg(long, value_name = "PATH", requires = "from_browser")]
+        profile: Option<PathBuf>,
     },
     /// Run a program with the configured site's credentials in its environment; exit with its exit code
     ///
@@ -416,11 +422,14 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
             interval,
             notify,
             json,
+            from_browser,
+            profile,
         }) => watch::run(
             watch::WatchArgs {
                 interval,
                 notify,
                 json,
+                browser: browser_spec(from_browser, profile)?,
             },
             settings,
             flags,
