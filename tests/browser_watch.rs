@@ -21,6 +21,36 @@ struct Watch {
 }
 
 impl Watch {
+    /// `watch --json --interval 1` for the site, with `args` and `env`.
+    fn start(sb: &Sandbox, site: &Site, args: &[&str], env: &[(&str, &str)]) -> Watch {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_confluence-tui"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("CONFLUENCE_DATA_DIR", sb.data())
+            .env("CONFLUENCE_KDF_LOG_N", "10")
+            .env("CONFLUENCE_BASE_URL", site.server.base_url().as_str())
+            .env("CONFLUENCE_DEPLOYMENT", "server")
+            .envs(env.iter().copied())
+            .current_dir(sb.dir.path())
+            .args(["watch", "--json", "--interval", "1"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let pipe = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                let v: Value = serde_json::from_str(&line).unwrap();
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        Watch { child, lines }
+    }
+
     fn next(&self, limit: Duration) -> Value {
         self.lines
             .recv_timeout(limit)
@@ -163,4 +193,50 @@ fn watch_imports_a_fresh_login_from_the_firefox_profile_and_signs_in_again() {
         !audit.contains(&fresh[0].value),
         "no value in the audit log"
     );
+}
+
+#[test]
+fn after_a_captcha_confluence_browser_brings_in_the_chromium_login() {
+    let site = Site::server_dc();
+    let sb = Sandbox::new();
+    site.import_live(&sb);
+    let user_data = sb.dir.path().join("chromium");
+    let old: Vec<(FixtureCookie, &[u8])> = session_cookies(&site)
+        .into_iter()
+        .map(|c| (c, b"v10".as_slice()))
+        .collect();
+    write_chromium_profile(&user_data, &old);
+    let browser = format!("chromium:{}", user_data.display());
+    let watch = Watch::start(&sb, &site, &[], &[("CONFLUENCE_BROWSER", &browser)]);
+    assert_eq!(watch.next(Duration::from_secs(15))["state"], "signed_in");
+
+    use confluence_tui::demo::CaptchaForm;
+    site.faults(|f| f.captcha = Some(CaptchaForm::Header403));
+    let challenged = watch.next(Duration::from_secs(10));
+    assert_eq!(challenged["state"], "captcha", "{challenged}");
+    // The same (now challenged) session in the profile is not re-imported.
+    std::fs::remove_file(user_data.join("Default/Cookies")).unwrap();
+    write_chromium_profile(&user_data, &old);
+    assert!(
+        watch.lines.recv_timeout(Duration::from_secs(3)).is_err(),
+        "nothing new: still captcha"
+    );
+
+    // The user solves it in the browser: a fresh session (CAPTCHA
+    // cleared), which Chromium writes to its database.
+    sign_in_again(&site);
+    let fresh: Vec<(FixtureCookie, &[u8])> = session_cookies(&site)
+        .into_iter()
+        .map(|c| (c, b"v10".as_slice()))
+        .collect();
+    std::fs::remove_file(user_data.join("Default/Cookies")).unwrap();
+    write_chromium_profile(&user_data, &fresh);
+    let back = watch.next(Duration::from_secs(20));
+    assert_eq!(back["state"], "signed_in", "{back}");
+    let out = site
+        .cmd(&sb)
+        .args(["cookies", "export", "--format", "header"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).trim(), site.server.session_cookie_header());
 }
