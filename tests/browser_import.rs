@@ -154,6 +154,10 @@ fn firefox_profile_import_stores_exactly_the_sites_cookies_and_verifies() {
         stderr(&out)
     );
     let text = stdout(&out);
+    assert!(
+        text.contains(&format!("Read from browser:firefox:{}", profile.display())),
+        "{text}"
+    );
     assert!(text.contains("Session cookie: JSESSIONID"), "{text}");
     assert!(
         text.contains("signed in") || text.contains("Signed in"),

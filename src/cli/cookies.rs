@@ -38,6 +38,8 @@ pub(super) fn run(
             match super::browser_spec(from_browser, profile)? {
                 Some(spec) => {
                     let report = creds.import_from_browser(&spec, now)?;
+                    // The profile path is the user's, but escaped all the same.
+                    out.line(format_args!("Read from {}", for_terminal(&report.source)))?;
                     print_import(out, &creds, &report, now)?;
                 }
                 None => {

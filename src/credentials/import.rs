@@ -142,6 +142,7 @@ impl Credentials {
         }
         Ok(ImportReport {
             format: parsed.format.to_string(),
+            source: source.to_string(),
             names,
             session_cookies,
             warnings,

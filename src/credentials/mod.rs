@@ -145,6 +145,8 @@ pub enum ImportInput {
 #[derive(Debug)]
 pub struct ImportReport {
     pub format: String,
+    /// Where the cookies came from, as audited (`browser:firefox:/path`).
+    pub source: String,
     pub names: Vec<String>,
     pub session_cookies: Vec<String>,
     pub warnings: Vec<String>,
