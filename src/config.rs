@@ -102,6 +102,9 @@ pub struct Settings {
     pub keepalive_interval: Duration,
     /// Run through `sh -c` when the user must act (`CONFLUENCE_NOTIFY_CMD`).
     pub notify_cmd: Option<String>,
+    /// The browser (and profile) whose cookie store is watched for a fresh
+    /// login while the session is dead (`CONFLUENCE_BROWSER`).
+    pub browser: Option<crate::browser::BrowserSpec>,
     /// The `.env` file that was read, if any.
     pub env_file_used: Option<PathBuf>,
     /// The `.env` file that was looked for (shown in guidance).
@@ -229,6 +232,20 @@ impl Settings {
         let notify_cmd = src
             .get("CONFLUENCE_NOTIFY_CMD")
             .filter(|c| !c.trim().is_empty());
+        let browser = match src
+            .get("CONFLUENCE_BROWSER")
+            .filter(|b| !b.trim().is_empty())
+        {
+            None => None,
+            Some(text) => Some(crate::browser::BrowserSpec::parse(&text).map_err(|_| {
+                invalid(
+                    src,
+                    "CONFLUENCE_BROWSER",
+                    "not a browser this tool reads",
+                    "firefox, chromium, chrome, brave, edge or auto, optionally followed by :PROFILE_PATH",
+                )
+            })?),
+        };
         let ca_bundle = src.get("CONFLUENCE_CA_BUNDLE").map(PathBuf::from);
         if let Some(path) = &ca_bundle
             && !path.is_file()
@@ -274,6 +291,7 @@ impl Settings {
             lock_timeout: Duration::from_secs(lock_timeout_secs),
             keepalive_interval: Duration::from_secs(keepalive_secs),
             notify_cmd,
+            browser,
             env_file_used,
             env_file_looked_for,
         })

@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub(crate) mod auth;
+pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod confluence;

@@ -32,8 +32,20 @@ pub(super) fn run(
             file,
             consume,
             no_verify,
+            from_browser,
+            profile,
         } => {
-            import(out, &creds, file, consume, now)?;
+            match super::browser_spec(from_browser, profile)? {
+                Some(spec) => {
+                    let report = creds.import_from_browser(&spec, now)?;
+                    // The profile path is the user's, but escaped all the same.
+                    out.line(format_args!("Read from {}", for_terminal(&report.source)))?;
+                    print_import(out, &creds, &report, now)?;
+                }
+                None => {
+                    import(out, &creds, file, consume, now)?;
+                }
+            }
             // Stored is not the same as working: check them against the site
             // (the contract's "encrypt, store, empty, verify").
             if no_verify || settings.base_url.is_none() {
@@ -109,6 +121,15 @@ fn import(
         }
     };
     let report = creds.import(input, now)?;
+    print_import(out, creds, &report, now)
+}
+
+fn print_import(
+    out: &mut Output,
+    creds: &Credentials,
+    report: &crate::credentials::ImportReport,
+    now: OffsetDateTime,
+) -> Result<Exit, CliError> {
     // Cookie names and domains come from a paste or a site's Set-Cookie:
     // shown escaped, never obeyed.
     out.line(format_args!(

@@ -113,6 +113,12 @@ pub enum Command {
         /// One JSON object per line: {time,site,state,reason,user,expires_at,login_url}
         #[arg(long)]
         json: bool,
+        /// While the session is dead, watch this browser's cookie store and import a fresh login by itself: firefox, chromium, chrome, brave, edge or auto (default CONFLUENCE_BROWSER)
+        #[arg(long, value_name = "NAME")]
+        from_browser: Option<String>,
+        /// The browser profile to watch (default: the browser's own default profile)
+        #[arg(long, value_name = "PATH", requires = "from_browser")]
+        profile: Option<PathBuf>,
     },
     /// Run a program with the configured site's credentials in its environment; exit with its exit code
     ///
@@ -158,6 +164,12 @@ pub enum CookiesCommand {
         /// Do not verify the cookies against the site after storing them
         #[arg(long)]
         no_verify: bool,
+        /// Read the site's cookies straight from a browser profile (read-only): firefox, chromium, chrome, brave, edge, or auto (every profile found; the newest session wins)
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["file", "consume"])]
+        from_browser: Option<String>,
+        /// With --from-browser: the profile directory (Firefox: the one holding cookies.sqlite; Chromium family: the user data directory or a profile in it)
+        #[arg(long, value_name = "PATH", requires = "from_browser")]
+        profile: Option<PathBuf>,
     },
     /// Show what is stored for the configured site: count, names, session cookie, saved and expiry times (never values)
     Status {
@@ -425,11 +437,14 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
             interval,
             notify,
             json,
+            from_browser,
+            profile,
         }) => watch::run(
             watch::WatchArgs {
                 interval,
                 notify,
                 json,
+                browser: browser_spec(from_browser, profile)?,
             },
             settings,
             flags,
@@ -466,6 +481,19 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
             with_stdout(|out| audit::run(out, &settings, json, verify))
         }
     }
+}
+
+/// `--from-browser NAME [--profile PATH]` as a spec (a usage error for an
+/// unknown name).
+pub(crate) fn browser_spec(
+    name: Option<String>,
+    profile: Option<PathBuf>,
+) -> Result<Option<crate::browser::BrowserSpec>, CliError> {
+    let Some(name) = name else { return Ok(None) };
+    let choice = name
+        .parse::<crate::browser::BrowserChoice>()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(Some(crate::browser::BrowserSpec { choice, profile }))
 }
 
 fn run_demo_server(args: crate::demo::DemoServerArgs) -> Result<Exit, CliError> {

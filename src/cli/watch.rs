@@ -28,6 +28,8 @@ pub(super) struct WatchArgs {
     pub interval: Option<u64>,
     pub notify: Option<String>,
     pub json: bool,
+    /// `--from-browser NAME [--profile PATH]`; default `CONFLUENCE_BROWSER`.
+    pub browser: Option<crate::browser::BrowserSpec>,
 }
 
 pub(super) fn run(
@@ -54,12 +56,15 @@ pub(super) fn run(
         None => settings.keepalive_interval,
     };
     let notify_cmd = args.notify.or_else(|| settings.notify_cmd.clone());
+    let browser = args.browser.or_else(|| settings.browser.clone());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(watch(settings, flags, interval, notify_cmd, args.json))
+    rt.block_on(watch(
+        settings, flags, interval, notify_cmd, browser, args.json,
+    ))
 }
 
 async fn watch(
@@ -67,6 +72,7 @@ async fn watch(
     flags: FlagOverrides,
     interval: Duration,
     notify_cmd: Option<String>,
+    browser: Option<crate::browser::BrowserSpec>,
     json: bool,
 ) -> Result<Exit, CliError> {
     let site = settings
@@ -84,9 +90,14 @@ async fn watch(
         interval: Some(interval),
         first: FirstCheck::Now,
         notifier: Notifier::new(notify_cmd, site.clone()),
+        browser,
     };
     let (keepalive, mut events) =
-        KeepAlive::start(settings, worker, opts).map_err(|e| CliError::Internal(e.to_string()))?;
+        KeepAlive::start(settings, worker, opts).map_err(|e| match e {
+            // A browser or profile that is not there: the user's to fix.
+            crate::session::KeepAliveError::Browser(e) => CliError::Usage(e.to_string()),
+            e => CliError::Internal(e.to_string()),
+        })?;
     let mut out = Output::stdout();
     let stop = stop_signal()?;
     tokio::pin!(stop);

@@ -104,3 +104,24 @@ fn the_kdf_cost_setting_takes_exactly_the_range_the_vault_reads() {
         assert!(err.contains(&format!("from {low} to {high}")), "{err}");
     }
 }
+
+#[test]
+fn confluence_browser_names_a_browser_and_maybe_a_profile() {
+    use crate::browser::{BrowserChoice, BrowserKind};
+    let s = load(&[("CONFLUENCE_BROWSER", "firefox:/home/u/ff profile")]).unwrap();
+    let spec = s.browser.unwrap();
+    assert_eq!(spec.choice, BrowserChoice::One(BrowserKind::Firefox));
+    assert_eq!(
+        spec.profile.as_deref(),
+        Some(std::path::Path::new("/home/u/ff profile"))
+    );
+    assert!(
+        load(&[("CONFLUENCE_BROWSER", "")])
+            .unwrap()
+            .browser
+            .is_none()
+    );
+    let err = load(&[("CONFLUENCE_BROWSER", "lynx")]).unwrap_err();
+    assert!(err.to_string().contains("CONFLUENCE_BROWSER"), "{err}");
+    assert!(err.to_string().contains("firefox, chromium"), "{err}");
+}

@@ -77,6 +77,9 @@ pub enum CookieSource {
     Paste,
     /// A `Set-Cookie` from the server refreshed a stored cookie.
     Refresh,
+    /// Read from a browser profile (`cookies import --from-browser`, or
+    /// `watch` picking up a fresh login).
+    Browser { browser: String, profile: String },
 }
 
 impl std::fmt::Display for CookieSource {
@@ -87,6 +90,7 @@ impl std::fmt::Display for CookieSource {
             CookieSource::File { path } => write!(f, "file {path}"),
             CookieSource::Paste => f.write_str("paste"),
             CookieSource::Refresh => f.write_str("server refresh"),
+            CookieSource::Browser { browser, profile } => write!(f, "browser:{browser}:{profile}"),
         }
     }
 }

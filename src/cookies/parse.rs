@@ -56,6 +56,22 @@ pub fn parse_cookies_for_site(
     parse_with(input, now, Some(site))
 }
 
+/// Takes cookies read from a browser profile through the same checks as a
+/// paste for the site at `site`: names and values, expiry, duplicates
+/// (the later one wins), domain and path.
+pub fn parse_browser_cookies_for_site(
+    cookies: Vec<Cookie>,
+    site: &Url,
+    now: OffsetDateTime,
+) -> Result<ParsedCookies, CookieParseError> {
+    let mut builder = JarBuilder::new(now, Some(site.clone()));
+    for cookie in cookies {
+        let label = builder.next_label();
+        builder.add(cookie, label)?;
+    }
+    builder.finish(PasteFormat::BrowserProfile)
+}
+
 fn parse_with(
     input: &str,
     now: OffsetDateTime,
@@ -76,7 +92,10 @@ fn parse_with(
         PasteFormat::CurlBash => curl::parse(&curl::bash_words(text), &mut builder)?,
         PasteFormat::CurlCmd => curl::parse(&curl::cmd_words(text), &mut builder)?,
         PasteFormat::Netscape => netscape::parse(text, &mut builder)?,
-        PasteFormat::CookieHeader => parse_header_paste(text, &mut builder)?,
+        // `detect_format` never says `BrowserProfile`: that is not text.
+        PasteFormat::CookieHeader | PasteFormat::BrowserProfile => {
+            parse_header_paste(text, &mut builder)?
+        }
     }
     builder.finish(format)
 }
@@ -104,6 +123,8 @@ pub enum PasteFormat {
     CurlBash,
     /// "Copy as cURL (cmd)", Windows `^` escaping.
     CurlCmd,
+    /// Read from a browser profile's cookie store.
+    BrowserProfile,
 }
 
 impl fmt::Display for PasteFormat {
@@ -114,6 +135,7 @@ impl fmt::Display for PasteFormat {
             PasteFormat::CookieEditorJson => "cookie-editor JSON",
             PasteFormat::CurlBash => "cURL command (bash)",
             PasteFormat::CurlCmd => "cURL command (cmd)",
+            PasteFormat::BrowserProfile => "browser profile",
         })
     }
 }

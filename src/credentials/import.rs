@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use crate::audit::{AuditDetails, AuditEntry, AuditEvent, AuditOutcome};
 use crate::cookies::intake::{self, IntakeStatus};
 use crate::cookies::jar::{CookieSource, StoredCookies};
-use crate::cookies::parse::{ParseWarning, parse_cookies_for_site};
+use crate::cookies::parse::{ParseWarning, parse_browser_cookies_for_site, parse_cookies_for_site};
 use crate::vault::VaultDocument;
 
 use super::{CredentialError, Credentials, ImportInput, ImportReport, rfc3339};
@@ -27,11 +27,6 @@ impl Credentials {
             Ok(site) => site.clone(),
             Err(e) => return Err(self.fail("import cookies", None, e)),
         };
-        let (text, source, to_empty) = match self.read_input(input) {
-            Ok(read) => read,
-            Err(e) if from_intake => return Err(self.fail_intake("read cookies", None, e, "")),
-            Err(e) => return Err(self.fail("read cookies", None, e)),
-        };
         // Only the site's own cookies are kept (domain and path, RFC 6265).
         let Some(site_url) = site.url() else {
             let e = CredentialError::NoSite {
@@ -39,14 +34,40 @@ impl Credentials {
             };
             return Err(self.fail("import cookies", None, e));
         };
-        let parsed = match parse_cookies_for_site(&text, &site_url, now) {
-            Ok(p) => p,
-            Err(e) if from_intake => {
-                return Err(self.fail_intake("parse cookies", Some(&source), e.into(), &text));
+        let (parsed, source, to_empty) = match input {
+            ImportInput::Browser(read) => {
+                let source = CookieSource::Browser {
+                    browser: read.profile.kind.name().to_string(),
+                    profile: read.profile.dir.display().to_string(),
+                };
+                match parse_browser_cookies_for_site(read.cookies, &site_url, now) {
+                    Ok(p) => (p, source, None),
+                    Err(e) => return Err(self.fail("parse cookies", Some(&source), e.into())),
+                }
             }
-            Err(e) => return Err(self.fail("parse cookies", Some(&source), e.into())),
+            input => {
+                let (text, source, to_empty) = match self.read_input(input) {
+                    Ok(read) => read,
+                    Err(e) if from_intake => {
+                        return Err(self.fail_intake("read cookies", None, e, ""));
+                    }
+                    Err(e) => return Err(self.fail("read cookies", None, e)),
+                };
+                let parsed = match parse_cookies_for_site(&text, &site_url, now) {
+                    Ok(p) => p,
+                    Err(e) if from_intake => {
+                        return Err(self.fail_intake(
+                            "parse cookies",
+                            Some(&source),
+                            e.into(),
+                            &text,
+                        ));
+                    }
+                    Err(e) => return Err(self.fail("parse cookies", Some(&source), e.into())),
+                };
+                (parsed, source, to_empty)
+            }
         };
-        drop(text);
         if from_intake && let Ok(mut last) = self.last_intake_failure.lock() {
             *last = None;
         }
@@ -121,6 +142,7 @@ impl Credentials {
         }
         Ok(ImportReport {
             format: parsed.format.to_string(),
+            source: source.to_string(),
             names,
             session_cookies,
             warnings,
@@ -153,6 +175,10 @@ impl Credentials {
             }
             ImportInput::Stdin(text) => Ok((text, CookieSource::Stdin, None)),
             ImportInput::Paste(text) => Ok((text, CookieSource::Paste, None)),
+            // Handled by `import` before any text is read.
+            ImportInput::Browser(_) => Err(CredentialError::Interrupted(
+                "browser cookies are not text to read".into(),
+            )),
             ImportInput::File { path, consume } => {
                 if consume {
                     // Refuse before reading what could not be emptied after.

@@ -5,13 +5,14 @@
 //! writes a secret value anywhere but the vault.
 //!
 //! The operations live in child modules, each an `impl Credentials`:
-//! `import`, `status` (status and the site list), `session` (expiry,
+//! `import`, `browser` (import from a browser profile), `status` (status and the site list), `session` (expiry,
 //! refreshed cookies, audit records), `clear`, `token`, `export` (the
 //! stored cookies written out for another program), `intake` (intake
 //! failures audited once) and `binding` (version 1 binding, the vault's
 //! read-modify-write and the stored audit head).
 
 mod binding;
+mod browser;
 mod clear;
 mod export;
 mod import;
@@ -55,6 +56,9 @@ pub enum CredentialError {
         "the token is empty or contains spaces or control characters; paste it exactly as Confluence showed it"
     )]
     BadToken,
+    /// The browser profile could not be read.
+    #[error(transparent)]
+    Browser(#[from] crate::browser::BrowserError),
     #[error("the credential operation was interrupted: {0}")]
     Interrupted(String),
     /// Credentials are kept per site, and no site is configured.
@@ -99,6 +103,7 @@ impl CredentialError {
             | CredentialError::BadToken
             | CredentialError::NoSite { .. } => ErrorClass::Usage,
             CredentialError::Audit(e) => e.class(),
+            CredentialError::Browser(e) => e.class(),
             CredentialError::Interrupted(_) => ErrorClass::Internal,
             CredentialError::NoCookies { .. } | CredentialError::CookiesExpired { .. } => {
                 ErrorClass::Auth
@@ -131,12 +136,17 @@ pub enum ImportInput {
     File { path: PathBuf, consume: bool },
     /// Text from the TUI's paste dialog.
     Paste(Zeroizing<String>),
+    /// Cookies already read from a browser profile
+    /// (see [`Credentials::import_from_browser`]).
+    Browser(crate::browser::BrowserCookies),
 }
 
 /// What an import did (no values).
 #[derive(Debug)]
 pub struct ImportReport {
     pub format: String,
+    /// Where the cookies came from, as audited (`browser:firefox:/path`).
+    pub source: String,
     pub names: Vec<String>,
     pub session_cookies: Vec<String>,
     pub warnings: Vec<String>,
@@ -340,6 +350,7 @@ fn error_code(err: &CredentialError) -> &'static str {
         CredentialError::Audit(_) => "audit_unwritable",
         CredentialError::IntakeEmpty { .. } => "intake_empty",
         CredentialError::BadToken => "bad_token",
+        CredentialError::Browser(e) => e.reason_code(),
         CredentialError::Interrupted(_) => "interrupted",
         CredentialError::NoSite { .. } => "no_site",
         CredentialError::NoCookies { .. } => "no_cookies",

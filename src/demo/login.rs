@@ -45,7 +45,16 @@ pub(crate) fn login_form_page(destination: Option<&str>) -> String {
 }
 
 /// GET `/login` and `/login.action`: the live demo cookie plus the form.
+/// `?demo=1` signs in at once (a fresh session in `Set-Cookie`, CAPTCHA
+/// cleared), so a browser driven without a person (tests, a headless
+/// browser) ends up holding the session cookie as a sign-in leaves it.
 pub(crate) async fn get_login(State(state): State<Arc<SiteState>>, uri: Uri) -> Response {
+    let demo_sign_in = uri.query().is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "demo" && v == "1")
+    });
+    if demo_sign_in {
+        return post_login(State(state), String::new()).await;
+    }
     state.count(PathKind::Login);
     let cookie = state.session_cookie_header();
     let destination = uri.query().and_then(|q| {

@@ -329,6 +329,7 @@ pub async fn start(settings: Settings, opts: ProxyOptions) -> Result<ProxyHandle
         interval: (!settings.keepalive_interval.is_zero()).then_some(settings.keepalive_interval),
         first: FirstCheck::AfterInterval,
         notifier: Notifier::new(settings.notify_cmd.clone(), base.to_string()),
+        browser: settings.browser.clone(),
     };
     let (keepalive, session) = KeepAlive::start(settings.clone(), worker, keepalive_opts)?;
 

@@ -18,7 +18,9 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use super::{Notifier, SessionView};
+use crate::browser::BrowserSpec;
 use crate::config::Settings;
+use crate::credentials::Credentials;
 use crate::worker::{self, Event, Query, SessionInfo, WorkerOptions};
 
 /// After this many network failures in a row the wait stops growing.
@@ -26,6 +28,9 @@ const MAX_BACKOFF_DOUBLINGS: u32 = 3;
 /// Vault events come in bursts (temp file, rename): wait this long for
 /// the burst to end before verifying.
 const VAULT_SETTLE_PERIOD: Duration = Duration::from_millis(200);
+/// A browser writes its cookie store in bursts (database, WAL, session
+/// store renamed into place): wait this long for the burst to end.
+const BROWSER_SETTLE_PERIOD: Duration = Duration::from_millis(300);
 /// Events kept for a subscriber that reads slowly.
 const EVENT_BACKLOG: usize = 64;
 
@@ -48,6 +53,10 @@ pub struct KeepAliveOptions {
     pub first: FirstCheck,
     /// Run when the session enters a state that needs the user.
     pub notifier: Notifier,
+    /// While the session is dead, this browser's cookie store is watched
+    /// and a fresh login in it imported (`--from-browser`,
+    /// `CONFLUENCE_BROWSER`).
+    pub browser: Option<BrowserSpec>,
 }
 
 /// What the loop reports.
@@ -64,6 +73,8 @@ pub enum KeepAliveEvent {
 pub enum KeepAliveError {
     #[error("cannot watch the vault file: {0}")]
     Watch(#[from] notify::Error),
+    #[error(transparent)]
+    Browser(#[from] super::BrowserWatchError),
 }
 
 /// Hands states learnt outside the keep-alive loop to it.
@@ -100,6 +111,19 @@ impl KeepAlive {
     ) -> Result<(KeepAlive, broadcast::Receiver<KeepAliveEvent>), KeepAliveError> {
         let (vault_tx, vault_rx) = mpsc::unbounded_channel();
         let watcher = super::watch_vault(&settings.paths(), vault_tx)?;
+        let (browser_tx, browser_rx) = mpsc::unbounded_channel();
+        let browser = match &opts.browser {
+            Some(spec) => {
+                let watcher = super::watch_browser(spec, browser_tx)?;
+                let creds = Credentials::with_machine_id(&settings, worker.machine_id.clone());
+                Some(BrowserSource {
+                    spec: spec.clone(),
+                    creds: std::sync::Arc::new(creds),
+                    _watcher: watcher,
+                })
+            }
+            None => None,
+        };
         let (events, first_rx) = broadcast::channel(EVENT_BACKLOG);
         let (observe, observe_rx) = mpsc::unbounded_channel();
         let w = worker::spawn(settings, worker);
@@ -108,8 +132,9 @@ impl KeepAlive {
             events: events.clone(),
             last: None,
             failures: 0,
+            browser,
         };
-        let task = tokio::spawn(state.run(w, watcher, vault_rx, observe_rx));
+        let task = tokio::spawn(state.run(w, watcher, vault_rx, browser_rx, observe_rx));
         Ok((
             KeepAlive {
                 observe,
@@ -151,6 +176,16 @@ struct Loop {
     last: Option<SessionView>,
     /// Network failures in a row.
     failures: u32,
+    /// The browser watched for a fresh login, if any.
+    browser: Option<BrowserSource>,
+}
+
+/// A browser profile watched for a fresh login, and the store it is
+/// imported into.
+struct BrowserSource {
+    spec: BrowserSpec,
+    creds: std::sync::Arc<Credentials>,
+    _watcher: notify::RecommendedWatcher,
 }
 
 impl Loop {
@@ -159,6 +194,7 @@ impl Loop {
         mut w: worker::WorkerHandle,
         _watcher: notify::RecommendedWatcher,
         mut vault_rx: mpsc::UnboundedReceiver<()>,
+        mut browser_rx: mpsc::UnboundedReceiver<()>,
         mut observe_rx: mpsc::UnboundedReceiver<SessionInfo>,
     ) {
         let now = tokio::time::Instant::now();
@@ -190,16 +226,23 @@ impl Loop {
                         due = Some(tokio::time::Instant::now());
                     }
                 }
+                Some(()) = browser_rx.recv() => {
+                    tokio::time::sleep(BROWSER_SETTLE_PERIOD).await;
+                    while browser_rx.try_recv().is_ok() {}
+                    if self.waiting() && self.import_from_browser().await && !asked {
+                        due = Some(tokio::time::Instant::now());
+                    }
+                }
                 observed = observe_rx.recv() => {
                     // The keep-alive's own sender lives as long as the loop.
                     let Some(info) = observed else { break "stopped" };
-                    due = self.apply(&info);
+                    due = self.apply_and_look(&info, &mut asked).await;
                 }
                 ev = w.events.recv() => {
                     let Some(ev) = ev else { break "the worker stopped" };
                     let Event::Session(info) = ev else { continue };
                     asked = false;
-                    due = self.apply(&info);
+                    due = self.apply_and_look(&info, &mut asked).await;
                 }
             }
         };
@@ -207,6 +250,61 @@ impl Loop {
         let _ = self
             .events
             .send(KeepAliveEvent::Stopped(stopped.to_string()));
+    }
+
+    /// Whether the session waits for fresh credentials.
+    fn waiting(&self) -> bool {
+        self.last
+            .as_ref()
+            .is_some_and(SessionView::waits_for_credentials)
+    }
+
+    /// `apply`, and on entering a dead state, one look at the browser (the
+    /// fresh login may already be there): verified at once when it was.
+    async fn apply_and_look(
+        &mut self,
+        info: &SessionInfo,
+        asked: &mut bool,
+    ) -> Option<tokio::time::Instant> {
+        let was_waiting = self.waiting();
+        let due = self.apply(info);
+        if !was_waiting && self.waiting() && self.import_from_browser().await && !*asked {
+            return Some(tokio::time::Instant::now());
+        }
+        due
+    }
+
+    /// Imports the browser's session when it differs from the stored (dead)
+    /// one; true when something was imported.
+    async fn import_from_browser(&self) -> bool {
+        let Some(source) = &self.browser else {
+            return false;
+        };
+        let creds = source.creds.clone();
+        let spec = source.spec.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            creds.import_fresh_browser_session(&spec, OffsetDateTime::now_utc())
+        })
+        .await;
+        match done {
+            Ok(Ok(Some(report))) => {
+                tracing::info!(
+                    count = report.names.len(),
+                    browser = source.spec.choice.name(),
+                    "imported a fresh session from the browser"
+                );
+                true
+            }
+            Ok(Ok(None)) => false,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not import from the browser");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the browser import task failed");
+                false
+            }
+        }
     }
 
     /// Takes in a state: reports and notifies a change, and returns when

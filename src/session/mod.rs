@@ -3,6 +3,7 @@
 //! every interval and notices fresh credentials in the vault, and the
 //! notify command run when the user must act.
 
+mod browser_watch;
 pub mod keepalive;
 pub mod notify;
 mod vault_watch;
@@ -11,6 +12,8 @@ use time::OffsetDateTime;
 
 use crate::worker::SessionInfo;
 
+pub use browser_watch::BrowserWatchError;
+pub(crate) use browser_watch::watch_browser;
 pub use keepalive::{
     FirstCheck, KeepAlive, KeepAliveError, KeepAliveEvent, KeepAliveOptions, SessionObserver,
 };

@@ -2,6 +2,7 @@
 //! real binary run with a clean environment.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod python;
 pub mod site;
 pub mod tmux;

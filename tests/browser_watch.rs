@@ -1,0 +1,242 @@
+//! `watch --from-browser`: while the session is dead, a fresh login that
+//! lands in the browser's profile is imported by itself, verified, and
+//! `watch` reports `signed_in` again; nobody runs an import.
+#![cfg(unix)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::browser::*;
+use common::site::Site;
+use common::*;
+use serde_json::Value;
+
+struct Watch {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Watch {
+    /// `watch --json --interval 1` for the site, with `args` and `env`.
+    fn start(sb: &Sandbox, site: &Site, args: &[&str], env: &[(&str, &str)]) -> Watch {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_confluence-tui"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("CONFLUENCE_DATA_DIR", sb.data())
+            .env("CONFLUENCE_KDF_LOG_N", "10")
+            .env("CONFLUENCE_BASE_URL", site.server.base_url().as_str())
+            .env("CONFLUENCE_DEPLOYMENT", "server")
+            .envs(env.iter().copied())
+            .current_dir(sb.dir.path())
+            .args(["watch", "--json", "--interval", "1"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let pipe = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                let v: Value = serde_json::from_str(&line).unwrap();
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        Watch { child, lines }
+    }
+
+    fn next(&self, limit: Duration) -> Value {
+        self.lines
+            .recv_timeout(limit)
+            .unwrap_or_else(|e| panic!("no line from watch within {limit:?}: {e}"))
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn session_cookies(site: &Site) -> Vec<FixtureCookie> {
+    site.server
+        .session_cookie_header()
+        .split("; ")
+        .map(|p| {
+            let (n, v) = p.split_once('=').unwrap();
+            FixtureCookie::session("127.0.0.1", n, v)
+        })
+        .collect()
+}
+
+/// A sign-in on the demo site through its GET route (a new session).
+fn sign_in_again(site: &Site) {
+    let mut s = std::net::TcpStream::connect(site.server.addr()).unwrap();
+    write!(
+        s,
+        "GET /login?demo=1 HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        site.server.addr()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("set-cookie: jsessionid=")
+    );
+}
+
+#[test]
+fn watch_imports_a_fresh_login_from_the_firefox_profile_and_signs_in_again() {
+    let site = Site::server_dc();
+    let sb = Sandbox::new();
+    let profile = sb.dir.path().join("ff-profile");
+    write_firefox_db(
+        &profile,
+        &[FixtureCookie::new(
+            "other.example.com",
+            "JSESSIONID",
+            "not-ours",
+        )],
+        &[],
+    );
+    write_firefox_session_store(&profile, &session_cookies(&site));
+    let first = session_cookies(&site)[0].value.clone();
+    let out = site
+        .cmd(&sb)
+        .args([
+            "cookies",
+            "import",
+            "--no-verify",
+            "--from-browser",
+            "firefox",
+            "--profile",
+        ])
+        .arg(&profile)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_confluence-tui"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("CONFLUENCE_DATA_DIR", sb.data())
+        .env("CONFLUENCE_KDF_LOG_N", "10")
+        .env("CONFLUENCE_BASE_URL", site.server.base_url().as_str())
+        .env("CONFLUENCE_DEPLOYMENT", "server")
+        .current_dir(sb.dir.path())
+        .args([
+            "watch",
+            "--json",
+            "--interval",
+            "1",
+            "--from-browser",
+            "firefox",
+            "--profile",
+        ])
+        .arg(&profile)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let pipe = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if tx.send(v).is_err() {
+                break;
+            }
+        }
+    });
+    let watch = Watch { child, lines };
+    assert_eq!(watch.next(Duration::from_secs(15))["state"], "signed_in");
+
+    // The session dies on the site.
+    site.faults(|f| f.session_expire_after = Some(Duration::ZERO));
+    let died = watch.next(Duration::from_secs(10));
+    assert_eq!(died["state"], "expired", "{died}");
+
+    // The user signs in again in the browser: a new session, which the
+    // browser saves to its session store.
+    sign_in_again(&site);
+    site.faults(|f| f.session_expire_after = None);
+    let fresh = session_cookies(&site);
+    assert_ne!(fresh[0].value, first, "a new session");
+    write_firefox_session_store(&profile, &fresh);
+
+    let back = watch.next(Duration::from_secs(20));
+    assert_eq!(back["state"], "signed_in", "{back}");
+    // The fresh session is what is stored now, audited as a browser import.
+    let out = site
+        .cmd(&sb)
+        .args(["cookies", "export", "--format", "header"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).trim(), site.server.session_cookie_header());
+    let audit = std::fs::read_to_string(sb.audit()).unwrap();
+    let saved = audit
+        .lines()
+        .filter(|l| l.contains("\"cookies_saved\"") && l.contains("browser:firefox:"))
+        .count();
+    assert_eq!(saved, 2, "the first import and the watcher's: {audit}");
+    assert!(
+        !audit.contains(&fresh[0].value),
+        "no value in the audit log"
+    );
+}
+
+#[test]
+fn after_a_captcha_confluence_browser_brings_in_the_chromium_login() {
+    let site = Site::server_dc();
+    let sb = Sandbox::new();
+    site.import_live(&sb);
+    let user_data = sb.dir.path().join("chromium");
+    let old: Vec<(FixtureCookie, &[u8])> = session_cookies(&site)
+        .into_iter()
+        .map(|c| (c, b"v10".as_slice()))
+        .collect();
+    write_chromium_profile(&user_data, &old);
+    let browser = format!("chromium:{}", user_data.display());
+    let watch = Watch::start(&sb, &site, &[], &[("CONFLUENCE_BROWSER", &browser)]);
+    assert_eq!(watch.next(Duration::from_secs(15))["state"], "signed_in");
+
+    use confluence_tui::demo::CaptchaForm;
+    site.faults(|f| f.captcha = Some(CaptchaForm::Header403));
+    let challenged = watch.next(Duration::from_secs(10));
+    assert_eq!(challenged["state"], "captcha", "{challenged}");
+    // The same (now challenged) session in the profile is not re-imported.
+    std::fs::remove_file(user_data.join("Default/Cookies")).unwrap();
+    write_chromium_profile(&user_data, &old);
+    assert!(
+        watch.lines.recv_timeout(Duration::from_secs(3)).is_err(),
+        "nothing new: still captcha"
+    );
+
+    // The user solves it in the browser: a fresh session (CAPTCHA
+    // cleared), which Chromium writes to its database.
+    sign_in_again(&site);
+    let fresh: Vec<(FixtureCookie, &[u8])> = session_cookies(&site)
+        .into_iter()
+        .map(|c| (c, b"v10".as_slice()))
+        .collect();
+    std::fs::remove_file(user_data.join("Default/Cookies")).unwrap();
+    write_chromium_profile(&user_data, &fresh);
+    let back = watch.next(Duration::from_secs(20));
+    assert_eq!(back["state"], "signed_in", "{back}");
+    let out = site
+        .cmd(&sb)
+        .args(["cookies", "export", "--format", "header"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).trim(), site.server.session_cookie_header());
+}
