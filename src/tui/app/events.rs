@@ -4,8 +4,8 @@
 use time::OffsetDateTime;
 
 use super::{App, Effect, Flash, FlashLevel, Screen, Waiting, WatchedFile};
-use crate::tui::session::SessionState;
 use crate::tui::screens::pipeline::{ProxyMsg, death_seen_by_proxy};
+use crate::tui::session::SessionState;
 use crate::worker::{
     Command, Event, Mutation, MutationDone, MutationKind, Query, QueryKind, SessionInfo,
     WorkerError,
