@@ -6,6 +6,7 @@
 pub mod app;
 pub mod clipboard;
 pub(crate) mod keys;
+mod keys_doc;
 pub(crate) mod messages;
 pub mod screens;
 mod serve;
@@ -14,6 +15,8 @@ pub mod theme;
 pub mod view;
 mod watch;
 pub(crate) mod widgets;
+
+pub use keys_doc::readme_table;
 
 use std::collections::HashMap;
 use std::io;
