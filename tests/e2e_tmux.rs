@@ -357,3 +357,115 @@ fn demo_reload_stays_in_the_demo_sandbox() {
     );
     assert_eq!(files_under(work.path()), [".env"], "working dir touched");
 }
+
+/// Starts the demo in a 100×30 session and reads the demo site's port.
+fn demo(name: &str) -> (Tmux, String) {
+    let t = Tmux::start(name, &script(""));
+    let s = t.wait_for("Sign in to the demo");
+    let port = s
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .expect("site port")
+        .to_string();
+    (t, port)
+}
+
+/// A left click at column `x`, row `y` (1-based, as the terminal counts),
+/// as an SGR mouse press and release: what a terminal sends with mouse
+/// reporting on.
+fn click(t: &Tmux, x: u16, y: u16) {
+    let seq = format!("\x1b[<0;{x};{y}M\x1b[<0;{x};{y}m");
+    let hex: Vec<String> = seq.bytes().map(|b| format!("{b:02x}")).collect();
+    let mut args = vec!["send-keys", "-t", "e2e", "-H"];
+    args.extend(hex.iter().map(String::as_str));
+    t.run(&args);
+}
+
+/// Waits until `done` holds for the screen (the app answers asynchronously).
+fn wait_until(t: &Tmux, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = t.screen();
+        if done(&s) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; screen:\n{s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn ctrl_c_quits_from_a_dialog_and_restores_the_terminal() {
+    if !have_tmux() {
+        return;
+    }
+    let (t, _) = demo("e2e-ctrl-c");
+    // A text field has the keyboard: q would type, Ctrl+C still quits.
+    t.keys(&["p"]);
+    t.wait_for("Paste cookies");
+    t.keys(&["q"]);
+    t.keys(&["C-c"]);
+    t.wait_for("EXITED:0");
+    assert_restored(&t);
+}
+
+#[test]
+fn shift_tab_goes_back_a_screen_and_a_click_on_a_tab_switches() {
+    if !have_tmux() {
+        return;
+    }
+    let (t, _) = demo("e2e-backtab");
+    t.keys(&["BTab"]);
+    t.wait_for("Pipeline · not serving");
+    t.keys(&["BTab"]);
+    t.wait_for("Audit log · chain");
+    // " confluence-tui 1 Status 2 Spaces …": "2 Spaces" starts at column 26.
+    click(&t, 27, 1);
+    t.wait_for("No spaces yet");
+    click(&t, 18, 1);
+    t.wait_for("Sign in to the demo");
+    t.keys(&["q"]);
+    t.wait_for("EXITED:0");
+}
+
+#[test]
+fn back_keys_leave_the_pages_list_and_a_click_selects_a_row() {
+    if !have_tmux() {
+        return;
+    }
+    let (t, port) = demo("e2e-back");
+    sign_in(&t, &port);
+    t.keys(&["2"]);
+    let s = wait_until(&t, "the spaces listed", |s| s.contains("Spaces · 1,200"));
+    // Header, border, column heads: the fourth space is on line 7 (1-based).
+    let row = s.lines().nth(6).expect("a fourth row").to_string();
+    let key = row
+        .trim_start_matches(['│', ' '])
+        .split_whitespace()
+        .next()
+        .expect("a key")
+        .to_string();
+    click(&t, 20, 7);
+    wait_until(&t, &format!("{key} selected"), |s| {
+        s.lines()
+            .nth(6)
+            .is_some_and(|l| l.contains('▶') && l.contains(&key))
+    });
+    for back in ["h", "Left", "BSpace", "q"] {
+        t.keys(&["Enter"]);
+        t.wait_for(&format!("{key} › pages"));
+        t.wait_for("q back");
+        t.keys(&[back]);
+        let s = wait_until(&t, &format!("{back} back to the spaces"), |s| {
+            s.contains("Spaces · 1,200") && !s.contains("› pages")
+        });
+        assert!(!s.contains("EXITED"), "{back} quit the app:\n{s}");
+    }
+    // Out of the nested list, q quits.
+    t.keys(&["q"]);
+    t.wait_for("EXITED:0");
+}

@@ -184,7 +184,8 @@ fn a_header_that_does_not_fit_ends_with_an_ellipsis_never_a_wrong_port() {
         wide.contains("Demo User · cookie · 127.0.0.1:37887/wiki"),
         "{wide}"
     );
-    // A little narrower, the site stays whole: the mode gives way first.
+    // A little narrower, the site stays whole: the mode gives way first
+    // (87 columns: four tabs since the Pipeline screen).
     let header = row(&render(&app, 87, 24), 0);
     assert!(
         header.contains("Demo User · 127.0.0.1:37887/wiki"),

@@ -152,7 +152,7 @@ fn global_keys_switch_screens_and_ask_the_worker() {
     app.update(Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
     assert!(app.dialog.is_none());
     app.update(key('?'));
-    assert!(matches!(app.dialog, Some(Dialog::Help)));
+    assert!(matches!(app.dialog, Some(Dialog::Help(_))));
     app.update(key('x'));
     assert!(app.dialog.is_none());
     let fx = app.update(key('q'));

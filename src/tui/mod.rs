@@ -6,6 +6,7 @@
 pub mod app;
 pub mod clipboard;
 pub(crate) mod keys;
+mod keys_doc;
 pub(crate) mod messages;
 pub mod screens;
 mod serve;
@@ -14,6 +15,8 @@ pub mod theme;
 pub mod view;
 mod watch;
 pub(crate) mod widgets;
+
+pub use keys_doc::readme_table;
 
 use std::collections::HashMap;
 use std::io;
@@ -229,8 +232,7 @@ async fn run_app(
     let (mut terminal, _guard) = TerminalGuard::enter()?;
     let mut input = EventStream::new();
     if let Ok(size) = terminal.size() {
-        app.spaces.set_terminal_size(size.width, size.height);
-        app.pipeline.set_terminal_size(size.width, size.height);
+        app.set_terminal_size(size.width, size.height);
     }
     let mut startup = app.startup();
     if serve {
@@ -258,9 +260,9 @@ async fn run_app(
                 Some(Ok(TermEvent::Paste(p))) => Some(Msg::Paste(p)),
                 Some(Ok(TermEvent::Mouse(m))) => Some(Msg::Mouse(m)),
                 Some(Ok(TermEvent::Resize(w, h))) => {
-                    // Paging moves by what fits on screen.
-                    app.spaces.set_terminal_size(w, h);
-                    app.pipeline.set_terminal_size(w, h);
+                    // Paging moves by what fits on screen; clicks land
+                    // where the view draws.
+                    app.set_terminal_size(w, h);
                     Some(Msg::Resize)
                 }
                 Some(Ok(_)) => None,

@@ -5,7 +5,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Color;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Paragraph, Widget};
 
 use super::app::{App, Dialog, FlashLevel, Screen};
 use super::keys;
@@ -15,15 +15,53 @@ use super::theme::Theme;
 use super::widgets::fit::{self, fit_line};
 use crate::text::for_terminal;
 
-/// Draws the whole app into `buf`.
-pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
-    let [header, body, message, footer] = Layout::vertical([
+/// The frame's parts: header (the tabs), body (the screen), message line
+/// and footer. The app places clicks with the same function.
+pub fn frame_areas(area: Rect) -> [Rect; 4] {
+    Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
-    .areas(area);
+    .areas(area)
+}
+
+/// The header's tabs, in order; a click on one shows its screen.
+const TABS: [(Screen, &str); 4] = [
+    (Screen::Status, "1 Status"),
+    (Screen::Spaces, "2 Spaces"),
+    (Screen::Audit, "3 Audit"),
+    (Screen::Pipeline, "4 Pipeline"),
+];
+
+/// What comes before the tabs: the name gives way to the site and user on
+/// narrow terminals.
+fn header_name(width: u16) -> &'static str {
+    if width >= 100 {
+        " confluence-tui "
+    } else {
+        " "
+    }
+}
+
+/// The tab at `column` of a header `width` columns wide.
+pub fn tab_at(width: u16, column: u16) -> Option<Screen> {
+    let mut x = fit::width(header_name(width));
+    let column = usize::from(column);
+    for (screen, label) in TABS {
+        let w = fit::width(label);
+        if (x..x + w).contains(&column) {
+            return Some(screen);
+        }
+        x += w + 1;
+    }
+    None
+}
+
+/// Draws the whole app into `buf`.
+pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let [header, body, message, footer] = frame_areas(area);
     draw_header(app, header, buf, theme);
     match app.screen {
         Screen::Status => {
@@ -59,8 +97,8 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
         Some(Dialog::Paste(p)) => screens::paste::render(p, body, buf, theme),
         Some(Dialog::Token(t)) => screens::token::render(t, body, buf, theme),
         Some(Dialog::Setup(s)) => screens::setup::render(s, body, buf, theme),
-        Some(Dialog::ConfirmClear) => draw_confirm(area, buf, theme),
-        Some(Dialog::Help) => draw_help(app, area, buf, theme),
+        Some(Dialog::ConfirmClear) => screens::confirm::render(body, buf, theme),
+        Some(Dialog::Help(h)) => screens::help::render(h, &app.help_entries(), body, buf, theme),
         None => {}
     }
 }
@@ -82,31 +120,20 @@ fn draw_header(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
         Badge::Expired | Badge::Captcha | Badge::Failed => Color::Red,
         Badge::NotConfigured | Badge::Checking => Color::Gray,
     };
-    let tab = |s: Screen, label: &'static str| {
-        if app.screen == s {
-            Span::styled(label, theme.selected())
+    let mut spans = vec![Span::styled(header_name(area.width), theme.title())];
+    for (s, label) in TABS {
+        let style = if app.screen == s {
+            theme.selected()
         } else {
-            Span::styled(label, theme.dim())
-        }
-    };
-    // The name gives way to the site and user on narrow terminals.
-    let name = if area.width >= 100 {
-        " confluence-tui "
-    } else {
-        " "
-    };
-    let mut spans = vec![
-        Span::styled(name, theme.title()),
-        tab(Screen::Status, "1 Status"),
-        Span::raw(" "),
-        tab(Screen::Spaces, "2 Spaces"),
-        Span::raw(" "),
-        tab(Screen::Audit, "3 Audit"),
-        Span::raw(" "),
-        tab(Screen::Pipeline, "4 Pipeline"),
-        Span::raw(" "),
-        Span::styled(format!(" {} ", badge.label()), theme.badge(color)),
-    ];
+            theme.dim()
+        };
+        spans.push(Span::styled(label, style));
+        spans.push(Span::raw(" "));
+    }
+    spans.push(Span::styled(
+        format!(" {} ", badge.label()),
+        theme.badge(color),
+    ));
     let used: usize = spans.iter().map(Span::width).sum();
     let room = usize::from(area.width).saturating_sub(used);
     spans.push(Span::raw(header_tail(app, room)));
@@ -152,77 +179,64 @@ fn header_tail(app: &App, room: usize) -> String {
 }
 
 fn draw_footer(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
-    let items = if let Some(Dialog::Paste(_)) = &app.dialog {
-        screens::paste::footer()
-    } else if app.dialog.is_some() {
-        vec![("Esc".to_string(), "close")]
-    } else if app.text_focus() {
-        vec![("Esc".to_string(), "done"), ("Enter".to_string(), "apply")]
-    } else {
-        keys::footer_items(&app.key_tables())
-    };
-    // Everything that fits, but `?` and `q` always: the help lists the rest.
-    let width = |(k, l): &(String, &str)| k.chars().count() + l.chars().count() + 3;
-    let (pinned, rest): (Vec<_>, Vec<_>) =
-        items.into_iter().partition(|(k, _)| k == "?" || k == "q");
-    let mut room =
-        (area.width as usize).saturating_sub(1 + pinned.iter().map(width).sum::<usize>());
-    let mut shown = Vec::new();
-    for item in rest {
-        if width(&item) > room {
-            break;
+    let items = match &app.dialog {
+        Some(Dialog::Paste(_)) => keys::footer_items(&[screens::paste::KEYS]),
+        Some(Dialog::Token(_)) => keys::footer_items(&[screens::token::KEYS]),
+        Some(Dialog::ConfirmClear) => keys::footer_items(&[screens::confirm::KEYS]),
+        Some(Dialog::Help(_)) => keys::footer_items(&[screens::help::KEYS]),
+        Some(Dialog::Setup(_)) => vec![
+            keys::FooterItem {
+                key: "Enter".to_string(),
+                label: "continue",
+                rank: keys::Rank::Always,
+                action: keys::Action::Open,
+            },
+            keys::FooterItem {
+                key: "Esc".to_string(),
+                label: "cancel",
+                rank: keys::Rank::Always,
+                action: keys::Action::Back,
+            },
+        ],
+        None if app.text_focus() => vec![
+            keys::FooterItem {
+                key: "Esc".to_string(),
+                label: "done",
+                rank: keys::Rank::Always,
+                action: keys::Action::Back,
+            },
+            keys::FooterItem {
+                key: "Enter".to_string(),
+                label: "apply",
+                rank: keys::Rank::Always,
+                action: keys::Action::Back,
+            },
+        ],
+        None => {
+            // The number of the screen shown does nothing here.
+            let here = match app.screen {
+                Screen::Status => keys::Action::ShowStatus,
+                Screen::Spaces => keys::Action::ShowSpaces,
+                Screen::Audit => keys::Action::ShowAudit,
+                Screen::Pipeline => keys::Action::ShowPipeline,
+            };
+            let mut items = keys::footer_items(&app.key_tables());
+            items.retain(|i| i.action != here);
+            items
         }
-        room -= width(&item);
-        shown.push(item);
-    }
-    shown.extend(pinned);
+    };
+    // The most important keys that fit, whole, in table order: the help
+    // lists the rest.
     let mut spans = vec![Span::raw(" ")];
-    for (key, label) in shown {
-        spans.push(Span::styled(key, theme.key()));
-        spans.push(Span::raw(format!(" {label}  ")));
+    for (i, item) in keys::fit_footer(&items, area.width.into())
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            spans.push(Span::raw("  "));
+        }
+        spans.push(Span::styled(item.key.clone(), theme.key()));
+        spans.push(Span::raw(format!(" {}", item.label)));
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
-}
-
-fn draw_confirm(area: Rect, buf: &mut Buffer, theme: &Theme) {
-    let area = screens::centered(area, 56, 5);
-    Clear.render(area, buf);
-    Paragraph::new(vec![
-        Line::raw(" Delete the stored cookies? The audit log keeps a record."),
-        Line::from(vec![
-            Span::styled(" y", theme.key()),
-            Span::raw(" delete   "),
-            Span::styled("any other key", theme.key()),
-            Span::raw(" keep them"),
-        ]),
-    ])
-    .block(
-        Block::bordered()
-            .title(" Clear cookies ")
-            .border_style(theme.warn()),
-    )
-    .render(area, buf);
-}
-
-fn draw_help(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
-    let mut lines = Vec::new();
-    for table in app.key_tables() {
-        for (k, help) in keys::help_lines(table) {
-            lines.push(Line::from(vec![
-                Span::styled(format!(" {k:<16}"), theme.key()),
-                Span::raw(help),
-            ]));
-        }
-    }
-    lines.push(Line::styled(
-        " Mouse wheel scrolls lists. Any key closes this help.",
-        theme.dim(),
-    ));
-    let h = (lines.len() as u16 + 2).min(area.height);
-    let area = screens::centered(area, 72, h);
-    Clear.render(area, buf);
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .block(Block::bordered().title(" Keys "))
-        .render(area, buf);
 }

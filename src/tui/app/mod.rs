@@ -2,9 +2,10 @@
 //! A driver (`tui::run`) performs the effects; tests call `update` directly.
 
 mod events;
+mod mouse;
 mod setup;
 
-use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
 use time::OffsetDateTime;
 
 use self::events::query;
@@ -13,7 +14,7 @@ use super::keys::{self, Action};
 use super::messages;
 use super::screens::pipeline::{PipelineState, ProxyMsg};
 use super::screens::{
-    audit::AuditState, paste::PasteState, setup::SetupState, spaces::SpacesState,
+    audit::AuditState, help::HelpState, paste::PasteState, setup::SetupState, spaces::SpacesState,
     status::StatusState, token::TokenState,
 };
 use super::session::{SessionState, SessionView};
@@ -38,6 +39,16 @@ impl Screen {
             Screen::Spaces => Screen::Audit,
             Screen::Audit => Screen::Pipeline,
             Screen::Pipeline => Screen::Status,
+        }
+    }
+
+    /// `Shift+Tab` order.
+    pub fn prev(self) -> Screen {
+        match self {
+            Screen::Status => Screen::Pipeline,
+            Screen::Spaces => Screen::Status,
+            Screen::Audit => Screen::Spaces,
+            Screen::Pipeline => Screen::Audit,
         }
     }
 }
@@ -228,7 +239,7 @@ pub enum Dialog {
     /// First-run setup: the site's address, then how to sign in.
     Setup(Box<SetupState>),
     ConfirmClear,
-    Help,
+    Help(HelpState),
 }
 
 /// What a screen or dialog's key handling needs besides its own state.
@@ -291,6 +302,9 @@ pub struct App {
     /// The user name the settings give (`CONFLUENCE_USERNAME`): the token
     /// dialog starts with it.
     pub username_hint: Option<String>,
+    /// The terminal's size (columns, rows): where a click lands and how
+    /// far the help scrolls follow from it and the view's layout.
+    pub terminal: (u16, u16),
     /// An import of the intake file was asked for and not yet answered.
     intake_pending: bool,
     /// The vault was described at least once (the answer asked at start).
@@ -320,6 +334,7 @@ impl App {
             waiting: None,
             demo: false,
             username_hint: None,
+            terminal: (80, 24),
             intake_pending: false,
             described: false,
             settled: None,
@@ -346,7 +361,7 @@ impl App {
         match &self.dialog {
             Some(Dialog::Paste(_)) | Some(Dialog::Token(_)) => true,
             Some(Dialog::Setup(s)) => s.text_focus(),
-            Some(Dialog::ConfirmClear) | Some(Dialog::Help) => false,
+            Some(Dialog::ConfirmClear) | Some(Dialog::Help(_)) => false,
             None => match self.screen {
                 Screen::Spaces => self.spaces.text_focus(),
                 Screen::Audit => self.audit.text_focus(),
@@ -356,8 +371,56 @@ impl App {
         }
     }
 
+    /// The terminal's size: the lists page by what they show, a click is
+    /// placed by the same layout the view draws.
+    pub fn set_terminal_size(&mut self, width: u16, height: u16) {
+        self.terminal = (width, height);
+        self.spaces.set_terminal_size(width, height);
+        self.pipeline.set_terminal_size(width, height);
+        if let Some(Dialog::Help(_)) = &self.dialog {
+            let size = self.help_size();
+            if let Some(Dialog::Help(h)) = &mut self.dialog {
+                h.scroll_by(0, size);
+            }
+        }
+    }
+
+    /// The whole terminal, as the view draws into it.
+    pub(crate) fn frame(&self) -> ratatui::layout::Rect {
+        ratatui::layout::Rect::new(0, 0, self.terminal.0, self.terminal.1)
+    }
+
+    /// What the `?` help lists: every key in force once, the screen's first,
+    /// then the mouse, then the keys of every screen (`q quit` last).
+    pub(crate) fn help_entries(&self) -> Vec<(String, &'static str)> {
+        let mut seen = keys::Seen::default();
+        let mut out = Vec::new();
+        for table in self.screen_tables() {
+            out.extend(keys::help_entries(table, &mut seen));
+        }
+        out.push((keys::MOUSE_HELP.0.to_string(), keys::MOUSE_HELP.1));
+        for table in [keys::ALWAYS, keys::GLOBAL] {
+            out.extend(keys::help_entries(table, &mut seen));
+        }
+        out
+    }
+
+    /// The help's length and rows at the terminal's size.
+    fn help_size(&self) -> super::screens::help::Size {
+        let [_, body, _, _] = super::view::frame_areas(self.frame());
+        super::screens::help::size(&self.help_entries(), body)
+    }
+
     /// The key tables in force (for the footer and key lookup).
     pub(crate) fn key_tables(&self) -> Vec<&'static [keys::Binding]> {
+        let mut t = self.screen_tables();
+        t.push(keys::ALWAYS);
+        t.push(keys::GLOBAL);
+        t
+    }
+
+    /// The current screen's own tables (and the demo's), before the global ones.
+    fn screen_tables(&self) -> Vec<&'static [keys::Binding]> {
         let screen: &'static [keys::Binding] = match self.screen {
             Screen::Status => super::screens::status::KEYS,
             Screen::Spaces => self.spaces.keys(),
@@ -376,7 +439,6 @@ impl App {
         if list {
             t.push(keys::LIST);
         }
-        t.push(keys::GLOBAL);
         if self.demo {
             t.push(keys::DEMO);
         }
@@ -412,21 +474,7 @@ impl App {
                     _ => {}
                 }
             }
-            Msg::Mouse(m) => {
-                let delta = match m.kind {
-                    MouseEventKind::ScrollDown => 3,
-                    MouseEventKind::ScrollUp => -3,
-                    _ => 0,
-                };
-                if delta != 0 && self.dialog.is_none() {
-                    match self.screen {
-                        Screen::Spaces => self.spaces.scroll(delta),
-                        Screen::Audit => self.audit.scroll(delta),
-                        Screen::Pipeline => self.pipeline.scroll(delta),
-                        Screen::Status => {}
-                    }
-                }
-            }
+            Msg::Mouse(m) => self.on_mouse(m, &mut effects),
             Msg::Clipboard(c) => {
                 if let Some(Dialog::Paste(p)) = &mut self.dialog {
                     p.on_clipboard(c, self.now, self.cookie_ttl);
@@ -472,8 +520,15 @@ impl App {
     }
 
     fn on_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) {
+        // Ctrl+C quits from anywhere: before any dialog or text field.
+        if keys::lookup(&[keys::ALWAYS], &key) == Some(Action::Quit) {
+            self.quit = true;
+            effects.push(Effect::Quit);
+            return;
+        }
         let now = self.now;
         let ttl = self.cookie_ttl;
+        let help_size = matches!(self.dialog, Some(Dialog::Help(_))).then(|| self.help_size());
         // Dialogs first: they own the keyboard.
         if let Some(dialog) = &mut self.dialog {
             let mut ctx = Ctx {
@@ -486,17 +541,11 @@ impl App {
                 Dialog::Paste(p) => p.handle_key(&key, &mut ctx, ttl),
                 Dialog::Token(t) => t.handle_key(&key, &mut ctx),
                 Dialog::Setup(s) => s.handle_key(&key, &mut ctx),
-                Dialog::ConfirmClear => match key.code {
-                    crossterm::event::KeyCode::Char('y') | crossterm::event::KeyCode::Char('Y') => {
-                        ctx.mutate(Mutation::ClearCookies);
-                        true
-                    }
-                    _ => {
-                        ctx.flash(FlashLevel::Info, "Nothing was cleared.");
-                        true
-                    }
-                },
-                Dialog::Help => true,
+                Dialog::ConfirmClear => {
+                    super::screens::confirm::handle_key(&key, &mut ctx);
+                    true
+                }
+                Dialog::Help(h) => help_size.is_none_or(|size| h.handle_key(&key, size)),
             };
             if close {
                 self.dialog = None;
@@ -543,6 +592,7 @@ impl App {
             Some(Action::ShowAudit) => self.show(Screen::Audit, effects),
             Some(Action::ShowPipeline) => self.show(Screen::Pipeline, effects),
             Some(Action::NextScreen) => self.show(self.screen.next(), effects),
+            Some(Action::PrevScreen) => self.show(self.screen.prev(), effects),
             Some(Action::PasteCookies) => self.open_paste(effects),
             Some(Action::Verify) => {
                 // Asked for by the user: the site is asked even after a
@@ -555,7 +605,7 @@ impl App {
                     effects.push(Effect::OpenUrl(url));
                 }
             }
-            Some(Action::Help) => self.dialog = Some(Dialog::Help),
+            Some(Action::Help) => self.dialog = Some(Dialog::Help(HelpState::default())),
             Some(Action::DemoEndSession) => effects.push(Effect::Demo(DemoKnob::EndSession)),
             Some(Action::DemoToggleCaptcha) => effects.push(Effect::Demo(DemoKnob::ToggleCaptcha)),
             _ => {}
@@ -610,7 +660,7 @@ impl App {
         effects.push(Effect::ReadClipboard);
     }
 
-    fn show(&mut self, screen: Screen, effects: &mut Vec<Effect>) {
+    pub(super) fn show(&mut self, screen: Screen, effects: &mut Vec<Effect>) {
         self.screen = screen;
         match screen {
             Screen::Spaces if self.spaces.needs_load() && self.session.can_list() => {

@@ -17,7 +17,7 @@ use time::{OffsetDateTime, UtcOffset};
 use crate::audit::{AuditDetails, AuditEvent, AuditOutcome, AuditRecord, ChainReport};
 use crate::text::for_terminal;
 use crate::tui::app::{Ctx, FlashLevel, Handled};
-use crate::tui::keys::{self, Action, Binding, k, special};
+use crate::tui::keys::{self, Action, Binding, Rank, k, special};
 use crate::tui::theme::Theme;
 
 /// Keys of the audit viewer (the list keys and `/` come from `keys::LIST`).
@@ -26,24 +26,29 @@ pub(crate) const KEYS: &[Binding] = &[
         keys: &[k('e')],
         action: Action::CycleEventFilter,
         label: "event",
+        rank: Rank::Useful,
         help: "show one event kind (press again for the next kind, then all)",
     },
     Binding {
         keys: &[k('f')],
         action: Action::ToggleFollow,
         label: "follow",
+        rank: Rank::Useful,
         help: "follow: keep the newest record selected as records arrive",
     },
     Binding {
         keys: &[special(KeyCode::Esc)],
         action: Action::Back,
         label: "",
+        rank: Rank::More,
         help: "clear the text and event filters",
     },
 ];
 
 /// Rows `PgUp`/`PgDn` move: the viewport height is only known while drawing.
 const PAGE_ROWS: usize = 10;
+/// Lines of the detail pane before the record's own fields.
+const DETAIL_FIXED_LINES: usize = 4;
 /// Hex digits of a hash shown in the detail pane.
 const HASH_PREFIX: usize = 16;
 /// The event column is never narrower than its heading.
@@ -179,6 +184,20 @@ impl AuditState {
     /// Mouse wheel: moves the selection.
     pub(crate) fn scroll(&mut self, delta: i32) {
         self.move_by(delta as isize);
+    }
+
+    /// A left click at `at` in the screen's `body`: the record on that row
+    /// is selected.
+    pub(crate) fn click(&mut self, body: Rect, at: ratatui::layout::Position) {
+        let [list_area, _] = split(self, body);
+        let [_, _, rows] = list_parts(list_area);
+        if !rows.contains(at) {
+            return;
+        }
+        let pos = first_shown(self.selected, rows.height.into()) + usize::from(at.y - rows.y);
+        if pos < self.matches.len() {
+            self.move_by(pos as isize - self.selected as isize);
+        }
     }
 
     /// Keys of the screen; while the filter has focus, every key is taken.
@@ -482,16 +501,38 @@ fn pad(s: &str, width: usize) -> String {
     format!("{s:<width$}")
 }
 
+/// The list (with its border) above the selected record's details.
+fn split(state: &AuditState, area: Rect) -> [Rect; 2] {
+    let detail_height = state.selected_record().map_or(0, |r| {
+        let lines =
+            u16::try_from(DETAIL_FIXED_LINES + detail_fields(&r.details).len()).unwrap_or(u16::MAX);
+        lines.saturating_add(2).min(area.height / 2)
+    });
+    Layout::vertical([Constraint::Min(3), Constraint::Length(detail_height)]).areas(area)
+}
+
+/// The status bar, the column heads and the rows inside the list's border.
+fn list_parts(list_area: Rect) -> [Rect; 3] {
+    Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ])
+    .areas(Block::bordered().inner(list_area))
+}
+
+/// The first match shown in a list `height` rows high: the selection is
+/// kept in view without storing an offset.
+fn first_shown(selected: usize, height: usize) -> usize {
+    selected.saturating_sub(height.saturating_sub(1))
+}
+
 /// Draws the audit viewer.
 pub(crate) fn render(state: &AuditState, area: Rect, buf: &mut Buffer, theme: &Theme) {
     let detail = state
         .selected_record()
         .map(|r| detail_lines(state, r, theme));
-    let detail_height = detail
-        .as_ref()
-        .map_or(0, |l| (l.len() as u16 + 2).min(area.height / 2));
-    let [list_area, detail_area] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(detail_height)]).areas(area);
+    let [list_area, detail_area] = split(state, area);
     let border = match &state.chain {
         Some(ChainReport::Broken { .. }) => theme.error(),
         _ if state.load_error.is_some() => theme.error(),
@@ -500,9 +541,8 @@ pub(crate) fn render(state: &AuditState, area: Rect, buf: &mut Buffer, theme: &T
     let block = Block::bordered()
         .title(title(state, theme))
         .border_style(border);
-    let inner = block.inner(list_area);
     block.render(list_area, buf);
-    render_list(state, inner, buf, theme);
+    render_list(state, list_parts(list_area), buf, theme);
     if let Some(lines) = detail {
         let seq = state.selected_record().map_or(0, |r| r.seq);
         Paragraph::new(lines)
@@ -512,18 +552,17 @@ pub(crate) fn render(state: &AuditState, area: Rect, buf: &mut Buffer, theme: &T
     }
 }
 
-fn render_list(state: &AuditState, area: Rect, buf: &mut Buffer, theme: &Theme) {
-    if area.height == 0 {
+fn render_list(
+    state: &AuditState,
+    [bar, header, rows]: [Rect; 3],
+    buf: &mut Buffer,
+    theme: &Theme,
+) {
+    if bar.height == 0 {
         return;
     }
-    let [bar, header, rows] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Min(0),
-    ])
-    .areas(area);
     Paragraph::new(status_line(state, theme)).render(bar, buf);
-    let wide = area.width >= 100;
+    let wide = bar.width >= 100;
     let time_width = if wide { 19 } else { 14 };
     let time_label = format!("time ({})", zone_name(state.offset));
     // As wide as the longest kind present, leaving the message more room.
@@ -565,10 +604,8 @@ fn render_list(state: &AuditState, area: Rect, buf: &mut Buffer, theme: &Theme) 
         return;
     }
 
-    // Keep the selection in view without storing an offset: a pure function
-    // of the selection and the viewport height.
     let height = rows.height as usize;
-    let offset = state.selected.saturating_sub(height.saturating_sub(1));
+    let offset = first_shown(state.selected, height);
     let visible = state.matches.iter().skip(offset).take(height);
     for (row, &index) in visible.enumerate() {
         let Some(r) = state.records.get(index) else {

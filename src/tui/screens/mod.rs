@@ -2,6 +2,8 @@
 //! handling, and its rendering (a pure function of the state).
 
 pub mod audit;
+pub(crate) mod confirm;
+pub mod help;
 pub mod paste;
 pub mod pipeline;
 pub mod setup;

@@ -20,8 +20,9 @@ use crate::cookies::parse::{
 use crate::credentials::ImportInput;
 use crate::secret::{ExposeSecret, mask, mask_len};
 use crate::tui::app::{ClipboardText, Ctx, FlashLevel};
-use crate::tui::keys::{self, Action, Binding, ctrl, special};
+use crate::tui::keys::{self, Action, Binding, Rank, ctrl, special};
 use crate::tui::theme::Theme;
+use crate::tui::widgets::wrap::wrap;
 use crate::worker::Mutation;
 
 /// The character shown for every hidden character of the paste.
@@ -33,30 +34,35 @@ pub(crate) const KEYS: &[Binding] = &[
         keys: &[special(KeyCode::Enter)],
         action: Action::Save,
         label: "save",
+        rank: Rank::Main,
         help: "save the cookies encrypted, then verify (only when the preview is valid)",
     },
     Binding {
         keys: &[special(KeyCode::Esc)],
         action: Action::Back,
         label: "cancel",
+        rank: Rank::Always,
         help: "close without saving anything",
     },
     Binding {
         keys: &[ctrl('v')],
         action: Action::ReadClipboard,
         label: "clipboard",
+        rank: Rank::Useful,
         help: "read the system clipboard again (replaces the text)",
     },
     Binding {
         keys: &[ctrl('r')],
         action: Action::Reveal,
         label: "reveal/hide",
+        rank: Rank::Useful,
         help: "show or hide the first and last 4 characters of each value in the preview",
     },
     Binding {
         keys: &[ctrl('l')],
         action: Action::ClearInput,
         label: "clear",
+        rank: Rank::More,
         help: "clear the text",
     },
 ];
@@ -359,11 +365,6 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// Footer keys while the dialog is open.
-pub(crate) fn footer() -> Vec<(String, &'static str)> {
-    keys::footer_items(&[KEYS])
-}
-
 /// Draws the dialog over `area` (the screen's body).
 pub(crate) fn render(state: &PasteState, area: Rect, buf: &mut Buffer, theme: &Theme) {
     // The whole body: the preview needs the room, and slivers of the screen
@@ -585,41 +586,6 @@ fn push_wrapped(lines: &mut Vec<Line<'static>>, text: &str, width: usize, style:
     }
 }
 
-/// Greedy word wrap to `width` columns (long words are split), so the
-/// preview knows exactly how many rows each message takes.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut out = Vec::new();
-    let mut line = String::new();
-    let mut len = 0;
-    for word in text.split_whitespace() {
-        let mut word: Vec<char> = word.chars().collect();
-        if len > 0 && len + 1 + word.len() > width {
-            out.push(std::mem::take(&mut line));
-            len = 0;
-        }
-        while word.len() > width {
-            let rest = word.split_off(width);
-            if len > 0 {
-                out.push(std::mem::take(&mut line));
-            }
-            out.push(word.into_iter().collect());
-            len = 0;
-            word = rest;
-        }
-        if len > 0 {
-            line.push(' ');
-            len += 1;
-        }
-        len += word.len();
-        line.extend(word);
-    }
-    if len > 0 || out.is_empty() {
-        out.push(line);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -812,13 +778,6 @@ mod tests {
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("SENTINEL"), "{dbg}");
         assert!(dbg.contains(&header().chars().count().to_string()), "{dbg}");
-    }
-
-    #[test]
-    fn wrap_splits_on_words_and_cuts_long_words() {
-        assert_eq!(wrap("aa bb cc", 5), vec!["aa bb", "cc"]);
-        assert_eq!(wrap("abcdefgh", 3), vec!["abc", "def", "gh"]);
-        assert_eq!(wrap("", 3), vec![""]);
     }
 
     #[test]

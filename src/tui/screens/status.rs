@@ -5,16 +5,17 @@ use crossterm::event::KeyEvent;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, Paragraph, Widget};
 use time::OffsetDateTime;
 
 use crate::cookies::jar::{ExpiryState, format_time_left};
 use crate::text::for_terminal;
 use crate::tui::app::{Ctx, Dialog, Handled};
-use crate::tui::keys::{self, Action, Binding, k};
+use crate::tui::keys::{self, Action, Binding, Rank, k};
 use crate::tui::session::{SessionState, SessionView};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::fit::fit_line;
+use crate::tui::widgets::wrap::hanging;
 use crate::worker::Mutation;
 
 /// Keys of the status screen.
@@ -23,18 +24,21 @@ pub(crate) const KEYS: &[Binding] = &[
         keys: &[k('c')],
         action: Action::ClearCookies,
         label: "clear",
+        rank: Rank::More,
         help: "clear the stored cookies (asks first)",
     },
     Binding {
         keys: &[k('t')],
         action: Action::EnterToken,
         label: "token",
+        rank: Rank::Useful,
         help: "enter an API token (masked; stored encrypted)",
     },
     Binding {
         keys: &[k('r')],
         action: Action::ReloadSettings,
         label: "reload",
+        rank: Rank::Useful,
         help: "reload settings (.env and environment)",
     },
 ];
@@ -44,6 +48,7 @@ pub(crate) const KEYS: &[Binding] = &[
 pub(crate) const SETUP_KEYS: &[Binding] = &[Binding {
     keys: &[k('s')],
     action: Action::SetUp,
+    rank: super::super::keys::Rank::Main,
     label: "setup",
     help: "set up a site: its address (checked live), then how to sign in",
 }];
@@ -90,19 +95,37 @@ pub fn render(
         .map(|l| fit_line(l, card_width))
         .collect();
     let card_height = cards.len() as u16 + 2;
-    let guidance = if demo {
-        demo_guidance(session, now, theme)
-    } else {
-        guidance(session, now, theme)
+    let text_width = usize::from(area.width.saturating_sub(2));
+    let guidance_for = |compact| {
+        let g = if demo {
+            demo_guidance(session, now, theme, compact)
+        } else {
+            guidance(session, now, theme, compact)
+        };
+        g.map(|(title, lines)| (title, wrap_lines(lines, text_width)))
     };
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(card_height), Constraint::Min(0)]).areas(area);
-    Paragraph::new(Text::from(cards))
-        .block(Block::bordered().title(" Credentials "))
-        .render(top, buf);
+    // The steps matter more than the card (the header shows the badge,
+    // the site and the user): on a short terminal the card goes first,
+    // then the steps take their short form.
+    let fits = |lines: &[Line], card: u16| lines.len() as u16 + 2 + card <= area.height;
+    let (card, guidance) = match guidance_for(false) {
+        Some(g) if fits(&g.1, card_height) => (true, Some(g)),
+        Some(g) if fits(&g.1, 0) => (false, Some(g)),
+        Some(_) => (false, guidance_for(true)),
+        None => (true, None),
+    };
+    let [top, bottom] = Layout::vertical([
+        Constraint::Length(if card { card_height } else { 0 }),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    if card {
+        Paragraph::new(Text::from(cards))
+            .block(Block::bordered().title(" Credentials "))
+            .render(top, buf);
+    }
     if let Some((title, lines)) = guidance {
         Paragraph::new(Text::from(lines))
-            .wrap(Wrap { trim: false })
             .block(Block::bordered().title(title).border_style(theme.warn()))
             .render(bottom, buf);
     } else {
@@ -137,6 +160,33 @@ pub fn render(
         Paragraph::new(Text::from(lines))
             .block(Block::bordered().title(" Actions "))
             .render(bottom, buf);
+    }
+}
+
+/// Guidance lines wrapped to `width` between words; a step's later lines
+/// hang under its text (`   1. Press o…` continues under `Press`).
+fn wrap_lines(lines: Vec<Line<'_>>, width: usize) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    for line in lines {
+        let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+        let style = line.spans.first().map(|s| s.style).unwrap_or_default();
+        for part in hanging(&text, width, step_indent(&text)) {
+            out.push(Line::from(Span::styled(part, style)).style(line.style));
+        }
+    }
+    out
+}
+
+/// Where the text of a line starts: after its leading spaces and a step
+/// number (`1. `), if any.
+fn step_indent(text: &str) -> usize {
+    let rest = text.trim_start_matches(' ');
+    let lead = text.len() - rest.len();
+    let digits = rest.chars().take_while(char::is_ascii_digit).count();
+    if digits > 0 && rest[digits..].starts_with(". ") {
+        lead + digits + 2
+    } else {
+        lead
     }
 }
 
@@ -308,11 +358,13 @@ fn short_time(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// The guidance panel: why, then the steps to fresh cookies or settings.
+/// The guidance panel: why, then the steps to fresh cookies or settings;
+/// `compact`: the steps in their short form, for a short terminal.
 fn guidance<'a>(
     s: &'a SessionView,
     now: OffsetDateTime,
     theme: &Theme,
+    compact: bool,
 ) -> Option<(&'static str, Vec<Line<'a>>)> {
     let mut lines = Vec::new();
     if s.site.is_none() {
@@ -362,19 +414,31 @@ fn guidance<'a>(
         for_terminal(&reason).into_owned(),
         theme.error(),
     ));
-    let steps = [
-        "1. Press o to open the site's login page in the browser; sign in.",
-        "2. Developer tools (F12) → Network: click a request to the site.",
-        "3. Copy its Cookie: request header (or right-click → Copy as cURL).",
-        "4. Press p here: the clipboard is read, previewed, saved encrypted.",
-    ];
+    let (steps, drop_in) = if compact {
+        (
+            [
+                "1. o opens the site's login page: sign in.",
+                "2. F12 → Network: click a request to the site.",
+                "3. Copy its Cookie: header (or Copy as cURL).",
+                "4. p here: read, previewed, saved encrypted.",
+            ],
+            "   Or drop them in cookies/confluence_cookies.txt.",
+        )
+    } else {
+        (
+            [
+                "1. Press o to open the site's login page in the browser; sign in.",
+                "2. Developer tools (F12) → Network: click a request to the site.",
+                "3. Copy its Cookie: request header (or right-click → Copy as cURL).",
+                "4. Press p here: the clipboard is read, previewed, saved encrypted.",
+            ],
+            "   Or drop them in cookies/confluence_cookies.txt (data dir): imported, emptied.",
+        )
+    };
     for st in steps {
         lines.push(Line::raw(format!("   {st}")));
     }
-    lines.push(Line::styled(
-        "   Or drop them in cookies/confluence_cookies.txt (data dir): imported, emptied.",
-        theme.dim(),
-    ));
+    lines.push(Line::styled(drop_in, theme.dim()));
     Some((" Get fresh cookies ", lines))
 }
 
@@ -385,6 +449,7 @@ fn demo_guidance<'a>(
     s: &'a SessionView,
     now: OffsetDateTime,
     theme: &Theme,
+    compact: bool,
 ) -> Option<(&'static str, Vec<Line<'a>>)> {
     let login = s.login_page.as_deref().unwrap_or("the demo login page");
     let mut lines = Vec::new();
@@ -422,17 +487,30 @@ fn demo_guidance<'a>(
         }
         _ => return None,
     };
-    let first = match s.state {
-        SessionState::Captcha { .. } => {
-            "1. Press o, then Sign in on the demo login page (that clears the CAPTCHA)."
-        }
-        _ => "1. Press o: the demo login page opens in the browser.",
+    let captcha = matches!(s.state, SessionState::Captcha { .. });
+    let steps = match (compact, captcha) {
+        (false, true) => [
+            "1. Press o, then Sign in on the demo login page (that clears the CAPTCHA).",
+            "2. Copy the line it shows: the demo session's Cookie: header.",
+            "3. Press p here: the clipboard is read, previewed, saved, verified.",
+        ],
+        (false, false) => [
+            "1. Press o: the demo login page opens in the browser.",
+            "2. Copy the line it shows: the demo session's Cookie: header.",
+            "3. Press p here: the clipboard is read, previewed, saved, verified.",
+        ],
+        (true, true) => [
+            "1. o, then Sign in on the demo login page.",
+            "2. Copy the Cookie: line it shows.",
+            "3. p here: read, previewed, saved, verified.",
+        ],
+        (true, false) => [
+            "1. o opens the demo login page.",
+            "2. Copy the Cookie: line it shows.",
+            "3. p here: read, previewed, saved, verified.",
+        ],
     };
-    for step in [
-        first,
-        "2. Copy the line it shows: the demo session's Cookie: header.",
-        "3. Press p here: the clipboard is read, previewed, saved, verified.",
-    ] {
+    for step in steps {
         lines.push(Line::raw(format!("   {step}")));
     }
     lines.push(Line::styled(

@@ -12,8 +12,39 @@ use ratatui_textarea::TextArea;
 
 use crate::secret::SecretString;
 use crate::tui::app::{Ctx, FlashLevel};
+use crate::tui::keys::{self, Action, Binding, Rank, special};
 use crate::tui::theme::Theme;
 use crate::worker::Mutation;
+
+/// Keys of the token dialog (every other key edits the focused field).
+pub(crate) const KEYS: &[Binding] = &[
+    Binding {
+        keys: &[special(KeyCode::Enter)],
+        action: Action::Save,
+        label: "check and store",
+        rank: Rank::Main,
+        help: "check the token with the site, then store it encrypted (only if accepted)",
+    },
+    Binding {
+        keys: &[
+            special(KeyCode::Tab),
+            special(KeyCode::BackTab),
+            special(KeyCode::Up),
+            special(KeyCode::Down),
+        ],
+        action: Action::NextField,
+        label: "other field",
+        rank: Rank::Useful,
+        help: "switch between the token and the user name",
+    },
+    Binding {
+        keys: &[special(KeyCode::Esc)],
+        action: Action::Back,
+        label: "cancel",
+        rank: Rank::Always,
+        help: "close without storing anything",
+    },
+];
 
 /// Which field has the keyboard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,12 +152,12 @@ impl TokenState {
 
     /// Returns true when the dialog should close.
     pub(crate) fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx) -> bool {
-        match key.code {
-            KeyCode::Esc => {
+        match keys::lookup(&[KEYS], key) {
+            Some(Action::Back) => {
                 ctx.flash(FlashLevel::Info, "No token was stored.");
                 true
             }
-            KeyCode::Enter => {
+            Some(Action::Save) => {
                 let token = self.token.lines().concat();
                 let token = token.trim();
                 if token.is_empty() || token.chars().any(char::is_whitespace) {
@@ -149,14 +180,19 @@ impl TokenState {
                 ctx.flash(FlashLevel::Info, "Checking the token with the site…");
                 true
             }
-            KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down => {
+            Some(Action::NextField) => {
                 self.focus = match self.focus {
                     Field::Token => Field::Username,
                     Field::Username => Field::Token,
                 };
                 false
             }
-            KeyCode::Char('m') if key.modifiers.contains(KeyModifiers::CONTROL) => false,
+            // Ctrl+M is Enter on some terminals; it must not add a line.
+            _ if key.code == KeyCode::Char('m')
+                && key.modifiers.contains(KeyModifiers::CONTROL) =>
+            {
+                false
+            }
             _ => {
                 self.error = None;
                 self.field().input(*key);
@@ -235,10 +271,7 @@ pub fn render(state: &TokenState, area: Rect, buf: &mut Buffer, theme: &Theme) {
         )),
         None => {}
     }
-    lines.push(Line::styled(
-        " Enter check and store · Tab other field · Esc cancel",
-        theme.dim(),
-    ));
+    lines.push(Line::styled(format!(" {}", keys::hint(KEYS)), theme.dim()));
     Paragraph::new(Text::from(lines))
         .wrap(Wrap { trim: false })
         .render(note, buf);

@@ -258,6 +258,15 @@ impl<T: ListEntry> FilteredList<T> {
         self.scroll_to_cursor();
     }
 
+    /// Selects the row drawn `line` rows below the top of a window of
+    /// `height` rows (a click); below the last row nothing changes.
+    pub(crate) fn select_shown(&mut self, line: usize, height: usize) {
+        let pos = self.window_start(height) + line;
+        if pos < self.visible_len() {
+            self.select_row(pos);
+        }
+    }
+
     /// The first row.
     pub(crate) fn top(&mut self) {
         self.select_row(0);

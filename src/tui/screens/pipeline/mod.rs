@@ -14,7 +14,7 @@ use time::{OffsetDateTime, UtcOffset};
 use crate::proxy::{ProxyToken, RequestRecord, TrafficTotals};
 use crate::secret::{ExposeSecret, SecretString};
 use crate::tui::app::{Clip, Ctx, Effect, FlashLevel, Handled};
-use crate::tui::keys::{self, Action, Binding, ctrl, k, special};
+use crate::tui::keys::{self, Action, Binding, Rank, ctrl, k, special};
 use crate::tui::widgets::list::{FilteredList, ListEntry};
 
 mod render;
@@ -36,12 +36,14 @@ pub(crate) const IDLE_KEYS: &[Binding] = &[
         keys: &[k('s')],
         action: Action::ToggleProxy,
         label: "start",
+        rank: Rank::Main,
         help: "start the proxy",
     },
     Binding {
         keys: &[k('y')],
         action: Action::CopyEnv,
         label: "",
+        rank: Rank::More,
         help: "copy the environment lines (once the proxy runs)",
     },
 ];
@@ -52,24 +54,28 @@ pub(crate) const KEYS: &[Binding] = &[
         keys: &[k('s')],
         action: Action::ToggleProxy,
         label: "stop",
+        rank: Rank::Main,
         help: "stop the proxy",
     },
     Binding {
         keys: &[k('y')],
         action: Action::CopyEnv,
         label: "copy env",
+        rank: Rank::Main,
         help: "copy the environment lines, with the real token, to the clipboard",
     },
     Binding {
         keys: &[ctrl('r')],
         action: Action::Reveal,
         label: "reveal",
+        rank: Rank::Useful,
         help: "show or hide the proxy token",
     },
     Binding {
         keys: &[special(KeyCode::Esc)],
         action: Action::Back,
         label: "",
+        rank: Rank::More,
         help: "clear the filter",
     },
 ];
@@ -228,6 +234,15 @@ impl PipelineState {
     /// Mouse wheel: moves the selection.
     pub(crate) fn scroll(&mut self, delta: i32) {
         self.log.move_by(delta.into());
+    }
+
+    /// A left click at `at` in the screen's `body`: a request row is selected.
+    pub(crate) fn click(&mut self, body: Rect, at: ratatui::layout::Position) {
+        let rows = render::layout(self, body).rows;
+        if self.info().is_some() && rows.contains(at) {
+            let line = usize::from(at.y - rows.y);
+            self.log.select_shown(line, rows.height.into());
+        }
     }
 
     /// The terminal's size, so paging moves by what is on screen.

@@ -245,6 +245,21 @@ impl SpacesState {
         }
     }
 
+    /// A left click at `at` in the screen's `body`: a row of the open list
+    /// is selected.
+    pub(crate) fn click(&mut self, body: Rect, at: ratatui::layout::Position) {
+        let rows = layout(self, body).rows;
+        if !rows.contains(at) {
+            return;
+        }
+        let line = usize::from(at.y - rows.y);
+        let height = usize::from(rows.height);
+        match &mut self.pages {
+            Some(p) => p.list.select_shown(line, height),
+            None => self.list.select_shown(line, height),
+        }
+    }
+
     /// True when the spaces were never listed and no listing is running.
     pub fn needs_load(&self) -> bool {
         !self.progress.loading && !self.loaded_once
