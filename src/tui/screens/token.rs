@@ -78,7 +78,7 @@ impl Default for TokenState {
         token.set_mask_char('•');
         token.set_placeholder_text("paste or type the token");
         let mut username = TextArea::default();
-        username.set_placeholder_text("you@example.com (Cloud); empty for a personal access token");
+        username.set_placeholder_text("you@example.com (Cloud); empty for a PAT");
         TokenState {
             token,
             username,
@@ -257,10 +257,13 @@ pub fn render(state: &TokenState, area: Rect, buf: &mut Buffer, theme: &Theme) {
         buf,
         theme,
     );
-    Paragraph::new(Line::from(vec![
-        Span::styled(" Will use: ", theme.dim()),
-        Span::styled(state.auth().sentence(), theme.title()),
-    ]))
+    Paragraph::new(crate::tui::widgets::fit::fit_line(
+        Line::from(vec![
+            Span::styled(" Will use: ", theme.dim()),
+            Span::styled(state.auth().sentence(), theme.title()),
+        ]),
+        usize::from(uses.width),
+    ))
     .render(uses, buf);
     let mut lines = Vec::new();
     match state.error {

@@ -171,6 +171,12 @@ fn panel(
             state.recent_rate(now)
         )),
     ]));
+    // A line wider than the panel ends with `…`, never mid-word unmarked.
+    let inner = usize::from(area.width.saturating_sub(2));
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|l| crate::tui::widgets::fit::fit_line(l, inner))
+        .collect();
     Paragraph::new(Text::from(lines))
         .block(Block::bordered().title(Line::styled(" Pipeline · serving ", theme.title())))
         .render(area, buf);
