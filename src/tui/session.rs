@@ -41,6 +41,8 @@ pub enum Badge {
     Expired,
     Captcha,
     NotConfigured,
+    /// A site is set but nothing to sign in with is stored or set yet.
+    NoCredentials,
     Checking,
     Failed,
 }
@@ -53,6 +55,7 @@ impl Badge {
             Badge::Expired => "EXPIRED",
             Badge::Captcha => "CAPTCHA",
             Badge::NotConfigured => "NOT CONFIGURED",
+            Badge::NoCredentials => "NOT SIGNED IN",
             Badge::Checking => "CHECKING",
             Badge::Failed => "NOT SIGNED IN",
         }
@@ -163,6 +166,9 @@ impl SessionView {
     /// The badge for the header.
     pub fn badge(&self, now: OffsetDateTime) -> Badge {
         match &self.state {
+            // The site is set (the demo's always is): what is missing is a
+            // sign-in, not configuration.
+            SessionState::NotConfigured { .. } if self.site.is_some() => Badge::NoCredentials,
             SessionState::NotConfigured { .. } => Badge::NotConfigured,
             SessionState::Checking => Badge::Checking,
             SessionState::Expired { .. } => Badge::Expired,

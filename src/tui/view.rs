@@ -118,7 +118,7 @@ fn draw_header(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
         Badge::SignedIn => Color::Green,
         Badge::ExpiresSoon => Color::Yellow,
         Badge::Expired | Badge::Captcha | Badge::Failed => Color::Red,
-        Badge::NotConfigured | Badge::Checking => Color::Gray,
+        Badge::NotConfigured | Badge::NoCredentials | Badge::Checking => Color::Gray,
     };
     let mut spans = vec![Span::styled(header_name(area.width), theme.title())];
     for (s, label) in TABS {
