@@ -234,6 +234,24 @@ pub(crate) const DEMO: &[Binding] = &[
     },
 ];
 
+/// Keys while a list's filter is being typed (every other key types).
+pub(crate) const FILTER: &[Binding] = &[
+    Binding {
+        keys: &[special(KeyCode::Esc)],
+        action: Action::Back,
+        label: "clear",
+        rank: Rank::Always,
+        help: "clear the filter and stop typing",
+    },
+    Binding {
+        keys: &[special(KeyCode::Enter)],
+        action: Action::Open,
+        label: "keep",
+        rank: Rank::Always,
+        help: "keep the filter and go back to the list keys",
+    },
+];
+
 /// Movement keys shared by list screens (vim keys and arrows; mouse wheel too).
 pub(crate) const LIST: &[Binding] = &[
     Binding {

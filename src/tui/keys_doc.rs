@@ -13,6 +13,7 @@ fn sections() -> Vec<(&'static str, &'static [Binding])> {
             "lists: spaces, pages, audit log, the pipeline's requests",
             keys::LIST,
         ),
+        ("while typing a list's filter (`/`)", keys::FILTER),
         ("status", screens::status::KEYS),
         ("status, while no site is set", screens::status::SETUP_KEYS),
         ("spaces", screens::spaces::KEYS),

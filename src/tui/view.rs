@@ -198,20 +198,7 @@ fn draw_footer(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
                 action: keys::Action::Back,
             },
         ],
-        None if app.text_focus() => vec![
-            keys::FooterItem {
-                key: "Esc".to_string(),
-                label: "done",
-                rank: keys::Rank::Always,
-                action: keys::Action::Back,
-            },
-            keys::FooterItem {
-                key: "Enter".to_string(),
-                label: "apply",
-                rank: keys::Rank::Always,
-                action: keys::Action::Back,
-            },
-        ],
+        None if app.text_focus() => keys::footer_items(&[keys::FILTER]),
         None => {
             // The number of the screen shown does nothing here.
             let here = match app.screen {
