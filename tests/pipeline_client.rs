@@ -70,7 +70,9 @@ fn json_of(c: &mut Command) -> Value {
 
 #[test]
 fn atlassian_python_api_walks_an_sso_site_through_exec_proxy() {
-    let python = python_with_client();
+    let Some(python) = python_with_client() else {
+        return;
+    };
     let site = sso_site();
     let sb = Sandbox::new();
 
