@@ -59,6 +59,9 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
         Some(Dialog::Paste(p)) => screens::paste::render(p, body, buf, theme),
         Some(Dialog::Token(t)) => screens::token::render(t, body, buf, theme),
         Some(Dialog::Setup(s)) => screens::setup::render(s, body, buf, theme),
+        Some(Dialog::Browsers(b)) => {
+            screens::browsers::render(b, app.now, app.cookie_ttl, body, buf, theme)
+        }
         Some(Dialog::ConfirmClear) => draw_confirm(area, buf, theme),
         Some(Dialog::Help) => draw_help(app, area, buf, theme),
         None => {}
@@ -154,6 +157,8 @@ fn header_tail(app: &App, room: usize) -> String {
 fn draw_footer(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
     let items = if let Some(Dialog::Paste(_)) = &app.dialog {
         screens::paste::footer()
+    } else if let Some(Dialog::Browsers(_)) = &app.dialog {
+        screens::browsers::footer()
     } else if app.dialog.is_some() {
         vec![("Esc".to_string(), "close")]
     } else if app.text_focus() {

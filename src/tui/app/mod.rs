@@ -1,20 +1,22 @@
 //! The application state and `update`: messages in, effects out, no I/O.
 //! A driver (`tui::run`) performs the effects; tests call `update` directly.
 
+mod browser_pickup;
 mod events;
 mod setup;
 
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 use time::OffsetDateTime;
 
+pub use self::browser_pickup::BrowserPickup;
 use self::events::query;
 use super::clipboard::ClipboardProblem;
 use super::keys::{self, Action};
 use super::messages;
 use super::screens::pipeline::{PipelineState, ProxyMsg};
 use super::screens::{
-    audit::AuditState, paste::PasteState, setup::SetupState, spaces::SpacesState,
-    status::StatusState, token::TokenState,
+    audit::AuditState, browsers::BrowsersState, paste::PasteState, setup::SetupState,
+    spaces::SpacesState, status::StatusState, token::TokenState,
 };
 use super::session::{SessionState, SessionView};
 use crate::confluence::client::WaitReason;
@@ -175,6 +177,8 @@ pub enum WatchedFile {
     Vault,
     /// The audit log grew or rotated.
     AuditLog,
+    /// The cookie store of the browser `CONFLUENCE_BROWSER` names changed.
+    Browser,
 }
 
 /// A wait before the worker tries again: the message line counts down.
@@ -227,6 +231,8 @@ pub enum Dialog {
     Token(Box<TokenState>),
     /// First-run setup: the site's address, then how to sign in.
     Setup(Box<SetupState>),
+    /// The browser profiles found, to import from (`b`).
+    Browsers(Box<BrowsersState>),
     ConfirmClear,
     Help,
 }
@@ -291,6 +297,8 @@ pub struct App {
     /// The user name the settings give (`CONFLUENCE_USERNAME`): the token
     /// dialog starts with it.
     pub username_hint: Option<String>,
+    /// Picking up a fresh browser login while the session is dead.
+    pub browser_pickup: BrowserPickup,
     /// An import of the intake file was asked for and not yet answered.
     intake_pending: bool,
     /// The vault was described at least once (the answer asked at start).
@@ -320,6 +328,7 @@ impl App {
             waiting: None,
             demo: false,
             username_hint: None,
+            browser_pickup: BrowserPickup::default(),
             intake_pending: false,
             described: false,
             settled: None,
@@ -346,7 +355,7 @@ impl App {
         match &self.dialog {
             Some(Dialog::Paste(_)) | Some(Dialog::Token(_)) => true,
             Some(Dialog::Setup(s)) => s.text_focus(),
-            Some(Dialog::ConfirmClear) | Some(Dialog::Help) => false,
+            Some(Dialog::ConfirmClear) | Some(Dialog::Help) | Some(Dialog::Browsers(_)) => false,
             None => match self.screen {
                 Screen::Spaces => self.spaces.text_focus(),
                 Screen::Audit => self.audit.text_focus(),
@@ -486,6 +495,7 @@ impl App {
                 Dialog::Paste(p) => p.handle_key(&key, &mut ctx, ttl),
                 Dialog::Token(t) => t.handle_key(&key, &mut ctx),
                 Dialog::Setup(s) => s.handle_key(&key, &mut ctx),
+                Dialog::Browsers(b) => b.handle_key(&key, &mut ctx),
                 Dialog::ConfirmClear => match key.code {
                     crossterm::event::KeyCode::Char('y') | crossterm::event::KeyCode::Char('Y') => {
                         ctx.mutate(Mutation::ClearCookies);
@@ -499,7 +509,8 @@ impl App {
                 Dialog::Help => true,
             };
             if close {
-                self.dialog = None;
+                // A dialog may hand over to another (paste → browsers).
+                self.dialog = ctx.open_dialog.take();
             }
             return;
         }

@@ -59,6 +59,12 @@ pub(crate) const KEYS: &[Binding] = &[
         label: "clear",
         help: "clear the text",
     },
+    Binding {
+        keys: &[ctrl('b')],
+        action: Action::ImportFromBrowser,
+        label: "browser",
+        help: "import from a browser profile instead (lists the profiles found)",
+    },
 ];
 
 /// Where the text came from, or why the clipboard could not give it.
@@ -200,6 +206,10 @@ impl PasteState {
                 true
             }
             Some(Action::Save) => self.save(ctx),
+            Some(Action::ImportFromBrowser) => {
+                crate::tui::screens::browsers::open(ctx);
+                true
+            }
             Some(Action::ReadClipboard) => {
                 self.source = Source::Reading;
                 ctx.effect(crate::tui::app::Effect::ReadClipboard);

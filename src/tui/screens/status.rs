@@ -32,6 +32,12 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "enter an API token (masked; stored encrypted)",
     },
     Binding {
+        keys: &[k('b')],
+        action: Action::ImportFromBrowser,
+        label: "browser",
+        help: "import from a browser profile: lists the profiles found, with the site's cookies in each",
+    },
+    Binding {
         keys: &[k('r')],
         action: Action::ReloadSettings,
         label: "reload",
@@ -66,6 +72,10 @@ impl StatusState {
             }
             Some(Action::ReloadSettings) => {
                 ctx.mutate(Mutation::ReloadSettings);
+                Handled::Yes
+            }
+            Some(Action::ImportFromBrowser) => {
+                crate::tui::screens::browsers::open(ctx);
                 Handled::Yes
             }
             _ => Handled::No,
