@@ -32,16 +32,16 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "enter an API token (masked; stored encrypted)",
     },
     Binding {
-        keys: &[k('b')],
-        action: Action::ImportFromBrowser,
-        label: "browser",
-        help: "import from a browser profile: lists the profiles found, with the site's cookies in each",
-    },
-    Binding {
         keys: &[k('r')],
         action: Action::ReloadSettings,
         label: "reload",
         help: "reload settings (.env and environment)",
+    },
+    Binding {
+        keys: &[k('b')],
+        action: Action::ImportFromBrowser,
+        label: "browser",
+        help: "import from a browser profile (lists those found)",
     },
 ];
 
