@@ -211,7 +211,8 @@ fn the_list_at_80x24() {
 #[test]
 fn the_status_footer_and_help_name_b() {
     let mut app = app();
-    let text = text_of(&frame(&app, 120, 24));
+    // Ranked after the global keys: shown where there is room.
+    let text = text_of(&frame(&app, 160, 24));
     assert!(text.contains("b browser"), "{text}");
     app.update(char_key('?'));
     let text = text_of(&frame(&app, 120, 40));

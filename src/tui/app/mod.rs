@@ -386,6 +386,9 @@ impl App {
             t.push(keys::LIST);
         }
         t.push(keys::GLOBAL);
+        if self.screen == Screen::Status {
+            t.push(super::screens::status::BROWSER_KEYS);
+        }
         if self.demo {
             t.push(keys::DEMO);
         }

@@ -37,6 +37,11 @@ pub(crate) const KEYS: &[Binding] = &[
         label: "reload",
         help: "reload settings (.env and environment)",
     },
+];
+
+/// The status screen's browser import: ranked after the global keys, so a
+/// narrow footer keeps `o` and `p` (the ways back in) before it.
+pub(crate) const BROWSER_KEYS: &[Binding] = &[
     Binding {
         keys: &[k('b')],
         action: Action::ImportFromBrowser,
@@ -61,7 +66,7 @@ pub struct StatusState;
 impl StatusState {
     /// Screen keys; dialogs are opened by the app from the returned request.
     pub(crate) fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx) -> Handled {
-        match keys::lookup(&[KEYS], key) {
+        match keys::lookup(&[KEYS, BROWSER_KEYS], key) {
             Some(Action::ClearCookies) => {
                 ctx.request_dialog(Dialog::ConfirmClear);
                 Handled::Yes
