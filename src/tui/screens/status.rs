@@ -41,14 +41,12 @@ pub(crate) const KEYS: &[Binding] = &[
 
 /// The status screen's browser import: ranked after the global keys, so a
 /// narrow footer keeps `o` and `p` (the ways back in) before it.
-pub(crate) const BROWSER_KEYS: &[Binding] = &[
-    Binding {
-        keys: &[k('b')],
-        action: Action::ImportFromBrowser,
-        label: "browser",
-        help: "import from a browser profile (lists those found)",
-    },
-];
+pub(crate) const BROWSER_KEYS: &[Binding] = &[Binding {
+    keys: &[k('b')],
+    action: Action::ImportFromBrowser,
+    label: "browser",
+    help: "import from a browser profile (lists those found)",
+}];
 
 /// The status screen's key while no site is set (not the demo): in the
 /// footer and help only then.
