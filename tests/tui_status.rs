@@ -90,6 +90,7 @@ fn command_name(c: &Command) -> String {
             Query::ListSpaces { .. } => "ListSpaces",
             Query::ListPages { .. } => "ListPages",
             Query::ProbeSite { .. } => "ProbeSite",
+            Query::ListBrowserProfiles => "ListBrowserProfiles",
         }
         .to_string(),
         Command::Mutate(m) => format!("{:?}", m.kind()),

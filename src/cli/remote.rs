@@ -179,8 +179,11 @@ async fn run_query(
                     None,
                 ));
             }
-            Event::Site(_) | Event::Stored(_) | Event::Mutated { .. } | Event::SiteProbe { .. } => {
-            }
+            Event::Site(_)
+            | Event::Stored(_)
+            | Event::Mutated { .. }
+            | Event::SiteProbe { .. }
+            | Event::BrowserProfiles(_) => {}
         }
     }
     Err(CliError::Internal(

@@ -34,6 +34,18 @@ impl Credentials {
         spec: &BrowserSpec,
         now: OffsetDateTime,
     ) -> Result<Option<ImportReport>, CredentialError> {
+        Ok(self
+            .import_fresh_browser_session_from(spec, now)?
+            .map(|(_, report)| report))
+    }
+
+    /// `import_fresh_browser_session`, also saying which profile the
+    /// fresh session came from.
+    pub fn import_fresh_browser_session_from(
+        &self,
+        spec: &BrowserSpec,
+        now: OffsetDateTime,
+    ) -> Result<Option<(browser::Profile, ImportReport)>, CredentialError> {
         let read = self.read_browser(spec)?;
         let stored = self.stored_session_values()?;
         let fresh = read.cookies.iter().any(|c| {
@@ -46,7 +58,9 @@ impl Credentials {
         if !fresh {
             return Ok(None);
         }
-        self.import(ImportInput::Browser(read), now).map(Some)
+        let profile = read.profile.clone();
+        self.import(ImportInput::Browser(read), now)
+            .map(|report| Some((profile, report)))
     }
 
     fn read_browser(&self, spec: &BrowserSpec) -> Result<BrowserCookies, CredentialError> {

@@ -37,6 +37,8 @@ pub(crate) enum Action {
     ReloadSettings,
     /// First-run setup (status screen, no site set).
     SetUp,
+    /// List the browser profiles to import from (status screen, paste dialog).
+    ImportFromBrowser,
     // spaces screen
     Reload,
     SortByKey,

@@ -4,6 +4,7 @@
 //! when something changed.
 
 pub mod app;
+mod browser_watch;
 pub mod clipboard;
 pub(crate) mod keys;
 mod keys_doc;
@@ -210,10 +211,17 @@ async fn run_app(
         (!keepalive.is_zero()).then(|| now + worker::keepalive_delay(keepalive))
     };
     let mut keepalive_due = next_keepalive(tokio::time::Instant::now());
+    let (internal_tx, mut internal_rx) = mpsc::unbounded_channel::<Msg>();
+    // A fresh login in the browser `CONFLUENCE_BROWSER` names is picked
+    // up by itself while the session is dead (file events, not polling).
+    let browser_watcher = settings
+        .browser
+        .as_ref()
+        .and_then(|spec| browser_watch::start(spec, &internal_tx));
+    app.browser_pickup.enabled = browser_watcher.is_some();
     let proxy_source = opts.source.clone();
     let machine_id = opts.machine_id.clone();
     let mut w = worker::spawn(settings, opts);
-    let (internal_tx, mut internal_rx) = mpsc::unbounded_channel::<Msg>();
     // Cookies dropped into the intake file, another process's vault writes
     // and audit records arrive as file events; without them (no inotify) the
     // app still works, it just learns of such changes on the next action.

@@ -97,6 +97,9 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
         Some(Dialog::Paste(p)) => screens::paste::render(p, body, buf, theme),
         Some(Dialog::Token(t)) => screens::token::render(t, body, buf, theme),
         Some(Dialog::Setup(s)) => screens::setup::render(s, body, buf, theme),
+        Some(Dialog::Browsers(b)) => {
+            screens::browsers::render(b, app.now, app.cookie_ttl, body, buf, theme)
+        }
         Some(Dialog::ConfirmClear) => screens::confirm::render(body, buf, theme),
         Some(Dialog::Help(h)) => screens::help::render(h, &app.help_entries(), body, buf, theme),
         None => {}
@@ -184,6 +187,7 @@ fn draw_footer(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
         Some(Dialog::Token(_)) => keys::footer_items(&[screens::token::KEYS]),
         Some(Dialog::ConfirmClear) => keys::footer_items(&[screens::confirm::KEYS]),
         Some(Dialog::Help(_)) => keys::footer_items(&[screens::help::KEYS]),
+        Some(Dialog::Browsers(_)) => keys::footer_items(&[screens::browsers::KEYS]),
         Some(Dialog::Setup(_)) => vec![
             keys::FooterItem {
                 key: "Enter".to_string(),

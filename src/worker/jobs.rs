@@ -2,6 +2,7 @@
 //! The client for the stored credentials lives in `signed.rs`; what a refusal
 //! does to the session (expiry marks, audit records) in `refusal.rs`.
 
+mod browsers;
 mod refusal;
 mod setup;
 mod signed;
@@ -101,6 +102,7 @@ impl Ctx {
                         space_id,
                     } => self.list_pages(generation, space_key, space_id).await,
                     Query::ProbeSite { url } => self.probe_site(url).await,
+                    Query::ListBrowserProfiles => self.list_browser_profiles().await,
                 }
             })
             .await
@@ -137,6 +139,16 @@ impl Ctx {
                         }
                     }
                 }
+                Mutation::ImportFromBrowser { profile } => {
+                    let spec = crate::browser::BrowserSpec {
+                        choice: crate::browser::BrowserChoice::One(profile.kind),
+                        profile: Some(profile.dir),
+                    };
+                    me.creds
+                        .import_from_browser(&spec, now)
+                        .map(MutationDone::CookiesImported)
+                }
+                Mutation::ImportFreshBrowserSession => Ok(me.import_fresh_browser_session(now)),
                 Mutation::ClearCookies => me
                     .creds
                     .clear_cookies(crate::credentials::SiteScope::Configured)

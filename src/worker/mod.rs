@@ -14,6 +14,7 @@
 //! reason and an error's class are enums until someone prints them.
 
 pub(crate) mod audit_words;
+mod browsers;
 mod generation;
 mod jobs;
 mod token_check;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub use self::browsers::{BrowserProfileInfo, ProfileCookies, ProfileProblem};
 pub use self::generation::{Generation, Generational};
 use self::jobs::Ctx;
 pub(crate) use self::token_check::token_refused_record;
@@ -68,6 +70,9 @@ pub enum Query {
     /// (reachable? Confluence? Cloud or Server/DC?); answered by
     /// `Event::SiteProbe`. Needs no configured site.
     ProbeSite { url: String },
+    /// Every browser profile found (the configured one first), each read
+    /// for the site: answered by `Event::BrowserProfiles`. Never values.
+    ListBrowserProfiles,
 }
 
 impl Query {
@@ -79,6 +84,7 @@ impl Query {
             Query::ListSpaces { .. } => QueryKind::Spaces,
             Query::ListPages { .. } => QueryKind::Pages,
             Query::ProbeSite { .. } => QueryKind::Probe,
+            Query::ListBrowserProfiles => QueryKind::Browsers,
         }
     }
 }
@@ -91,6 +97,7 @@ pub enum QueryKind {
     Spaces,
     Pages,
     Probe,
+    Browsers,
 }
 
 /// A write: queued, run in order, never aborted halfway, always answered.
@@ -100,6 +107,13 @@ pub enum Mutation {
     /// Import the intake file when it holds cookies (the TUI's file
     /// watcher): a file found empty, e.g. already imported, is nothing to do.
     ImportIntake,
+    /// Read the site's cookies from this browser profile and import them
+    /// (audited as `browser:<name>:<profile>`); a verification follows.
+    ImportFromBrowser { profile: crate::browser::Profile },
+    /// Import the configured browser's (`CONFLUENCE_BROWSER`) session when
+    /// it differs from the stored one: a fresh login. Nothing new, or a
+    /// profile that cannot be read, is `NothingToImport`.
+    ImportFreshBrowserSession,
     /// Delete the stored cookies.
     ClearCookies,
     /// Check an API token with the site, then store it in the vault (with
@@ -129,7 +143,10 @@ impl Mutation {
     /// The mutation's name, for its answer.
     pub fn kind(&self) -> MutationKind {
         match self {
-            Mutation::ImportCookies { .. } | Mutation::ImportIntake => MutationKind::ImportCookies,
+            Mutation::ImportCookies { .. }
+            | Mutation::ImportIntake
+            | Mutation::ImportFromBrowser { .. }
+            | Mutation::ImportFreshBrowserSession => MutationKind::ImportCookies,
             Mutation::ClearCookies => MutationKind::ClearCookies,
             Mutation::StoreToken { .. } => MutationKind::StoreToken,
             Mutation::ClearToken => MutationKind::ClearToken,
@@ -323,8 +340,14 @@ pub struct Wait {
 #[derive(Debug)]
 pub enum MutationDone {
     CookiesImported(ImportReport),
-    /// `ImportIntake` found the intake file empty.
+    /// `ImportIntake` found the intake file empty (or
+    /// `ImportFreshBrowserSession` found nothing new).
     NothingToImport,
+    /// `ImportFreshBrowserSession` imported a fresh login from this profile.
+    BrowserSessionImported {
+        profile: crate::browser::Profile,
+        report: ImportReport,
+    },
     CookiesCleared(ClearReport),
     TokenStored,
     /// Whether a token was stored.
@@ -360,6 +383,8 @@ pub enum Event {
         url: String,
         result: Result<crate::confluence::probe::SiteProbe, crate::confluence::probe::ProbeError>,
     },
+    /// The answer to `Query::ListBrowserProfiles`.
+    BrowserProfiles(Vec<BrowserProfileInfo>),
     /// The answer to one mutation.
     Mutated {
         kind: MutationKind,

@@ -20,6 +20,7 @@ impl App {
             }
             WatchedFile::Intake => {}
             WatchedFile::Vault => effects.push(query(Query::Describe)),
+            WatchedFile::Browser => self.look_in_browser(effects),
             WatchedFile::AuditLog => {
                 if self.screen == Screen::Audit && self.audit.following() {
                     effects.push(Effect::LoadAudit);
@@ -68,6 +69,10 @@ impl App {
                     self.settled = Some(now_state);
                 }
                 self.on_session(info, was_signed_in, news, bell, effects);
+                if news {
+                    // Dead now: the fresh login may already be in the browser.
+                    self.look_in_browser(effects);
+                }
             }
             Event::Stored(_) => {
                 // Fresh cookies stored by another process (an import in
@@ -88,6 +93,21 @@ impl App {
                 }
             }
             Event::Mutated { kind, result } => self.on_mutated(*kind, result, effects),
+            Event::BrowserProfiles(list) => {
+                if let Some(super::Dialog::Browsers(b)) = &mut self.dialog {
+                    b.on_profiles(list.clone());
+                }
+            }
+            Event::Failed {
+                query: QueryKind::Browsers,
+                error,
+            } => {
+                // Nothing to list: the dialog waiting for it goes.
+                if matches!(self.dialog, Some(super::Dialog::Browsers(_))) {
+                    self.dialog = None;
+                }
+                self.flash = Some(Flash::new(FlashLevel::Error, error.message.clone()));
+            }
             // First-run setup's answers: `on_setup_event` below.
             Event::SiteProbe { .. } => {}
             Event::Failed { error, .. } => {
@@ -181,10 +201,8 @@ impl App {
                 // `--serve` waits for a usable session (the demo's paste).
                 effects.extend(self.pipeline.on_signed_in());
                 effects.push(Effect::LoadAudit);
-                Flash::new(
-                    FlashLevel::Success,
-                    format!("Signed in as {}", user.display_name),
-                )
+                let text = self.signed_in_text(format!("Signed in as {}", user.display_name));
+                Flash::new(FlashLevel::Success, text)
             }
             SessionInfo::Failed { error } => Flash::new(FlashLevel::Error, error.message.clone()),
             // The demo has no settings to set: it says how to sign in to it.
@@ -210,10 +228,16 @@ impl App {
     ) {
         if kind == MutationKind::ImportCookies {
             self.intake_pending = false;
+            self.on_pickup_answer(result.as_ref().ok(), effects);
         }
         let (text, level) = match result {
             // A file event for an intake file already emptied: nothing new.
             Ok(MutationDone::NothingToImport) => return,
+            // Said by `on_pickup_answer`.
+            Ok(MutationDone::BrowserSessionImported { .. }) => {
+                self.spaces.reset();
+                return;
+            }
             Err(e) => (e.message.clone(), FlashLevel::Error),
             Ok(MutationDone::CookiesImported(report)) => {
                 self.spaces.reset();

@@ -1,6 +1,7 @@
 //! The application state and `update`: messages in, effects out, no I/O.
 //! A driver (`tui::run`) performs the effects; tests call `update` directly.
 
+mod browser_pickup;
 mod events;
 mod mouse;
 mod setup;
@@ -8,14 +9,15 @@ mod setup;
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
 use time::OffsetDateTime;
 
+pub use self::browser_pickup::BrowserPickup;
 use self::events::query;
 use super::clipboard::ClipboardProblem;
 use super::keys::{self, Action};
 use super::messages;
 use super::screens::pipeline::{PipelineState, ProxyMsg};
 use super::screens::{
-    audit::AuditState, help::HelpState, paste::PasteState, setup::SetupState, spaces::SpacesState,
-    status::StatusState, token::TokenState,
+    audit::AuditState, browsers::BrowsersState, help::HelpState, paste::PasteState,
+    setup::SetupState, spaces::SpacesState, status::StatusState, token::TokenState,
 };
 use super::session::{SessionState, SessionView};
 use crate::confluence::client::WaitReason;
@@ -186,6 +188,8 @@ pub enum WatchedFile {
     Vault,
     /// The audit log grew or rotated.
     AuditLog,
+    /// The cookie store of the browser `CONFLUENCE_BROWSER` names changed.
+    Browser,
 }
 
 /// A wait before the worker tries again: the message line counts down.
@@ -238,6 +242,8 @@ pub enum Dialog {
     Token(Box<TokenState>),
     /// First-run setup: the site's address, then how to sign in.
     Setup(Box<SetupState>),
+    /// The browser profiles found, to import from (`b`).
+    Browsers(Box<BrowsersState>),
     ConfirmClear,
     Help(HelpState),
 }
@@ -305,6 +311,8 @@ pub struct App {
     /// The terminal's size (columns, rows): where a click lands and how
     /// far the help scrolls follow from it and the view's layout.
     pub terminal: (u16, u16),
+    /// Picking up a fresh browser login while the session is dead.
+    pub browser_pickup: BrowserPickup,
     /// An import of the intake file was asked for and not yet answered.
     intake_pending: bool,
     /// The vault was described at least once (the answer asked at start).
@@ -335,6 +343,7 @@ impl App {
             demo: false,
             username_hint: None,
             terminal: (80, 24),
+            browser_pickup: BrowserPickup::default(),
             intake_pending: false,
             described: false,
             settled: None,
@@ -361,7 +370,7 @@ impl App {
         match &self.dialog {
             Some(Dialog::Paste(_)) | Some(Dialog::Token(_)) => true,
             Some(Dialog::Setup(s)) => s.text_focus(),
-            Some(Dialog::ConfirmClear) | Some(Dialog::Help(_)) => false,
+            Some(Dialog::ConfirmClear) | Some(Dialog::Help(_)) | Some(Dialog::Browsers(_)) => false,
             None => match self.screen {
                 Screen::Spaces => self.spaces.text_focus(),
                 Screen::Audit => self.audit.text_focus(),
@@ -438,6 +447,9 @@ impl App {
         };
         if list {
             t.push(keys::LIST);
+        }
+        if self.screen == Screen::Status {
+            t.push(super::screens::status::BROWSER_KEYS);
         }
         if self.demo {
             t.push(keys::DEMO);
@@ -541,6 +553,7 @@ impl App {
                 Dialog::Paste(p) => p.handle_key(&key, &mut ctx, ttl),
                 Dialog::Token(t) => t.handle_key(&key, &mut ctx),
                 Dialog::Setup(s) => s.handle_key(&key, &mut ctx),
+                Dialog::Browsers(b) => b.handle_key(&key, &mut ctx),
                 Dialog::ConfirmClear => {
                     super::screens::confirm::handle_key(&key, &mut ctx);
                     true
@@ -548,7 +561,8 @@ impl App {
                 Dialog::Help(h) => help_size.is_none_or(|size| h.handle_key(&key, size)),
             };
             if close {
-                self.dialog = None;
+                // A dialog may hand over to another (paste → browsers).
+                self.dialog = ctx.open_dialog.take();
             }
             return;
         }

@@ -2,6 +2,7 @@
 //! handling, and its rendering (a pure function of the state).
 
 pub mod audit;
+pub mod browsers;
 pub(crate) mod confirm;
 pub mod help;
 pub mod paste;

@@ -65,6 +65,13 @@ pub(crate) const KEYS: &[Binding] = &[
         rank: Rank::More,
         help: "clear the text",
     },
+    Binding {
+        keys: &[ctrl('b')],
+        action: Action::ImportFromBrowser,
+        label: "browser",
+        rank: Rank::Useful,
+        help: "import from a browser profile instead (lists the profiles found)",
+    },
 ];
 
 /// Where the text came from, or why the clipboard could not give it.
@@ -206,6 +213,10 @@ impl PasteState {
                 true
             }
             Some(Action::Save) => self.save(ctx),
+            Some(Action::ImportFromBrowser) => {
+                crate::tui::screens::browsers::open(ctx);
+                true
+            }
             Some(Action::ReadClipboard) => {
                 self.source = Source::Reading;
                 ctx.effect(crate::tui::app::Effect::ReadClipboard);

@@ -43,6 +43,16 @@ pub(crate) const KEYS: &[Binding] = &[
     },
 ];
 
+/// The status screen's browser import: ranked after the global keys, so a
+/// narrow footer keeps `o` and `p` (the ways back in) before it.
+pub(crate) const BROWSER_KEYS: &[Binding] = &[Binding {
+    keys: &[k('b')],
+    action: Action::ImportFromBrowser,
+    rank: super::super::keys::Rank::More,
+    label: "browser",
+    help: "import from a browser profile (lists those found)",
+}];
+
 /// The status screen's key while no site is set (not the demo): in the
 /// footer and help only then.
 pub(crate) const SETUP_KEYS: &[Binding] = &[Binding {
@@ -60,7 +70,7 @@ pub struct StatusState;
 impl StatusState {
     /// Screen keys; dialogs are opened by the app from the returned request.
     pub(crate) fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx) -> Handled {
-        match keys::lookup(&[KEYS], key) {
+        match keys::lookup(&[KEYS, BROWSER_KEYS], key) {
             Some(Action::ClearCookies) => {
                 ctx.request_dialog(Dialog::ConfirmClear);
                 Handled::Yes
@@ -71,6 +81,10 @@ impl StatusState {
             }
             Some(Action::ReloadSettings) => {
                 ctx.mutate(Mutation::ReloadSettings);
+                Handled::Yes
+            }
+            Some(Action::ImportFromBrowser) => {
+                crate::tui::screens::browsers::open(ctx);
                 Handled::Yes
             }
             _ => Handled::No,

@@ -1,0 +1,262 @@
+//! The browser dialog (`b` on the status screen, `Ctrl+B` in the paste
+//! dialog) and the pickup of a fresh browser login, through `update()`:
+//! keys and worker events in, state and effects out; the list rendered on
+//! `TestBackend` and snapshotted.
+
+use std::path::PathBuf;
+
+use confluence_tui::browser::{BrowserKind, Profile};
+use confluence_tui::confluence::client::Deployment;
+use confluence_tui::tui::app::{App, Dialog, Effect, Msg, WatchedFile};
+use confluence_tui::tui::screens::browsers::BrowsersState;
+use confluence_tui::tui::session::SessionView;
+use confluence_tui::tui::theme::Theme;
+use confluence_tui::tui::view;
+use confluence_tui::worker::{
+    BrowserProfileInfo, Command, Event, Mutation, ProfileCookies, ProfileProblem, Query,
+    SessionInfo, SiteInfo,
+};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const NOW: OffsetDateTime = datetime!(2026-11-21 12:00 UTC);
+
+fn app() -> App {
+    let session = SessionView::new(&SiteInfo {
+        site: Some("https://example.atlassian.net/wiki".into()),
+        deployment: Some(Deployment::Cloud),
+        login_page: Some("https://example.atlassian.net/login".into()),
+        env_file: PathBuf::from(".env"),
+        data_dir: "/tmp/confluence-tui-test".into(),
+    });
+    App::new(session, NOW, Duration::days(14))
+}
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn char_key(c: char) -> Msg {
+    key(KeyCode::Char(c))
+}
+
+fn profiles() -> Vec<BrowserProfileInfo> {
+    vec![
+        BrowserProfileInfo {
+            profile: Profile {
+                kind: BrowserKind::Firefox,
+                dir: "/home/me/.mozilla/firefox/abcd1234.default-release".into(),
+            },
+            read: Ok(ProfileCookies {
+                names: vec![
+                    "cloud.session.token".into(),
+                    "atlassian.xsrf.token".into(),
+                    "ajs_anonymous_id".into(),
+                ],
+                session_cookies: vec!["cloud.session.token".into()],
+                expires_at: Some(NOW + Duration::days(30)),
+            }),
+        },
+        BrowserProfileInfo {
+            profile: Profile {
+                kind: BrowserKind::Chromium,
+                dir: "/home/me/.config/chromium/Default".into(),
+            },
+            read: Ok(ProfileCookies {
+                names: vec!["atlassian.xsrf.token".into()],
+                session_cookies: vec![],
+                expires_at: None,
+            }),
+        },
+        BrowserProfileInfo {
+            profile: Profile {
+                kind: BrowserKind::Edge,
+                // Hostile text from disk: an escape sequence in a path.
+                dir: "/home/me/.config/microsoft-edge/Profile \u{1b}[2J1".into(),
+            },
+            read: Err(ProfileProblem {
+                short: "v20: app-bound, paste instead".into(),
+                message: "the cookie `cloud.session.token` uses Windows app-bound encryption (v20): paste instead".into(),
+            }),
+        },
+    ]
+}
+
+fn is_listing(effects: &[Effect]) -> bool {
+    effects.iter().any(|e| {
+        matches!(
+            e,
+            Effect::Worker(Command::Query(Query::ListBrowserProfiles))
+        )
+    })
+}
+
+fn browsers(app: &App) -> &BrowsersState {
+    match &app.dialog {
+        Some(Dialog::Browsers(b)) => b,
+        other => panic!("browser dialog not open: {other:?}"),
+    }
+}
+
+fn listed_app() -> App {
+    let mut app = app();
+    let effects = app.update(char_key('b'));
+    assert!(is_listing(&effects), "{effects:?}");
+    app.update(Msg::Worker(Event::BrowserProfiles(profiles())));
+    app
+}
+
+fn frame(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    t.draw(|f| view::draw(app, f.area(), f.buffer_mut(), &Theme::plain()))
+        .expect("draw");
+    t
+}
+
+fn text_of(t: &Terminal<TestBackend>) -> String {
+    let buf = t.backend().buffer();
+    let mut s = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            s.push_str(buf[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[test]
+fn b_on_the_status_screen_lists_the_profiles_and_the_answer_opens_the_list() {
+    let mut app = app();
+    let effects = app.update(char_key('b'));
+    assert!(is_listing(&effects), "{effects:?}");
+    assert!(browsers(&app).profiles().is_none(), "waits for the worker");
+    app.update(Msg::Worker(Event::BrowserProfiles(profiles())));
+    assert_eq!(browsers(&app).profiles().map(<[_]>::len), Some(3));
+}
+
+#[test]
+fn ctrl_b_in_the_paste_dialog_lists_the_profiles_instead() {
+    let mut app = app();
+    app.update(char_key('p'));
+    assert!(matches!(app.dialog, Some(Dialog::Paste(_))));
+    let effects = app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('b'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(is_listing(&effects), "{effects:?}");
+    browsers(&app);
+}
+
+#[test]
+fn enter_previews_then_enter_imports_from_the_chosen_profile() {
+    let mut app = listed_app();
+    app.update(char_key('j'));
+    app.update(key(KeyCode::Up));
+    let effects = app.update(key(KeyCode::Enter));
+    assert!(effects.is_empty(), "choosing only previews: {effects:?}");
+    assert!(browsers(&app).previewing());
+    let effects = app.update(key(KeyCode::Enter));
+    let profile = effects.iter().find_map(|e| match e {
+        Effect::Worker(Command::Mutate(Mutation::ImportFromBrowser { profile })) => Some(profile),
+        _ => None,
+    });
+    assert_eq!(profile, Some(&profiles()[0].profile), "{effects:?}");
+    assert!(app.dialog.is_none());
+}
+
+#[test]
+fn a_profile_that_cannot_be_read_imports_nothing() {
+    let mut app = listed_app();
+    app.update(char_key('j'));
+    app.update(char_key('j'));
+    app.update(char_key('j'));
+    assert_eq!(browsers(&app).selected(), 2, "stops at the last row");
+    app.update(key(KeyCode::Enter));
+    let text = text_of(&frame(&app, 80, 24));
+    assert!(text.contains("Cannot import"), "{text}");
+    let effects = app.update(key(KeyCode::Enter));
+    assert!(effects.is_empty(), "{effects:?}");
+    browsers(&app);
+}
+
+#[test]
+fn esc_goes_back_from_the_preview_then_closes() {
+    let mut app = listed_app();
+    app.update(key(KeyCode::Enter));
+    assert!(browsers(&app).previewing());
+    app.update(key(KeyCode::Esc));
+    assert!(!browsers(&app).previewing());
+    let effects = app.update(key(KeyCode::Esc));
+    assert!(effects.is_empty(), "{effects:?}");
+    assert!(app.dialog.is_none());
+}
+
+#[test]
+fn the_list_at_80x24() {
+    let app = listed_app();
+    let t = frame(&app, 80, 24);
+    let text = text_of(&t);
+    assert!(!text.contains('\u{1b}'), "hostile text reached the screen");
+    assert!(text.contains("v20: app-bound, paste instead"), "{text}");
+    insta::assert_snapshot!("browsers_list_80x24", t.backend());
+    let mut app = app;
+    app.update(key(KeyCode::Enter));
+    insta::assert_snapshot!("browsers_preview_80x24", frame(&app, 80, 24).backend());
+}
+
+#[test]
+fn the_status_footer_and_help_name_b() {
+    let mut app = app();
+    // Ranked after the global keys: shown where there is room.
+    let text = text_of(&frame(&app, 160, 24));
+    assert!(text.contains("b browser"), "{text}");
+    app.update(char_key('?'));
+    let text = text_of(&frame(&app, 120, 40));
+    assert!(text.contains("import from a browser profile"), "{text}");
+}
+
+fn expired() -> Msg {
+    Msg::Worker(Event::Session(SessionInfo::Expired {
+        reason: "the site answered 401".into(),
+        status: Some(401),
+    }))
+}
+
+fn asks_fresh(effects: &[Effect]) -> bool {
+    effects.iter().any(|e| {
+        matches!(
+            e,
+            Effect::Worker(Command::Mutate(Mutation::ImportFreshBrowserSession))
+        )
+    })
+}
+
+#[test]
+fn a_dead_session_looks_in_the_configured_browser_and_each_change_looks_again() {
+    let mut app = app();
+    app.browser_pickup.enabled = true;
+    let effects = app.update(expired());
+    assert!(asks_fresh(&effects), "{effects:?}");
+    // A change while the look is pending is looked at once it is answered.
+    let effects = app.update(Msg::FileChanged(WatchedFile::Browser));
+    assert!(!asks_fresh(&effects), "{effects:?}");
+    let nothing = Msg::Worker(Event::Mutated {
+        kind: confluence_tui::worker::MutationKind::ImportCookies,
+        result: Ok(confluence_tui::worker::MutationDone::NothingToImport),
+    });
+    let effects = app.update(nothing);
+    assert!(asks_fresh(&effects), "{effects:?}");
+}
+
+#[test]
+fn without_a_configured_browser_nothing_is_looked_at() {
+    let mut app = app();
+    let effects = app.update(expired());
+    assert!(!asks_fresh(&effects), "{effects:?}");
+    let effects = app.update(Msg::FileChanged(WatchedFile::Browser));
+    assert!(!asks_fresh(&effects), "{effects:?}");
+}
