@@ -55,7 +55,7 @@ impl Badge {
             Badge::Expired => "EXPIRED",
             Badge::Captcha => "CAPTCHA",
             Badge::NotConfigured => "NOT CONFIGURED",
-            Badge::NoCredentials => "NOT SIGNED IN",
+            Badge::NoCredentials => "NO CREDENTIALS",
             Badge::Checking => "CHECKING",
             Badge::Failed => "NOT SIGNED IN",
         }
