@@ -185,6 +185,18 @@ fn firefox_profile_import_stores_exactly_the_sites_cookies_and_verifies() {
     {
         assert!(!audit.contains(value.as_str()), "a value in the audit log");
     }
+    // Nor in what the command printed or the diagnostics log.
+    let diagnostics =
+        std::fs::read_to_string(sb.data().join("logs/confluence-tui.log")).unwrap_or_default();
+    for value in live(&site).values() {
+        for (what, text) in [
+            ("stdout", stdout(&out)),
+            ("stderr", stderr(&out)),
+            ("the diagnostics log", diagnostics.clone()),
+        ] {
+            assert!(!text.contains(value.as_str()), "a cookie value in {what}");
+        }
+    }
 }
 
 #[test]
