@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -65,66 +65,11 @@ impl Drop for Watch {
     }
 }
 
-fn session_cookies(site: &Site) -> Vec<FixtureCookie> {
-    site.server
-        .session_cookie_header()
-        .split("; ")
-        .map(|p| {
-            let (n, v) = p.split_once('=').unwrap();
-            FixtureCookie::session("127.0.0.1", n, v)
-        })
-        .collect()
-}
-
-/// A sign-in on the demo site through its GET route (a new session).
-fn sign_in_again(site: &Site) {
-    let mut s = std::net::TcpStream::connect(site.server.addr()).unwrap();
-    write!(
-        s,
-        "GET /login?demo=1 HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        site.server.addr()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
-    assert!(
-        answer
-            .to_ascii_lowercase()
-            .contains("set-cookie: jsessionid=")
-    );
-}
-
 #[test]
 fn watch_imports_a_fresh_login_from_the_firefox_profile_and_signs_in_again() {
     let site = Site::server_dc();
     let sb = Sandbox::new();
-    let profile = sb.dir.path().join("ff-profile");
-    write_firefox_db(
-        &profile,
-        &[FixtureCookie::new(
-            "other.example.com",
-            "JSESSIONID",
-            "not-ours",
-        )],
-        &[],
-    );
-    write_firefox_session_store(&profile, &session_cookies(&site));
-    let first = session_cookies(&site)[0].value.clone();
-    let out = site
-        .cmd(&sb)
-        .args([
-            "cookies",
-            "import",
-            "--no-verify",
-            "--from-browser",
-            "firefox",
-            "--profile",
-        ])
-        .arg(&profile)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (profile, first) = imported_firefox_profile(&site, &sb);
 
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_confluence-tui"));
     cmd.env_clear()

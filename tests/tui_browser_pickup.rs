@@ -6,38 +6,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
 use common::browser::*;
 use common::site::Site;
 use common::tmux::{Tmux, have_tmux};
 use common::*;
-
-fn session_cookies(site: &Site) -> Vec<FixtureCookie> {
-    site.server
-        .session_cookie_header()
-        .split("; ")
-        .map(|p| {
-            let (n, v) = p.split_once('=').unwrap();
-            FixtureCookie::session("127.0.0.1", n, v)
-        })
-        .collect()
-}
-
-/// A sign-in on the demo site through its GET route (a new session).
-fn sign_in_again(site: &Site) {
-    let mut s = std::net::TcpStream::connect(site.server.addr()).unwrap();
-    write!(
-        s,
-        "GET /login?demo=1 HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        site.server.addr()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
-}
 
 #[test]
 fn the_tui_picks_up_a_fresh_browser_login_without_a_key_press() {
@@ -46,32 +20,7 @@ fn the_tui_picks_up_a_fresh_browser_login_without_a_key_press() {
     }
     let site = Site::server_dc();
     let sb = Sandbox::new();
-    let profile = sb.dir.path().join("ff-profile");
-    write_firefox_db(
-        &profile,
-        &[FixtureCookie::new(
-            "other.example.com",
-            "JSESSIONID",
-            "not-ours",
-        )],
-        &[],
-    );
-    write_firefox_session_store(&profile, &session_cookies(&site));
-    let first = session_cookies(&site)[0].value.clone();
-    let out = site
-        .cmd(&sb)
-        .args([
-            "cookies",
-            "import",
-            "--no-verify",
-            "--from-browser",
-            "firefox",
-            "--profile",
-        ])
-        .arg(&profile)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (profile, first) = imported_firefox_profile(&site, &sb);
 
     let script = format!(
         "env -i PATH=\"$PATH\" TERM=xterm-256color CONFLUENCE_DATA_DIR='{}' CONFLUENCE_KDF_LOG_N=10 CONFLUENCE_BASE_URL='{}' CONFLUENCE_DEPLOYMENT=server CONFLUENCE_KEEPALIVE_SECS=1 CONFLUENCE_BROWSER='firefox:{}' '{}'",

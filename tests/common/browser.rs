@@ -202,3 +202,72 @@ pub fn write_chromium_profile(user_data: &Path, cookies: &[(FixtureCookie, &[u8]
     }
     profile
 }
+
+/// The demo site's live session as Firefox keeps a session login: in the
+/// session store only, for `127.0.0.1`.
+pub fn session_cookies(site: &super::site::Site) -> Vec<FixtureCookie> {
+    site.server
+        .session_cookie_header()
+        .split("; ")
+        .map(|p| {
+            let (n, v) = p.split_once('=').unwrap();
+            FixtureCookie::session("127.0.0.1", n, v)
+        })
+        .collect()
+}
+
+/// A sign-in on the demo site through its GET route (a new session).
+pub fn sign_in_again(site: &super::site::Site) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(site.server.addr()).unwrap();
+    write!(
+        s,
+        "GET /login?demo=1 HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        site.server.addr()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("set-cookie: jsessionid=")
+    );
+}
+
+/// A Firefox profile holding the site's live session (and another host's
+/// cookie), imported without verifying; returns the profile and the
+/// session cookie's value.
+pub fn imported_firefox_profile(
+    site: &super::site::Site,
+    sb: &super::Sandbox,
+) -> (PathBuf, String) {
+    let profile = sb.dir.path().join("ff-profile");
+    write_firefox_db(
+        &profile,
+        &[FixtureCookie::new(
+            "other.example.com",
+            "JSESSIONID",
+            "not-ours",
+        )],
+        &[],
+    );
+    write_firefox_session_store(&profile, &session_cookies(site));
+    let first = session_cookies(site)[0].value.clone();
+    let out = site
+        .cmd(sb)
+        .args([
+            "cookies",
+            "import",
+            "--no-verify",
+            "--from-browser",
+            "firefox",
+            "--profile",
+        ])
+        .arg(&profile)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", super::stderr(&out));
+    (profile, first)
+}
