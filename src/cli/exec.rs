@@ -61,11 +61,7 @@ fn run_with_proxy(args: ExecArgs, settings: Settings) -> Result<Exit, CliError> 
             action: "run the command again",
         })?;
     let creds = Credentials::open(&settings);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
+    let rt = super::runtime()?;
     rt.block_on(async move {
         let token = ProxyToken::generate()
             .map_err(|e| CliError::Internal(format!("cannot make a random token: {e}")))?;

@@ -496,12 +496,18 @@ pub(crate) fn browser_spec(
     Ok(Some(crate::browser::BrowserSpec { choice, profile }))
 }
 
-fn run_demo_server(args: crate::demo::DemoServerArgs) -> Result<Exit, CliError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// The async runtime of the commands that talk to a site or serve: two
+/// worker threads (the machines this runs on are small; the work is I/O).
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))
+}
+
+fn run_demo_server(args: crate::demo::DemoServerArgs) -> Result<Exit, CliError> {
+    let rt = runtime()?;
     rt.block_on(crate::demo::run_demo_server(args))
         .map(|()| Exit::Ok)
         .map_err(|e| CliError::Usage(e.to_string()))

@@ -27,11 +27,7 @@ pub(super) fn run(args: ProxyArgs, settings: Settings) -> Result<Exit, CliError>
     settings
         .require_base_url()
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
+    let rt = super::runtime()?;
     rt.block_on(serve(args, settings))
 }
 

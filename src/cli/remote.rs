@@ -50,11 +50,7 @@ pub(super) fn run(
         }
         return Err(fail(check_json, &mut out, "configuration", &error, None));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
+    let rt = super::runtime()?;
     rt.block_on(run_query(remote, settings, flags, out))
 }
 

@@ -57,11 +57,7 @@ pub(super) fn run(
     };
     let notify_cmd = args.notify.or_else(|| settings.notify_cmd.clone());
     let browser = args.browser.or_else(|| settings.browser.clone());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
+    let rt = super::runtime()?;
     rt.block_on(watch(
         settings, flags, interval, notify_cmd, browser, args.json,
     ))
