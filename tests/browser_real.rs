@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::site::Site;
+use common::watch::Watch;
 use common::*;
 use confluence_tui::demo::PathKind;
 use serde_json::Value;
@@ -93,6 +94,22 @@ fn wait_for_sign_ins(site: &Site, other: &Site, browser: &mut Child) {
     while site.server.request_count_for(PathKind::Login) < 2
         || other.server.request_count_for(PathKind::Login) < 2
     {
+        if let Some(status) = browser.try_wait().unwrap() {
+            panic!("the browser ended early: {status}");
+        }
+        assert!(
+            start.elapsed() < BROWSER_PATIENCE,
+            "the browser did not sign in"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until the site counted `count` login requests (a `?demo=1`
+/// sign-in is two: the sign-in and the login page it sends the browser to).
+fn wait_for_logins(site: &Site, count: u64, browser: &mut Child) {
+    let start = Instant::now();
+    while site.server.request_count_for(PathKind::Login) < count {
         if let Some(status) = browser.try_wait().unwrap() {
             panic!("the browser ended early: {status}");
         }
@@ -290,22 +307,20 @@ user_pref("browser.sessionstore.resume_from_crash", true);
 user_pref("network.proxy.type", 0);
 "#;
 
-#[test]
-fn firefox_holds_the_demo_session_and_import_reads_it_while_firefox_runs() {
-    if !have("firefox-esr") {
-        return;
-    }
-    let site = Site::server_dc();
-    let other = Site::server_dc();
-    let sb = Sandbox::new();
+/// A new Firefox profile directory with the test preferences.
+fn firefox_profile(sb: &Sandbox) -> PathBuf {
     let profile = sb.dir.path().join("ff-profile");
     std::fs::create_dir_all(&profile).unwrap();
     std::fs::write(profile.join("user.js"), FIREFOX_PREFS).unwrap();
-    let [url, other_url] = sign_in_urls(&site, &other);
-    let child = Command::new("firefox-esr")
+    profile
+}
+
+/// Headless Firefox on `profile`, opening `urls`.
+fn start_firefox(sb: &Sandbox, profile: &Path, urls: &[&str]) -> Child {
+    Command::new("firefox-esr")
         .args(["-headless", "-no-remote", "-profile"])
-        .arg(&profile)
-        .args([&url, &other_url])
+        .arg(profile)
+        .args(urls)
         .env("HOME", sb.dir.path())
         .env("MOZ_HEADLESS", "1")
         .env("MOZ_CRASHREPORTER_DISABLE", "1")
@@ -313,17 +328,17 @@ fn firefox_holds_the_demo_session_and_import_reads_it_while_firefox_runs() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
-    let mut reaper = Reaper(Some(child));
-    let browser = reaper.0.as_mut().unwrap();
-    wait_for_sign_ins(&site, &other, browser);
-    // Firefox saves its session store on a timer: import (without asking
-    // the site) until the session is there, Firefox running all along.
+        .unwrap()
+}
+
+/// Imports from the Firefox profile (without asking the site) until the
+/// session cookie is there: Firefox saves its session store on a timer.
+fn import_once_saved(site: &Site, sb: &Sandbox, profile: &Path) {
     let start = Instant::now();
     loop {
-        let out = import(&site, &sb, "firefox", &profile, false);
+        let out = import(site, sb, "firefox", profile, false);
         if out.status.code() == Some(0) && stdout(&out).contains("Session cookie: JSESSIONID") {
-            break;
+            return;
         }
         assert!(
             start.elapsed() < BROWSER_PATIENCE,
@@ -333,6 +348,36 @@ fn firefox_holds_the_demo_session_and_import_reads_it_while_firefox_runs() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// Ends Firefox the way a user's quit does (SIGTERM: a clean shutdown),
+/// killing it if it does not end.
+fn quit_firefox(reaper: &mut Reaper) {
+    let mut child = reaper.0.take().expect("Firefox runs");
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    if !wait_exit(&mut child, Duration::from_secs(30)) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+#[test]
+fn firefox_holds_the_demo_session_and_import_reads_it_while_firefox_runs() {
+    if !have("firefox-esr") {
+        return;
+    }
+    let site = Site::server_dc();
+    let other = Site::server_dc();
+    let sb = Sandbox::new();
+    let profile = firefox_profile(&sb);
+    let [url, other_url] = sign_in_urls(&site, &other);
+    let child = start_firefox(&sb, &profile, &[&url, &other_url]);
+    let mut reaper = Reaper(Some(child));
+    let browser = reaper.0.as_mut().unwrap();
+    wait_for_sign_ins(&site, &other, browser);
+    // Imported while Firefox runs all along.
+    import_once_saved(&site, &sb, &profile);
     assert!(browser.try_wait().unwrap().is_none(), "Firefox still runs");
     // The other site's session is in the same session store (not taken).
     let store = std::fs::read(profile.join("sessionstore-backups/recovery.jsonlz4")).unwrap();
@@ -357,4 +402,76 @@ fn firefox_holds_the_demo_session_and_import_reads_it_while_firefox_runs() {
     let out = site.cmd(&sb).arg("check").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_ne!(live(&other)["JSESSIONID"], live(&site)["JSESSIONID"]);
+}
+
+/// The whole recovery is "sign in in the browser": `watch --from-browser
+/// firefox` on a profile the real Firefox wrote, the session ended on the
+/// site, then a second headless Firefox visit to the login page; `watch`
+/// imports the new session by itself and reports `signed_in`.
+#[test]
+fn a_second_firefox_sign_in_brings_watch_back_without_an_import() {
+    if !have("firefox-esr") {
+        return;
+    }
+    let site = Site::server_dc();
+    let sb = Sandbox::new();
+    let profile = firefox_profile(&sb);
+    let url = format!(
+        "http://127.0.0.1:{}/login?demo=1",
+        site.server.addr().port()
+    );
+
+    // The first sign-in, imported by hand; then the user quits Firefox.
+    let mut reaper = Reaper(Some(start_firefox(&sb, &profile, &[&url])));
+    wait_for_logins(&site, 2, reaper.0.as_mut().unwrap());
+    import_once_saved(&site, &sb, &profile);
+    quit_firefox(&mut reaper);
+    let first = live(&site)["JSESSIONID"].clone();
+
+    let home = sb.dir.path().to_str().unwrap().to_string();
+    let watch = Watch::start(
+        &sb,
+        &site,
+        &[
+            "--from-browser",
+            "firefox",
+            "--profile",
+            profile.to_str().unwrap(),
+        ],
+        &[("HOME", &home)],
+    );
+    assert_eq!(watch.next(Duration::from_secs(15))["state"], "signed_in");
+
+    // The session ends on the site.
+    site.server.control().end_session();
+    let died = watch.next(Duration::from_secs(15));
+    assert_eq!(died["state"], "expired", "{died}");
+
+    // The user signs in again in Firefox (a second headless visit); nobody
+    // runs an import.
+    let logins = site.server.request_count_for(PathKind::Login);
+    let mut reaper = Reaper(Some(start_firefox(&sb, &profile, &[&url])));
+    wait_for_logins(&site, logins + 2, reaper.0.as_mut().unwrap());
+    let start = Instant::now();
+    let back = loop {
+        let line = watch.next(BROWSER_PATIENCE.saturating_sub(start.elapsed()));
+        if line["state"] != "expired" {
+            break line;
+        }
+    };
+    assert_eq!(back["state"], "signed_in", "{back}");
+    let now = live(&site);
+    assert_ne!(now["JSESSIONID"], first, "a new session");
+    assert_eq!(exported(&site, &sb), now, "the fresh session is stored");
+    let audit = std::fs::read_to_string(sb.audit()).unwrap();
+    let imports = audit
+        .lines()
+        .filter(|l| l.contains("\"cookies_saved\"") && l.contains("browser:firefox:"))
+        .count();
+    assert_eq!(imports, 2, "the first import and the watcher's: {audit}");
+    assert!(
+        !audit.contains(&now["JSESSIONID"]),
+        "no value in the audit log"
+    );
+    quit_firefox(&mut reaper);
 }

@@ -684,6 +684,66 @@ fn a_dead_session_is_refused_audited_and_served_again_after_a_reimport() {
     }
 }
 
+/// The site's live session as a browser on this machine holds it.
+fn browser_holding_live_session(site: &Site) -> Vec<common::browser::FixtureCookie> {
+    site.server
+        .session_cookie_header()
+        .split("; ")
+        .map(|p| {
+            let (n, v) = p.split_once('=').unwrap();
+            common::browser::FixtureCookie::session("127.0.0.1", n, v)
+        })
+        .collect()
+}
+
+/// A new sign-in on the site, as the browser's login does.
+fn sign_in_on_site(site: &Site) {
+    let login = format!("http://{}/login?demo=1", site.server.addr());
+    let got = send(site, reqwest::Method::GET, &login, Key::None, &[], None);
+    assert_eq!(got.status, 303, "{}", got.text());
+}
+
+#[test]
+fn with_confluence_browser_the_running_proxy_picks_up_a_fresh_browser_login() {
+    use common::browser::write_firefox_session_store;
+    let site = Site::cloud(DemoFaults::default());
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    // The browser holds the session that is about to die.
+    let profile = sb.dir.path().join("firefox-profile");
+    write_firefox_session_store(&profile, &browser_holding_live_session(&site));
+    let browser = format!("firefox:{}", profile.display());
+    let proxy = Proxy::start(&sb, &site, &[], &[("CONFLUENCE_BROWSER", &browser)]);
+    assert_eq!(get(&site, &proxy, SPACES).status, 200);
+
+    site.server.control().end_session();
+    let dead = get(&site, &proxy, SPACES);
+    assert_eq!(dead.status, 401, "{}", dead.text());
+    // The browser's copy of the dead session is not taken for a fresh one.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(get(&site, &proxy, SPACES).status, 401);
+    assert_eq!(
+        audited(&sb, "cookies_saved").len(),
+        1,
+        "only the first import"
+    );
+
+    // The user signs in again in the browser, which saves the new session;
+    // nobody runs an import and the proxy is not restarted.
+    sign_in_on_site(&site);
+    write_firefox_session_store(&profile, &browser_holding_live_session(&site));
+    eventually(Duration::from_secs(20), "the proxy serves again", || {
+        get(&site, &proxy, SPACES).status == 200
+    });
+    let saved = audited(&sb, "cookies_saved");
+    assert_eq!(saved.len(), 2, "{saved:?}");
+    let source = saved[1].to_string();
+    assert!(source.contains("browser:firefox:"), "{source}");
+    let (code, out, _) = run(&sb, &site, &["cookies", "export", "--format", "header"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out.trim(), site.server.session_cookie_header());
+}
+
 #[test]
 fn a_captcha_is_answered_403_and_the_site_is_asked_once() {
     let site = Site::cloud(DemoFaults::default());

@@ -152,6 +152,38 @@ fn ctrl_b_in_the_paste_dialog_lists_the_profiles_instead() {
 }
 
 #[test]
+fn b_in_the_paste_dialog_lists_the_profiles_while_its_text_is_empty() {
+    let mut app = app();
+    app.update(char_key('p'));
+    let text = text_of(&frame(&app, 120, 24));
+    assert!(text.contains("b browser"), "{text}");
+    assert!(!text.contains("Ctrl+b browser"), "one entry: {text}");
+    let effects = app.update(char_key('b'));
+    assert!(is_listing(&effects), "{effects:?}");
+    browsers(&app);
+}
+
+#[test]
+fn once_the_paste_dialog_has_text_b_is_a_letter_and_ctrl_b_lists() {
+    let mut app = app();
+    app.update(char_key('p'));
+    app.update(char_key('a'));
+    let effects = app.update(char_key('b'));
+    assert!(!is_listing(&effects), "{effects:?}");
+    match &app.dialog {
+        Some(Dialog::Paste(p)) => assert_eq!(p.char_count(), 2, "`b` was typed"),
+        other => panic!("the paste dialog closed: {other:?}"),
+    }
+    let text = text_of(&frame(&app, 120, 24));
+    assert!(text.contains("Ctrl+b browser"), "{text}");
+    let effects = app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('b'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(is_listing(&effects), "{effects:?}");
+}
+
+#[test]
 fn enter_previews_then_enter_imports_from_the_chosen_profile() {
     let mut app = listed_app();
     app.update(char_key('j'));

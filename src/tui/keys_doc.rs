@@ -27,6 +27,10 @@ fn sections() -> Vec<(&'static str, &'static [Binding])> {
         ("pipeline, proxy running", screens::pipeline::KEYS),
         ("paste dialog", screens::paste::KEYS),
         (
+            "paste dialog, while its text is empty",
+            screens::paste::EMPTY_KEYS,
+        ),
+        (
             "browser profiles dialog (`b`, `Ctrl+b`)",
             screens::browsers::KEYS,
         ),

@@ -6,6 +6,7 @@ pub mod browser;
 pub mod python;
 pub mod site;
 pub mod tmux;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 

@@ -20,7 +20,7 @@ use crate::cookies::parse::{
 use crate::credentials::ImportInput;
 use crate::secret::{ExposeSecret, mask, mask_len};
 use crate::tui::app::{ClipboardText, Ctx, FlashLevel};
-use crate::tui::keys::{self, Action, Binding, Rank, ctrl, special};
+use crate::tui::keys::{self, Action, Binding, Rank, ctrl, k, special};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::wrap::wrap;
 use crate::worker::Mutation;
@@ -73,6 +73,17 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "import from a browser profile instead (lists the profiles found)",
     },
 ];
+
+/// Keys of the paste dialog while its text is empty: a letter is not text
+/// yet, so `b` lists the browser profiles as on the status screen. Once
+/// there is text, every letter edits it (`Ctrl+b` still works).
+pub(crate) const EMPTY_KEYS: &[Binding] = &[Binding {
+    keys: &[k('b')],
+    action: Action::ImportFromBrowser,
+    label: "browser",
+    rank: Rank::Useful,
+    help: "import from a browser profile instead (lists the profiles found)",
+}];
 
 /// Where the text came from, or why the clipboard could not give it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -205,9 +216,23 @@ impl PasteState {
         }
     }
 
+    /// Whether the text is empty (then `EMPTY_KEYS` are in force too).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.chars == 0 && self.large.is_none()
+    }
+
+    /// The key tables in force: `EMPTY_KEYS` too while there is no text.
+    fn key_tables(&self) -> &'static [&'static [Binding]] {
+        if self.is_empty() {
+            &[EMPTY_KEYS, KEYS]
+        } else {
+            &[KEYS]
+        }
+    }
+
     /// Returns true when the dialog should close.
     pub(crate) fn handle_key(&mut self, key: &KeyEvent, ctx: &mut Ctx, ttl: Duration) -> bool {
-        match keys::lookup(&[KEYS], key) {
+        match keys::lookup(self.key_tables(), key) {
             Some(Action::Back) => {
                 ctx.flash(FlashLevel::Info, "Nothing was saved.");
                 true
