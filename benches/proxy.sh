@@ -12,9 +12,12 @@
 # in the foreground with a generated config (upstream keepalive, HTTP/1.1,
 # no buffering), all on loopback. Then the load client (benches/proxy_load.rs)
 # sends REQUESTS keep-alive GETs of a small JSON answer to each of:
-#   direct  the site, with the session cookie
-#   proxy   the proxy, with HTTP Basic and its token (it adds the cookie)
-#   nginx   nginx, with the session cookie
+#   direct        the site, with the session cookie
+#   proxy         the proxy, with HTTP Basic and its token (it adds the cookie)
+#   nginx         nginx, with the session cookie
+#   bare_hyper    benches/bare_proxy.rs with hyper's client: a proxy in this
+#                 stack that does nothing but forward (it adds the cookie)
+#   bare_reqwest  the same with reqwest, the real proxy's client
 # interleaved in ROUNDS rounds, and then downloads a LARGE_MIB attachment
 # through each, LARGE_RUNS times. For the proxy and nginx's worker it reports
 # CPU time per request (over their own targets' GETs) and peak RSS (VmHWM).
@@ -33,18 +36,21 @@ cd "$repo"
 command -v nginx >/dev/null || { echo "missing nginx: apt-get install -y nginx" >&2; exit 2; }
 command -v curl >/dev/null || { echo "missing curl: apt-get install -y curl" >&2; exit 2; }
 
-# BIN=path and LOAD=path skip the builds (checking the script itself).
+# BIN=path, LOAD=path and BARE=path skip the builds (checking the script itself).
 if [ -z "${BIN:-}" ]; then
     cargo build --release --locked
     BIN="$repo/target/release/confluence-tui"
 fi
-if [ -z "${LOAD:-}" ]; then
-    # The bench profile is the release one; print the built executable.
-    LOAD=$(cargo bench --locked --bench proxy_load --no-run --message-format=json 2>/dev/null |
-        sed -n 's/.*"executable":"\([^"]*proxy_load[^"]*\)".*/\1/p' | tail -1)
-    [ -x "$LOAD" ] || { cargo bench --locked --bench proxy_load --no-run; exit 1; }
-fi
-BIN=$(realpath "$BIN") LOAD=$(realpath "$LOAD")
+bench_exe() { # name: build the bench target, print its executable (bench profile = release)
+    local exe
+    exe=$(cargo bench --locked --bench "$1" --no-run --message-format=json 2>/dev/null |
+        sed -n "s/.*\"executable\":\"\([^\"]*$1[^\"]*\)\".*/\1/p" | tail -1)
+    [ -x "$exe" ] || { cargo bench --locked --bench "$1" --no-run >&2; exit 1; }
+    echo "$exe"
+}
+[ -n "${LOAD:-}" ] || LOAD=$(bench_exe proxy_load)
+[ -n "${BARE:-}" ] || BARE=$(bench_exe bare_proxy)
+BIN=$(realpath "$BIN") LOAD=$(realpath "$LOAD") BARE=$(realpath "$BARE")
 
 work=$(mktemp -d)
 pids=()
@@ -126,11 +132,22 @@ pids+=($nginx_pid)
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$ng_port/" && break; sleep 0.1; done
 nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
 
+bare_hyper_port=$(free_port)
+bare_reqwest_port=$(free_port)
+"$BARE" hyper "127.0.0.1:$bare_hyper_port" "$site" Cookie "$cookie" >"$work/bare_hyper.log" 2>&1 &
+pids+=($!)
+"$BARE" reqwest "127.0.0.1:$bare_reqwest_port" "$site" Cookie "$cookie" >"$work/bare_reqwest.log" 2>&1 &
+pids+=($!)
+wait_for_line "$work/bare_hyper.log" listening
+wait_for_line "$work/bare_reqwest.log" listening
+
 basic=$(printf 'confluence-tui:%s' "$proxy_token" | base64 -w0)
 printf '%s\t%s\t%s\t%s\t%s\n' \
     direct "$site$SMALL_PATH" "$site$LARGE_PATH" Cookie "$cookie" \
     proxy "$proxy_origin$SMALL_PATH" "$proxy_origin$LARGE_PATH" Authorization "Basic $basic" \
     nginx "http://127.0.0.1:$ng_port$SMALL_PATH" "http://127.0.0.1:$ng_port$LARGE_PATH" Cookie "$cookie" \
+    bare_hyper "http://127.0.0.1:$bare_hyper_port$SMALL_PATH" "http://127.0.0.1:$bare_hyper_port$LARGE_PATH" X-Bench 1 \
+    bare_reqwest "http://127.0.0.1:$bare_reqwest_port$SMALL_PATH" "http://127.0.0.1:$bare_reqwest_port$LARGE_PATH" X-Bench 1 \
     >"$work/targets"
 
 echo "site $site, proxy $proxy_base (pid $proxy_pid), nginx 127.0.0.1:$ng_port ($(nginx -v 2>&1 | sed 's/.*: //'))"

@@ -412,6 +412,16 @@ async fn run(o: Options, path: String) -> Result<(), String> {
                 proxy / nginx,
                 if ok { "met" } else { "MISSED" }
             );
+            // The anchors in this stack: what a proxy that only forwards adds.
+            for bare in ["bare_hyper", "bare_reqwest"] {
+                if let Some(&b) = added.get(bare) {
+                    println!(
+                        "anchor: {bare} adds {b:.3} ms = {:.2} × nginx; the proxy adds {:.3} ms more than it",
+                        b / nginx,
+                        proxy - b
+                    );
+                }
+            }
         }
     }
     Ok(())

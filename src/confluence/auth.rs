@@ -120,7 +120,7 @@ impl Credential {
 /// a cookie jar, only the cookies that match `url`.
 pub(crate) fn auth_headers(credential: &Credential, site: &Url, url: &Url) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    if url.origin() != site.origin() {
+    if !crate::site::same_origin(url, site) {
         return headers;
     }
     if let Some((name, value)) = credential.header(url) {

@@ -46,10 +46,11 @@ pub(super) fn target(uri: &Uri, site: &Url, own_port: u16) -> Result<Url, Misdir
     if !path_and_query.starts_with('/') {
         return Err(Misdirected::NotAPath);
     }
-    let origin = site.origin().ascii_serialization();
-    let url =
-        Url::parse(&format!("{origin}{path_and_query}")).map_err(|_| Misdirected::NotAPath)?;
-    if url.origin() != site.origin() {
+    // The site's scheme and authority (no user-info: the settings refuse it).
+    let authority = &site[url::Position::BeforeHost..url::Position::BeforePath];
+    let url = Url::parse(&format!("{}://{authority}{path_and_query}", site.scheme()))
+        .map_err(|_| Misdirected::NotAPath)?;
+    if !crate::site::same_origin(&url, site) {
         return Err(Misdirected::NotAPath);
     }
     let context = site.path().trim_end_matches('/');

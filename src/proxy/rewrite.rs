@@ -8,7 +8,11 @@
 //! proxy's origin; relative URLs, other origins and paths outside the
 //! context are left as they are.
 
-use serde_json::Value;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use url::{Position, Url};
 
 /// Largest JSON body read into memory to rewrite; a larger one is streamed
@@ -43,7 +47,7 @@ impl Rebase {
             return None;
         }
         let u = Url::parse(trimmed).ok()?;
-        if u.origin() != self.site.origin() || !self.under_context(u.path()) {
+        if !crate::site::same_origin(&u, &self.site) || !self.under_context(u.path()) {
             return None;
         }
         Some(format!(
@@ -88,44 +92,163 @@ impl Rebase {
 
     /// A JSON body with the site's absolute URLs under every `_links`
     /// object rebased (`base`, `self`, `next`, …); `None` when the body is
-    /// not JSON or holds nothing to rebase (send it as it came).
+    /// not JSON or holds nothing to rebase (send it as it came). Only those
+    /// strings change: every other byte (order, spacing, escapes) is kept.
     pub(super) fn json(&self, body: &[u8]) -> Option<Vec<u8>> {
-        let mut value: Value = serde_json::from_slice(body).ok()?;
-        if !self.walk(&mut value) {
-            return None;
+        let mut links = Vec::new();
+        let mut de = serde_json::Deserializer::from_slice(body);
+        Walk { links: &mut links }.deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        let start = body.as_ptr() as usize;
+        let mut out: Option<Vec<u8>> = None;
+        let mut copied = 0;
+        for raw in links {
+            let Ok(text) = serde_json::from_str::<String>(raw.get()) else {
+                continue;
+            };
+            let Some(new) = self.url(&text) else { continue };
+            let Ok(new) = serde_json::to_vec(&new) else {
+                continue;
+            };
+            // The token borrows from `body`: its place in it.
+            let at = raw.get().as_ptr() as usize - start;
+            let out = out.get_or_insert_with(|| Vec::with_capacity(body.len() + 64));
+            out.extend_from_slice(&body[copied..at]);
+            out.extend_from_slice(&new);
+            copied = at + raw.get().len();
         }
-        serde_json::to_vec(&value).ok()
+        let mut out = out?;
+        out.extend_from_slice(&body[copied..]);
+        Some(out)
+    }
+}
+
+/// Walks a JSON document without building it, collecting the string tokens
+/// directly under every `_links` object, in document order.
+struct Walk<'de, 'a> {
+    links: &'a mut Vec<&'de RawValue>,
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'de, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'de, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("JSON")
     }
 
-    /// Rebases the links at any depth; true when anything changed.
-    fn walk(&self, value: &mut Value) -> bool {
-        let mut changed = false;
-        match value {
-            Value::Object(map) => {
-                for (key, child) in map.iter_mut() {
-                    if key == "_links"
-                        && let Value::Object(links) = child
-                    {
-                        for link in links.values_mut() {
-                            if let Value::String(s) = link
-                                && let Some(new) = self.url(s)
-                            {
-                                *s = new;
-                                changed = true;
-                            }
-                        }
-                    }
-                    changed |= self.walk(child);
-                }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq
+            .next_element_seed(Walk {
+                links: &mut *self.links,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(is_links) = map.next_key_seed(IsLinks)? {
+            if !is_links {
+                map.next_value_seed(Walk {
+                    links: &mut *self.links,
+                })?;
+                continue;
             }
-            Value::Array(items) => {
-                for item in items {
-                    changed |= self.walk(item);
-                }
-            }
-            _ => {}
+            let value: &'de RawValue = map.next_value()?;
+            collect_links(value, self.links).map_err(de::Error::custom)?;
         }
-        changed
+        Ok(())
+    }
+}
+
+/// The value of a `_links` key: its string members are links; everything
+/// in it is walked too (a `_links` may hold objects with their own).
+fn collect_links<'de>(
+    value: &'de RawValue,
+    links: &mut Vec<&'de RawValue>,
+) -> Result<(), serde_json::Error> {
+    let Ok(ObjectMembers(members)) = serde_json::from_str::<ObjectMembers<'de>>(value.get()) else {
+        // Not an object: walked like any other value.
+        let mut de = serde_json::Deserializer::from_str(value.get());
+        return Walk { links }.deserialize(&mut de);
+    };
+    for (_, member) in members {
+        if member.get().starts_with('"') {
+            links.push(member);
+        } else {
+            let mut de = serde_json::Deserializer::from_str(member.get());
+            Walk { links: &mut *links }.deserialize(&mut de)?;
+        }
+    }
+    Ok(())
+}
+
+/// An object's members in order, each value unparsed.
+struct ObjectMembers<'de>(Vec<(IgnoredAny, &'de RawValue)>);
+
+impl<'de> Deserialize<'de> for ObjectMembers<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = ObjectMembers<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = map.next_key::<IgnoredAny>()? {
+                    out.push((k, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(ObjectMembers(out))
+            }
+        }
+        d.deserialize_map(Members)
+    }
+}
+
+/// Reads an object key: whether it is `_links` (after unescaping).
+struct IsLinks;
+
+impl<'de> DeserializeSeed<'de> for IsLinks {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for IsLinks {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E>(self, key: &str) -> Result<bool, E> {
+        Ok(key == "_links")
     }
 }
 
@@ -144,7 +267,7 @@ pub(super) fn is_json(content_type: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn rebase() -> Rebase {
         Rebase::new(
@@ -235,6 +358,39 @@ mod tests {
             v["results"][0]["body"]["storage"]["value"], "https://x.atlassian.net/wiki/spaces/A",
             "page content is not a link to rewrite"
         );
+    }
+
+    #[test]
+    fn only_the_links_change_every_other_byte_is_kept() {
+        let r = rebase();
+        let body = concat!(
+            "{ \"zeta\": \"caf\\u00e9\",\n  \"alpha\": [1, 2.50, true, null],\n",
+            "  \"_l\\u0069nks\": {\"self\": \"https:\\/\\/x.atlassian.net\\/wiki\\/rest\\/api\\/space\"},\n",
+            "  \"_links\": {\"base\": \"https://x.atlassian.net/wiki\", \"nested\": {\"_links\": ",
+            "{\"self\": \"https://x.atlassian.net/wiki/x\"}}} }"
+        );
+        let out = String::from_utf8(r.json(body.as_bytes()).unwrap()).unwrap();
+        assert_eq!(
+            out,
+            concat!(
+                "{ \"zeta\": \"caf\\u00e9\",\n  \"alpha\": [1, 2.50, true, null],\n",
+                "  \"_l\\u0069nks\": {\"self\": \"http://127.0.0.1:4321/wiki/rest/api/space\"},\n",
+                "  \"_links\": {\"base\": \"http://127.0.0.1:4321/wiki\", \"nested\": {\"_links\": ",
+                "{\"self\": \"http://127.0.0.1:4321/wiki/x\"}}} }"
+            )
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_sent_as_it_came() {
+        let r = rebase();
+        for bad in [
+            &br#"{"_links":{"base":"https://x.atlassian.net/wiki"}} trailing"#[..],
+            br#"{"_links":{"base":"https://x.atlassian.net/wiki"}"#,
+            br#"{"_links":{"base":"https://x.atlassian.net/wiki",}}"#,
+        ] {
+            assert_eq!(r.json(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]
