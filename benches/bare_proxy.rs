@@ -31,7 +31,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 enum Upstream {
-    Hyper(Client<HttpConnector, Empty<Bytes>>),
+    Hyper(Box<Client<HttpConnector, Empty<Bytes>>>),
     Reqwest(reqwest::Client),
 }
 
@@ -90,7 +90,7 @@ fn main() {
         return;
     }
     let upstream = match args[0].as_str() {
-        "hyper" => Upstream::Hyper(Client::builder(TokioExecutor::new()).build_http()),
+        "hyper" => Upstream::Hyper(Box::new(Client::builder(TokioExecutor::new()).build_http())),
         "reqwest" => Upstream::Reqwest(
             reqwest::Client::builder()
                 .no_proxy()
