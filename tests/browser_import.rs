@@ -253,6 +253,63 @@ fn chromium_profile_import_decrypts_v10_values_of_the_site_only() {
     );
 }
 
+/// A browser holding its database locked mid-write (an exclusive lock, an
+/// uncommitted change) neither blocks nor fools the import: it reads the
+/// committed rows from its private copy at once.
+#[test]
+fn a_database_the_browser_holds_locked_is_read_from_its_committed_state() {
+    let site = Site::server_dc();
+    let sb = Sandbox::new();
+    let user_data = sb.dir.path().join("chromium");
+    let host = "127.0.0.1";
+    let rows: Vec<(FixtureCookie, &[u8])> = live(&site)
+        .iter()
+        .map(|(n, v)| (FixtureCookie::session(host, n, v), b"v10".as_slice()))
+        .collect();
+    write_chromium_profile(&user_data, &rows);
+    let browser = rusqlite::Connection::open(user_data.join("Default/Cookies")).unwrap();
+    browser
+        .execute_batch("PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE;")
+        .unwrap();
+    let uncommitted = chromium_encrypt(&chromium_basic_key(), b"v10", host, "uncommitted");
+    browser
+        .execute("UPDATE cookies SET encrypted_value = ?1", [uncommitted])
+        .unwrap();
+    // Locked indeed: reading the database in place fails.
+    let other = rusqlite::Connection::open(user_data.join("Default/Cookies")).unwrap();
+    other.busy_timeout(std::time::Duration::ZERO).unwrap();
+    assert!(
+        other
+            .query_row("SELECT count(*) FROM cookies", [], |r| r.get::<_, i64>(0))
+            .is_err(),
+        "the database is locked"
+    );
+    let out = site
+        .cmd(&sb)
+        .args([
+            "cookies",
+            "import",
+            "--no-verify",
+            "--from-browser",
+            "chromium",
+            "--profile",
+        ])
+        .arg(&user_data)
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(exported(&site, &sb), live(&site), "the committed values");
+    // The lock was never taken from the browser: its change is still its own.
+    browser.execute_batch("COMMIT").unwrap();
+}
+
 #[test]
 fn a_v20_value_of_the_site_is_refused_with_advice_to_paste_and_nothing_is_stored() {
     let site = Site::server_dc();
