@@ -184,6 +184,7 @@ fn app_with_spaces() -> App {
         login_page: None,
         env_file: ".env".into(),
         data_dir: "/tmp/confluence-tui-test".into(),
+        browser: None,
     });
     let mut app = App::new(session, now, time::Duration::days(14));
     app.screen = Screen::Spaces;

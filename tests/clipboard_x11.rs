@@ -127,6 +127,7 @@ fn dialog_reads_cookies_from_the_x11_clipboard() {
             login_page: None,
             env_file: ".env".into(),
             data_dir: "/tmp/confluence-tui-test".into(),
+            browser: None,
         }),
         time::macros::datetime!(2026-11-21 12:00 UTC),
         time::Duration::days(14),

@@ -30,6 +30,7 @@ fn app() -> App {
         login_page: Some("https://example.atlassian.net/login".into()),
         env_file: ".env".into(),
         data_dir: "/tmp/confluence-tui-test".into(),
+        browser: None,
     });
     let mut app = App::new(
         session,

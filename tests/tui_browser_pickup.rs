@@ -55,3 +55,58 @@ fn the_tui_picks_up_a_fresh_browser_login_without_a_key_press() {
         .unwrap();
     assert_eq!(stdout(&out).trim(), site.server.session_cookie_header());
 }
+
+/// A browser named only after the app started (`CONFLUENCE_BROWSER` added
+/// to `.env`, then `r`): the reload starts the watch, and since the session
+/// is already dead it looks in the browser at once.
+#[test]
+fn a_browser_named_by_a_reload_is_watched_and_looked_in_at_once() {
+    if !have_tmux() {
+        return;
+    }
+    let site = Site::server_dc();
+    let sb = Sandbox::new();
+    let (profile, first) = imported_firefox_profile(&site, &sb);
+
+    let script = format!(
+        "cd '{}' && env -i PATH=\"$PATH\" TERM=xterm-256color CONFLUENCE_DATA_DIR='{}' CONFLUENCE_KDF_LOG_N=10 CONFLUENCE_BASE_URL='{}' CONFLUENCE_DEPLOYMENT=server CONFLUENCE_KEEPALIVE_SECS=1 '{}'",
+        sb.dir.path().display(),
+        sb.data().display(),
+        site.server.base_url().as_str(),
+        env!("CARGO_BIN_EXE_confluence-tui"),
+    );
+    let t = Tmux::start("browser-reload", &script, 120, 30);
+    t.wait_for("SIGNED IN", Duration::from_secs(20));
+    site.server.control().end_session();
+    t.wait_for("EXPIRED", Duration::from_secs(10));
+
+    // Signed in again in the browser, but no browser is named yet.
+    sign_in_again(&site);
+    let fresh = session_cookies(&site);
+    assert_ne!(fresh[0].value, first, "a new session");
+    write_firefox_session_store(&profile, &fresh);
+    std::thread::sleep(Duration::from_secs(2));
+    let screen = t.screen();
+    assert!(
+        screen.contains("EXPIRED"),
+        "nothing named, nothing read: {screen}"
+    );
+
+    std::fs::write(
+        sb.dir.path().join(".env"),
+        format!("CONFLUENCE_BROWSER='firefox:{}'\n", profile.display()),
+    )
+    .unwrap();
+    t.keys(&["r"]);
+    let screen = t.wait_for("SIGNED IN", Duration::from_secs(20));
+    assert!(
+        screen.contains("Imported a fresh session from firefox"),
+        "{screen}"
+    );
+    let out = site
+        .cmd(&sb)
+        .args(["cookies", "export", "--format", "header"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).trim(), site.server.session_cookie_header());
+}

@@ -39,6 +39,7 @@ fn demo_app() -> App {
         login_page: Some(LOGIN.into()),
         env_file: PathBuf::from(".env"),
         data_dir: "/tmp/confluence-tui-demo".into(),
+        browser: None,
     });
     let mut app = App::new(session, NOW, Duration::minutes(5));
     app.demo = true;

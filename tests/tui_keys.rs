@@ -40,6 +40,7 @@ fn app() -> App {
         login_page: Some("https://example.atlassian.net/login".into()),
         env_file: PathBuf::from(".env"),
         data_dir: "/tmp/confluence-tui-test".into(),
+        browser: None,
     });
     App::new(session, NOW, Duration::days(14))
 }

@@ -31,6 +31,7 @@ fn app_at(site: &str) -> App {
         login_page: Some(format!("{site}/login")),
         env_file: PathBuf::from(".env"),
         data_dir: "/tmp/confluence-tui-test".into(),
+        browser: None,
     });
     App::new(session, NOW, Duration::days(14))
 }

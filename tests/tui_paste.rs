@@ -28,6 +28,7 @@ fn app() -> App {
             login_page: Some("https://example.atlassian.net/login".into()),
             env_file: PathBuf::from(".env"),
             data_dir: "/tmp/confluence-tui-test".into(),
+            browser: None,
         }),
         datetime!(2026-11-21 12:00 UTC),
         time::Duration::days(14),

@@ -35,6 +35,7 @@ fn no_site() -> SiteInfo {
         login_page: None,
         env_file: PathBuf::from("/work/project/.env"),
         data_dir: "/tmp/confluence-tui-test".into(),
+        browser: None,
     }
 }
 
@@ -45,6 +46,7 @@ fn example_site() -> SiteInfo {
         login_page: Some("https://example.atlassian.net/login".into()),
         env_file: PathBuf::from("/work/project/.env"),
         data_dir: "/tmp/confluence-tui-test".into(),
+        browser: None,
     }
 }
 

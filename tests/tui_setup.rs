@@ -32,6 +32,7 @@ fn site_info(site: Option<&str>) -> SiteInfo {
         login_page: site.map(|_| "https://example.atlassian.net/login".to_string()),
         env_file: PathBuf::from(".env"),
         data_dir: "/tmp/confluence-tui-test".into(),
+        browser: None,
     }
 }
 

@@ -30,6 +30,7 @@ fn site_app() -> App {
         login_page: Some("https://example.atlassian.net/login".into()),
         env_file: PathBuf::from(".env"),
         data_dir: "/tmp/confluence-tui-test".into(),
+        browser: None,
     });
     App::new(session, NOW, Duration::days(14))
 }
@@ -324,6 +325,7 @@ fn snapshot_not_configured() {
             login_page: None,
             env_file: PathBuf::from(".env"),
             data_dir: "/tmp/confluence-tui-test".into(),
+            browser: None,
         }),
         NOW,
         Duration::days(14),

@@ -27,6 +27,7 @@ fn app(username: Option<&str>) -> App {
         login_page: Some("https://example.atlassian.net/login".into()),
         env_file: PathBuf::from(".env"),
         data_dir: "/tmp/confluence-tui-test".into(),
+        browser: None,
     });
     let mut app = App::new(session, NOW, Duration::days(14));
     app.username_hint = username.map(str::to_string);

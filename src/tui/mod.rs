@@ -214,8 +214,8 @@ async fn run_app(
     let (internal_tx, mut internal_rx) = mpsc::unbounded_channel::<Msg>();
     // A fresh login in the browser `CONFLUENCE_BROWSER` names is picked
     // up by itself while the session is dead (file events, not polling).
-    let browser_watcher = settings
-        .browser
+    let mut browser_spec = settings.browser.clone();
+    let mut browser_watcher = browser_spec
         .as_ref()
         .and_then(|spec| browser_watch::start(spec, &internal_tx));
     app.browser_pickup.enabled = browser_watcher.is_some();
@@ -298,6 +298,21 @@ async fn run_app(
             drop(watcher.take());
             watcher = watch_data_dir(&paths, &internal_tx);
             driver.audit_path = paths.audit_log.clone();
+        }
+        // A reload may have named another browser (or none): watch it, and
+        // look in it at once if the session is already dead.
+        if let Msg::Worker(worker::Event::Site(site)) = &msg
+            && site.browser != browser_spec
+        {
+            browser_spec = site.browser.clone();
+            drop(browser_watcher.take());
+            browser_watcher = browser_spec
+                .as_ref()
+                .and_then(|spec| browser_watch::start(spec, &internal_tx));
+            app.browser_pickup.enabled = browser_watcher.is_some();
+            if browser_watcher.is_some() {
+                let _ = internal_tx.send(Msg::FileChanged(WatchedFile::Browser));
+            }
         }
         app.now = OffsetDateTime::now_utc();
         for e in app.update(msg) {

@@ -213,6 +213,8 @@ pub struct SiteInfo {
     pub env_file: PathBuf,
     /// Where the vault, the intake file and the logs live.
     pub data_dir: PathBuf,
+    /// The browser whose fresh logins are picked up (`CONFLUENCE_BROWSER`).
+    pub browser: Option<crate::browser::BrowserSpec>,
 }
 
 impl SiteInfo {
@@ -231,6 +233,7 @@ impl SiteInfo {
             login_page,
             env_file: settings.env_file_looked_for.clone(),
             data_dir: settings.data_dir.clone(),
+            browser: settings.browser.clone(),
         }
     }
 }
