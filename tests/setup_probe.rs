@@ -192,3 +192,23 @@ async fn settings_that_are_not_read_from_a_file_are_never_written() {
     assert!(err.message.contains("nothing was written"), "{err}");
     w.task.abort();
 }
+
+/// `https://` to a server that does not speak TLS (here the fake site over
+/// plain HTTP): the handshake fails, and the message says it was the
+/// secure connection, not the address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_tls_handshake_is_said_as_such() {
+    let site = fake_site(DemoFlavor::Cloud).await;
+    let url = format!("https://127.0.0.1:{}/wiki", site.addr().port());
+    let err = probe_site(&url, TIMEOUT, None).await.unwrap_err();
+    assert!(
+        matches!(&err, ProbeError::Tls { host, .. } if host == "127.0.0.1"),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.starts_with("the secure (TLS) connection to 127.0.0.1 failed"),
+        "{text}"
+    );
+    assert!(text.contains("CONFLUENCE_CA_BUNDLE"), "{text}");
+}

@@ -197,6 +197,22 @@ async fn ask(http: &reqwest::Client, base: &Url, segments: &[&str]) -> Result<An
     })
 }
 
+/// Whether `io` carries an error of the TLS library (a failed handshake, a
+/// refused certificate). Such errors travel inside io::Errors, sometimes
+/// one inside another, whose `source()` skips what they wrap.
+fn wraps_tls_error(io: &std::io::Error) -> bool {
+    let mut inner = io.get_ref();
+    while let Some(e) = inner {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref());
+    }
+    false
+}
+
 /// A failed request in the user's terms: DNS, refused, TLS, or other.
 fn connection_error(e: &reqwest::Error, base: &Url) -> ProbeError {
     let host = base.host_str().unwrap_or_default().to_string();
@@ -205,13 +221,19 @@ fn connection_error(e: &reqwest::Error, base: &Url) -> ProbeError {
     }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::ConnectionRefused
-        {
-            return ProbeError::Refused {
-                host,
-                port: base.port_or_known_default().unwrap_or_default(),
-            };
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return ProbeError::Refused {
+                    host,
+                    port: base.port_or_known_default().unwrap_or_default(),
+                };
+            }
+            if wraps_tls_error(io) {
+                return ProbeError::Tls {
+                    host,
+                    reason: for_terminal(&io.to_string()).into_owned(),
+                };
+            }
         }
         let text = s.to_string().to_ascii_lowercase();
         if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
