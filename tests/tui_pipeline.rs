@@ -450,3 +450,16 @@ fn snapshot_serving_with_requests_token_masked() {
     insta::assert_snapshot!("pipeline_serving_80x24", small);
     insta::assert_snapshot!("pipeline_serving_120x40", large);
 }
+
+#[test]
+fn request_times_are_local_and_the_zone_is_named() {
+    let token = token();
+    let mut app = serving(&token);
+    app.pipeline
+        .set_time_offset(time::UtcOffset::from_hms(5, 30, 0).unwrap());
+    app.update(traffic());
+    let text = render(&app, 120, 40);
+    assert!(text.contains("newest first · times +05:30"), "{text}");
+    // NOW is 12:00 UTC: the newest request, 5 s before, is 17:29:55 there.
+    assert!(text.contains("17:29:55"), "{text}");
+}

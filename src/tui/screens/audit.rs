@@ -398,7 +398,8 @@ fn outcome_style(o: AuditOutcome, theme: &Theme) -> Style {
     }
 }
 
-fn zone_name(offset: UtcOffset) -> String {
+/// How a time zone is named on screen: `UTC`, `+01:00`, `-03:30`.
+pub(crate) fn zone_name(offset: UtcOffset) -> String {
     if offset.is_utc() {
         "UTC".into()
     } else {

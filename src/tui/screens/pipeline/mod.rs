@@ -213,7 +213,7 @@ impl PipelineState {
     }
 
     /// Shows times in `offset` (call once at startup with the local offset).
-    pub(crate) fn set_time_offset(&mut self, offset: UtcOffset) {
+    pub fn set_time_offset(&mut self, offset: UtcOffset) {
         self.offset = offset;
     }
 

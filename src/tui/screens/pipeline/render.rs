@@ -195,7 +195,16 @@ fn request_log(state: &PipelineState, a: &Areas, area: Rect, buf: &mut Buffer, t
             Span::styled(" Requests ", theme.title()),
             Span::raw(format!("· {count} ")),
         ]))
-        .title(Line::styled(" newest first ", theme.dim()).right_aligned())
+        .title(
+            Line::styled(
+                format!(
+                    " newest first · times {} ",
+                    crate::tui::screens::audit::zone_name(state.offset)
+                ),
+                theme.dim(),
+            )
+            .right_aligned(),
+        )
         .render(area, buf);
     if let Some(n) = a.notice {
         let f = list.filter();
