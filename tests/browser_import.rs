@@ -134,18 +134,7 @@ fn firefox_profile_import_stores_exactly_the_sites_cookies_and_verifies() {
         );
     }
     let before = snapshot(&profile);
-    let out = site
-        .cmd(&sb)
-        .args([
-            "cookies",
-            "import",
-            "--from-browser",
-            "firefox",
-            "--profile",
-        ])
-        .arg(&profile)
-        .output()
-        .unwrap();
+    let out = import_from_browser(&site, &sb, "firefox", &profile, true);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -224,18 +213,7 @@ fn chromium_profile_import_decrypts_v10_values_of_the_site_only() {
     ));
     write_chromium_profile(&user_data, &rows);
     let before = snapshot(&user_data);
-    let out = site
-        .cmd(&sb)
-        .args([
-            "cookies",
-            "import",
-            "--from-browser",
-            "chromium",
-            "--profile",
-        ])
-        .arg(&user_data)
-        .output()
-        .unwrap();
+    let out = import_from_browser(&site, &sb, "chromium", &user_data, true);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -284,20 +262,7 @@ fn a_database_the_browser_holds_locked_is_read_from_its_committed_state() {
             .is_err(),
         "the database is locked"
     );
-    let out = site
-        .cmd(&sb)
-        .args([
-            "cookies",
-            "import",
-            "--no-verify",
-            "--from-browser",
-            "chromium",
-            "--profile",
-        ])
-        .arg(&user_data)
-        .timeout(std::time::Duration::from_secs(30))
-        .output()
-        .unwrap();
+    let out = import_from_browser(&site, &sb, "chromium", &user_data, false);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -322,19 +287,7 @@ fn a_v20_value_of_the_site_is_refused_with_advice_to_paste_and_nothing_is_stored
             b"v20",
         )],
     );
-    let out = site
-        .cmd(&sb)
-        .args([
-            "cookies",
-            "import",
-            "--no-verify",
-            "--from-browser",
-            "chrome",
-            "--profile",
-        ])
-        .arg(&user_data)
-        .output()
-        .unwrap();
+    let out = import_from_browser(&site, &sb, "chrome", &user_data, false);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("app-bound") && err.contains("paste"), "{err}");
@@ -357,20 +310,7 @@ fn stored_then_refused(bad_profile: &Path, reason: &str) {
     let sb = Sandbox::new();
     site.import_live(&sb);
     let stored = exported(&site, &sb);
-    let out = site
-        .cmd(&sb)
-        .args([
-            "cookies",
-            "import",
-            "--no-verify",
-            "--from-browser",
-            "firefox",
-            "--profile",
-        ])
-        .arg(bad_profile)
-        .timeout(std::time::Duration::from_secs(30))
-        .output()
-        .unwrap();
+    let out = import_from_browser(&site, &sb, "firefox", bad_profile, false);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("cookies.sqlite"), "names the file: {err}");
@@ -422,18 +362,7 @@ fn a_profile_without_the_sites_cookies_is_auth_needed_and_no_verify_skips_the_ch
         &[FixtureCookie::new("other.example.com", "JSESSIONID", "x")],
         &[],
     );
-    let out = site
-        .cmd(&sb)
-        .args([
-            "cookies",
-            "import",
-            "--from-browser",
-            "firefox",
-            "--profile",
-        ])
-        .arg(&profile)
-        .output()
-        .unwrap();
+    let out = import_from_browser(&site, &sb, "firefox", &profile, true);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("sign in to the site"),
@@ -447,19 +376,7 @@ fn a_profile_without_the_sites_cookies_is_auth_needed_and_no_verify_skips_the_ch
         &[],
     );
     let before = site.count();
-    let out = site
-        .cmd(&sb)
-        .args([
-            "cookies",
-            "import",
-            "--no-verify",
-            "--from-browser",
-            "firefox",
-            "--profile",
-        ])
-        .arg(sb.dir.path().join("ff2"))
-        .output()
-        .unwrap();
+    let out = import_from_browser(&site, &sb, "firefox", &sb.dir.path().join("ff2"), false);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(site.count(), before, "not verified");
     assert_eq!(exported(&site, &sb)["JSESSIONID"], "stale-value");
@@ -494,20 +411,7 @@ fn a_v11_value_needs_the_secret_service_and_without_one_the_message_says_to_past
         )],
     );
     // No session bus in the environment: no Secret Service to ask.
-    let out = site
-        .cmd(&sb)
-        .args([
-            "cookies",
-            "import",
-            "--no-verify",
-            "--from-browser",
-            "chromium",
-            "--profile",
-        ])
-        .arg(&user_data)
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .unwrap();
+    let out = import_from_browser(&site, &sb, "chromium", &user_data, false);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(

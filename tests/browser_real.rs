@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::browser::import_from_browser;
 use common::site::Site;
 use common::watch::Watch;
 use common::*;
@@ -90,19 +91,8 @@ fn sign_in_urls(site: &Site, other: &Site) -> [String; 2] {
 
 /// Waits until both sites served their sign-in and the page after it.
 fn wait_for_sign_ins(site: &Site, other: &Site, browser: &mut Child) {
-    let start = Instant::now();
-    while site.server.request_count_for(PathKind::Login) < 2
-        || other.server.request_count_for(PathKind::Login) < 2
-    {
-        if let Some(status) = browser.try_wait().unwrap() {
-            panic!("the browser ended early: {status}");
-        }
-        assert!(
-            start.elapsed() < BROWSER_PATIENCE,
-            "the browser did not sign in"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_logins(site, 2, browser);
+    wait_for_logins(other, 2, browser);
 }
 
 /// Waits until the site counted `count` login requests (a `?demo=1`
@@ -142,26 +132,6 @@ fn wait_exit(child: &mut Child, limit: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
     false
-}
-
-fn import(
-    site: &Site,
-    sb: &Sandbox,
-    browser: &str,
-    profile: &Path,
-    verify: bool,
-) -> std::process::Output {
-    let mut cmd = site.cmd(sb);
-    cmd.args(["cookies", "import"]);
-    if !verify {
-        cmd.arg("--no-verify");
-    }
-    cmd.args(["--from-browser", browser, "--profile"])
-        .arg(profile)
-        .env("HOME", sb.dir.path())
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap()
 }
 
 #[test]
@@ -258,7 +228,7 @@ fn chromium_stores_the_demo_session_and_import_reads_exactly_it() {
     assert_eq!(session_of("127.0.0.1").3, 0, "a session cookie");
     session_of("localhost");
     drop(conn);
-    let out = import(&site, &sb, "chromium", &user_data, true);
+    let out = import_from_browser(&site, &sb, "chromium", &user_data, true);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -336,7 +306,7 @@ fn start_firefox(sb: &Sandbox, profile: &Path, urls: &[&str]) -> Child {
 fn import_once_saved(site: &Site, sb: &Sandbox, profile: &Path) {
     let start = Instant::now();
     loop {
-        let out = import(site, sb, "firefox", profile, false);
+        let out = import_from_browser(site, sb, "firefox", profile, false);
         if out.status.code() == Some(0) && stdout(&out).contains("Session cookie: JSESSIONID") {
             return;
         }

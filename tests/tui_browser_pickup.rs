@@ -13,6 +13,18 @@ use common::site::Site;
 use common::tmux::{Tmux, have_tmux};
 use common::*;
 
+/// The app in the sandbox (its `.env` is read from there) for `site`, the
+/// keep-alive every second, with `extra_env` (`NAME='value'` words).
+fn tui_script(sb: &Sandbox, site: &Site, extra_env: &str) -> String {
+    format!(
+        "cd '{}' && env -i PATH=\"$PATH\" TERM=xterm-256color CONFLUENCE_DATA_DIR='{}' CONFLUENCE_KDF_LOG_N=10 CONFLUENCE_BASE_URL='{}' CONFLUENCE_DEPLOYMENT=server CONFLUENCE_KEEPALIVE_SECS=1 {extra_env} '{}'",
+        sb.dir.path().display(),
+        sb.data().display(),
+        site.server.base_url().as_str(),
+        env!("CARGO_BIN_EXE_confluence-tui"),
+    )
+}
+
 #[test]
 fn the_tui_picks_up_a_fresh_browser_login_without_a_key_press() {
     if !have_tmux() {
@@ -22,13 +34,8 @@ fn the_tui_picks_up_a_fresh_browser_login_without_a_key_press() {
     let sb = Sandbox::new();
     let (profile, first) = imported_firefox_profile(&site, &sb);
 
-    let script = format!(
-        "env -i PATH=\"$PATH\" TERM=xterm-256color CONFLUENCE_DATA_DIR='{}' CONFLUENCE_KDF_LOG_N=10 CONFLUENCE_BASE_URL='{}' CONFLUENCE_DEPLOYMENT=server CONFLUENCE_KEEPALIVE_SECS=1 CONFLUENCE_BROWSER='firefox:{}' '{}'",
-        sb.data().display(),
-        site.server.base_url().as_str(),
-        profile.display(),
-        env!("CARGO_BIN_EXE_confluence-tui"),
-    );
+    let browser = format!("CONFLUENCE_BROWSER='firefox:{}'", profile.display());
+    let script = tui_script(&sb, &site, &browser);
     let t = Tmux::start("browser-pickup", &script, 120, 30);
     t.wait_for("SIGNED IN", Duration::from_secs(20));
 
@@ -68,13 +75,7 @@ fn a_browser_named_by_a_reload_is_watched_and_looked_in_at_once() {
     let sb = Sandbox::new();
     let (profile, first) = imported_firefox_profile(&site, &sb);
 
-    let script = format!(
-        "cd '{}' && env -i PATH=\"$PATH\" TERM=xterm-256color CONFLUENCE_DATA_DIR='{}' CONFLUENCE_KDF_LOG_N=10 CONFLUENCE_BASE_URL='{}' CONFLUENCE_DEPLOYMENT=server CONFLUENCE_KEEPALIVE_SECS=1 '{}'",
-        sb.dir.path().display(),
-        sb.data().display(),
-        site.server.base_url().as_str(),
-        env!("CARGO_BIN_EXE_confluence-tui"),
-    );
+    let script = tui_script(&sb, &site, "");
     let t = Tmux::start("browser-reload", &script, 120, 30);
     t.wait_for("SIGNED IN", Duration::from_secs(20));
     site.server.control().end_session();

@@ -271,3 +271,25 @@ pub fn imported_firefox_profile(
     assert_eq!(out.status.code(), Some(0), "{}", super::stderr(&out));
     (profile, first)
 }
+
+/// `cookies import [--no-verify] --from-browser BROWSER --profile PROFILE`
+/// for `site`, with the sandbox as `HOME` (no real profile is ever found).
+pub fn import_from_browser(
+    site: &super::site::Site,
+    sb: &super::Sandbox,
+    browser: &str,
+    profile: &Path,
+    verify: bool,
+) -> std::process::Output {
+    let mut cmd = site.cmd(sb);
+    cmd.args(["cookies", "import"]);
+    if !verify {
+        cmd.arg("--no-verify");
+    }
+    cmd.args(["--from-browser", browser, "--profile"])
+        .arg(profile)
+        .env("HOME", sb.dir.path())
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap()
+}
