@@ -24,12 +24,11 @@ fn serve_shows_the_proxy_its_traffic_and_a_death_it_sees() {
     t.wait_for("SIGNED IN", Duration::from_secs(30));
 
     t.keys(&["4"]);
-    let s = t.wait_for(
-        "CONFLUENCE_BASE_URL=http://127.0.0.1:",
-        Duration::from_secs(30),
-    );
+    // The whole frame: a capture can land while the terminal is redrawn.
+    let s = t.wait_until("the Pipeline screen", Duration::from_secs(30), |s| {
+        s.contains("CONFLUENCE_BASE_URL=http://127.0.0.1:") && s.contains("No requests yet")
+    });
     assert!(s.contains("CONFLUENCE_API_TOKEN=••••••••"), "masked:\n{s}");
-    assert!(s.contains("No requests yet"), "{s}");
     let base = env_value(&s, "CONFLUENCE_BASE_URL").unwrap();
     assert!(base.ends_with("/wiki"), "{base}");
 

@@ -55,13 +55,20 @@ impl Tmux {
         self.wait_until(&format!("{needle:?}"), limit, |s| s.contains(needle))
     }
 
-    /// Waits up to `limit` until `done` holds for the screen.
+    /// Waits up to `limit` until `done` holds for the screen, and returns a
+    /// settled frame: a capture can land while the terminal is redrawn, so
+    /// the screen must look the same a moment later.
     pub fn wait_until(&self, what: &str, limit: Duration, done: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + limit;
         loop {
             let s = self.screen();
             if done(&s) {
-                return s;
+                std::thread::sleep(Duration::from_millis(50));
+                let again = self.screen();
+                if again == s || (Instant::now() >= deadline && done(&again)) {
+                    return again;
+                }
+                continue;
             }
             assert!(
                 Instant::now() < deadline,
