@@ -79,3 +79,97 @@ fn serve_shows_the_proxy_its_traffic_and_a_death_it_sees() {
     );
     assert!(!audit.contains(&token));
 }
+
+/// A reload that names another site while serving: the proxy stops and
+/// starts again for the new site (its own credentials, a new token), and
+/// requests go there; the old site is asked nothing more.
+#[test]
+fn a_reload_to_another_site_serves_that_site() {
+    if !have_tmux() {
+        return;
+    }
+    let (a, b) = (Site::cloud(), Site::cloud());
+    let sb = Sandbox::new();
+    a.import_live(&sb);
+    b.import_live(&sb);
+    let env_file = sb.dir.path().join(".env");
+    let settings = |site: &Site| {
+        format!(
+            "CONFLUENCE_BASE_URL={}\nCONFLUENCE_DEPLOYMENT=cloud\n",
+            site.server.base_url()
+        )
+    };
+    std::fs::write(&env_file, settings(&a)).unwrap();
+    let script = format!(
+        "cd '{}' && env -i PATH=\"$PATH\" TERM=xterm-256color CONFLUENCE_DATA_DIR='{}' CONFLUENCE_KDF_LOG_N=10 '{}' --serve; echo EXITED:$?; sleep 60",
+        sb.dir.path().display(),
+        sb.data().display(),
+        env!("CARGO_BIN_EXE_confluence-tui"),
+    );
+    let t = Tmux::start("pipeline-reload", &script, 100, 30);
+    t.wait_for("SIGNED IN", Duration::from_secs(30));
+
+    // Serving site A; the token is read from the screen (Ctrl+R).
+    let serving = |t: &Tmux| {
+        t.keys(&["4"]);
+        let s = t.wait_until("the proxy's URL", Duration::from_secs(30), |s| {
+            s.contains("CONFLUENCE_BASE_URL=http://127.0.0.1:") && s.contains("No requests yet")
+        });
+        let base = env_value(&s, "CONFLUENCE_BASE_URL").unwrap();
+        t.keys(&["C-r"]);
+        let s = t.wait_until("a revealed token", Duration::from_secs(10), |s| {
+            env_value(s, "CONFLUENCE_API_TOKEN").is_some_and(|v| !v.contains('•'))
+        });
+        let token = env_value(&s, "CONFLUENCE_API_TOKEN").unwrap();
+        t.keys(&["C-r"]);
+        (base, token)
+    };
+    let (base_a, token_a) = serving(&t);
+    let asked_a = a.server.requests_seen().len();
+    assert_eq!(
+        through_proxy("GET", &format!("{base_a}/rest/api/space"), &token_a),
+        200
+    );
+    assert!(a.server.requests_seen().len() > asked_a, "site A served it");
+
+    // The settings now name site B: reload on the status screen.
+    std::fs::write(&env_file, settings(&b)).unwrap();
+    t.keys(&["1"]);
+    t.keys(&["r"]);
+    let host_b = b.server.base_url().host_str().unwrap().to_string();
+    let port_b = b.server.addr().port().to_string();
+    t.wait_until("site B signed in", Duration::from_secs(30), |s| {
+        s.contains("SIGNED IN") && s.contains(&format!("{host_b}:{port_b}"))
+    });
+    let (base_b, token_b) = serving(&t);
+    assert_ne!(token_b, token_a, "a new proxy, a new token");
+    let (asked_a, asked_b) = (
+        a.server.requests_seen().len(),
+        b.server.requests_seen().len(),
+    );
+    assert_eq!(
+        through_proxy("GET", &format!("{base_b}/rest/api/space"), &token_b),
+        200
+    );
+    assert!(b.server.requests_seen().len() > asked_b, "site B served it");
+    assert_eq!(
+        a.server.requests_seen().len(),
+        asked_a,
+        "site A is asked nothing"
+    );
+    // The old proxy is gone.
+    if base_b == base_a {
+        assert_eq!(
+            through_proxy("GET", &format!("{base_b}/rest/api/space"), &token_a),
+            401
+        );
+    } else {
+        let port_a = url::Url::parse(&base_a).unwrap().port().unwrap();
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port_a)).is_err(),
+            "the old proxy no longer listens"
+        );
+    }
+    t.keys(&["q"]);
+    t.wait_for("EXITED:0", Duration::from_secs(15));
+}

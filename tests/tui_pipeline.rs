@@ -463,3 +463,57 @@ fn request_times_are_local_and_the_zone_is_named() {
     // NOW is 12:00 UTC: the newest request, 5 s before, is 17:29:55 there.
     assert!(text.contains("17:29:55"), "{text}");
 }
+
+fn site_event(site: &str) -> Msg {
+    Msg::Worker(Event::Site(SiteInfo {
+        site: Some(site.into()),
+        deployment: Some(Deployment::Cloud),
+        login_page: None,
+        env_file: PathBuf::from(".env"),
+        data_dir: "/tmp/confluence-tui-test".into(),
+        browser: None,
+    }))
+}
+
+fn has(effects: &[Effect], want: fn(&Effect) -> bool) -> bool {
+    effects.iter().any(want)
+}
+
+/// A reload that names another site: the running proxy (which forwards
+/// to the site it started for) stops, and starts again once the new
+/// site's session is signed in, whichever of the two comes first.
+#[test]
+fn a_change_of_site_stops_the_proxy_and_starts_it_again_once_signed_in_there() {
+    let token = token();
+    for verified_first in [false, true] {
+        let mut app = serving(&token);
+        // A reload that keeps the site changes nothing.
+        let same = app.update(site_event("https://example.atlassian.net/wiki"));
+        assert!(!has(&same, |e| matches!(e, Effect::StopProxy)), "{same:?}");
+
+        let other = app.update(site_event("https://other.atlassian.net/wiki"));
+        assert!(has(&other, |e| matches!(e, Effect::StopProxy)), "{other:?}");
+        assert!(
+            app.flash
+                .as_ref()
+                .is_some_and(|f| f.text.contains("The site changed")),
+            "{:?}",
+            app.flash
+        );
+        let (first, second) = if verified_first {
+            (verified(), Msg::Proxy(ProxyMsg::Stopped(None)))
+        } else {
+            (Msg::Proxy(ProxyMsg::Stopped(None)), verified())
+        };
+        let before = app.update(first);
+        assert!(
+            !has(&before, |e| matches!(e, Effect::StartProxy)),
+            "not while stopping or signed out: {before:?}"
+        );
+        let after = app.update(second);
+        assert!(
+            has(&after, |e| matches!(e, Effect::StartProxy)),
+            "verified_first={verified_first}: {after:?}"
+        );
+    }
+}

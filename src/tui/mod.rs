@@ -491,14 +491,23 @@ impl Driver {
                 let _ = self.internal.send(Msg::Demo(change));
             }
             Effect::StartProxy => {
-                // One proxy at a time: the app asks again only once it is off.
-                if self.proxy.as_ref().is_none_or(|p| !p.is_running()) {
-                    self.proxy = Some(serve::Served::start(
-                        self.proxy_source.clone(),
-                        self.machine_id.clone(),
-                        self.internal.clone(),
-                    ));
-                }
+                // One proxy at a time: the app asks again only once it is
+                // off; one that said `Stopped` may still be finishing, and
+                // the new one waits for it.
+                let previous = match self.proxy.take() {
+                    Some(p) if p.is_running() && !p.is_stopping() => {
+                        self.proxy = Some(p);
+                        return;
+                    }
+                    Some(p) if p.is_stopping() => Some(p),
+                    _ => None,
+                };
+                self.proxy = Some(serve::Served::start(
+                    previous,
+                    self.proxy_source.clone(),
+                    self.machine_id.clone(),
+                    self.internal.clone(),
+                ));
             }
             Effect::StopProxy => {
                 if let Some(p) = self.proxy.as_mut() {

@@ -32,18 +32,31 @@ pub(crate) struct Served {
 
 impl Served {
     /// Starts the proxy for the settings `source` gives now (a reload may
-    /// have changed them since the app started).
+    /// have changed them since the app started), once `previous` (one asked
+    /// to stop, which may still be finishing after it said `Stopped`) has
+    /// ended: never two at once.
     pub(crate) fn start(
+        previous: Option<Served>,
         source: SettingsSource,
         machine_id: MachineIdSource,
         tx: mpsc::UnboundedSender<Msg>,
     ) -> Served {
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(run(source, machine_id, tx, stopped));
+        let task = tokio::spawn(async move {
+            if let Some(previous) = previous {
+                let _ = previous.task.await;
+            }
+            run(source, machine_id, tx, stopped).await;
+        });
         Served {
             stop: Some(stop),
             task,
         }
+    }
+
+    /// True once asked to stop, while the task still runs.
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stop.is_none() && self.is_running()
     }
 
     /// True while the task runs (started, serving or stopping).

@@ -38,8 +38,14 @@ impl App {
             }
             return;
         }
+        let stopped = matches!(msg, ProxyMsg::Stopped(_));
         if let Some((level, text)) = self.pipeline.on_proxy(msg) {
             self.flash = Some(Flash::new(level, text));
+        }
+        // Stopped for a change of site: started again once signed in there
+        // (now, if the new site's session was verified meanwhile).
+        if stopped && self.session.is_signed_in() {
+            effects.extend(self.pipeline.on_signed_in());
         }
     }
 
@@ -47,14 +53,25 @@ impl App {
         let was_signed_in = self.session.is_signed_in();
         let was = std::mem::discriminant(&self.session.state);
         let saved_before = self.stored_saved_at();
+        let site_before = self.session.site.clone();
         self.session.on_event(&ev, self.now);
         match &ev {
-            Event::Site(_) => {
+            Event::Site(site) => {
                 // Another site: nothing listed or said so far belongs to it.
                 self.settled = None;
                 self.spaces.reset();
                 self.waiting = None;
                 self.flash = None;
+                if site_before.is_some()
+                    && site.site != site_before
+                    && let Some(stop) = self.pipeline.on_site_changed()
+                {
+                    effects.push(stop);
+                    self.flash = Some(Flash::new(
+                        FlashLevel::Info,
+                        "The site changed: the proxy stops, and starts again for the new site once signed in",
+                    ));
+                }
             }
             Event::Session(info) => {
                 self.waiting = None;

@@ -275,6 +275,23 @@ impl PipelineState {
         }
     }
 
+    /// The settings now name another site. A running proxy forwards to the
+    /// site it started for, with that site's credentials: it stops, and
+    /// starts again for the new site once its session is signed in.
+    pub(crate) fn on_site_changed(&mut self) -> Option<Effect> {
+        match std::mem::take(&mut self.serving) {
+            Serving::Running(info) => {
+                self.wanted = true;
+                self.serving = Serving::Stopping(info);
+                Some(Effect::StopProxy)
+            }
+            other => {
+                self.serving = other;
+                None
+            }
+        }
+    }
+
     fn start(&mut self) -> Option<Effect> {
         if !matches!(self.serving, Serving::Off) {
             return None;
