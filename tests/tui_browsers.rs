@@ -293,3 +293,36 @@ fn without_a_configured_browser_nothing_is_looked_at() {
     let effects = app.update(Msg::FileChanged(WatchedFile::Browser));
     assert!(!asks_fresh(&effects), "{effects:?}");
 }
+
+fn click(column: u16, row: u16) -> Msg {
+    Msg::Mouse(crossterm::event::MouseEvent {
+        kind: crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left),
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    })
+}
+
+#[test]
+fn a_click_on_a_profile_selects_it() {
+    let mut app = listed_app();
+    app.set_terminal_size(80, 24);
+    let text = text_of(&frame(&app, 80, 24));
+    let y_of = |needle: &str| {
+        text.lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} on screen:\n{text}")) as u16
+    };
+    app.update(click(20, y_of("microsoft-edge")));
+    assert_eq!(browsers(&app).selected(), 2);
+    app.update(click(20, y_of(".config/chromium/Default")));
+    assert_eq!(browsers(&app).selected(), 1);
+    // The line heading the list and the space under the rows select nothing.
+    app.update(click(20, y_of("The site's cookies in each profile")));
+    app.update(click(20, y_of("microsoft-edge") + 3));
+    assert_eq!(browsers(&app).selected(), 1);
+    app.update(key(KeyCode::Enter));
+    assert!(browsers(&app).previewing());
+    let text = text_of(&frame(&app, 80, 24));
+    assert!(text.contains(".config/chromium/Default"), "{text}");
+}

@@ -1,5 +1,6 @@
 //! The mouse: the wheel scrolls the list (or the help), a left click on a
-//! header tab switches screens and one on a list row selects it. Where a
+//! header tab switches screens and one on a list row (or a browser profile
+//! in its dialog) selects it. Where a
 //! click lands follows from the terminal's size and the same layout the
 //! view draws with, so `update` stays pure.
 
@@ -23,12 +24,18 @@ impl App {
             self.on_wheel(wheel);
             return;
         }
-        // Dialogs take keys, not clicks.
-        if m.kind != MouseEventKind::Down(MouseButton::Left) || self.dialog.is_some() {
+        if m.kind != MouseEventKind::Down(MouseButton::Left) {
             return;
         }
         let [header, body, _, _] = view::frame_areas(self.frame());
         let at = Position::new(m.column, m.row);
+        match &mut self.dialog {
+            // The browser profiles are a list: a click selects one.
+            Some(Dialog::Browsers(b)) => return b.click(body, at),
+            // Other dialogs take keys, not clicks.
+            Some(_) => return,
+            None => {}
+        }
         if header.contains(at) {
             if let Some(screen) = view::tab_at(header.width, m.column - header.x) {
                 self.show(screen, effects);

@@ -9,7 +9,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
+use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 use time::{Duration, OffsetDateTime};
@@ -85,6 +85,23 @@ impl BrowsersState {
     /// True while the chosen profile's preview is shown.
     pub fn previewing(&self) -> bool {
         self.previewing
+    }
+
+    /// A left click at `at` over the dialog drawn in `body`: a profile row
+    /// is selected (Enter then previews it).
+    pub(crate) fn click(&mut self, body: Rect, at: Position) {
+        let Some(list) = &self.profiles else { return };
+        if self.previewing {
+            return;
+        }
+        let rows = list_rows(Block::bordered().inner(body));
+        if !rows.contains(at) {
+            return;
+        }
+        let i = first_shown(self.selected, rows.height) + usize::from(at.y - rows.y);
+        if i < list.len() {
+            self.selected = i;
+        }
     }
 
     fn chosen(&self) -> Option<&BrowserProfileInfo> {
@@ -184,6 +201,23 @@ pub(crate) fn render(
         .render(inner, buf);
 }
 
+/// Where the profile rows are in the dialog's inner area: under the line
+/// that heads the list.
+fn list_rows(inner: Rect) -> Rect {
+    Rect {
+        y: inner.y.saturating_add(1),
+        height: inner.height.saturating_sub(1),
+        ..inner
+    }
+}
+
+/// The first profile shown when `rows` rows show the list with `selected`
+/// on screen (the list scrolls to keep it on the last row).
+fn first_shown(selected: usize, rows: u16) -> usize {
+    let room = usize::from(rows).max(1);
+    selected.saturating_sub(room - 1)
+}
+
 fn list_lines(
     list: &[BrowserProfileInfo],
     selected: usize,
@@ -196,7 +230,7 @@ fn list_lines(
         theme.dim(),
     )];
     let room = usize::from(height).saturating_sub(1).max(1);
-    let first = selected.saturating_sub(room - 1);
+    let first = first_shown(selected, height.saturating_sub(1));
     for (i, info) in list.iter().enumerate().skip(first).take(room) {
         let marker = if i == selected { "▶ " } else { "  " };
         let (what, style) = match &info.read {
