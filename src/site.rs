@@ -58,34 +58,6 @@ pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn same_origin_agrees_with_the_url_crates_origins() {
-        let urls = [
-            "https://x.atlassian.net/wiki",
-            "https://X.Atlassian.NET:443/other?q",
-            "https://x.atlassian.net:8443/wiki",
-            "http://x.atlassian.net/wiki",
-            "https://y.atlassian.net/wiki",
-            "http://127.0.0.1:8090/",
-            "http://127.0.0.1:8091/",
-            "http://[::1]:8090/",
-            "http://localhost:8090/",
-            "file:///etc/passwd",
-            "data:text/plain,x",
-            "mailto:a@b.c",
-        ];
-        for a in urls {
-            for b in urls {
-                let (ua, ub) = (Url::parse(a).unwrap(), Url::parse(b).unwrap());
-                assert_eq!(
-                    same_origin(&ua, &ub),
-                    ua.origin() == ub.origin(),
-                    "{a} vs {b}"
-                );
-            }
-        }
-    }
-
     use super::*;
 
     fn key(raw: &str) -> String {
@@ -160,5 +132,33 @@ mod tests {
             SiteKey::from_url(&configured).as_str(),
             "https://site.example/wiki"
         );
+    }
+
+    #[test]
+    fn same_origin_agrees_with_the_url_crates_origins() {
+        let urls = [
+            "https://x.atlassian.net/wiki",
+            "https://X.Atlassian.NET:443/other?q",
+            "https://x.atlassian.net:8443/wiki",
+            "http://x.atlassian.net/wiki",
+            "https://y.atlassian.net/wiki",
+            "http://127.0.0.1:8090/",
+            "http://127.0.0.1:8091/",
+            "http://[::1]:8090/",
+            "http://localhost:8090/",
+            "file:///etc/passwd",
+            "data:text/plain,x",
+            "mailto:a@b.c",
+        ];
+        for a in urls {
+            for b in urls {
+                let (ua, ub) = (Url::parse(a).unwrap(), Url::parse(b).unwrap());
+                assert_eq!(
+                    same_origin(&ua, &ub),
+                    ua.origin() == ub.origin(),
+                    "{a} vs {b}"
+                );
+            }
+        }
     }
 }

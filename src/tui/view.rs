@@ -183,18 +183,7 @@ fn header_tail(app: &App, room: usize) -> String {
 
 fn draw_footer(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
     let items = match &app.dialog {
-        Some(Dialog::Paste(paste)) => {
-            let mut items = keys::footer_items(&[screens::paste::KEYS]);
-            if paste.is_empty() {
-                // While the text is empty the short key does the same.
-                for item in &mut items {
-                    if item.action == keys::Action::ImportFromBrowser {
-                        item.key = "b".to_string();
-                    }
-                }
-            }
-            items
-        }
+        Some(Dialog::Paste(paste)) => paste.footer_items(),
         Some(Dialog::Token(_)) => keys::footer_items(&[screens::token::KEYS]),
         Some(Dialog::ConfirmClear) => keys::footer_items(&[screens::confirm::KEYS]),
         Some(Dialog::Help(_)) => keys::footer_items(&[screens::help::KEYS]),

@@ -1,8 +1,8 @@
 //! The mouse: the wheel scrolls the list (or the help), a left click on a
 //! header tab switches screens and one on a list row (or a browser profile
-//! in its dialog) selects it. Where a
-//! click lands follows from the terminal's size and the same layout the
-//! view draws with, so `update` stays pure.
+//! in its dialog) selects it. Where a click lands follows from the
+//! terminal's size and the same layout the view draws with, so `update`
+//! stays pure.
 
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Position;

@@ -19,6 +19,7 @@ use crate::text::for_terminal;
 use crate::tui::app::{Ctx, FlashLevel, Handled};
 use crate::tui::keys::{self, Action, Binding, Rank, k, special};
 use crate::tui::theme::Theme;
+use crate::tui::widgets::zone::zone_name;
 
 /// Keys of the audit viewer (the list keys and `/` come from `keys::LIST`).
 pub(crate) const KEYS: &[Binding] = &[
@@ -398,21 +399,6 @@ fn outcome_style(o: AuditOutcome, theme: &Theme) -> Style {
     }
 }
 
-/// How a time zone is named on screen: `UTC`, `+01:00`, `-03:30`.
-pub(crate) fn zone_name(offset: UtcOffset) -> String {
-    if offset.is_utc() {
-        "UTC".into()
-    } else {
-        let (h, m, _) = offset.as_hms();
-        format!(
-            "{}{:02}:{:02}",
-            if offset.is_negative() { '-' } else { '+' },
-            h.abs(),
-            m.abs()
-        )
-    }
-}
-
 fn format_time(t: OffsetDateTime, offset: UtcOffset, with_year: bool) -> String {
     let t = t.to_offset(offset);
     let (y, mo, d) = (t.year(), u8::from(t.month()), t.day());
@@ -708,14 +694,5 @@ mod tests {
         );
         assert_eq!(next_kind(&kinds, Some(AuditEvent::LogRotated)), None);
         assert_eq!(next_kind(&[], None), None);
-    }
-
-    #[test]
-    fn zone_names_are_readable() {
-        assert_eq!(zone_name(UtcOffset::UTC), "UTC");
-        let cet = UtcOffset::from_hms(1, 0, 0).unwrap();
-        assert_eq!(zone_name(cet), "+01:00");
-        let nst = UtcOffset::from_hms(-3, -30, 0).unwrap();
-        assert_eq!(zone_name(nst), "-03:30");
     }
 }

@@ -229,8 +229,9 @@ fn list_lines(
         " The site's cookies in each profile found (Enter: preview):",
         theme.dim(),
     )];
-    let room = usize::from(height).saturating_sub(1).max(1);
-    let first = first_shown(selected, height.saturating_sub(1));
+    let rows = height.saturating_sub(1);
+    let room = usize::from(rows).max(1);
+    let first = first_shown(selected, rows);
     for (i, info) in list.iter().enumerate().skip(first).take(room) {
         let marker = if i == selected { "▶ " } else { "  " };
         let (what, style) = match &info.read {

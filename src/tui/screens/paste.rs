@@ -217,8 +217,22 @@ impl PasteState {
     }
 
     /// Whether the text is empty (then `EMPTY_KEYS` are in force too).
-    pub(crate) fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.chars == 0 && self.large.is_none()
+    }
+
+    /// The footer: the dialog's keys, with the short key of `EMPTY_KEYS`
+    /// in place of its `Ctrl` one while the text is empty (one entry).
+    pub(crate) fn footer_items(&self) -> Vec<keys::FooterItem> {
+        let mut items = keys::footer_items(&[KEYS]);
+        if self.is_empty() {
+            for short in keys::footer_items(&[EMPTY_KEYS]) {
+                if let Some(item) = items.iter_mut().find(|i| i.action == short.action) {
+                    item.key = short.key;
+                }
+            }
+        }
+        items
     }
 
     /// The key tables in force: `EMPTY_KEYS` too while there is no text.

@@ -199,7 +199,7 @@ fn request_log(state: &PipelineState, a: &Areas, area: Rect, buf: &mut Buffer, t
             Line::styled(
                 format!(
                     " newest first · times {} ",
-                    crate::tui::screens::audit::zone_name(state.offset)
+                    crate::tui::widgets::zone::zone_name(state.offset)
                 ),
                 theme.dim(),
             )
