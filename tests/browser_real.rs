@@ -399,17 +399,7 @@ fn a_second_firefox_sign_in_brings_watch_back_without_an_import() {
     let first = live(&site)["JSESSIONID"].clone();
 
     let home = sb.dir.path().to_str().unwrap().to_string();
-    let watch = Watch::start(
-        &sb,
-        &site,
-        &[
-            "--from-browser",
-            "firefox",
-            "--profile",
-            profile.to_str().unwrap(),
-        ],
-        &[("HOME", &home)],
-    );
+    let watch = Watch::firefox(&sb, &site, &profile, &[("HOME", &home)]);
     assert_eq!(watch.next(Duration::from_secs(15))["state"], "signed_in");
 
     // The session ends on the site.

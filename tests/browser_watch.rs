@@ -18,17 +18,7 @@ fn watch_imports_a_fresh_login_from_the_firefox_profile_and_signs_in_again() {
     let sb = Sandbox::new();
     let (profile, first) = imported_firefox_profile(&site, &sb);
 
-    let watch = Watch::start(
-        &sb,
-        &site,
-        &[
-            "--from-browser",
-            "firefox",
-            "--profile",
-            profile.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let watch = Watch::firefox(&sb, &site, &profile, &[]);
     assert_eq!(watch.next(Duration::from_secs(15))["state"], "signed_in");
 
     // The session dies on the site.
@@ -47,12 +37,7 @@ fn watch_imports_a_fresh_login_from_the_firefox_profile_and_signs_in_again() {
     let back = watch.next(Duration::from_secs(20));
     assert_eq!(back["state"], "signed_in", "{back}");
     // The fresh session is what is stored now, audited as a browser import.
-    let out = site
-        .cmd(&sb)
-        .args(["cookies", "export", "--format", "header"])
-        .output()
-        .unwrap();
-    assert_eq!(stdout(&out).trim(), site.server.session_cookie_header());
+    assert_live_session_stored(&site, &sb);
     let audit = std::fs::read_to_string(sb.audit()).unwrap();
     let saved = audit
         .lines()
@@ -103,10 +88,5 @@ fn after_a_captcha_confluence_browser_brings_in_the_chromium_login() {
     write_chromium_profile(&user_data, &fresh);
     let back = watch.next(Duration::from_secs(20));
     assert_eq!(back["state"], "signed_in", "{back}");
-    let out = site
-        .cmd(&sb)
-        .args(["cookies", "export", "--format", "header"])
-        .output()
-        .unwrap();
-    assert_eq!(stdout(&out).trim(), site.server.session_cookie_header());
+    assert_live_session_stored(&site, &sb);
 }

@@ -55,12 +55,7 @@ fn the_tui_picks_up_a_fresh_browser_login_without_a_key_press() {
         screen.contains("Imported a fresh session from firefox"),
         "{screen}"
     );
-    let out = site
-        .cmd(&sb)
-        .args(["cookies", "export", "--format", "header"])
-        .output()
-        .unwrap();
-    assert_eq!(stdout(&out).trim(), site.server.session_cookie_header());
+    assert_live_session_stored(&site, &sb);
 }
 
 /// A browser named only after the app started (`CONFLUENCE_BROWSER` added
@@ -104,10 +99,5 @@ fn a_browser_named_by_a_reload_is_watched_and_looked_in_at_once() {
         screen.contains("Imported a fresh session from firefox"),
         "{screen}"
     );
-    let out = site
-        .cmd(&sb)
-        .args(["cookies", "export", "--format", "header"])
-        .output()
-        .unwrap();
-    assert_eq!(stdout(&out).trim(), site.server.session_cookie_header());
+    assert_live_session_stored(&site, &sb);
 }

@@ -293,3 +293,17 @@ pub fn import_from_browser(
         .output()
         .unwrap()
 }
+
+/// The cookies stored for `site` are its live session, exactly.
+pub fn assert_live_session_stored(site: &super::site::Site, sb: &super::Sandbox) {
+    let out = site
+        .cmd(sb)
+        .args(["cookies", "export", "--format", "header"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        super::stdout(&out).trim(),
+        site.server.session_cookie_header(),
+        "the live session is stored"
+    );
+}

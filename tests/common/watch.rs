@@ -48,6 +48,19 @@ impl Watch {
         Watch { child, lines }
     }
 
+    /// `watch --from-browser firefox --profile PROFILE` for the site.
+    pub fn firefox(
+        sb: &Sandbox,
+        site: &Site,
+        profile: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Watch {
+        let profile = profile.to_str().expect("a UTF-8 temp path");
+        let args = ["--from-browser", "firefox", "--profile", profile];
+        Watch::start(sb, site, &args, env)
+    }
+
+    /// The next JSON line within `limit`.
     pub fn next(&self, limit: Duration) -> Value {
         self.lines
             .recv_timeout(limit)
