@@ -968,3 +968,67 @@ fn the_api_runs_inside_a_runtime_and_logs_traffic_without_queries() {
     });
     assert_eq!(audited(&sb, "proxy_stopped").len(), 1);
 }
+
+/// `rounds` rounds of `clients` GETs sent at once through the proxy; every
+/// status, round by round.
+fn concurrent_gets(site: &Site, proxy: &Proxy, rounds: usize, clients: usize) -> Vec<Vec<u16>> {
+    site.rt.block_on(async {
+        let http = client();
+        let mut statuses = Vec::new();
+        for round in 0..rounds {
+            let requests = (0..clients).map(|i| {
+                let url = proxy.url(&format!(
+                    "/rest/api/space?limit=1&start={}",
+                    (round + i) % 3
+                ));
+                let r = http
+                    .get(url)
+                    .basic_auth("confluence-tui", Some(&proxy.token));
+                async move { r.send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
+            });
+            statuses.push(futures::future::join_all(requests).await);
+        }
+        statuses
+    })
+}
+
+#[test]
+fn many_concurrent_clients_on_a_strictly_rotating_site_all_get_200_and_the_session_lives() {
+    // Every signed-in request rotates the session cookie, and the value it
+    // replaced is refused at once: requests in flight together carry a
+    // value the site has already superseded.
+    let site = Site::cloud(DemoFaults {
+        rotate_cookies: true,
+        rotation_grace: 0,
+        ..DemoFaults::default()
+    });
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    let mut proxy = Proxy::start(&sb, &site, &[], &[]);
+    let rounds = concurrent_gets(&site, &proxy, 4, 32);
+    for (n, statuses) in rounds.iter().enumerate() {
+        assert!(
+            statuses.iter().all(|s| *s == 200),
+            "round {n}: {statuses:?}\n{}",
+            proxy.stderr()
+        );
+    }
+    assert_eq!(proxy.stop().code(), Some(0), "{}", proxy.stderr());
+    assert!(
+        audited(&sb, "session_expired").is_empty() && audited(&sb, "cookies_expired").is_empty(),
+        "a live session was declared dead"
+    );
+    // The vault holds the newest value: the only one the site accepts.
+    let (code, exported, err) = run(&sb, &site, &["cookies", "export", "--format", "header"]);
+    assert_eq!(code, Some(0), "{err}");
+    let live = site.server.session_cookie_header();
+    let session = |h: &str| {
+        h.split(';')
+            .map(str::trim)
+            .find(|c| c.starts_with(CLOUD_SESSION_COOKIE))
+            .map(str::to_string)
+    };
+    assert_eq!(session(exported.trim()), session(&live));
+    let (code, out, err) = run(&sb, &site, &["check"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+}

@@ -79,6 +79,10 @@ pub struct DemoServerArgs {
     /// Rotate the session cookie on every cookie request (Set-Cookie)
     #[arg(long)]
     pub rotate_cookies: bool,
+    /// Requests a rotated-away session value is still accepted for (0:
+    /// refused at once)
+    #[arg(long, value_name = "N", default_value_t = super::faults::ROTATION_GRACE_REQUESTS)]
+    pub rotation_grace: u32,
     /// Space key whose pages answer 403 (repeatable)
     #[arg(long = "forbidden-space", value_name = "KEY")]
     pub forbidden_spaces: Vec<String>,
@@ -135,6 +139,7 @@ impl DemoServerArgs {
             expired_403: self.expired_403,
             anonymous: self.anonymous,
             rotate_cookies: self.rotate_cookies,
+            rotation_grace: self.rotation_grace,
             forbidden_spaces: self.forbidden_spaces.clone(),
             cap_limit: self.cap_limit,
             paging_loops: self.paging_loops,

@@ -54,6 +54,10 @@ pub struct DemoFaults {
     pub anonymous: bool,
     /// Every cookie-authenticated request rotates the session cookie.
     pub rotate_cookies: bool,
+    /// How many more requests a session value superseded by a rotation is
+    /// still accepted for; 0 refuses it at once (a strict site, where
+    /// requests racing a rotation are refused).
+    pub rotation_grace: u32,
     /// Space keys whose pages answer 403 even when signed in.
     pub forbidden_spaces: Vec<String>,
     /// Silent cap on v1 `limit`, as Server/DC applies (e.g. 100 when 250 asked).
@@ -82,8 +86,9 @@ pub const DEFAULT_ATTACHMENT_BYTES: u64 = 1024 * 1024;
 /// Size of the oversized session value `hostile_set_cookies` sends.
 pub const HOSTILE_SET_COOKIE_VALUE_BYTES: usize = 100 * 1024;
 
-/// How many requests an old cookie value stays valid after a rotation.
-pub(crate) const ROTATION_GRACE_REQUESTS: u32 = 2;
+/// How many requests an old cookie value stays valid after a rotation,
+/// unless configured otherwise.
+pub const ROTATION_GRACE_REQUESTS: u32 = 2;
 /// `Retry-After` sent with 429 unless configured otherwise.
 pub(crate) const DEFAULT_RETRY_AFTER_SECS: u64 = 2;
 
@@ -105,6 +110,7 @@ impl Default for DemoFaults {
             expired_403: false,
             anonymous: false,
             rotate_cookies: false,
+            rotation_grace: ROTATION_GRACE_REQUESTS,
             forbidden_spaces: Vec::new(),
             cap_limit: None,
             paging_loops: false,

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::DemoFlavor;
-use super::faults::{DemoFaults, ROTATION_GRACE_REQUESTS};
+use super::faults::DemoFaults;
 
 /// Cloud demo account email (public demo value, not a secret).
 pub const DEMO_EMAIL: &str = "demo@example.com";
@@ -145,7 +145,7 @@ impl Session {
             return Caller::User { set_cookie: None };
         }
         let old = std::mem::replace(&mut self.current, new_value(&mut self.rng));
-        self.previous = Some((old, ROTATION_GRACE_REQUESTS));
+        self.previous = (faults.rotation_grace > 0).then_some((old, faults.rotation_grace));
         // A refreshed cookie extends the session, which is why clients should
         // persist it.
         self.issued_at = Instant::now();
