@@ -38,6 +38,7 @@ fn document() -> VaultDocument {
                 saved_at: now,
                 expires_at: now + time::Duration::days(14),
                 expired: None,
+                refreshed_at: None,
             }),
             api_token: Some(SecretString::from("bench-token")),
             token_saved_at: Some(now),

@@ -5,14 +5,14 @@
 use time::OffsetDateTime;
 
 use crate::config::{AuthSetting, Settings};
-use crate::confluence::client::Credential;
+use crate::confluence::client::Decorations;
 use crate::credentials::{CredentialError, Credentials, expiry_reason};
 use crate::secret::SecretString;
 
 /// The credential chosen and the reason, for the status screen and `check`.
 #[derive(Debug)]
 pub(crate) struct ResolvedAuth {
-    pub credential: Credential,
+    pub decorations: Decorations,
     /// A sentence: why this mode.
     pub why: String,
     /// When the stored cookies expire (cookie mode only).
@@ -43,20 +43,6 @@ pub(crate) fn resolve(
     creds: &Credentials,
     now: OffsetDateTime,
 ) -> Result<ResolvedAuth, AuthError> {
-    let (doc, mut resolved) = choose(settings, creds, now)?;
-    resolved.stored = creds
-        .site()
-        .and_then(|site| doc.site(site))
-        .and_then(|c| c.session.clone());
-    Ok(resolved)
-}
-
-fn choose(
-    settings: &Settings,
-    creds: &Credentials,
-    now: OffsetDateTime,
-) -> Result<(crate::vault::VaultDocument, ResolvedAuth), AuthError> {
-    let env_token = settings.api_token.clone();
     // Even a token from the environment needs the vault when one exists:
     // the site's session state (a CAPTCHA that holds every mode) is kept
     // there.
@@ -66,6 +52,17 @@ fn choose(
     } else {
         Default::default()
     };
+    choose(settings, creds, &doc, now)
+}
+
+/// Chooses the credential from a vault document already read.
+pub(crate) fn choose(
+    settings: &Settings,
+    creds: &Credentials,
+    doc: &crate::vault::VaultDocument,
+    now: OffsetDateTime,
+) -> Result<ResolvedAuth, AuthError> {
+    let env_token = settings.api_token.clone();
     // Only the configured site's credentials: another site's cookies or
     // token are never sent here.
     let own = creds
@@ -73,7 +70,8 @@ fn choose(
         .and_then(|site| doc.site(site))
         .cloned()
         .unwrap_or_default();
-    let elsewhere = elsewhere(creds, &doc, &own);
+    let elsewhere = elsewhere(creds, doc, &own);
+    let session = own.session.clone();
     let not_configured = |message: String| match &elsewhere {
         Some(note) => AuthError::NotConfigured(format!("{note}. {message}")),
         None => AuthError::NotConfigured(message),
@@ -93,7 +91,7 @@ fn choose(
         .as_ref()
         .and_then(|c| expiry_reason(&c.expiry_state(now)));
     let cookie = |c: crate::cookies::jar::StoredCookies, why: String| ResolvedAuth {
-        credential: Credential::Cookies { jar: c.jar },
+        decorations: Decorations::cookies(c.jar),
         why,
         expires_at: Some(c.expires_at),
         stored: None,
@@ -107,23 +105,23 @@ fn choose(
             },
         },
         AuthSetting::Basic => match (username, token) {
-            (Some(username), Some(token)) => Ok(ResolvedAuth { credential: Credential::Basic { username, token }, why: "CONFLUENCE_AUTH=basic".into(), expires_at: None, stored: None }),
+            (Some(username), Some(token)) => Ok(ResolvedAuth { decorations: Decorations::basic(username, token), why: "CONFLUENCE_AUTH=basic".into(), expires_at: None, stored: None }),
             _ => Err(AuthError::NotConfigured("CONFLUENCE_AUTH=basic needs CONFLUENCE_USERNAME and CONFLUENCE_API_TOKEN".into())),
         },
         AuthSetting::Bearer => match token {
-            Some(token) => Ok(ResolvedAuth { credential: Credential::Bearer { token }, why: "CONFLUENCE_AUTH=bearer".into(), expires_at: None, stored: None }),
+            Some(token) => Ok(ResolvedAuth { decorations: Decorations::bearer(token), why: "CONFLUENCE_AUTH=bearer".into(), expires_at: None, stored: None }),
             None => Err(not_configured("CONFLUENCE_AUTH=bearer needs CONFLUENCE_API_TOKEN (a personal access token) or `confluence-tui token set`".into())),
         },
         AuthSetting::Auto => match (usable, username, token) {
             (Some(c), _, _) => Ok(cookie(c, "auto: unexpired browser cookies are stored".into())),
             (None, Some(username), Some(token)) => Ok(ResolvedAuth {
-                credential: Credential::Basic { username, token },
+                decorations: Decorations::basic(username, token),
                 why: "auto: a user name and an API token are set".into(),
                 expires_at: None,
                 stored: None,
             }),
             (None, None, Some(token)) => Ok(ResolvedAuth {
-                credential: Credential::Bearer { token },
+                decorations: Decorations::bearer(token),
                 why: "auto: a token without a user name is sent as a personal access token".into(),
                 expires_at: None,
                 stored: None,
@@ -134,7 +132,10 @@ fn choose(
             },
         },
     };
-    chosen.map(|r| (doc, r))
+    chosen.map(|mut r| {
+        r.stored = session;
+        r
+    })
 }
 
 /// How a token about to be stored will be sent once it is: the credential
@@ -144,19 +145,18 @@ pub(crate) fn token_credential(
     settings: &Settings,
     username: Option<&str>,
     token: SecretString,
-) -> Result<(Credential, String), AuthError> {
+) -> Result<(Decorations, String), AuthError> {
     let username = username
         .map(str::trim)
         .filter(|u| !u.is_empty())
         .map(str::to_string)
         .or_else(|| settings.username.clone());
     match (settings.auth, username) {
-        (AuthSetting::Bearer, _) => Ok((
-            Credential::Bearer { token },
-            "CONFLUENCE_AUTH=bearer".into(),
-        )),
+        (AuthSetting::Bearer, _) => {
+            Ok((Decorations::bearer(token), "CONFLUENCE_AUTH=bearer".into()))
+        }
         (AuthSetting::Basic, Some(username)) => Ok((
-            Credential::Basic { username, token },
+            Decorations::basic(username, token),
             "CONFLUENCE_AUTH=basic".into(),
         )),
         (AuthSetting::Basic, None) => Err(AuthError::NotConfigured(
@@ -164,11 +164,11 @@ pub(crate) fn token_credential(
                 .into(),
         )),
         (AuthSetting::Auto | AuthSetting::Cookie, Some(username)) => Ok((
-            Credential::Basic { username, token },
+            Decorations::basic(username, token),
             "a user name and an API token: sent as Basic".into(),
         )),
         (AuthSetting::Auto | AuthSetting::Cookie, None) => Ok((
-            Credential::Bearer { token },
+            Decorations::bearer(token),
             "a token without a user name: sent as a personal access token".into(),
         )),
     }

@@ -21,7 +21,7 @@ pub use env::{ChildEnv, Handover, PIPELINE_VARIABLES, WITHHELD_VARIABLES};
 use crate::audit::{AuditDetails, AuditEntry, AuditEvent, AuditOutcome};
 use crate::auth::{AuthError, resolve};
 use crate::config::Settings;
-use crate::confluence::client::{AuthMode, Credential};
+use crate::confluence::client::{AuthMode, Decoration};
 use crate::credentials::{CredentialError, Credentials};
 use crate::exit::ErrorClass;
 use crate::site::SiteKey;
@@ -97,18 +97,31 @@ pub fn stored_handover(
         site: site.to_string(),
         intake: creds.paths().intake_file.clone(),
     };
-    let handover = match resolved.credential {
-        Credential::Cookies { jar } => {
-            let site_url = site.url().ok_or_else(no_cookies)?;
-            Handover::Cookie {
-                header: jar.header_value_for(&site_url).ok_or_else(no_cookies)?,
+    // The Confluence credential of the decorations: a token before cookies,
+    // as the mode says.
+    let mut handover = None;
+    for item in resolved.decorations.items() {
+        handover = match item {
+            Decoration::Basic { username, token } => Some(Handover::Basic {
+                username: username.clone(),
+                token: token.clone(),
+            }),
+            Decoration::Bearer { token } => Some(Handover::Bearer {
+                token: token.clone(),
+            }),
+            Decoration::Cookies(jar) if handover.is_none() => {
+                let site_url = site.url().ok_or_else(no_cookies)?;
+                Some(Handover::Cookie {
+                    header: jar.header_value_for(&site_url).ok_or_else(no_cookies)?,
+                })
             }
-        }
-        Credential::Basic { username, token } => Handover::Basic { username, token },
-        Credential::Bearer { token } => Handover::Bearer { token },
-        Credential::None => return Err(no_cookies().into()),
-    };
-    Ok((site, handover))
+            Decoration::Cookies(_) => handover,
+        };
+    }
+    match handover {
+        Some(h) => Ok((site, h)),
+        None => Err(no_cookies().into()),
+    }
 }
 
 /// The `exec_started` record: the site, the mode and the program's name,

@@ -1,8 +1,10 @@
 //! The worker's browser jobs against a Firefox profile the test builds:
 //! `ListBrowserProfiles` names the profile with the site's cookie count and
 //! its session cookie (never a value); `ImportFromBrowser` stores exactly
-//! the site's cookies and a verification follows; `ImportFreshBrowserSession`
-//! imports only a session that differs from the stored one.
+//! the site's cookies once the site accepted them; while the session is
+//! dead, the worker's session owner imports a fresh login from the
+//! configured browser by itself, and only a session that differs from the
+//! stored one and that the site accepts.
 #![cfg(unix)]
 
 mod common;
@@ -17,9 +19,10 @@ use confluence_tui::confluence::client::RetryPolicy;
 use confluence_tui::demo::{
     CLOUD_SESSION_COOKIE, DemoConfig, DemoData, DemoFaults, DemoFlavor, DemoServer,
 };
+use confluence_tui::session::{Cause, SessionState};
 use confluence_tui::vault::MachineIdSource;
 use confluence_tui::worker::{
-    self, Command, Event, Mutation, MutationDone, Query, SessionInfo, SettingsSource, WorkerHandle,
+    self, Command, Event, Mutation, MutationDone, Query, SettingsSource, WorkerHandle,
 };
 
 async fn cloud() -> DemoServer {
@@ -88,6 +91,8 @@ fn worker(server: &DemoServer, data: &Path, profile: &Path) -> WorkerHandle {
                 max_delay: Duration::from_millis(20),
             },
             login_page: None,
+            // The owner watches the configured browser (a long-running face).
+            keep_alive: true,
         },
     )
 }
@@ -154,7 +159,10 @@ async fn the_worker_lists_a_firefox_profile_and_imports_exactly_the_sites_cookie
         report.source,
         format!("browser:firefox:{}", profile.display())
     );
-    // The verification follows, as after a paste.
+    // Accepted by the site before it was stored.
+    let signed_in = w.sessions.borrow().clone().unwrap().snapshot();
+    assert!(signed_in.is_signed_in(), "{signed_in:?}");
+    w.commands.send(Command::Query(Query::Describe)).unwrap();
     let stored = next(&mut w, |ev| match ev {
         Event::Stored(info) => Some(info),
         _ => None,
@@ -168,41 +176,42 @@ async fn the_worker_lists_a_firefox_profile_and_imports_exactly_the_sites_cookie
         .collect();
     want.sort();
     assert_eq!(names, want, "exactly the site's cookies");
-    let session = next(&mut w, |ev| match ev {
-        Event::Session(info) => Some(info),
-        _ => None,
-    })
-    .await;
-    assert!(
-        matches!(session, SessionInfo::SignedIn { .. }),
-        "{session:?}"
-    );
 
-    // The same session again is nothing new; a fresh login is imported.
-    w.commands
-        .send(Command::Mutate(Mutation::ImportFreshBrowserSession))
-        .unwrap();
-    let same = next(&mut w, |ev| match ev {
-        Event::Mutated { result, .. } => Some(result),
+    // The site ends the session: the browser still holds the same dead
+    // value, which is nothing new.
+    server.control().end_session();
+    w.commands.send(Command::Query(Query::VerifyAgain)).unwrap();
+    let dead = next(&mut w, |ev| match ev {
+        Event::Verified { snapshot, .. } => Some(snapshot),
         _ => None,
     })
     .await;
     assert!(
-        matches!(same, Ok(MutationDone::NothingToImport)),
-        "{same:?}"
+        matches!(dead.state, SessionState::Expired { .. }),
+        "{dead:?}"
     );
-    firefox_profile(&server, &profile, Some("a-fresh-login"));
-    w.commands
-        .send(Command::Mutate(Mutation::ImportFreshBrowserSession))
-        .unwrap();
-    let fresh = next(&mut w, |ev| match ev {
-        Event::Mutated { result, .. } => Some(result),
+    // A value the site never issued is no fresh login either: refused.
+    firefox_profile(&server, &profile, Some("never-issued"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let still = w.sessions.borrow().clone().unwrap().snapshot();
+    assert!(
+        matches!(still.state, SessionState::Expired { .. }),
+        "{still:?}"
+    );
+    // A real fresh login in the browser is picked up by itself.
+    firefox_profile(&server, &profile, None);
+    let picked = next(&mut w, |ev| match ev {
+        Event::Session(s) if s.is_signed_in() => Some(s),
         _ => None,
     })
     .await;
-    match fresh {
-        Ok(MutationDone::BrowserSessionImported { profile: p, .. }) => {
-            assert_eq!(p.dir, profile)
+    match &picked.cause {
+        Cause::BrowserPickup {
+            browser,
+            profile: p,
+        } => {
+            assert_eq!(browser, "firefox");
+            assert_eq!(p, &profile.display().to_string());
         }
         other => panic!("{other:?}"),
     }

@@ -213,14 +213,30 @@ fn assert_exit(r: &Run, code: i32, what: &str) {
 // ---------------------------------------------------------------- ok
 
 #[test]
-fn import_verifies_the_cookies_when_a_site_is_set() {
+fn import_verifies_the_cookies_before_it_stores_them() {
     let site = Site::cloud();
     let sb = Sandbox::new();
-    let live = {
+    let import = |paste: String, extra: &[&str]| {
         let mut c = cmd(&sb, &site, Auth::Stored);
-        c.write_stdin(site.server.session_cookie_header());
-        run(c, &["cookies", "import", "-"])
+        c.write_stdin(paste);
+        let mut args = vec!["cookies", "import"];
+        args.extend_from_slice(extra);
+        args.push("-");
+        run(c, &args)
     };
+    let dead = || format!("{CLOUD_SESSION_COOKIE}=never-issued; other=1");
+    // Nothing stored yet: refused cookies are not stored either.
+    let refused = import(dead(), &[]);
+    assert_exit(&refused, 3, "the site refuses them");
+    assert!(
+        refused.stderr.contains("nothing was stored"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stdout.contains("Imported"), "{}", refused.stdout);
+    assert_eq!(cookie_state(&sb, &site), "none");
+    // A live session: asked about, then stored, signed in.
+    let live = import(site.server.session_cookie_header(), &[]);
     assert_exit(&live, 0, "import of a live session");
     assert!(
         live.stdout.contains("Imported 2 cookies") && live.stdout.contains("Signed in"),
@@ -228,23 +244,33 @@ fn import_verifies_the_cookies_when_a_site_is_set() {
         live.stdout
     );
     assert!(audit_events(&sb).contains(&"session_verified".to_string()));
-    let dead = {
-        let mut c = cmd(&sb, &site, Auth::Stored);
-        c.write_stdin(format!("{CLOUD_SESSION_COOKIE}=never-issued; other=1"));
-        run(c, &["cookies", "import", "-"])
-    };
-    assert_exit(&dead, 3, "stored, but the site refuses them");
+    let kept = stored_cookie(&sb, &site, CLOUD_SESSION_COOKIE);
+    // A wrong paste over the working session: refused, and the working
+    // session is kept (and said so).
+    let wrong = import(dead(), &[]);
+    assert_exit(&wrong, 3, "the site refuses them");
     assert!(
-        dead.stdout.contains("Imported 2 cookies"),
+        wrong
+            .stderr
+            .contains("the stored session still works and was kept"),
         "{}",
-        dead.stdout
+        wrong.stderr
     );
-    assert!(
-        dead.stderr.contains("session has expired"),
-        "{}",
-        dead.stderr
+    assert_eq!(stored_cookie(&sb, &site, CLOUD_SESSION_COOKIE), kept);
+    assert_eq!(cookie_state(&sb, &site), "valid");
+    assert!(audit_events(&sb).contains(&"cookies_refused".to_string()));
+    assert_exit(
+        &check(&sb, &site, Auth::Stored),
+        0,
+        "the kept session works",
     );
-    assert_eq!(cookie_state(&sb, &site), "expired");
+    // --no-verify stores what it is given, as it always did.
+    let unverified = import(dead(), &["--no-verify"]);
+    assert_exit(&unverified, 0, "stored without asking");
+    assert_eq!(
+        stored_cookie(&sb, &site, CLOUD_SESSION_COOKIE),
+        "never-issued"
+    );
 }
 
 #[test]
@@ -470,12 +496,48 @@ fn a_captcha_stays_a_captcha_without_asking_the_site_until_retry() {
     assert_eq!(site.count(), 2);
     let r = run(cmd(&sb, &site, Auth::Stored), &["check", "--retry"]);
     assert_exit(&r, 0, "retry succeeds");
+    assert!(audit_events(&sb).contains(&"session_restored".to_string()));
     let (r, v) = check_json(&sb, &site, Auth::Stored);
     assert_exit(&r, 0, "signed in again");
     assert_eq!(v["state"], "signed_in");
     let r = run(cmd(&sb, &site, Auth::Stored), &["sites", "--json"]);
     let sites: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(sites[0]["session"]["state"], "signed_in", "{sites}");
+}
+
+#[test]
+fn retry_asks_the_site_about_a_session_marked_expired_and_brings_it_back() {
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    // The site refuses the session for a while (a node restart, an outage
+    // of its login service): the cookies are marked expired.
+    site.faults(|f| f.session_expire_after_requests = Some(0));
+    assert_exit(&check(&sb, &site, Auth::Stored), 3, "refused");
+    assert_eq!(cookie_state(&sb, &site), "expired");
+    // It takes the same session again: a plain check still answers from
+    // the vault, `--retry` asks and finds it signed in.
+    site.faults(|f| f.session_expire_after_requests = None);
+    let asked = site.count();
+    assert_exit(&check(&sb, &site, Auth::Stored), 3, "from the vault");
+    assert_eq!(site.count(), asked, "a plain check does not ask");
+    let r = run(cmd(&sb, &site, Auth::Stored), &["check", "--retry"]);
+    assert_exit(&r, 0, "the site accepts the session again");
+    assert!(r.stdout.contains("Signed in"), "{}", r.stdout);
+    assert!(audit_events(&sb).contains(&"session_restored".to_string()));
+    assert_eq!(cookie_state(&sb, &site), "valid");
+    assert_exit(
+        &check(&sb, &site, Auth::Stored),
+        0,
+        "live again for everyone",
+    );
+    // Still refused: `--retry` asks, and says so.
+    site.faults(|f| f.session_expire_after_requests = Some(0));
+    assert_exit(&check(&sb, &site, Auth::Stored), 3, "refused again");
+    let asked = site.count();
+    let r = run(cmd(&sb, &site, Auth::Stored), &["check", "--retry"]);
+    assert_exit(&r, 3, "still refused");
+    assert_eq!(site.count(), asked + 1, "--retry asked the site");
 }
 
 #[test]

@@ -14,7 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use confluence_tui::confluence::classify::Outcome;
 use confluence_tui::confluence::client::{
-    Client, ClientError, ClientOptions, Credential, Deployment, PAGE_LIMIT, RetryPolicy,
+    Client, ClientError, ClientOptions, Decorations, Deployment, Fixed, PAGE_LIMIT, RetryPolicy,
 };
 use confluence_tui::demo::{
     DEMO_API_TOKEN, DEMO_EMAIL, DEMO_PAT, DemoConfig, DemoData, DemoFaults, DemoFlavor, DemoServer,
@@ -44,23 +44,18 @@ async fn site(flavor: DemoFlavor, spaces: usize, pages: usize, faults: DemoFault
     .unwrap()
 }
 
-fn credential_for(flavor: DemoFlavor) -> Credential {
+fn credential_for(flavor: DemoFlavor) -> Decorations {
     match flavor {
-        DemoFlavor::Cloud => Credential::Basic {
-            username: DEMO_EMAIL.into(),
-            token: SecretString::from(DEMO_API_TOKEN),
-        },
-        DemoFlavor::Server => Credential::Bearer {
-            token: SecretString::from(DEMO_PAT),
-        },
+        DemoFlavor::Cloud => Decorations::basic(DEMO_EMAIL, SecretString::from(DEMO_API_TOKEN)),
+        DemoFlavor::Server => Decorations::bearer(SecretString::from(DEMO_PAT)),
     }
 }
 
-fn client_at(base: Url, deployment: Deployment, credential: Credential) -> Client {
+fn client_at(base: Url, deployment: Deployment, credential: Decorations) -> Client {
     Client::new(ClientOptions {
         base_url: base,
         deployment,
-        credential,
+        authority: Fixed::shared(credential),
         timeout: Duration::from_secs(10),
         ca_bundle: None,
         // A healthy demo site never needs a retry; one attempt keeps a

@@ -173,3 +173,67 @@ fn a_reload_to_another_site_serves_that_site() {
     t.keys(&["q"]);
     t.wait_for("EXITED:0", Duration::from_secs(15));
 }
+
+/// `--serve` runs one session owner: the app and its proxy share one
+/// keep-alive loop, so the site gets one verification per interval.
+#[test]
+fn serve_sends_one_keep_alive_request_per_interval_not_two() {
+    use confluence_tui::demo::PathKind;
+    if !have_tmux() {
+        return;
+    }
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    site.import_live(&sb);
+    let script = serve_script(&sb, &site, "CONFLUENCE_KEEPALIVE_SECS=2");
+    let t = Tmux::start("serve-keepalive", &script, 100, 30);
+    t.wait_for("SIGNED IN", Duration::from_secs(30));
+    // The proxy serves (it starts once signed in).
+    t.keys(&["4"]);
+    t.wait_until("the proxy's address", Duration::from_secs(30), |s| {
+        s.contains("CONFLUENCE_BASE_URL=http://127.0.0.1:")
+    });
+    let window = Duration::from_secs(12);
+    let before = site.server.request_count_for(PathKind::UserCurrent);
+    std::thread::sleep(window);
+    let asked = site.server.request_count_for(PathKind::UserCurrent) - before;
+    // Every 2 s ±10 %: about 6 in 12 s from one loop (more than 10 from two).
+    assert!(
+        (3..=8).contains(&asked),
+        "{asked} verifications in {window:?} with a 2 s keep-alive"
+    );
+    t.keys(&["q"]);
+    t.wait_for("EXITED:0", Duration::from_secs(15));
+}
+
+/// `v` asks the site in every state: a session marked expired that the
+/// site accepts again is signed in once more, and a refusal is said, never
+/// "Verifying…" for ever.
+#[test]
+fn v_brings_back_a_session_the_site_accepts_again() {
+    if !have_tmux() {
+        return;
+    }
+    let site = Site::cloud();
+    let sb = Sandbox::new();
+    site.import_live(&sb);
+    let script = serve_script(&sb, &site, "CONFLUENCE_KEEPALIVE_SECS=0");
+    let t = Tmux::start("verify-again", &script, 100, 30);
+    t.wait_for("SIGNED IN", Duration::from_secs(30));
+    // The site refuses the session for a while: `v` finds it expired.
+    site.faults(|f| f.session_expire_after_requests = Some(0));
+    t.keys(&["v"]);
+    t.wait_for("EXPIRED", Duration::from_secs(15));
+    // Still refused: asked again, and said so.
+    t.keys(&["v"]);
+    t.wait_for("Still expired", Duration::from_secs(15));
+    // The site takes the same session again.
+    site.faults(|f| f.session_expire_after_requests = None);
+    t.keys(&["v"]);
+    let s = t.wait_for("SIGNED IN", Duration::from_secs(15));
+    assert!(s.contains("Signed in as"), "{s}");
+    t.keys(&["q"]);
+    t.wait_for("EXITED:0", Duration::from_secs(15));
+    let audit = std::fs::read_to_string(sb.audit()).unwrap();
+    assert!(audit.contains("session_restored"), "{audit}");
+}

@@ -918,9 +918,20 @@ fn the_api_runs_inside_a_runtime_and_logs_traffic_without_queries() {
     .collect();
     let settings = Settings::from_vars(&FlagOverrides::default(), &vars).unwrap();
     site.rt.block_on(async {
-        let handle = proxy::start(settings, ProxyOptions::new(ProxyToken::generate().unwrap()))
-            .await
-            .unwrap();
+        use confluence_tui::session::{Session, SessionConfig, Watch};
+        let owner = Session::start(SessionConfig {
+            settings,
+            machine_id: confluence_tui::vault::MachineIdSource::System,
+            retry: Default::default(),
+            login_page: None,
+            watch: Watch::none(),
+        });
+        let handle = proxy::start(
+            proxy::SessionSource::fixed(owner.session()),
+            ProxyOptions::new(ProxyToken::generate().unwrap()),
+        )
+        .await
+        .unwrap();
         assert!(handle.base_url().as_str().ends_with("/wiki"));
         assert!(handle.local_addr().ip().is_loopback());
         let traffic = handle.traffic();

@@ -11,7 +11,7 @@ use confluence_tui::audit::AuditEvent;
 use confluence_tui::config::{FlagOverrides, Settings};
 use confluence_tui::confluence::classify::{ExpiryReason, MAX_RETRY_AFTER, Outcome};
 use confluence_tui::confluence::client::{
-    Client, ClientError, ClientOptions, Credential, Deployment, RetryPolicy, WaitReason,
+    Client, ClientError, ClientOptions, Decorations, Deployment, Fixed, RetryPolicy, WaitReason,
 };
 use confluence_tui::cookies::jar::ExpiryState;
 use confluence_tui::credentials::{Credentials, ImportInput};
@@ -21,10 +21,11 @@ use confluence_tui::demo::{
 };
 use confluence_tui::exit::ErrorClass;
 use confluence_tui::secret::{ExposeSecret, SecretString};
+use confluence_tui::session::{NextCheck, SessionState, Snapshot};
 use confluence_tui::vault::MachineIdSource;
 use confluence_tui::worker::{
     self, Command, Event, Generation, Listing, Mutation, MutationDone, Query, QueryKind,
-    SessionInfo, SettingsSource, Wait, WorkerHandle,
+    SettingsSource, Wait, WorkerHandle,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -127,6 +128,12 @@ impl Env {
     }
 
     fn worker(&self) -> WorkerHandle {
+        self.worker_with(false)
+    }
+
+    /// A worker whose session owner runs in the background (keep-alive,
+    /// vault and browser watches) when `keep_alive`, as the app's does.
+    fn worker_with(&self, keep_alive: bool) -> WorkerHandle {
         worker::spawn(
             self.settings(),
             worker::WorkerOptions {
@@ -134,6 +141,7 @@ impl Env {
                 machine_id: MachineIdSource::Fixed(MACHINE.into()),
                 retry: fast_retry(),
                 login_page: None,
+                keep_alive,
             },
         )
     }
@@ -176,7 +184,8 @@ async fn next(events: &mut UnboundedReceiver<Event>) -> Event {
             .await
             .expect("an event within 10 s")
             .expect("the worker is running");
-        if !matches!(ev, Event::Site(_) | Event::Stored(_)) {
+        // Change notices of the session owner are not answers.
+        if !matches!(ev, Event::Site(_) | Event::Stored(_) | Event::Session(_)) {
             return ev;
         }
     }
@@ -188,13 +197,13 @@ async fn until_end(events: &mut UnboundedReceiver<Event>) -> Vec<Event> {
     loop {
         let ev = next(events).await;
         let end = match &ev {
-            Event::Session(_) | Event::Failed { .. } => true,
+            Event::Verified { .. } | Event::Failed { .. } => true,
             Event::Spaces(g) => g
                 .as_current(current())
-                .is_some_and(|l| matches!(l, Listing::Done { .. })),
+                .is_some_and(|l| matches!(l, Listing::Done { .. } | Listing::Failed(_))),
             Event::Pages(g) => g
                 .as_current(current())
-                .is_some_and(|l| matches!(l, Listing::Done { .. })),
+                .is_some_and(|l| matches!(l, Listing::Done { .. } | Listing::Failed(_))),
             _ => false,
         };
         seen.push(ev);
@@ -227,7 +236,20 @@ fn last(events: &[Event]) -> &Event {
     events.last().unwrap()
 }
 
-fn direct_client(server: &DemoServer, credential: Credential) -> Client {
+/// The session a verification answered with.
+fn answered(ev: &Event) -> &Snapshot {
+    match ev {
+        Event::Verified { snapshot, .. } => snapshot,
+        other => panic!("not a verification's answer: {other:?}"),
+    }
+}
+
+/// The session as the worker's owner holds it now.
+fn owned(w: &WorkerHandle) -> Snapshot {
+    w.sessions.borrow().clone().expect("a session").snapshot()
+}
+
+fn direct_client(server: &DemoServer, credential: Decorations) -> Client {
     let deployment = match server.flavor() {
         DemoFlavor::Cloud => Deployment::Cloud,
         DemoFlavor::Server => Deployment::Server,
@@ -235,7 +257,7 @@ fn direct_client(server: &DemoServer, credential: Credential) -> Client {
     Client::new(ClientOptions {
         base_url: server.base_url(),
         deployment,
-        credential,
+        authority: Fixed::shared(credential),
         timeout: Duration::from_secs(5),
         ca_bundle: None,
         retry: fast_retry(),
@@ -243,22 +265,17 @@ fn direct_client(server: &DemoServer, credential: Credential) -> Client {
     .unwrap()
 }
 
-fn basic(token: &str) -> Credential {
-    Credential::Basic {
-        username: DEMO_EMAIL.into(),
-        token: SecretString::from(token),
-    }
+fn basic(token: &str) -> Decorations {
+    Decorations::basic(DEMO_EMAIL, SecretString::from(token))
 }
 
-fn bearer(token: &str) -> Credential {
-    Credential::Bearer {
-        token: SecretString::from(token),
-    }
+fn bearer(token: &str) -> Decorations {
+    Decorations::bearer(SecretString::from(token))
 }
 
-fn cookies(header: &str) -> Credential {
+fn cookies(header: &str) -> Decorations {
     let parsed = confluence_tui::cookies::parse::parse_cookies(header).unwrap();
-    Credential::Cookies { jar: parsed.jar }
+    Decorations::cookies(parsed.jar)
 }
 
 /// A fault knob, the expiry reason it must give, and the HTTP status.
@@ -425,7 +442,7 @@ async fn closed_port_is_a_network_error() {
     let client = Client::new(ClientOptions {
         base_url: format!("http://127.0.0.1:{port}").parse().unwrap(),
         deployment: Deployment::Server,
-        credential: bearer(DEMO_PAT),
+        authority: Fixed::shared(bearer(DEMO_PAT)),
         timeout: Duration::from_secs(5),
         ca_bundle: None,
         retry: fast_retry(),
@@ -450,13 +467,10 @@ async fn worker_verifies_in_every_mode_and_audits_it() {
         (cookie_env, "cookie"),
     ] {
         let events = verify(&env).await;
-        match last(&events) {
-            Event::Session(SessionInfo::SignedIn { user, mode, .. }) => {
-                assert_eq!(user.display_name, DEMO_DISPLAY_NAME);
-                assert_eq!(mode.to_string(), want_mode);
-            }
-            other => panic!("{want_mode}: {other:?}"),
-        }
+        let s = answered(last(&events));
+        assert!(s.is_signed_in(), "{want_mode}: {s:?}");
+        assert_eq!(s.user_name(), Some(DEMO_DISPLAY_NAME));
+        assert_eq!(s.mode.unwrap().to_string(), want_mode);
         assert_eq!(
             env.audit_events().last(),
             Some(&AuditEvent::SessionVerified)
@@ -482,11 +496,11 @@ async fn worker_marks_dead_cookie_sessions_expired() {
         let events = verify(&env).await;
         assert!(
             matches!(
-                last(&events),
-                Event::Session(SessionInfo::Expired {
+                answered(last(&events)).state,
+                SessionState::Expired {
                     status: Some(_),
                     ..
-                })
+                }
             ),
             "{faults:?}: {events:?}"
         );
@@ -511,9 +525,9 @@ async fn worker_reports_captcha_rejection_and_anonymous() {
         ..DemoFaults::default()
     });
     let events = verify(&env).await;
-    match last(&events) {
-        Event::Session(SessionInfo::Captcha { login_url, status }) => {
-            assert_eq!(*status, 403);
+    match &answered(last(&events)).state {
+        SessionState::Captcha { login_url, status } => {
+            assert_eq!(*status, Some(403));
             assert_eq!(
                 login_url.as_deref(),
                 Some(format!("http://{}/login.action", s.addr()).as_str())
@@ -534,9 +548,8 @@ async fn worker_reports_captcha_rejection_and_anonymous() {
     let events = verify(&env).await;
     assert!(
         matches!(
-            last(&events),
-            Event::Session(SessionInfo::Failed { error })
-                if error.class == ErrorClass::Auth && error.message.contains("anonymous")
+            &answered(last(&events)).state,
+            SessionState::Rejected { reason, .. } if reason.contains("anonymous")
         ),
         "{events:?}"
     );
@@ -546,10 +559,7 @@ async fn worker_reports_captcha_rejection_and_anonymous() {
     let env = Env::new(&c, Mode::Basic("wrong-token"));
     let events = verify(&env).await;
     assert!(
-        matches!(
-            last(&events),
-            Event::Session(SessionInfo::Failed { error }) if error.class == ErrorClass::Auth
-        ),
+        matches!(answered(last(&events)).state, SessionState::Rejected { .. }),
         "{events:?}"
     );
     assert_eq!(c.request_count(), 1, "auth failures are never retried");
@@ -587,8 +597,8 @@ async fn worker_retries_server_errors_then_gives_up_as_network() {
         vec![2, 3]
     );
     assert!(matches!(
-        last(&events),
-        Event::Session(SessionInfo::Failed { error }) if error.class == ErrorClass::Network
+        answered(last(&events)).state,
+        SessionState::Unreachable { .. }
     ));
     assert_eq!(c.request_count(), 3);
     assert!(env.audit_events().is_empty());
@@ -599,14 +609,14 @@ async fn worker_without_settings_says_not_configured() {
     let env = Env::at(None, DemoFlavor::Cloud, Mode::Bearer(DEMO_PAT));
     let events = verify(&env).await;
     assert!(
-        matches!(last(&events), Event::Session(SessionInfo::NotConfigured { message }) if message.contains("CONFLUENCE_BASE_URL")),
+        matches!(&answered(last(&events)).state, SessionState::NoCredentials { message } if message.contains("CONFLUENCE_BASE_URL")),
         "{events:?}"
     );
     let c = cloud(DemoFaults::default()).await;
     let env = Env::new(&c, Mode::Cookie);
     let events = verify(&env).await;
     assert!(
-        matches!(last(&events), Event::Session(SessionInfo::NotConfigured { message }) if message.contains("CONFLUENCE_API_TOKEN")),
+        matches!(&answered(last(&events)).state, SessionState::NoCredentials { message } if message.contains("CONFLUENCE_API_TOKEN")),
         "{events:?}"
     );
     assert_eq!(c.request_count(), 0);
@@ -738,10 +748,7 @@ async fn rate_limit_waits_are_reported_and_clamped() {
         other => panic!("{other:?}"),
     }
     c.set_faults(DemoFaults::default());
-    assert!(matches!(
-        last(&until_end(&mut w.events).await),
-        Event::Session(SessionInfo::SignedIn { .. })
-    ));
+    assert!(answered(last(&until_end(&mut w.events).await)).is_signed_in());
 
     // An absurd Retry-After is clamped, and the listing's wait is tagged
     // with its job; cancelling ends the wait.
@@ -789,13 +796,11 @@ async fn import_cookies_then_verified() {
         }
         other => panic!("{other:?}"),
     }
-    match next(&mut w.events).await {
-        Event::Session(SessionInfo::SignedIn { mode, user, .. }) => {
-            assert_eq!(mode.to_string(), "cookie");
-            assert_eq!(user.display_name, DEMO_DISPLAY_NAME);
-        }
-        other => panic!("{other:?}"),
-    }
+    // Asked about before they were stored: signed in with them already.
+    let s = owned(&w);
+    assert!(s.is_signed_in(), "{s:?}");
+    assert_eq!(s.mode.unwrap().to_string(), "cookie");
+    assert_eq!(s.user_name(), Some(DEMO_DISPLAY_NAME));
     let audit = env.audit_events();
     assert_eq!(
         audit.last(),
@@ -811,10 +816,7 @@ async fn session_dying_during_a_listing_is_reported_and_marked() {
     env.import(&c.session_cookie_header());
     let mut w = env.worker();
     w.commands.send(Command::Query(Query::Verify)).unwrap();
-    assert!(matches!(
-        last(&until_end(&mut w.events).await),
-        Event::Session(SessionInfo::SignedIn { .. })
-    ));
+    assert!(answered(last(&until_end(&mut w.events).await)).is_signed_in());
     // The session dies on the next use: the listing's first request.
     c.set_faults(DemoFaults {
         session_expire_after_requests: Some(1),
@@ -823,19 +825,16 @@ async fn session_dying_during_a_listing_is_reported_and_marked() {
     w.commands.send(list_spaces(current())).unwrap();
     let events = until_end(&mut w.events).await;
     assert!(
-        matches!(
-            last(&events),
-            Event::Session(SessionInfo::Expired {
-                status: Some(401),
-                ..
-            })
-        ),
+        matches!(last(&events), Event::Spaces(g) if matches!(g.as_current(current()), Some(Listing::Failed(error)) if error.class == ErrorClass::Auth && error.message.contains("expired"))),
         "{events:?}"
     );
-    // The listing's own failure follows the session's new state.
-    assert!(
-        matches!(next(&mut w.events).await, Event::Spaces(g) if matches!(g.as_current(current()), Some(Listing::Failed(error)) if error.class == ErrorClass::Auth))
-    );
+    assert!(matches!(
+        owned(&w).state,
+        SessionState::Expired {
+            status: Some(401),
+            ..
+        }
+    ));
     assert!(matches!(
         env.cookie_state(),
         Some(ExpiryState::MarkedExpired { .. })
@@ -847,8 +846,8 @@ async fn session_dying_during_a_listing_is_reported_and_marked() {
     let before = c.request_count();
     w.commands.send(Command::Query(Query::Verify)).unwrap();
     assert!(matches!(
-        last(&until_end(&mut w.events).await),
-        Event::Session(SessionInfo::Expired { status: None, .. })
+        answered(last(&until_end(&mut w.events).await)).state,
+        SessionState::Expired { .. }
     ));
     assert_eq!(c.request_count(), before);
 }
@@ -863,10 +862,7 @@ async fn refreshed_cookies_are_persisted() {
     let env = Env::new(&c, Mode::Cookie);
     env.import(&c.session_cookie_header());
     let before = env.stored_session();
-    assert!(matches!(
-        last(&verify(&env).await),
-        Event::Session(SessionInfo::SignedIn { .. })
-    ));
+    assert!(answered(last(&verify(&env).await)).is_signed_in());
     let after = env.stored_session();
     assert_ne!(before, after);
     assert!(env.audit_events().contains(&AuditEvent::CookiesRefreshed));
@@ -881,10 +877,7 @@ async fn refreshed_cookies_are_persisted() {
             .1,
         after
     );
-    assert!(matches!(
-        last(&verify(&env).await),
-        Event::Session(SessionInfo::SignedIn { .. })
-    ));
+    assert!(answered(last(&verify(&env).await)).is_signed_in());
 }
 
 #[tokio::test]
@@ -939,6 +932,7 @@ async fn a_reload_reads_its_source_once_and_announces_the_new_site() {
             machine_id: MachineIdSource::Fixed(MACHINE.into()),
             retry: fast_retry(),
             login_page: None,
+            keep_alive: false,
         },
     );
     let first = tokio::time::timeout(Duration::from_secs(10), w.events.recv())
@@ -975,10 +969,7 @@ async fn a_reload_reads_its_source_once_and_announces_the_new_site() {
     ));
     // The next verification uses the new site.
     w.commands.send(Command::Query(Query::Verify)).unwrap();
-    assert!(matches!(
-        last(&until_end(&mut w.events).await),
-        Event::Session(SessionInfo::SignedIn { .. })
-    ));
+    assert!(answered(last(&until_end(&mut w.events).await)).is_signed_in());
 }
 
 /// The next event of any kind, the site announcement aside.
@@ -1108,10 +1099,326 @@ async fn a_token_is_stored_only_when_the_site_accepts_it() {
         } => {}
         other => panic!("{other:?}"),
     }
-    match next(&mut w.events).await {
-        Event::Session(SessionInfo::SignedIn { mode, .. }) => {
-            assert_eq!(mode.to_string(), "basic");
+    let s = owned(&w);
+    assert!(s.is_signed_in(), "{s:?}");
+    assert_eq!(s.mode.unwrap().to_string(), "basic");
+}
+
+// ------------------------------------------------ one session owner
+
+/// Events until `pick` takes one (change notices included), up to 20 s.
+async fn until<T>(
+    events: &mut UnboundedReceiver<Event>,
+    mut pick: impl FnMut(&Event) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let ev = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("the event within 20 s")
+            .expect("the worker is running");
+        if let Some(t) = pick(&ev) {
+            return t;
+        }
+    }
+}
+
+/// The verification's answer to `q`.
+async fn ask(w: &mut WorkerHandle, q: Query) -> Snapshot {
+    w.commands.send(Command::Query(q)).unwrap();
+    until(&mut w.events, |ev| match ev {
+        Event::Verified { snapshot, .. } => Some(snapshot.clone()),
+        _ => None,
+    })
+    .await
+}
+
+/// A worker's listings and 32 proxied clients at once share one owner on a
+/// site that rotates the session cookie on every request and refuses the
+/// value it replaced at once: nobody sees a 401, the session lives, and
+/// the vault holds the newest value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_and_proxied_requests_share_one_owner_on_a_strictly_rotating_site() {
+    use confluence_tui::proxy::{self, ProxyOptions, ProxyToken, SessionSource};
+    let c = cloud(DemoFaults {
+        rotate_cookies: true,
+        rotation_grace: 0,
+        ..DemoFaults::default()
+    })
+    .await;
+    let env = Env::new(&c, Mode::Cookie);
+    env.import(&c.session_cookie_header());
+    let mut w = env.worker();
+    assert!(ask(&mut w, Query::Verify).await.is_signed_in());
+    let sessions = SessionSource::follow(w.sessions.clone());
+    let handle = proxy::start(sessions, ProxyOptions::new(ProxyToken::generate().unwrap()))
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let token = confluence_tui::secret::ExposeSecret::expose_secret(handle.token()).to_string();
+    for round in 0..3 {
+        let generation = Generation::default().next();
+        w.commands.send(list_spaces(generation)).unwrap();
+        w.commands
+            .send(Command::Query(Query::ListPages {
+                generation,
+                space_key: DemoData::default().space(0).unwrap().key,
+                space_id: None,
+            }))
+            .unwrap();
+        let clients = (0..32).map(|i| {
+            let url = format!(
+                "{}/rest/api/space?limit=1&start={}",
+                handle.base_url(),
+                i % 3
+            );
+            let r = http.get(url).basic_auth("confluence-tui", Some(&token));
+            async move { r.send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
+        });
+        let statuses = futures::future::join_all(clients).await;
+        assert!(
+            statuses.iter().all(|s| *s == 200),
+            "round {round}: {statuses:?}"
+        );
+        let mut done = 0;
+        while done < 2 {
+            match tokio::time::timeout(Duration::from_secs(20), w.events.recv())
+                .await
+                .unwrap()
+                .unwrap()
+            {
+                Event::Spaces(g) => match g.into_current(generation) {
+                    Some(Listing::Done { total }) => {
+                        assert!(total > 0);
+                        done += 1;
+                    }
+                    Some(Listing::Failed(e)) => panic!("round {round}: spaces: {e}"),
+                    _ => {}
+                },
+                Event::Pages(g) => match g.into_current(generation) {
+                    Some(Listing::Done { .. }) => done += 1,
+                    Some(Listing::Failed(e)) => panic!("round {round}: pages: {e}"),
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+    handle.shutdown().await.unwrap();
+    let audit = env.audit_events();
+    assert!(!audit.contains(&AuditEvent::SessionExpired), "{audit:?}");
+    assert!(!audit.contains(&AuditEvent::CookiesExpired), "{audit:?}");
+    assert!(owned(&w).is_signed_in());
+    // The vault holds the value the site accepts now.
+    let current = c
+        .session_cookie_header()
+        .split("; ")
+        .find_map(|p| {
+            p.strip_prefix(&format!("{CLOUD_SESSION_COOKIE}="))
+                .map(str::to_string)
+        })
+        .unwrap();
+    assert_eq!(env.stored_session(), current);
+}
+
+#[tokio::test]
+async fn verify_again_asks_in_every_state_and_brings_a_session_back() {
+    let c = cloud(DemoFaults::default()).await;
+    let env = Env::new(&c, Mode::Cookie);
+    env.import(&c.session_cookie_header());
+    let mut w = env.worker();
+    // Refused for a while: marked expired.
+    c.set_faults(DemoFaults {
+        session_expire_after_requests: Some(0),
+        ..DemoFaults::default()
+    });
+    let dead = ask(&mut w, Query::Verify).await;
+    assert!(
+        matches!(dead.state, SessionState::Expired { .. }),
+        "{dead:?}"
+    );
+    assert!(matches!(
+        env.cookie_state(),
+        Some(ExpiryState::MarkedExpired { .. })
+    ));
+    // Accepted again: the keep-alive's kind of verification does not ask,
+    // the user's does, and the session is back.
+    c.set_faults(DemoFaults::default());
+    let asked = c.request_count();
+    let still = ask(&mut w, Query::Verify).await;
+    assert!(matches!(still.state, SessionState::Expired { .. }));
+    assert_eq!(c.request_count(), asked, "not asked");
+    let back = ask(&mut w, Query::VerifyAgain).await;
+    assert!(back.is_signed_in(), "{back:?}");
+    assert_eq!(c.request_count(), asked + 1);
+    assert!(env.audit_events().contains(&AuditEvent::SessionRestored));
+    assert!(matches!(
+        env.cookie_state(),
+        Some(ExpiryState::Valid { .. })
+    ));
+    // A CAPTCHA: answered from the state until the user asks; once it
+    // has cleared, the user's verification signs in again.
+    c.set_faults(DemoFaults {
+        captcha: Some(CaptchaForm::Header403),
+        ..DemoFaults::default()
+    });
+    let held = ask(&mut w, Query::Verify).await;
+    assert!(
+        matches!(held.state, SessionState::Captcha { .. }),
+        "{held:?}"
+    );
+    let asked = c.request_count();
+    assert!(matches!(
+        ask(&mut w, Query::Verify).await.state,
+        SessionState::Captcha { .. }
+    ));
+    assert_eq!(
+        c.request_count(),
+        asked,
+        "never retried behind the user's back"
+    );
+    let again = ask(&mut w, Query::VerifyAgain).await;
+    assert!(
+        matches!(again.state, SessionState::Captcha { .. }),
+        "asked: still there"
+    );
+    assert_eq!(c.request_count(), asked + 1);
+    c.set_faults(DemoFaults::default());
+    let cleared = ask(&mut w, Query::VerifyAgain).await;
+    assert!(cleared.is_signed_in(), "{cleared:?}");
+    let restored = env
+        .audit_events()
+        .iter()
+        .filter(|e| **e == AuditEvent::SessionRestored)
+        .count();
+    assert_eq!(restored, 2);
+}
+
+#[tokio::test]
+async fn a_refused_paste_over_a_working_session_keeps_it_and_says_so() {
+    let c = cloud(DemoFaults::default()).await;
+    let env = Env::new(&c, Mode::Cookie);
+    env.import(&c.session_cookie_header());
+    let working = env.stored_session();
+    let mut w = env.worker();
+    assert!(ask(&mut w, Query::Verify).await.is_signed_in());
+    w.commands
+        .send(Command::Mutate(Mutation::ImportCookies {
+            input: ImportInput::Paste(format!("{CLOUD_SESSION_COOKIE}=a-wrong-paste").into()),
+        }))
+        .unwrap();
+    let answer = until(&mut w.events, |ev| match ev {
+        Event::Mutated { result, .. } => Some(result.as_ref().err().cloned()),
+        _ => None,
+    })
+    .await
+    .expect("refused");
+    assert_eq!(answer.class, ErrorClass::Auth, "{answer}");
+    assert!(
+        answer.message.contains("still works and was kept"),
+        "{answer}"
+    );
+    assert_eq!(env.stored_session(), working, "the working cookies stay");
+    assert!(owned(&w).is_signed_in());
+    assert!(env.audit_events().contains(&AuditEvent::CookiesRefused));
+    assert!(ask(&mut w, Query::VerifyAgain).await.is_signed_in());
+}
+
+#[tokio::test]
+async fn clearing_the_cookies_changes_the_session_at_once() {
+    let c = cloud(DemoFaults::default()).await;
+    let env = Env::new(&c, Mode::Cookie);
+    env.import(&c.session_cookie_header());
+    let mut w = env.worker();
+    assert!(ask(&mut w, Query::Verify).await.is_signed_in());
+    w.commands
+        .send(Command::Mutate(Mutation::ClearCookies))
+        .unwrap();
+    // The owner's change comes with the mutation's answer: no
+    // verification (none runs in the background here) is waited for.
+    let seen = until(&mut w.events, |ev| match ev {
+        Event::Session(s) if !s.is_signed_in() => Some(s.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(
+        matches!(seen.state, SessionState::NoCredentials { .. }),
+        "{seen:?}"
+    );
+    assert!(seen.user.is_none() && seen.mode.is_none());
+}
+
+#[tokio::test]
+async fn a_site_that_stops_answering_is_unreachable_and_the_cookies_are_kept() {
+    let c = cloud(DemoFaults::default()).await;
+    let env = Env::new(&c, Mode::Cookie);
+    env.import(&c.session_cookie_header());
+    let mut w = env.worker();
+    assert!(ask(&mut w, Query::Verify).await.is_signed_in());
+    c.shutdown().await;
+    let gone = ask(&mut w, Query::VerifyAgain).await;
+    assert!(
+        matches!(gone.state, SessionState::Unreachable { .. }),
+        "{gone:?}"
+    );
+    assert_eq!(
+        gone.word(time::OffsetDateTime::now_utc()).as_str(),
+        "unreachable"
+    );
+    assert!(matches!(
+        env.cookie_state(),
+        Some(ExpiryState::Valid { .. })
+    ));
+    assert!(!env.audit_events().contains(&AuditEvent::SessionExpired));
+}
+
+#[tokio::test]
+async fn the_session_says_when_the_keep_alive_checks_next() {
+    let c = cloud(DemoFaults::default()).await;
+    let mut env = Env::new(&c, Mode::Cookie);
+    env.vars
+        .insert("CONFLUENCE_KEEPALIVE_SECS".into(), "600".into());
+    env.import(&c.session_cookie_header());
+    let mut w = env.worker_with(true);
+    let s = ask(&mut w, Query::Verify).await;
+    assert!(s.is_signed_in());
+    let now = time::OffsetDateTime::now_utc();
+    match s.next_check {
+        NextCheck::At(at) => {
+            let left = (at - now).whole_seconds();
+            assert!((530..=661).contains(&left), "{left} s");
         }
         other => panic!("{other:?}"),
     }
+    assert!(s.verified_at.is_some_and(|t| (now - t).whole_seconds() < 5));
+    // Dead: nothing to check until fresh credentials arrive.
+    c.set_faults(DemoFaults {
+        session_expire_after_requests: Some(0),
+        ..DemoFaults::default()
+    });
+    let dead = ask(&mut w, Query::VerifyAgain).await;
+    assert_eq!(dead.next_check, NextCheck::AfterFreshCredentials);
+}
+
+#[tokio::test]
+async fn fresh_cookies_another_process_stores_are_verified_by_the_owner() {
+    let c = cloud(DemoFaults::default()).await;
+    let env = Env::new(&c, Mode::Cookie);
+    env.import(&c.session_cookie_header());
+    let mut w = env.worker_with(true);
+    assert!(ask(&mut w, Query::Verify).await.is_signed_in());
+    c.control().end_session();
+    assert!(matches!(
+        ask(&mut w, Query::VerifyAgain).await.state,
+        SessionState::Expired { .. }
+    ));
+    // Another terminal imports a fresh session: the owner reads the vault
+    // and verifies by itself; nobody asks it to.
+    env.import(&c.session_cookie_header());
+    let back = until(&mut w.events, |ev| match ev {
+        Event::Session(s) if s.is_signed_in() => Some(s.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(back.user.is_some());
 }

@@ -165,6 +165,7 @@ async fn settings_that_are_not_read_from_a_file_are_never_written() {
             machine_id: MachineIdSource::Fixed("machine-a".into()),
             retry: RetryPolicy::default(),
             login_page: None,
+            keep_alive: false,
         },
     );
     w.commands

@@ -13,10 +13,11 @@ use confluence_tui::config::{FlagOverrides, Settings};
 use confluence_tui::confluence::client::RetryPolicy;
 use confluence_tui::credentials::{Credentials, ImportInput};
 use confluence_tui::demo::{DemoConfig, DemoData, DemoFaults, DemoFlavor, DemoServer};
+use confluence_tui::session::SessionState;
 use confluence_tui::vault::MachineIdSource;
 use confluence_tui::worker::{
     self, Command, Event, Generation, Listing, Mutation, MutationDone, MutationKind, Query,
-    SessionInfo, SettingsSource, WorkerHandle,
+    SettingsSource, WorkerHandle,
 };
 
 const MACHINE: &str = "soak-test-machine";
@@ -104,8 +105,8 @@ async fn list_once(
                 None => panic!("a step of another listing"),
             },
             Event::Waiting(_) => t.retries += 1,
-            Event::Session(SessionInfo::Expired { .. }) => {
-                // The listing's failure follows.
+            Event::Session(s) if matches!(s.state, SessionState::Expired { .. }) => {
+                // The listing's failure comes with it.
                 t.unexpected_expiries += 1;
                 expired = true;
             }
@@ -128,14 +129,12 @@ async fn force_expiry(
         ..faults.clone()
     });
     let generation = ask_for_spaces(w, last);
-    let mut expired = false;
     loop {
         match next(w).await {
-            Event::Session(SessionInfo::Expired { .. }) => expired = true,
             Event::Waiting(_) => t.retries += 1,
-            // The listing fails after the session's new state.
+            // The listing fails, saying the session expired.
             Event::Spaces(g) => match g.into_current(generation) {
-                Some(Listing::Failed(_)) if expired => break,
+                Some(Listing::Failed(e)) if e.message.contains("expired") => break,
                 Some(Listing::Failed(_) | Listing::Done { .. }) => {
                     panic!("the dead session was not noticed")
                 }
@@ -152,19 +151,20 @@ async fn force_expiry(
             input: ImportInput::Paste(fresh.into()),
         }))
         .expect("worker alive");
+    // Verified before it is stored: imported means signed in.
     loop {
         match next(w).await {
-            Event::Session(SessionInfo::SignedIn { .. }) => break,
             Event::Waiting(_) => t.retries += 1,
             Event::Mutated {
                 kind: MutationKind::ImportCookies,
                 result: Ok(MutationDone::CookiesImported(_)),
-            } => {}
-            // The automatic `Describe` after the import.
-            Event::Stored(_) => {}
+            } => break,
+            Event::Session(_) | Event::Stored(_) => {}
             other => panic!("the fresh cookie was not verified: {other:?}"),
         }
     }
+    let s = w.sessions.borrow().clone().unwrap().snapshot();
+    assert!(s.is_signed_in(), "{s:?}");
     t.forced_expiries += 1;
 }
 
@@ -236,6 +236,7 @@ async fn soak_worker_against_a_faulty_site() {
                 max_delay: Duration::from_millis(50),
             },
             login_page: None,
+            keep_alive: false,
         },
     );
 

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use confluence_tui::config::parse_base_url;
 use confluence_tui::confluence::classify::{MAX_RETRY_AFTER, Outcome};
 use confluence_tui::confluence::client::{
-    Client, ClientError, ClientNotice, ClientOptions, Credential, Deployment, RetryPolicy,
+    Client, ClientError, ClientNotice, ClientOptions, Decorations, Deployment, Fixed, RetryPolicy,
     WaitReason,
 };
 use confluence_tui::cookies::jar::{Cookie, CookieJar};
@@ -98,11 +98,11 @@ async fn record_and_answer(State(rec): State<Recorder>, req: Request) -> Respons
     }
 }
 
-fn options(base: Url, credential: Credential) -> ClientOptions {
+fn options(base: Url, credential: Decorations) -> ClientOptions {
     ClientOptions {
         base_url: base,
         deployment: Deployment::Cloud,
-        credential,
+        authority: Fixed::shared(credential),
         timeout: Duration::from_secs(5),
         ca_bundle: None,
         retry: RetryPolicy {
@@ -113,18 +113,13 @@ fn options(base: Url, credential: Credential) -> ClientOptions {
     }
 }
 
-fn credentials() -> Vec<Credential> {
+fn credentials() -> Vec<Decorations> {
     let mut jar = CookieJar::new();
     jar.insert(Cookie::new("cloud.session.token", SENTINEL_COOKIE));
     vec![
-        Credential::Basic {
-            username: DEMO_EMAIL.into(),
-            token: SecretString::from(SENTINEL_TOKEN),
-        },
-        Credential::Bearer {
-            token: SecretString::from(SENTINEL_TOKEN),
-        },
-        Credential::Cookies { jar },
+        Decorations::basic(DEMO_EMAIL, SecretString::from(SENTINEL_TOKEN)),
+        Decorations::bearer(SecretString::from(SENTINEL_TOKEN)),
+        Decorations::cookies(jar),
     ]
 }
 
@@ -254,7 +249,10 @@ fn plain_http_to_a_remote_host_is_refused_before_any_request() {
         "http://[::1]:2",
     ] {
         let url = Url::parse(ok).unwrap();
-        assert!(Client::new(options(url, Credential::None)).is_ok(), "{ok}");
+        assert!(
+            Client::new(options(url, Decorations::none())).is_ok(),
+            "{ok}"
+        );
         assert!(parse_base_url(ok).is_ok(), "{ok}");
     }
 }
@@ -298,7 +296,7 @@ fn the_binary_refuses_a_plain_http_base_url_with_exit_2_and_no_network() {
 #[tokio::test]
 async fn the_user_agent_names_the_tool_and_its_version() {
     let (site, rec) = recording_server(Answer::List { next: None }).await;
-    let client = Client::new(options(site, Credential::None)).unwrap();
+    let client = Client::new(options(site, Decorations::none())).unwrap();
     client
         .for_each_space_page(None, |_| std::ops::ControlFlow::Continue(()))
         .await
@@ -333,10 +331,7 @@ async fn the_request_timeout_applies_and_ends_in_a_network_error_after_retries()
     .unwrap();
     let mut opts = options(
         server.base_url(),
-        Credential::Basic {
-            username: DEMO_EMAIL.into(),
-            token: SecretString::from(DEMO_API_TOKEN),
-        },
+        Decorations::basic(DEMO_EMAIL, SecretString::from(DEMO_API_TOKEN)),
     );
     opts.timeout = Duration::from_secs(1);
     opts.retry.max_attempts = 2;
@@ -364,7 +359,7 @@ fn a_ca_bundle_without_pem_certificates_is_refused_naming_the_file() {
     for path in [garbage, missing] {
         let mut opts = options(
             Url::parse("https://x.atlassian.net/wiki").unwrap(),
-            Credential::None,
+            Decorations::none(),
         );
         opts.ca_bundle = Some(path.clone());
         let err = Client::new(opts).unwrap_err();
@@ -397,10 +392,7 @@ async fn an_absurd_retry_after_is_clamped_in_the_waiting_notice() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let client = Client::new(options(
         server.base_url(),
-        Credential::Basic {
-            username: DEMO_EMAIL.into(),
-            token: SecretString::from(DEMO_API_TOKEN),
-        },
+        Decorations::basic(DEMO_EMAIL, SecretString::from(DEMO_API_TOKEN)),
     ))
     .unwrap()
     .with_notices(Arc::new(move |n: ClientNotice| {

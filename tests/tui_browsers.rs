@@ -6,15 +6,17 @@
 use std::path::PathBuf;
 
 use confluence_tui::browser::{BrowserKind, Profile};
+use confluence_tui::confluence::client::AuthMode;
 use confluence_tui::confluence::client::Deployment;
-use confluence_tui::tui::app::{App, Dialog, Effect, Msg, WatchedFile};
+use confluence_tui::confluence::model::User;
+use confluence_tui::session::{Cause, SessionState, Snapshot};
+use confluence_tui::tui::app::{App, Dialog, Effect, Msg};
 use confluence_tui::tui::screens::browsers::BrowsersState;
 use confluence_tui::tui::session::SessionView;
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
 use confluence_tui::worker::{
-    BrowserProfileInfo, Command, Event, Mutation, ProfileCookies, ProfileProblem, Query,
-    SessionInfo, SiteInfo,
+    BrowserProfileInfo, Command, Event, Mutation, ProfileCookies, ProfileProblem, Query, SiteInfo,
 };
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -253,45 +255,45 @@ fn the_status_footer_and_help_name_b() {
 }
 
 fn expired() -> Msg {
-    Msg::Worker(Event::Session(SessionInfo::Expired {
+    Msg::Worker(Event::Session(Snapshot::in_state(SessionState::Expired {
         reason: "the site answered 401".into(),
         status: Some(401),
-    }))
-}
-
-fn asks_fresh(effects: &[Effect]) -> bool {
-    effects.iter().any(|e| {
-        matches!(
-            e,
-            Effect::Worker(Command::Mutate(Mutation::ImportFreshBrowserSession))
-        )
-    })
+    })))
 }
 
 #[test]
-fn a_dead_session_looks_in_the_configured_browser_and_each_change_looks_again() {
-    let mut app = app();
-    app.browser_pickup.enabled = true;
-    let effects = app.update(expired());
-    assert!(asks_fresh(&effects), "{effects:?}");
-    // A change while the look is pending is looked at once it is answered.
-    let effects = app.update(Msg::FileChanged(WatchedFile::Browser));
-    assert!(!asks_fresh(&effects), "{effects:?}");
-    let nothing = Msg::Worker(Event::Mutated {
-        kind: confluence_tui::worker::MutationKind::ImportCookies,
-        result: Ok(confluence_tui::worker::MutationDone::NothingToImport),
-    });
-    let effects = app.update(nothing);
-    assert!(asks_fresh(&effects), "{effects:?}");
-}
-
-#[test]
-fn without_a_configured_browser_nothing_is_looked_at() {
+fn the_app_looks_in_no_browser_itself_and_says_where_a_picked_up_session_came_from() {
+    // The session owner watches the browser and imports a fresh login (one
+    // watch in the process); the app only shows what came of it.
     let mut app = app();
     let effects = app.update(expired());
-    assert!(!asks_fresh(&effects), "{effects:?}");
-    let effects = app.update(Msg::FileChanged(WatchedFile::Browser));
-    assert!(!asks_fresh(&effects), "{effects:?}");
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Worker(Command::Mutate(_)))),
+        "{effects:?}"
+    );
+    let mut back = Snapshot::signed_in(
+        User {
+            kind: "known".into(),
+            display_name: "Dana Analyst".into(),
+            id: None,
+            email: None,
+        },
+        AuthMode::Cookie,
+        "auto: unexpired browser cookies are stored".into(),
+        Deployment::Cloud,
+    );
+    back.cause = Cause::BrowserPickup {
+        browser: "firefox".into(),
+        profile: "/home/me/.mozilla/firefox/abc.default".into(),
+    };
+    app.update(Msg::Worker(Event::Session(back)));
+    let flash = &app.flash.as_ref().expect("a message").text;
+    assert_eq!(
+        flash,
+        "Imported a fresh session from firefox /home/me/.mozilla/firefox/abc.default. Signed in as Dana Analyst"
+    );
 }
 
 fn click(column: u16, row: u16) -> Msg {

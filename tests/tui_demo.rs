@@ -12,13 +12,12 @@ use confluence_tui::demo::{
     CLOUD_SESSION_COOKIE, DEMO_SESSION_LIFETIME, DemoConfig, DemoData, DemoFaults, DemoFlavor,
     DemoServer,
 };
+use confluence_tui::session::{SessionState, Snapshot};
 use confluence_tui::tui::app::{App, DemoChange, DemoKnob, Effect, Msg};
 use confluence_tui::tui::session::SessionView;
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
-use confluence_tui::worker::{
-    Command, Event, Query, SessionInfo, SettingsSource, SiteInfo, StoredInfo,
-};
+use confluence_tui::worker::{Command, Event, Query, SettingsSource, SiteInfo, StoredInfo};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -63,9 +62,11 @@ fn first_answers(app: &mut App) {
         },
         token_in_environment: false,
     }))));
-    app.update(Msg::Worker(Event::Session(SessionInfo::NotConfigured {
-        message: NO_CREDENTIALS.into(),
-    })));
+    app.update(Msg::Worker(Event::Session(Snapshot::in_state(
+        SessionState::NoCredentials {
+            message: NO_CREDENTIALS.into(),
+        },
+    ))));
 }
 
 fn key(c: char) -> Msg {
@@ -192,10 +193,12 @@ fn a_turned_knob_is_said_and_checked_at_once() {
 fn the_demo_s_expiry_guidance_speaks_of_the_demo() {
     let mut app = demo_app();
     first_answers(&mut app);
-    app.update(Msg::Worker(Event::Session(SessionInfo::Captcha {
-        login_url: Some("http://127.0.0.1:37887/login.action".into()),
-        status: 403,
-    })));
+    app.update(Msg::Worker(Event::Session(Snapshot::in_state(
+        SessionState::Captcha {
+            login_url: Some("http://127.0.0.1:37887/login.action".into()),
+            status: Some(403),
+        },
+    ))));
     let screen = render(&app, 80, 24);
     assert!(
         screen.contains("Sign in on the demo login page"),
@@ -308,18 +311,17 @@ fn ending_the_session_while_signed_in_with_a_token_only_says_so() {
     use confluence_tui::confluence::model::User;
     let mut app = demo_app();
     first_answers(&mut app);
-    app.update(Msg::Worker(Event::Session(SessionInfo::SignedIn {
-        expires_at: None,
-        user: User {
+    app.update(Msg::Worker(Event::Session(Snapshot::signed_in(
+        User {
             kind: "known".into(),
             display_name: "Demo User".into(),
             id: None,
             email: None,
         },
-        mode: AuthMode::Basic,
-        why: "auto: a user name and an API token are set".into(),
-        deployment: Deployment::Cloud,
-    })));
+        AuthMode::Basic,
+        "auto: a user name and an API token are set".into(),
+        Deployment::Cloud,
+    ))));
     let fx = app.update(Msg::Demo(DemoChange::SessionEnded));
     assert!(fx.is_empty(), "nothing to check: {fx:?}");
     let text = app

@@ -12,13 +12,14 @@ use confluence_tui::audit::{AuditDetails, AuditEvent, AuditOutcome, AuditRecord,
 use confluence_tui::confluence::client::{AuthMode, Deployment};
 use confluence_tui::confluence::model::{Page, Space, User};
 use confluence_tui::exit::ErrorClass;
+use confluence_tui::session::{SessionState, Snapshot};
 use confluence_tui::tui::app::{App, Effect, Msg, Screen};
 use confluence_tui::tui::screens::audit::AuditSnapshot;
 use confluence_tui::tui::session::SessionView;
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
 use confluence_tui::worker::{
-    Command, Event, Generation, Generational, Listing, Query, SessionInfo, SiteInfo, WorkerError,
+    Command, Event, Generation, Generational, Listing, Query, SiteInfo, WorkerError,
 };
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -50,18 +51,17 @@ fn key(code: KeyCode) -> Msg {
 }
 
 fn signed_in_event() -> Event {
-    Event::Session(SessionInfo::SignedIn {
-        expires_at: None,
-        user: User {
+    Event::Session(Snapshot::signed_in(
+        User {
             kind: "known".into(),
             display_name: format!("Eve{EVIL}"),
             id: Some("abc".into()),
             email: None,
         },
-        mode: AuthMode::Cookie,
-        why: "stored cookies".into(),
-        deployment: Deployment::Cloud,
-    })
+        AuthMode::Cookie,
+        "stored cookies".into(),
+        Deployment::Cloud,
+    ))
 }
 
 fn space(i: usize) -> Space {
@@ -199,25 +199,32 @@ fn status_screen_shows_a_hostile_user_and_captcha_url_escaped() {
     assert!(screen.contains("Eve\\x1b[2J"), "user:\n{screen}");
 
     let mut a = app();
-    a.update(Msg::Worker(Event::Session(SessionInfo::Captcha {
-        login_url: Some(format!("https://example.atlassian.net/login{EVIL}")),
-        status: 403,
-    })));
+    a.update(Msg::Worker(Event::Session(Snapshot::in_state(
+        SessionState::Captcha {
+            login_url: Some(format!("https://example.atlassian.net/login{EVIL}")),
+            status: Some(403),
+        },
+    ))));
     let screen = render(&a, 160, 30);
     assert_escaped(&screen, "the status screen (CAPTCHA)");
 
     let mut a = app();
-    a.update(Msg::Worker(Event::Session(SessionInfo::Expired {
-        reason: format!("the site said{EVIL}"),
-        status: Some(401),
-    })));
+    a.update(Msg::Worker(Event::Session(Snapshot::in_state(
+        SessionState::Expired {
+            reason: format!("the site said{EVIL}"),
+            status: Some(401),
+        },
+    ))));
     let screen = render(&a, 160, 30);
     assert_escaped(&screen, "the status screen (expired)");
 
     let mut a = app();
-    a.update(Msg::Worker(Event::Session(SessionInfo::Failed {
-        error: WorkerError::new(ErrorClass::Auth, format!("rejected{EVIL}")),
-    })));
+    a.update(Msg::Worker(Event::Session(Snapshot::in_state(
+        SessionState::Rejected {
+            reason: format!("rejected{EVIL}"),
+            status: Some(401),
+        },
+    ))));
     let screen = render(&a, 160, 30);
     assert_escaped(&screen, "the status screen (failed)");
 }

@@ -13,6 +13,7 @@ use confluence_tui::confluence::model::{Page, Space, User};
 use confluence_tui::cookies::jar::ExpiryState;
 use confluence_tui::credentials::{CookieStatus, StoredCookieSummary};
 use confluence_tui::proxy::{ProxyToken, RequestRecord, TrafficTotals};
+use confluence_tui::session::{NextCheck, SessionState, Snapshot};
 use confluence_tui::tui::app::{App, Dialog, Effect, Msg, Screen};
 use confluence_tui::tui::screens::audit::AuditSnapshot;
 use confluence_tui::tui::screens::pipeline::{ProxyInfo, ProxyMsg};
@@ -20,7 +21,7 @@ use confluence_tui::tui::session::SessionView;
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
 use confluence_tui::worker::{
-    Command, Event, Generation, Generational, Listing, Query, SessionInfo, SiteInfo, StoredInfo,
+    Command, Event, Generation, Generational, Listing, Query, SiteInfo, StoredInfo,
 };
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::Terminal;
@@ -99,18 +100,23 @@ fn stored(state: ExpiryState) -> Msg {
 }
 
 fn verified() -> Msg {
-    Msg::Worker(Event::Session(SessionInfo::SignedIn {
-        expires_at: None,
-        user: User {
-            kind: "known".into(),
-            display_name: "Dana Analyst".into(),
-            id: Some("5b10".into()),
-            email: None,
-        },
-        mode: AuthMode::Cookie,
-        why: "auto: unexpired browser cookies are stored".into(),
-        deployment: Deployment::Cloud,
-    }))
+    Msg::Worker(Event::Session(
+        Snapshot::signed_in(
+            User {
+                kind: "known".into(),
+                display_name: "Dana Analyst".into(),
+                id: Some("5b10".into()),
+                email: None,
+            },
+            AuthMode::Cookie,
+            "auto: unexpired browser cookies are stored".into(),
+            Deployment::Cloud,
+        )
+        .verified(
+            NOW - Duration::minutes(3),
+            NextCheck::At(NOW + Duration::minutes(7)),
+        ),
+    ))
 }
 
 /// Signed in with cookies valid for 13 days, no message shown.
@@ -130,10 +136,12 @@ fn expired() -> App {
     a.update(stored(ExpiryState::MarkedExpired {
         reason: "the site answered 401 Unauthorized".into(),
     }));
-    a.update(Msg::Worker(Event::Session(SessionInfo::Expired {
-        reason: "the site answered 401 Unauthorized".into(),
-        status: Some(401),
-    })));
+    a.update(Msg::Worker(Event::Session(Snapshot::in_state(
+        SessionState::Expired {
+            reason: "the site answered 401 Unauthorized".into(),
+            status: Some(401),
+        },
+    ))));
     a
 }
 

@@ -10,12 +10,13 @@ use confluence_tui::confluence::client::{AuthMode, Deployment};
 use confluence_tui::confluence::model::User;
 use confluence_tui::cookies::jar::ExpiryState;
 use confluence_tui::credentials::{CookieStatus, StoredCookieSummary};
+use confluence_tui::session::{Cause, SessionState, Snapshot};
 use confluence_tui::tui::app::{App, Effect, Msg};
 use confluence_tui::tui::clipboard::ClipboardProblem;
-use confluence_tui::tui::session::SessionView;
+use confluence_tui::tui::session::{Badge, SessionView};
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
-use confluence_tui::worker::{Command, Event, Query, SessionInfo, SiteInfo, StoredInfo};
+use confluence_tui::worker::{Command, Event, Query, SiteInfo, StoredInfo};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use time::macros::datetime;
@@ -86,25 +87,24 @@ fn stored(saved_at: OffsetDateTime, state: ExpiryState) -> Event {
 }
 
 fn expired() -> Event {
-    Event::Session(SessionInfo::Expired {
+    Event::Session(Snapshot::in_state(SessionState::Expired {
         reason: "the site answered 401 Unauthorized".into(),
         status: Some(401),
-    })
+    }))
 }
 
 fn signed_in(name: &str) -> Event {
-    Event::Session(SessionInfo::SignedIn {
-        expires_at: None,
-        user: User {
+    Event::Session(Snapshot::signed_in(
+        User {
             kind: "known".into(),
             display_name: name.into(),
             id: Some("5b10".into()),
             email: None,
         },
-        mode: AuthMode::Cookie,
-        why: "auto: unexpired browser cookies are stored".into(),
-        deployment: Deployment::Cloud,
-    })
+        AuthMode::Cookie,
+        "auto: unexpired browser cookies are stored".into(),
+        Deployment::Cloud,
+    ))
 }
 
 #[test]
@@ -210,16 +210,15 @@ fn session_expired_goes_once_fresh_cookies_are_stored_elsewhere() {
         "{}",
         flash(&app)
     );
-    // Another terminal imports fresh cookies: the vault changes, the app
-    // describes it again and checks the new cookies.
-    let fx = app.update(Msg::Worker(stored(
-        NOW,
-        ExpiryState::Valid {
-            left: Duration::days(14),
-        },
-    )));
+    // Another terminal imports fresh cookies: the session owner reads them
+    // and checks them by itself (the app asks nothing); its snapshot says
+    // they are being checked.
+    let fx = app.update(Msg::Worker(Event::Session(Snapshot {
+        cause: Cause::Vault,
+        ..Snapshot::in_state(SessionState::Checking)
+    })));
     assert!(
-        fx.iter()
+        !fx.iter()
             .any(|e| matches!(e, Effect::Worker(Command::Query(Query::Verify)))),
         "{fx:?}"
     );
@@ -235,30 +234,30 @@ fn session_expired_goes_once_fresh_cookies_are_stored_elsewhere() {
 }
 
 #[test]
-fn fresh_cookies_after_a_clear_are_checked_too() {
-    // Cleared cookies, then another process imports: the app checks them
-    // (it used to wait for the next keep-alive).
+fn a_clear_shows_no_credentials_at_once_and_fresh_cookies_end_it() {
+    // `c` clears the cookies through the session owner: its snapshot (no
+    // credentials) turns the header and every row at once.
     let mut app = app_at("https://example.atlassian.net/wiki");
-    let mut empty = stored(NOW, ExpiryState::ExpiredByAge);
-    if let Event::Stored(info) = &mut empty {
-        info.status.cookies = None;
-    }
-    app.update(Msg::Worker(empty));
-    app.update(Msg::Worker(Event::Session(SessionInfo::NotConfigured {
-        message: "no credentials".into(),
+    app.update(Msg::Worker(signed_in("Dana Analyst")));
+    assert_eq!(app.session.badge(NOW), Badge::SignedIn);
+    app.update(Msg::Worker(Event::Session(Snapshot {
+        cause: Cause::Cleared,
+        ..Snapshot::in_state(SessionState::NoCredentials {
+            message: "no credentials: import browser cookies".into(),
+        })
     })));
-    let fx = app.update(Msg::Worker(stored(
-        NOW,
-        ExpiryState::Valid {
-            left: Duration::days(14),
-        },
-    )));
-    assert!(
-        fx.iter()
-            .any(|e| matches!(e, Effect::Worker(Command::Query(Query::Verify)))),
-        "{fx:?}"
-    );
+    assert_eq!(app.session.badge(NOW), Badge::NoCredentials);
+    let screen = render(&app, 100, 30);
+    assert!(screen.contains("NO CREDENTIALS"), "{screen}");
+    assert!(!screen.contains("Dana Analyst"), "{screen}");
+    // Another process imports: the owner checks them; the app only follows.
+    app.update(Msg::Worker(Event::Session(Snapshot {
+        cause: Cause::Vault,
+        ..Snapshot::in_state(SessionState::Checking)
+    })));
     assert!(app.flash.is_none(), "{}", flash(&app));
+    app.update(Msg::Worker(signed_in("Dana Analyst")));
+    assert_eq!(flash(&app), "Signed in as Dana Analyst");
 }
 
 #[test]

@@ -8,13 +8,13 @@ use confluence_tui::confluence::client::{AuthMode, Deployment};
 use confluence_tui::confluence::model::User;
 use confluence_tui::proxy::{ProxyToken, RequestRecord, TrafficTotals};
 use confluence_tui::secret::ExposeSecret;
-use confluence_tui::session::SessionView as SeenSession;
+use confluence_tui::session::{SessionState, Snapshot};
 use confluence_tui::tui::app::{App, Clip, Effect, Msg, Screen};
 use confluence_tui::tui::screens::pipeline::{LOG_CAPACITY, ProxyInfo, ProxyMsg, Serving};
 use confluence_tui::tui::session::SessionView;
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
-use confluence_tui::worker::{Event, SessionInfo, SiteInfo};
+use confluence_tui::worker::{Event, SiteInfo};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -45,18 +45,17 @@ fn ctrl_r() -> Msg {
 }
 
 fn verified() -> Msg {
-    Msg::Worker(Event::Session(SessionInfo::SignedIn {
-        expires_at: None,
-        user: User {
+    Msg::Worker(Event::Session(Snapshot::signed_in(
+        User {
             kind: "known".into(),
             display_name: "Dana Analyst".into(),
             id: Some("5b10".into()),
             email: None,
         },
-        mode: AuthMode::Cookie,
-        why: "auto: unexpired browser cookies are stored".into(),
-        deployment: Deployment::Cloud,
-    }))
+        AuthMode::Cookie,
+        "auto: unexpired browser cookies are stored".into(),
+        Deployment::Cloud,
+    )))
 }
 
 /// A proxy token: random, 43 characters; the tests look for its value.
@@ -297,8 +296,10 @@ fn ctrl_r_reveals_the_token_and_hides_it_again() {
     assert!(!app.pipeline.revealed());
 }
 
-fn seen(info: SessionInfo) -> Msg {
-    Msg::Proxy(ProxyMsg::Session(SeenSession::of(&info, NOW)))
+/// What the proxy's requests learn is the session owner's, which the app
+/// hears from its worker like any change.
+fn seen(info: Snapshot) -> Msg {
+    Msg::Worker(Event::Session(info))
 }
 
 #[test]
@@ -307,10 +308,10 @@ fn a_death_the_proxy_sees_switches_to_status_and_rings_once() {
     let mut app = serving(&token);
     assert_eq!(app.screen, Screen::Pipeline);
     let dead = || {
-        seen(SessionInfo::Expired {
+        seen(Snapshot::in_state(SessionState::Expired {
             reason: "the site answered 401".into(),
             status: Some(401),
-        })
+        }))
     };
     let fx = app.update(dead());
     assert_eq!(app.screen, Screen::Status);
@@ -340,18 +341,18 @@ fn a_death_the_proxy_sees_switches_to_status_and_rings_once() {
 fn a_captcha_the_proxy_sees_switches_to_status_with_the_login_url() {
     let token = token();
     let mut app = serving(&token);
-    let fx = app.update(seen(SessionInfo::Captcha {
+    let fx = app.update(seen(Snapshot::in_state(SessionState::Captcha {
         login_url: Some("https://example.atlassian.net/login.action".into()),
-        status: 403,
-    }));
+        status: Some(403),
+    })));
     assert_eq!(app.screen, Screen::Status);
     assert_eq!(fx.iter().filter(|e| matches!(e, Effect::Bell)).count(), 1);
     let frame = render(&app, 120, 40);
     assert!(frame.contains("CAPTCHA (HTTP 403)"), "{frame}");
-    // A state the app's own worker reports anyway is not acted on twice.
-    let fx = app.update(seen(SessionInfo::NotConfigured {
+    // A later state that needs nothing of the app asks nothing.
+    let fx = app.update(seen(Snapshot::in_state(SessionState::NoCredentials {
         message: "nothing".into(),
-    }));
+    })));
     assert!(fx.is_empty(), "{fx:?}");
 }
 

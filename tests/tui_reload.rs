@@ -6,12 +6,13 @@ use std::path::PathBuf;
 
 use confluence_tui::confluence::client::{AuthMode, Deployment};
 use confluence_tui::confluence::model::User;
+use confluence_tui::session::Snapshot;
 use confluence_tui::tui::app::{App, Effect, Msg};
 use confluence_tui::tui::session::SessionView;
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
 use confluence_tui::worker::{
-    Command, Event, Mutation, MutationDone, MutationKind, Query, SessionInfo, SiteInfo,
+    Command, Event, Mutation, MutationDone, MutationKind, Query, SiteInfo,
 };
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -92,18 +93,17 @@ fn a_reload_changes_the_rendered_header_and_status() {
     insta::assert_snapshot!("reloaded_80x24", render(&app, 80, 24));
 
     // The verification that follows signs in on the new site.
-    app.update(Msg::Worker(Event::Session(SessionInfo::SignedIn {
-        expires_at: None,
-        user: User {
+    app.update(Msg::Worker(Event::Session(Snapshot::signed_in(
+        User {
             kind: "known".into(),
             display_name: "Dana Analyst".into(),
             id: Some("5b10".into()),
             email: None,
         },
-        mode: AuthMode::Basic,
-        why: "auto: a user name and an API token are set".into(),
-        deployment: Deployment::Cloud,
-    })));
+        AuthMode::Basic,
+        "auto: a user name and an API token are set".into(),
+        Deployment::Cloud,
+    ))));
     let signed = render(&app, 100, 30);
     assert!(signed.contains("SIGNED IN"), "{signed}");
     assert!(signed.contains("Dana Analyst"), "{signed}");
@@ -112,18 +112,17 @@ fn a_reload_changes_the_rendered_header_and_status() {
 #[test]
 fn a_reload_to_another_site_forgets_the_old_session() {
     let mut app = App::new(SessionView::new(&example_site()), NOW, Duration::days(14));
-    app.update(Msg::Worker(Event::Session(SessionInfo::SignedIn {
-        expires_at: None,
-        user: User {
+    app.update(Msg::Worker(Event::Session(Snapshot::signed_in(
+        User {
             kind: "known".into(),
             display_name: "Dana Analyst".into(),
             id: None,
             email: None,
         },
-        mode: AuthMode::Cookie,
-        why: "auto: unexpired browser cookies are stored".into(),
-        deployment: Deployment::Cloud,
-    })));
+        AuthMode::Cookie,
+        "auto: unexpired browser cookies are stored".into(),
+        Deployment::Cloud,
+    ))));
     assert!(render(&app, 100, 30).contains("Dana Analyst"));
     app.update(Msg::Worker(Event::Site(no_site())));
     let s = render(&app, 100, 30);

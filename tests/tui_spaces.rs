@@ -7,13 +7,14 @@ use std::time::Duration;
 use confluence_tui::confluence::client::{AuthMode, Deployment, WaitReason};
 use confluence_tui::confluence::model::{Page, Space, User};
 use confluence_tui::exit::ErrorClass;
+use confluence_tui::session::Snapshot;
 use confluence_tui::tui::app::{App, Clip, Effect, Msg, Screen};
 use confluence_tui::tui::session::SessionView;
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
 use confluence_tui::worker::{
-    Command, Event, Generation, Generational, Listing, Query, QueryKind, SessionInfo, SiteInfo,
-    Wait, WorkerError,
+    Command, Event, Generation, Generational, Listing, Query, QueryKind, SiteInfo, Wait,
+    WorkerError,
 };
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::Terminal;
@@ -104,18 +105,17 @@ fn listing_generation(effects: &[Effect]) -> Option<Generation> {
 /// for; and that listing's generation.
 fn signed_in() -> (App, Generation) {
     let mut a = app();
-    let effects = a.update(Msg::Worker(Event::Session(SessionInfo::SignedIn {
-        expires_at: None,
-        user: User {
+    let effects = a.update(Msg::Worker(Event::Session(Snapshot::signed_in(
+        User {
             kind: "known".into(),
             display_name: "Dana Example".into(),
             id: Some("abc".into()),
             email: None,
         },
-        mode: AuthMode::Cookie,
-        why: "stored cookies".into(),
-        deployment: Deployment::Cloud,
-    })));
+        AuthMode::Cookie,
+        "stored cookies".into(),
+        Deployment::Cloud,
+    ))));
     let generation = listing_generation(&effects).expect("signing in lists the spaces");
     a.update(key(KeyCode::Char('2')));
     a.flash = None;

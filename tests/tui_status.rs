@@ -8,13 +8,12 @@ use confluence_tui::confluence::model::User;
 use confluence_tui::cookies::jar::ExpiryState;
 use confluence_tui::credentials::{CookieStatus, StoredCookieSummary};
 use confluence_tui::exit::ErrorClass;
+use confluence_tui::session::{NextCheck, SessionState, Snapshot};
 use confluence_tui::tui::app::{App, Dialog, Effect, Msg, Screen, WatchedFile};
 use confluence_tui::tui::session::{Badge, SessionView};
 use confluence_tui::tui::theme::Theme;
 use confluence_tui::tui::view;
-use confluence_tui::worker::{
-    Command, Event, Query, QueryKind, SessionInfo, SiteInfo, StoredInfo, WorkerError,
-};
+use confluence_tui::worker::{Command, Event, Query, QueryKind, SiteInfo, StoredInfo, WorkerError};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -67,18 +66,23 @@ fn stored(expires_in: Duration, state: ExpiryState) -> Event {
 }
 
 fn verified() -> Event {
-    Event::Session(SessionInfo::SignedIn {
-        expires_at: None,
-        user: User {
-            kind: "known".into(),
-            display_name: "Dana Analyst".into(),
-            id: Some("5b10".into()),
-            email: None,
-        },
-        mode: AuthMode::Cookie,
-        why: "auto: unexpired browser cookies are stored".into(),
-        deployment: Deployment::Cloud,
-    })
+    Event::Session(
+        Snapshot::signed_in(
+            User {
+                kind: "known".into(),
+                display_name: "Dana Analyst".into(),
+                id: Some("5b10".into()),
+                email: None,
+            },
+            AuthMode::Cookie,
+            "auto: unexpired browser cookies are stored".into(),
+            Deployment::Cloud,
+        )
+        .verified(
+            NOW - Duration::minutes(3),
+            NextCheck::At(NOW + Duration::minutes(7)),
+        ),
+    )
 }
 
 /// A command's name, without its arguments (generations, secrets).
@@ -224,25 +228,31 @@ fn expiry_and_captcha_switch_to_status_with_the_reason() {
     let mut app = site_app();
     app.update(Msg::Worker(verified()));
     app.update(key('2'));
-    let fx = app.update(Msg::Worker(Event::Session(SessionInfo::Expired {
-        reason: "the site answered 401 Unauthorized".into(),
-        status: Some(401),
-    })));
+    let fx = app.update(Msg::Worker(Event::Session(Snapshot::in_state(
+        SessionState::Expired {
+            reason: "the site answered 401 Unauthorized".into(),
+            status: Some(401),
+        },
+    ))));
     assert_eq!(app.screen, Screen::Status);
     assert_eq!(app.session.badge(NOW), Badge::Expired);
     assert_eq!(commands(&fx), ["Bell", "Describe"], "the bell rings once");
     // The keep-alive's next answer says the same: no bell, no screen switch.
     app.update(key('3'));
-    let fx = app.update(Msg::Worker(Event::Session(SessionInfo::Expired {
-        reason: "the site answered 401 Unauthorized".into(),
-        status: Some(401),
-    })));
+    let fx = app.update(Msg::Worker(Event::Session(Snapshot::in_state(
+        SessionState::Expired {
+            reason: "the site answered 401 Unauthorized".into(),
+            status: Some(401),
+        },
+    ))));
     assert!(fx.is_empty(), "{fx:?}");
     assert_eq!(app.screen, Screen::Audit, "the user stays where they are");
-    app.update(Msg::Worker(Event::Session(SessionInfo::Captcha {
-        login_url: Some("https://example.atlassian.net/login.action".into()),
-        status: 403,
-    })));
+    app.update(Msg::Worker(Event::Session(Snapshot::in_state(
+        SessionState::Captcha {
+            login_url: Some("https://example.atlassian.net/login.action".into()),
+            status: Some(403),
+        },
+    ))));
     assert_eq!(app.screen, Screen::Status);
     assert_eq!(app.session.badge(NOW), Badge::Captcha);
     let fx = app.update(key('o'));
@@ -258,10 +268,10 @@ fn starting_on_a_dead_session_shows_it_without_the_bell_and_a_later_death_rings(
     // switches nothing and rings nothing, it is simply shown.
     let mut app = site_app();
     let expired = || {
-        Event::Session(SessionInfo::Expired {
+        Event::Session(Snapshot::in_state(SessionState::Expired {
             reason: "the site answered 401 Unauthorized".into(),
             status: Some(401),
-        })
+        }))
     };
     let fx = app.update(Msg::Worker(expired()));
     assert_eq!(app.session.badge(NOW), Badge::Expired);
@@ -275,10 +285,12 @@ fn starting_on_a_dead_session_shows_it_without_the_bell_and_a_later_death_rings(
         "a death seen live rings"
     );
     // A CAPTCHA after the death is another state the user must act on.
-    let fx = app.update(Msg::Worker(Event::Session(SessionInfo::Captcha {
-        login_url: None,
-        status: 403,
-    })));
+    let fx = app.update(Msg::Worker(Event::Session(Snapshot::in_state(
+        SessionState::Captcha {
+            login_url: None,
+            status: Some(403),
+        },
+    ))));
     assert_eq!(commands(&fx), ["Bell", "Describe"]);
 }
 
@@ -294,11 +306,12 @@ fn verification_updates_header_and_starts_the_space_listing_once() {
         !commands(&fx).contains(&"ListSpaces".to_string()),
         "already loading"
     );
-    app.update(Msg::Worker(stored(
-        Duration::hours(3),
-        ExpiryState::ExpiresSoon {
-            left: Duration::hours(3),
-        },
+    // The session's cookies near their end: the same snapshot says so.
+    let Event::Session(soon) = verified() else {
+        unreachable!()
+    };
+    app.update(Msg::Worker(Event::Session(
+        soon.expiring_at(Some(NOW + Duration::hours(3))),
     )));
     assert_eq!(app.session.badge(NOW), Badge::ExpiresSoon);
 }
@@ -358,10 +371,12 @@ fn snapshot_expired_with_guidance() {
             reason: "the site answered 401 Unauthorized".into(),
         },
     )));
-    app.update(Msg::Worker(Event::Session(SessionInfo::Expired {
-        reason: "the site answered 401 Unauthorized".into(),
-        status: Some(401),
-    })));
+    app.update(Msg::Worker(Event::Session(Snapshot::in_state(
+        SessionState::Expired {
+            reason: "the site answered 401 Unauthorized".into(),
+            status: Some(401),
+        },
+    ))));
     insta::assert_snapshot!("status_expired_80x24", render(&app, 80, 24));
     insta::assert_snapshot!("status_expired_120x40", render(&app, 120, 40));
 }
@@ -375,10 +390,12 @@ fn snapshot_captcha() {
             reason: "CAPTCHA challenge".into(),
         },
     )));
-    app.update(Msg::Worker(Event::Session(SessionInfo::Captcha {
-        login_url: Some("https://example.atlassian.net/login.action".into()),
-        status: 403,
-    })));
+    app.update(Msg::Worker(Event::Session(Snapshot::in_state(
+        SessionState::Captcha {
+            login_url: Some("https://example.atlassian.net/login.action".into()),
+            status: Some(403),
+        },
+    ))));
     insta::assert_snapshot!("status_captcha_80x24", render(&app, 80, 24));
     insta::assert_snapshot!("status_captcha_120x40", render(&app, 120, 40));
 }
@@ -397,4 +414,76 @@ fn snapshot_help_and_token_dialog() {
     assert!(!frame.contains("SENTINEL"));
     insta::assert_snapshot!("token_dialog_80x24", frame);
     insta::assert_snapshot!("token_dialog_120x40", render(&app, 120, 40));
+}
+
+fn expired_now() -> Snapshot {
+    Snapshot::in_state(SessionState::Expired {
+        reason: "the site answered 401 Unauthorized".into(),
+        status: Some(401),
+    })
+}
+
+fn answered(snapshot: Snapshot) -> Msg {
+    Msg::Worker(Event::Verified {
+        snapshot,
+        problem: None,
+    })
+}
+
+#[test]
+fn v_asks_in_every_state_and_always_ends_in_one() {
+    let mut app = site_app();
+    app.update(Msg::Worker(Event::Session(expired_now())));
+    let fx = app.update(key('v'));
+    assert!(commands(&fx).contains(&"VerifyAgain".to_string()), "{fx:?}");
+    assert_eq!(app.flash.as_ref().unwrap().text, "Verifying…");
+    // Still refused: said so, never "Verifying…" forever.
+    app.update(answered(expired_now()));
+    let said = &app.flash.as_ref().unwrap().text;
+    assert!(said.starts_with("Still expired"), "{said}");
+    assert_eq!(app.session.badge(NOW), Badge::Expired);
+    // The site takes the session again: signed in.
+    app.update(key('v'));
+    let Event::Session(back) = verified() else {
+        unreachable!()
+    };
+    app.update(answered(back));
+    assert_eq!(
+        app.flash.as_ref().unwrap().text,
+        "Signed in as Dana Analyst"
+    );
+    assert_eq!(app.session.badge(NOW), Badge::SignedIn);
+    // A CAPTCHA asked about again: still one, said so.
+    let captcha = || {
+        Snapshot::in_state(SessionState::Captcha {
+            login_url: None,
+            status: Some(403),
+        })
+    };
+    app.update(Msg::Worker(Event::Session(captcha())));
+    app.update(key('v'));
+    app.update(answered(captcha()));
+    let said = &app.flash.as_ref().unwrap().text;
+    assert!(said.starts_with("Still a CAPTCHA"), "{said}");
+}
+
+#[test]
+fn a_site_that_does_not_answer_is_unreachable_not_signed_out() {
+    let mut app = site_app();
+    app.update(Msg::Worker(verified()));
+    let gone = Snapshot {
+        next_check: NextCheck::At(NOW + Duration::minutes(20)),
+        ..Snapshot::in_state(SessionState::Unreachable {
+            reason: "network error talking to example.atlassian.net: could not connect".into(),
+        })
+    };
+    app.update(Msg::Worker(Event::Session(gone)));
+    assert_eq!(app.session.badge(NOW), Badge::Unreachable);
+    let frame = render(&app, 100, 30);
+    assert!(frame.contains("UNREACHABLE"), "{frame}");
+    assert!(
+        frame.contains("the site does not answer · next check in 20 min"),
+        "{frame}"
+    );
+    assert!(!frame.contains("NOT SIGNED IN"), "{frame}");
 }

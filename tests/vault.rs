@@ -75,6 +75,7 @@ fn sample_credentials() -> SiteCredentials {
             saved_at: now,
             expires_at: now + time::Duration::days(14),
             expired: None,
+            refreshed_at: None,
         }),
         api_token: Some(SecretString::from(TOKEN_SENTINEL)),
         token_saved_at: Some(now),
@@ -461,6 +462,7 @@ fn concurrent_updates_are_all_kept() {
                                     saved_at: now,
                                     expires_at: now,
                                     expired: None,
+                                    refreshed_at: None,
                                 });
                             stored
                                 .jar

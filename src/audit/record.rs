@@ -35,6 +35,8 @@ pub enum AuditEvent {
     ProxyStarted,
     ProxyStopped,
     SettingsWritten,
+    SessionRestored,
+    CookiesRefused,
 }
 
 impl AuditEvent {
@@ -62,6 +64,8 @@ impl AuditEvent {
         AuditEvent::ProxyStarted,
         AuditEvent::ProxyStopped,
         AuditEvent::SettingsWritten,
+        AuditEvent::SessionRestored,
+        AuditEvent::CookiesRefused,
     ];
 
     /// The snake_case name, identical to the serialised form.
@@ -89,6 +93,8 @@ impl AuditEvent {
             AuditEvent::ProxyStarted => "proxy_started",
             AuditEvent::ProxyStopped => "proxy_stopped",
             AuditEvent::SettingsWritten => "settings_written",
+            AuditEvent::SessionRestored => "session_restored",
+            AuditEvent::CookiesRefused => "cookies_refused",
         }
     }
 

@@ -23,7 +23,7 @@ pub(super) fn run(
     out: &mut Output,
     cmd: CookiesCommand,
     settings: Settings,
-    flags: FlagOverrides,
+    _flags: FlagOverrides,
 ) -> Result<Exit, CliError> {
     let creds = Credentials::open(&settings);
     let now = OffsetDateTime::now_utc();
@@ -35,33 +35,32 @@ pub(super) fn run(
             from_browser,
             profile,
         } => {
-            match super::browser_spec(from_browser, profile)? {
-                Some(spec) => {
-                    let report = creds.import_from_browser(&spec, now)?;
-                    // The profile path is the user's, but escaped all the same.
-                    out.line(format_args!("Read from {}", for_terminal(&report.source)))?;
-                    print_import(out, &creds, &report, now)?;
-                }
-                None => {
-                    import(out, &creds, file, consume, now)?;
-                }
-            }
-            // Stored is not the same as working: check them against the site
-            // (the contract's "encrypt, store, empty, verify").
+            let input = match super::browser_spec(from_browser, profile)? {
+                Some(spec) => ImportInput::Browser(creds.read_from_browser(&spec)?),
+                None => import_input(&creds, file, consume)?,
+            };
+            let from = match &input {
+                // The profile path is the user's, but escaped all the same.
+                ImportInput::Browser(read) => Some(format!(
+                    "Read from {}",
+                    for_terminal(&format!(
+                        "browser:{}:{}",
+                        read.profile.kind.name(),
+                        read.profile.dir.display()
+                    ))
+                )),
+                _ => None,
+            };
             if no_verify || settings.base_url.is_none() {
-                return Ok(Exit::Ok);
+                // Stored as they are (without a site, the import says what
+                // is missing).
+                let report = creds.import(input, now)?;
+                if let Some(line) = from {
+                    out.line(line)?;
+                }
+                return print_import(out, &creds, &report, now);
             }
-            out.line("Verifying with the site…")?;
-            // The check prints on its own: everything so far goes first.
-            out.flush()?;
-            super::remote::run(
-                super::remote::Remote::Check {
-                    json: false,
-                    retry: false,
-                },
-                settings,
-                flags,
-            )
+            import_verified(out, &creds, settings, input, from, now)
         }
         CookiesCommand::Status { json } => status(out, &creds, &settings, json, now),
         CookiesCommand::Clear { all_sites } => clear(out, &creds, all_sites),
@@ -90,13 +89,77 @@ fn export(
     Ok(Exit::Ok)
 }
 
-fn import(
+/// Stage, then commit: the cookies are asked about first, and stored only
+/// when the site takes them (a refusal never replaces a working session).
+fn import_verified(
     out: &mut Output,
+    creds: &Credentials,
+    settings: Settings,
+    input: ImportInput,
+    from: Option<String>,
+    now: OffsetDateTime,
+) -> Result<Exit, CliError> {
+    use crate::session::{Session, SessionConfig, Verify, Watch};
+    let rt = super::runtime()?;
+    let site = settings
+        .base_url
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let imported = rt.block_on(async move {
+        let owner = Session::start(SessionConfig {
+            settings,
+            machine_id: crate::vault::MachineIdSource::System,
+            retry: crate::confluence::client::RetryPolicy::default(),
+            login_page: None,
+            watch: Watch::none(),
+        });
+        let _ = std::io::stderr()
+            .write_all(b"Verifying the cookies with the site before storing them...\n");
+        let imported = owner.import(input, Verify::First, None).await;
+        owner.flush().await;
+        imported
+    });
+    let imported = imported.map_err(|e| CliError::Remote {
+        message: e.message,
+        class: e.class,
+        printed: false,
+    })?;
+    if let Some(line) = from {
+        out.line(line)?;
+    }
+    print_import(out, creds, &imported.report, now)?;
+    match &imported.user {
+        Some(user) => out.line(format_args!(
+            "Signed in to {} as {}.",
+            for_terminal(&site),
+            for_terminal(&user.display_name)
+        ))?,
+        None => out.line(
+            "warning: the site could not be asked; the cookies were stored without a check",
+        )?,
+    }
+    let state = &imported.snapshot.state;
+    if !imported.snapshot.is_signed_in() && state.is_dead() {
+        // The intake file with nothing stored before: stored, and dead.
+        return Err(CliError::Remote {
+            message: imported
+                .snapshot
+                .reason()
+                .unwrap_or_else(|| "the site refused the cookies".into()),
+            class: state.class().unwrap_or(ErrorClass::Auth),
+            printed: false,
+        });
+    }
+    Ok(Exit::Ok)
+}
+
+/// Where the cookies to import come from.
+fn import_input(
     creds: &Credentials,
     file: Option<String>,
     consume: bool,
-    now: OffsetDateTime,
-) -> Result<Exit, CliError> {
+) -> Result<ImportInput, CliError> {
     let input = match file.as_deref() {
         None => ImportInput::IntakeFile,
         Some("-") => {
@@ -120,8 +183,7 @@ fn import(
             }
         }
     };
-    let report = creds.import(input, now)?;
-    print_import(out, creds, &report, now)
+    Ok(input)
 }
 
 fn print_import(

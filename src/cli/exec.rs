@@ -67,7 +67,9 @@ fn run_with_proxy(args: ExecArgs, settings: Settings) -> Result<Exit, CliError> 
             .map_err(|e| CliError::Internal(format!("cannot make a random token: {e}")))?;
         let mut opts = ProxyOptions::new(token);
         opts.allow_writes = args.allow_writes;
-        let handle = crate::proxy::start(settings, opts).await?;
+        let owner = super::proxy::session_owner(settings);
+        let handle =
+            crate::proxy::start(crate::proxy::SessionSource::fixed(owner.session()), opts).await?;
         let env = ChildEnv::for_pipeline(
             handle.base_url().as_str(),
             Handover::Basic {

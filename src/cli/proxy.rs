@@ -11,9 +11,9 @@ use super::output::Output;
 use crate::config::Settings;
 use crate::credentials::rfc3339;
 use crate::exit::Exit;
-use crate::proxy::{self, ProxyHandle, ProxyOptions, ProxyToken};
+use crate::proxy::{self, ProxyHandle, ProxyOptions, ProxyToken, SessionSource};
 use crate::secret::ExposeSecret;
-use crate::session::{KeepAliveEvent, SessionView};
+use crate::session::{FirstCheck, Session, SessionConfig, SessionOwner, Snapshot, Watch};
 use crate::text::for_terminal;
 
 /// The flags of `proxy`.
@@ -42,8 +42,10 @@ async fn serve(args: ProxyArgs, settings: Settings) -> Result<Exit, CliError> {
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
-    let handle = proxy::start(settings, opts).await?;
-    let mut events = Some(handle.session_events());
+    let owner = session_owner(settings);
+    let handle = proxy::start(SessionSource::fixed(owner.session()), opts).await?;
+    let mut events = Some(owner.subscribe());
+    let mut last: Option<Snapshot> = None;
     {
         let mut out = Output::stdout();
         if args.json {
@@ -65,10 +67,14 @@ async fn serve(args: ProxyArgs, settings: Settings) -> Result<Exit, CliError> {
         tokio::select! {
             () = &mut stop => break,
             ev = event => match ev {
-                Ok(KeepAliveEvent::Changed(view)) => report(&site, &view),
-                Ok(KeepAliveEvent::Stopped(why)) => {
-                    tracing::warn!(reason = %why, "the keep-alive stopped");
-                    events = None;
+                Ok(seen) => {
+                    let now = time::OffsetDateTime::now_utc();
+                    if last.as_ref().is_none_or(|l| l.differs(&seen, now))
+                        && seen.state != crate::session::SessionState::Checking
+                    {
+                        report(&site, &seen);
+                        last = Some(seen);
+                    }
                 }
                 Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => events = None,
@@ -80,6 +86,20 @@ async fn serve(args: ProxyArgs, settings: Settings) -> Result<Exit, CliError> {
 }
 
 /// The one stdout line of `--json`, its fields in this order.
+/// The process's session owner for a long-running proxy: the settings'
+/// keep-alive (first check after an interval: requests show the rest),
+/// notify command and browser.
+pub(super) fn session_owner(settings: Settings) -> SessionOwner {
+    let watch = Watch::from_settings(&settings, FirstCheck::AfterInterval);
+    Session::start(SessionConfig {
+        settings,
+        machine_id: crate::vault::MachineIdSource::System,
+        retry: crate::confluence::client::RetryPolicy::default(),
+        login_page: None,
+        watch,
+    })
+}
+
 #[derive(serde::Serialize)]
 struct Announcement<'a> {
     base_url: String,
@@ -136,20 +156,17 @@ fn base_url(handle: &ProxyHandle) -> String {
 
 /// A session change, one line on stderr (its words may be the server's:
 /// escaped).
-fn report(site: &str, view: &SessionView) {
+fn report(site: &str, seen: &Snapshot) {
     use std::io::Write as _;
-    let mut line = format!(
-        "{} {site} {}",
-        rfc3339(time::OffsetDateTime::now_utc()),
-        view.state
-    );
-    if let Some(user) = &view.user {
+    let now = time::OffsetDateTime::now_utc();
+    let mut line = format!("{} {site} {}", rfc3339(now), seen.word(now));
+    if let Some(user) = seen.user_name() {
         line.push_str(&format!(" as {user}"));
     }
-    if let Some(reason) = &view.reason {
+    if let Some(reason) = seen.reason() {
         line.push_str(&format!(": {reason}"));
     }
-    if let Some(url) = &view.login_url {
+    if let Some(url) = seen.login_url() {
         line.push_str(&format!(" (sign in at {url})"));
     }
     let _ = writeln!(std::io::stderr(), "{}", for_terminal(&line));

@@ -7,13 +7,11 @@ use serde_json::json;
 use super::CliError;
 use super::output::Output;
 use crate::config::{FlagOverrides, Settings};
-use crate::confluence::client::RetryPolicy;
 use crate::exit::{ErrorClass, Exit};
+use crate::session::{SessionState, Snapshot};
 use crate::text::for_terminal;
-use crate::vault::MachineIdSource;
 use crate::worker::{
-    self, Event, Generation, Listing, Query, SessionInfo, SettingsSource, WorkerError,
-    WorkerOptions,
+    self, Event, Generation, Listing, Query, SettingsSource, WorkerError, WorkerOptions,
 };
 
 /// Which remote command to run.
@@ -65,12 +63,7 @@ async fn run_query(
         .as_ref()
         .map(|u| u.to_string())
         .unwrap_or_default();
-    let opts = WorkerOptions {
-        source: SettingsSource::Environment(flags),
-        machine_id: MachineIdSource::System,
-        retry: RetryPolicy::default(),
-        login_page: None,
-    };
+    let opts = WorkerOptions::new(SettingsSource::Environment(flags));
     let mut w = worker::spawn(settings, opts);
     let generation = Generation::default().next();
     let query = match &remote {
@@ -92,56 +85,36 @@ async fn run_query(
     let json = remote.json();
     let check_json = matches!(remote, Remote::Check { json: true, .. });
     let mut listing = JsonArray::default();
-    // Why the session failed, when the worker said so before the failure.
-    let mut session: Option<SessionInfo> = None;
     while let Some(ev) = w.events.recv().await {
         match ev {
-            Event::Session(
-                ref info @ SessionInfo::SignedIn {
-                    ref user,
-                    mode,
-                    ref why,
-                    deployment,
-                    expires_at,
-                },
-            ) => {
+            Event::Verified { snapshot, problem } => {
                 if !matches!(remote, Remote::Check { .. }) {
                     continue;
                 }
-                if json {
-                    let now = time::OffsetDateTime::now_utc();
-                    let v = json!({"ok": true, "site": site, "deployment": deployment.to_string(),
-                        "mode": mode, "why": why, "user": user,
-                        "state": info.state_word(now),
-                        "expires_at": expires_at.map(crate::credentials::rfc3339),
-                        "expires_in_secs": expires_at.map(|at| (at - now).whole_seconds().max(0)),
-                        "login_url": Option::<String>::None});
-                    out.line(v)?;
-                } else {
-                    // The display name is the server's: shown, never obeyed.
-                    out.line(format_args!(
-                        "Signed in to {} ({deployment}) as {} using {mode} auth ({}).",
-                        for_terminal(&site),
-                        for_terminal(&user.display_name),
-                        for_terminal(why)
-                    ))?;
+                if let Some(error) = problem {
+                    // Verified or not, the record of it cannot be kept:
+                    // the user must fix the audit log (the message says how).
+                    return Err(fail(
+                        check_json,
+                        &mut out,
+                        code_for(error.class),
+                        &error,
+                        None,
+                    ));
                 }
-                out.flush()?;
+                if !snapshot.is_signed_in() {
+                    return Err(session_failure(check_json, &mut out, &snapshot));
+                }
+                signed_in(&mut out, json, &site, &snapshot)?;
                 return Ok(Exit::Ok);
             }
-            Event::Session(info) => {
-                if matches!(remote, Remote::Check { .. }) {
-                    return Err(session_failure(check_json, &mut out, &info));
-                }
-                // A listing: the failure that follows says which query.
-                session = Some(info);
-            }
+            Event::Session(_) => {}
             Event::Spaces(g) => {
                 if let Some(step) = g.into_current(generation) {
                     let step = listing.step(&mut out, json, step, |s| {
                         format!("{:<12} {:<9} {:<9} {}", s.key, s.kind, s.status, s.name)
                     })?;
-                    if let Some(end) = listing.end(&mut out, json, step, &mut session) {
+                    if let Some(end) = listing.end(&mut out, json, step) {
                         return end;
                     }
                 }
@@ -153,7 +126,7 @@ async fn run_query(
                         let at = p.updated_at.as_deref().unwrap_or("-");
                         format!("{:<12} {v:<6} {at:<24} {}", p.id, p.title)
                     })?;
-                    if let Some(end) = listing.end(&mut out, json, step, &mut session) {
+                    if let Some(end) = listing.end(&mut out, json, step) {
                         return end;
                     }
                 }
@@ -187,6 +160,34 @@ async fn run_query(
     ))
 }
 
+/// The one line (or JSON object) of `check` for a signed-in session.
+fn signed_in(out: &mut Output, json: bool, site: &str, s: &Snapshot) -> Result<(), CliError> {
+    let deployment = s.deployment.map(|d| d.to_string()).unwrap_or_default();
+    let mode = s.mode.map(|m| m.to_string()).unwrap_or_default();
+    let why = s.why.clone().unwrap_or_default();
+    let user = s.user_name().unwrap_or_default();
+    if json {
+        let now = time::OffsetDateTime::now_utc();
+        let v = json!({"ok": true, "site": site, "deployment": deployment,
+            "mode": s.mode, "why": why, "user": s.user,
+            "state": s.word(now).as_str(),
+            "expires_at": s.expires_at.map(crate::credentials::rfc3339),
+            "expires_in_secs": s.expires_at.map(|at| (at - now).whole_seconds().max(0)),
+            "login_url": Option::<String>::None});
+        out.line(v)?;
+    } else {
+        // The display name is the server's: shown, never obeyed.
+        out.line(format_args!(
+            "Signed in to {} ({deployment}) as {} using {mode} auth ({}).",
+            for_terminal(site),
+            for_terminal(user),
+            for_terminal(&why)
+        ))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 fn finish(out: &mut Output, json: bool, total: usize) -> Result<Exit, CliError> {
     out.flush()?;
     if !json {
@@ -212,13 +213,7 @@ struct JsonArray {
 
 impl JsonArray {
     /// The command's result once the listing ended, `None` while it goes on.
-    fn end(
-        &mut self,
-        out: &mut Output,
-        json: bool,
-        step: Step,
-        session: &mut Option<SessionInfo>,
-    ) -> Option<Result<Exit, CliError>> {
+    fn end(&mut self, out: &mut Output, json: bool, step: Step) -> Option<Result<Exit, CliError>> {
         match step {
             Step::Going => None,
             Step::Done(total) => Some(finish(out, json, total)),
@@ -227,10 +222,7 @@ impl JsonArray {
                 if json {
                     self.close(out);
                 }
-                Some(Err(match session.take() {
-                    Some(info) if info.class().is_some() => session_failure(false, out, &info),
-                    _ => fail(false, out, code_for(error.class), &error, None),
-                }))
+                Some(Err(fail(false, out, code_for(error.class), &error, None)))
             }
         }
     }
@@ -316,17 +308,19 @@ fn state_for(code: &str) -> &'static str {
 }
 
 /// A session that is not signed in, as a failure with what to do next.
-fn session_failure(json: bool, out: &mut Output, info: &SessionInfo) -> CliError {
-    match info {
-        SessionInfo::SignedIn { .. } => CliError::Internal("signed in, yet failed".into()),
-        SessionInfo::NotConfigured { message } => fail(
+fn session_failure(json: bool, out: &mut Output, s: &Snapshot) -> CliError {
+    match &s.state {
+        SessionState::SignedIn | SessionState::Checking => {
+            CliError::Internal("the verification ended without an answer".into())
+        }
+        SessionState::NoCredentials { message } => fail(
             json,
             out,
             "not_configured",
             &WorkerError::new(ErrorClass::Auth, message.clone()),
             None,
         ),
-        SessionInfo::Expired { reason, status } => {
+        SessionState::Expired { reason, status } => {
             let message = format!(
                 "the session has expired: {reason}. Sign in with the browser, copy the Cookie header, then run `confluence-tui cookies import -` (or press p in the app){}",
                 status.map(|s| format!(" [HTTP {s}]")).unwrap_or_default()
@@ -339,13 +333,14 @@ fn session_failure(json: bool, out: &mut Output, info: &SessionInfo) -> CliError
                 None,
             )
         }
-        SessionInfo::Captcha { login_url, status } => {
+        SessionState::Captcha { login_url, status } => {
             let at = login_url
                 .as_deref()
                 .map(|u| format!(" at {u}"))
                 .unwrap_or_default();
+            let status = status.map(|s| format!(" [HTTP {s}]")).unwrap_or_default();
             let message = format!(
-                "the site demands a CAPTCHA [HTTP {status}]: sign in through the browser{at}, solve it, then paste fresh cookies (`confluence-tui cookies import -`). Retrying would make it worse."
+                "the site demands a CAPTCHA{status}: sign in through the browser{at}, solve it, then paste fresh cookies (`confluence-tui cookies import -`). Retrying would make it worse."
             );
             fail(
                 json,
@@ -355,7 +350,32 @@ fn session_failure(json: bool, out: &mut Output, info: &SessionInfo) -> CliError
                 login_url.clone(),
             )
         }
-        SessionInfo::Failed { error } => fail(json, out, code_for(error.class), error, None),
+        SessionState::Rejected { reason, .. } => fail(
+            json,
+            out,
+            "auth_failed",
+            &WorkerError::new(
+                ErrorClass::Auth,
+                format!(
+                    "{reason}; make a new API token (or personal access token) and store it with `confluence-tui token set`, or import fresh cookies"
+                ),
+            ),
+            None,
+        ),
+        SessionState::Unreachable { reason } => fail(
+            json,
+            out,
+            "network",
+            &WorkerError::new(ErrorClass::Network, reason.clone()),
+            None,
+        ),
+        SessionState::Failed { class, message } => fail(
+            json,
+            out,
+            code_for(*class),
+            &WorkerError::new(*class, message.clone()),
+            None,
+        ),
     }
 }
 

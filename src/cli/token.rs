@@ -13,8 +13,8 @@ use crate::confluence::client::{ClientNotice, NoticeSink, RetryPolicy};
 use crate::credentials::{CredentialError, Credentials, SiteScope};
 use crate::exit::Exit;
 use crate::secret::SecretString;
+use crate::session::{TokenAccepted, check_token, token_refused_record};
 use crate::text::for_terminal;
-use crate::worker::{TokenAccepted, check_token, token_refused_record};
 
 /// Longest token accepted from standard input; real ones are a few hundred bytes.
 const MAX_TOKEN_BYTES: u64 = 16 * 1024;

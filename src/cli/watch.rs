@@ -16,12 +16,9 @@ use crate::config::{FlagOverrides, Settings};
 use crate::confluence::client::RetryPolicy;
 use crate::credentials::rfc3339;
 use crate::exit::Exit;
-use crate::session::{
-    FirstCheck, KeepAlive, KeepAliveEvent, KeepAliveOptions, Notifier, SessionView,
-};
+use crate::session::{FirstCheck, Notifier, Session, SessionConfig, SessionState, Snapshot, Watch};
 use crate::text::for_terminal;
 use crate::vault::MachineIdSource;
-use crate::worker::{SettingsSource, WorkerOptions};
 
 /// The flags of `watch`.
 pub(super) struct WatchArgs {
@@ -35,7 +32,7 @@ pub(super) struct WatchArgs {
 pub(super) fn run(
     args: WatchArgs,
     settings: Settings,
-    flags: FlagOverrides,
+    _flags: FlagOverrides,
 ) -> Result<Exit, CliError> {
     settings
         .require_base_url()
@@ -58,14 +55,11 @@ pub(super) fn run(
     let notify_cmd = args.notify.or_else(|| settings.notify_cmd.clone());
     let browser = args.browser.or_else(|| settings.browser.clone());
     let rt = super::runtime()?;
-    rt.block_on(watch(
-        settings, flags, interval, notify_cmd, browser, args.json,
-    ))
+    rt.block_on(watch(settings, interval, notify_cmd, browser, args.json))
 }
 
 async fn watch(
     settings: Settings,
-    flags: FlagOverrides,
     interval: Duration,
     notify_cmd: Option<String>,
     browser: Option<crate::browser::BrowserSpec>,
@@ -76,43 +70,57 @@ async fn watch(
         .as_ref()
         .map(|u| u.to_string())
         .unwrap_or_default();
-    let worker = WorkerOptions {
-        source: SettingsSource::Environment(flags),
-        machine_id: MachineIdSource::System,
-        retry: RetryPolicy::default(),
-        login_page: None,
-    };
-    let opts = KeepAliveOptions {
+    if let Some(spec) = &browser {
+        // A browser or profile that is not there: the user's to fix.
+        crate::browser::resolve_profiles(spec).map_err(|e| CliError::Usage(e.to_string()))?;
+    }
+    let watch = Watch {
+        running: true,
         interval: Some(interval),
         first: FirstCheck::Now,
         notifier: Notifier::new(notify_cmd, site.clone()),
         browser,
     };
-    let (keepalive, mut events) =
-        KeepAlive::start(settings, worker, opts).map_err(|e| match e {
-            // A browser or profile that is not there: the user's to fix.
-            crate::session::KeepAliveError::Browser(e) => CliError::Usage(e.to_string()),
-            e => CliError::Internal(e.to_string()),
-        })?;
+    let owner = Session::start(SessionConfig {
+        settings,
+        machine_id: MachineIdSource::System,
+        retry: RetryPolicy::default(),
+        login_page: None,
+        watch,
+    });
+    let mut changes = owner.subscribe();
     let mut out = Output::stdout();
     let stop = stop_signal()?;
     tokio::pin!(stop);
+    // The state it starts in: what the vault says, unless that still
+    // needs a verification (the first one runs at once).
+    let mut last: Option<Snapshot> = None;
+    let start = owner.refresh().await;
+    if start.state != SessionState::Checking {
+        print(&mut out, json, &site, &start, OffsetDateTime::now_utc())?;
+        last = Some(start);
+    }
     loop {
         tokio::select! {
             () = &mut stop => break,
-            ev = events.recv() => match ev {
-                Ok(KeepAliveEvent::Changed(seen)) => {
-                    print(&mut out, json, &site, &seen, OffsetDateTime::now_utc())?;
+            change = changes.recv() => match change {
+                Ok(seen) => {
+                    let now = OffsetDateTime::now_utc();
+                    let news = seen.state != SessionState::Checking
+                        && last.as_ref().is_none_or(|l| l.differs(&seen, now));
+                    if news {
+                        print(&mut out, json, &site, &seen, now)?;
+                        last = Some(seen);
+                    }
                 }
-                Ok(KeepAliveEvent::Stopped(why)) => return Err(CliError::Internal(why)),
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => {
-                    return Err(CliError::Internal("the keep-alive stopped".into()));
+                    return Err(CliError::Internal("the session stopped".into()));
                 }
             },
         }
     }
-    keepalive.stop();
+    owner.flush().await;
     out.flush()?;
     Ok(Exit::Ok)
 }
@@ -145,31 +153,33 @@ fn print(
     out: &mut Output,
     json: bool,
     site: &str,
-    seen: &SessionView,
+    seen: &Snapshot,
     now: OffsetDateTime,
 ) -> Result<(), CliError> {
+    let state = seen.word(now).as_str();
+    let expires_at = seen.expires_at.filter(|_| seen.is_signed_in());
     if json {
         out.line(json!({
             "time": rfc3339(now),
             "site": site,
-            "state": seen.state,
-            "reason": seen.reason,
-            "user": seen.user,
-            "expires_at": seen.expires_at.map(rfc3339),
-            "login_url": seen.login_url,
+            "state": state,
+            "reason": seen.reason(),
+            "user": seen.user_name(),
+            "expires_at": expires_at.map(rfc3339),
+            "login_url": seen.login_url(),
         }))?;
     } else {
-        let mut line = format!("{} {site} {}", rfc3339(now), seen.state);
-        if let Some(user) = &seen.user {
+        let mut line = format!("{} {site} {state}", rfc3339(now));
+        if let Some(user) = seen.user_name() {
             line.push_str(&format!(" as {user}"));
         }
-        if let Some(at) = seen.expires_at {
+        if let Some(at) = expires_at {
             line.push_str(&format!(" (cookies expire {})", rfc3339(at)));
         }
-        if let Some(reason) = &seen.reason {
+        if let Some(reason) = seen.reason() {
             line.push_str(&format!(": {reason}"));
         }
-        if let Some(url) = &seen.login_url {
+        if let Some(url) = seen.login_url() {
             line.push_str(&format!(" (sign in at {url})"));
         }
         // The user name and reasons are the server's: escaped.

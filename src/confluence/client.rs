@@ -5,24 +5,23 @@
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::ACCEPT;
 use url::Url;
 
-use super::auth::auth_headers;
+use super::authority::{Authority, Judgement, Refusal};
 use super::classify::{Outcome, ResponseFacts, classify_response};
 use super::login_page::keep_on_site;
 use super::model::{Page, Space, User, WirePage, WireSpace, WireUser};
 use super::paging::{ListPage, decode_error, decode_v2};
 use super::redirect;
-use super::refresh::Refreshed;
 use super::retry::{Attempt, is_name_resolution_failure, retry_reason, run_with_retries};
 use crate::config::{DeploymentSetting, is_loopback};
-use crate::cookies::jar::CookieJar;
 
-pub use super::auth::{AuthMode, Credential};
+pub use super::auth::{AuthMode, Decoration, Decorations};
+pub use super::authority::{Fixed, Ticket, Version};
 pub use super::error::ClientError;
 pub(crate) use super::retry::NoticeSink;
 pub use super::retry::{ClientNotice, RetryPolicy, WaitReason};
@@ -31,6 +30,11 @@ pub use super::retry::{ClientNotice, RetryPolicy, WaitReason};
 pub const PAGE_LIMIT: usize = 250;
 /// Largest response body read; a list page of 250 is far below it.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// How often one attempt is sent again because the credentials it carried
+/// were superseded meanwhile. Each time, another request made progress (it
+/// rotated the cookies), so this bounds a pathological site, not a normal
+/// race.
+const MAX_SUPERSEDED_RESENDS: u32 = 16;
 
 /// Cloud or Server/Data Center.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,21 +81,21 @@ pub(crate) fn api_base(base: &Url, deployment: Deployment) -> Url {
 pub struct ClientOptions {
     pub base_url: Url,
     pub deployment: Deployment,
-    pub credential: Credential,
+    /// Who lends each request its credentials (the session owner, or
+    /// [`Fixed`] decorations).
+    pub authority: Arc<dyn Authority>,
     pub timeout: Duration,
     pub ca_bundle: Option<PathBuf>,
     pub retry: RetryPolicy,
 }
 
-/// A Confluence site, signed in one way.
+/// A Confluence site, asked with the credentials its authority lends.
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     api_base: Url,
     deployment: Deployment,
-    /// Fixed for the client's life; only a cookie jar's values change.
-    mode: AuthMode,
-    credential: Mutex<Credential>,
-    refreshed: Refreshed,
+    authority: Arc<dyn Authority>,
     retry: RetryPolicy,
     notices: Option<NoticeSink>,
 }
@@ -101,7 +105,6 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("api_base", &self.api_base.as_str())
             .field("deployment", &self.deployment)
-            .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
 }
@@ -119,12 +122,23 @@ impl Client {
             http,
             api_base: base,
             deployment: opts.deployment,
-            mode: opts.credential.mode(),
-            credential: Mutex::new(opts.credential),
-            refreshed: Refreshed::default(),
+            authority: opts.authority,
             retry: opts.retry,
             notices: None,
         })
+    }
+
+    /// The same site and connections, with another authority (a session's
+    /// verifier beside its gate).
+    pub fn with_authority(&self, authority: Arc<dyn Authority>) -> Client {
+        Client {
+            http: self.http.clone(),
+            api_base: self.api_base.clone(),
+            deployment: self.deployment,
+            authority,
+            retry: self.retry.clone(),
+            notices: self.notices.clone(),
+        }
     }
 
     /// Sends wait notices (rate limits, backoff) to `sink`.
@@ -138,15 +152,9 @@ impl Client {
         self.deployment
     }
 
-    /// How this client authenticates.
-    pub fn mode(&self) -> AuthMode {
-        self.mode
-    }
-
-    /// The cookie jar with refreshed values and the refreshed names, if the
-    /// server refreshed any since the last call.
-    pub(crate) fn take_refreshed(&self) -> Option<(CookieJar, Vec<String>)> {
-        self.refreshed.take(&self.credential())
+    /// The site's API base (`https://x.atlassian.net/wiki`).
+    pub fn api_base(&self) -> &Url {
+        &self.api_base
     }
 
     /// Who is signed in (the sign-in probe).
@@ -296,14 +304,6 @@ impl Client {
         u
     }
 
-    /// The credential, also after a panic elsewhere while it was locked: a
-    /// cookie jar is plain data and stays usable.
-    fn credential(&self) -> MutexGuard<'_, Credential> {
-        self.credential
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// GET with retries; returns the body of an OK answer.
     pub(super) async fn get(&self, url: &Url, probe: bool) -> Result<Vec<u8>, ClientError> {
         run_with_retries(&self.retry, self.notices.as_ref(), |_| {
@@ -312,7 +312,9 @@ impl Client {
         .await
     }
 
-    /// One GET: send, take refreshed cookies, read, classify.
+    /// One GET: borrow credentials, send, hand back refreshed cookies,
+    /// read, classify. A refusal of credentials that were superseded while
+    /// the request was out is sent again with the current ones.
     async fn attempt(&self, url: &Url, probe: bool) -> Attempt<Vec<u8>> {
         let network = |message: String| Attempt::Again {
             reason: WaitReason::Network,
@@ -322,64 +324,82 @@ impl Client {
                 message,
             },
         };
-        let credentials = auth_headers(&self.credential(), &self.api_base, url);
-        let sent = self
-            .http
-            .get(url.clone())
-            .headers(credentials)
-            .header(ACCEPT, "application/json")
-            .send()
-            .await;
-        let resp = match sent {
-            Ok(r) => r,
-            // Asking again does not make a name resolve: the user must fix it.
-            Err(e) if is_name_resolution_failure(&e) => {
-                tracing::info!(error = %network_message(&e), "host name does not resolve");
-                return Attempt::Done(Err(ClientError::HostNotFound {
-                    host: url.host_str().unwrap_or_default().to_string(),
-                }));
+        let mut resends = 0;
+        loop {
+            let mut ticket = match self.authority.ticket().await {
+                Ok(t) => t,
+                Err(e) => return Attempt::Done(Err(e)),
+            };
+            let credentials = ticket.decorations.headers_for(&self.api_base, url);
+            let sent = self
+                .http
+                .get(url.clone())
+                .headers(credentials)
+                .header(ACCEPT, "application/json")
+                .send()
+                .await;
+            let resp = match sent {
+                Ok(r) => r,
+                // Asking again does not make a name resolve: the user must fix it.
+                Err(e) if is_name_resolution_failure(&e) => {
+                    tracing::info!(error = %network_message(&e), "host name does not resolve");
+                    return Attempt::Done(Err(ClientError::HostNotFound {
+                        host: url.host_str().unwrap_or_default().to_string(),
+                    }));
+                }
+                Err(e) => return network(network_message(&e)),
+            };
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let answered = resp.url().clone();
+            self.authority.absorb(&mut ticket, &headers, &answered);
+            let body = match read_body(resp).await {
+                Ok(b) => b,
+                Err(BodyError::TooLarge) => {
+                    return Attempt::Done(Err(ClientError::TooLarge {
+                        path: url.path().to_string(),
+                    }));
+                }
+                Err(BodyError::Network(message)) => return network(message),
+            };
+            let outcome = classify_response(&ResponseFacts {
+                status,
+                headers: &headers,
+                body: &body,
+                auth: ticket.mode().auth_kind(),
+                probe,
+            });
+            // A CAPTCHA's login URL is offered only on the site's own origin.
+            let outcome = keep_on_site(outcome, &self.api_base, self.deployment);
+            if outcome == Outcome::Ok {
+                return Attempt::Done(Ok(body));
             }
-            Err(e) => return network(network_message(&e)),
-        };
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let answered = resp.url().clone();
-        self.refreshed
-            .absorb(&mut self.credential(), &headers, &answered, &self.api_base);
-        let body = match read_body(resp).await {
-            Ok(b) => b,
-            Err(BodyError::TooLarge) => {
-                return Attempt::Done(Err(ClientError::TooLarge {
-                    path: url.path().to_string(),
-                }));
+            if let Some(refusal) = Refusal::of(&outcome)
+                && self.authority.judge(&ticket, &refusal).await == Judgement::Superseded
+                && resends < MAX_SUPERSEDED_RESENDS
+            {
+                resends += 1;
+                tracing::debug!(
+                    status,
+                    path = url.path(),
+                    "sent again: its credentials were superseded"
+                );
+                continue;
             }
-            Err(BodyError::Network(message)) => return network(message),
-        };
-        let outcome = classify_response(&ResponseFacts {
-            status,
-            headers: &headers,
-            body: &body,
-            auth: self.mode.auth_kind(),
-            probe,
-        });
-        // A CAPTCHA's login URL is offered only on the site's own origin.
-        let outcome = keep_on_site(outcome, &self.api_base, self.deployment);
-        if outcome == Outcome::Ok {
-            return Attempt::Done(Ok(body));
-        }
-        tracing::info!(status, path = url.path(), outcome = ?outcome, "request not ok");
-        let again = retry_reason(&outcome);
-        let error = ClientError::Refused {
-            outcome,
-            path: url.path().to_string(),
-        };
-        match again {
-            Some((reason, retry_after)) => Attempt::Again {
-                reason,
-                retry_after,
-                error,
-            },
-            None => Attempt::Done(Err(error)),
+            tracing::info!(status, path = url.path(), outcome = ?outcome, "request not ok");
+            let again = retry_reason(&outcome);
+            let error = ClientError::Refused {
+                outcome,
+                path: url.path().to_string(),
+            };
+            return match again {
+                Some((reason, retry_after)) => Attempt::Again {
+                    reason,
+                    retry_after,
+                    error,
+                },
+                None => Attempt::Done(Err(error)),
+            };
         }
     }
 }
@@ -484,7 +504,7 @@ mod tests {
         Client::new(ClientOptions {
             base_url: Url::parse(base).unwrap(),
             deployment: Deployment::Cloud,
-            credential: Credential::None,
+            authority: Fixed::shared(Decorations::none()),
             timeout: Duration::from_secs(5),
             ca_bundle: None,
             retry: RetryPolicy::default(),
@@ -529,13 +549,5 @@ mod tests {
             "no retry"
         );
         assert!(err.to_string().contains("CONFLUENCE_BASE_URL"), "{err}");
-    }
-
-    #[test]
-    fn the_mode_is_the_credential_s() {
-        assert_eq!(
-            client_at("https://x.atlassian.net").mode(),
-            AuthMode::Anonymous
-        );
     }
 }

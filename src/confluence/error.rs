@@ -34,6 +34,10 @@ pub enum ClientError {
     Decode { path: String, source: PagingError },
     #[error("the answer from {path} is larger than 32 MiB; refusing to read it")]
     TooLarge { path: String },
+    /// Nothing was sent: the session cannot be used until the user acts
+    /// (the message says how).
+    #[error("{message}")]
+    Blocked { class: ErrorClass, message: String },
 }
 
 impl ClientError {
@@ -56,6 +60,7 @@ impl ClientError {
             | ClientError::HostNotFound { .. }
             | ClientError::Decode { .. }
             | ClientError::TooLarge { .. } => ErrorClass::Network,
+            ClientError::Blocked { class, .. } => *class,
             ClientError::InsecureUrl { .. }
             | ClientError::CaBundle { .. }
             | ClientError::Setup(_)

@@ -3,6 +3,7 @@
 //! model, and paging.
 
 pub(crate) mod auth;
+pub mod authority;
 pub mod classify;
 pub mod client;
 pub(crate) mod error;
@@ -11,5 +12,4 @@ pub mod model;
 pub(crate) mod paging;
 pub mod probe;
 mod redirect;
-pub(crate) mod refresh;
 pub(crate) mod retry;

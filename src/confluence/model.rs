@@ -16,13 +16,6 @@ pub struct User {
     pub email: Option<String>,
 }
 
-impl User {
-    /// True when Confluence answered for nobody in particular.
-    pub(crate) fn is_anonymous(&self) -> bool {
-        self.kind == "anonymous"
-    }
-}
-
 /// A space, as `spaces --json` prints it (`{id,key,name,type,status,url}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Space {

@@ -117,6 +117,16 @@ pub struct StoredCookies {
     /// the expiry is audited once and the cookies are never used again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expired: Option<ExpiryMark>,
+    /// When the site last refreshed a value of the set with `Set-Cookie`
+    /// (absent until it does): of two copies of the same set, the later
+    /// refresh is the newer one, so a process never writes back, or reads
+    /// back, an older value than the vault holds.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refreshed_at: Option<OffsetDateTime>,
 }
 
 impl Cookie {
@@ -337,7 +347,26 @@ impl StoredCookies {
             saved_at: now,
             expires_at,
             expired: None,
+            refreshed_at: None,
         }
+    }
+
+    /// The site accepted the set again after it was found expired (a
+    /// verification the user asked for): the mark goes, and a set that was
+    /// only too old by our own lifetime guess lives another `ttl` (never
+    /// past a session cookie's own expiry). True when anything changed.
+    pub(crate) fn revive(&mut self, now: OffsetDateTime, ttl: Duration) -> bool {
+        let was_marked = self.expired.take().is_some();
+        if now < self.expires_at {
+            return was_marked;
+        }
+        let by_age = now.saturating_add(ttl);
+        self.expires_at = self
+            .jar
+            .session_expiry()
+            .filter(|s| *s > now)
+            .map_or(by_age, |s| s.min(by_age));
+        true
     }
 
     /// Whether the set can still be used at `now`, and why not.

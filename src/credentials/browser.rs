@@ -17,35 +17,27 @@ impl Credentials {
         spec: &BrowserSpec,
         now: OffsetDateTime,
     ) -> Result<ImportReport, CredentialError> {
-        let read = self.read_browser(spec).map_err(|e| {
-            let source = spec_source(spec);
-            self.fail("read the browser's cookies", Some(&source), e)
-        })?;
+        let read = self.read_from_browser(spec)?;
         self.import(ImportInput::Browser(read), now)
     }
 
-    /// For a watcher: reads the browser's cookies for the site and imports
-    /// them only when they carry a session cookie whose value differs from
-    /// the stored one (a fresh login). `Ok(None)`: nothing new. A failed
-    /// read is not audited (the watcher retries on every change of the
-    /// browser's files); a failed import is, as always.
-    pub fn import_fresh_browser_session(
-        &self,
-        spec: &BrowserSpec,
-        now: OffsetDateTime,
-    ) -> Result<Option<ImportReport>, CredentialError> {
-        Ok(self
-            .import_fresh_browser_session_from(spec, now)?
-            .map(|(_, report)| report))
+    /// Reads the site's cookies from the browser profile `spec` names,
+    /// audited like any failed import when it cannot be read.
+    pub fn read_from_browser(&self, spec: &BrowserSpec) -> Result<BrowserCookies, CredentialError> {
+        self.read_browser(spec).map_err(|e| {
+            let source = spec_source(spec);
+            self.fail("read the browser's cookies", Some(&source), e)
+        })
     }
 
-    /// `import_fresh_browser_session`, also saying which profile the
-    /// fresh session came from.
-    pub fn import_fresh_browser_session_from(
+    /// For a watcher: the browser's cookies for the site when they carry a
+    /// session cookie whose value differs from the stored one (a fresh
+    /// login); `Ok(None)`: nothing new. A failed read is not audited (the
+    /// watcher tries again on every change of the browser's files).
+    pub fn read_fresh_browser_session(
         &self,
         spec: &BrowserSpec,
-        now: OffsetDateTime,
-    ) -> Result<Option<(browser::Profile, ImportReport)>, CredentialError> {
+    ) -> Result<Option<BrowserCookies>, CredentialError> {
         let read = self.read_browser(spec)?;
         let stored = self.stored_session_values()?;
         let fresh = read.cookies.iter().any(|c| {
@@ -55,12 +47,7 @@ impl Credentials {
                     name == &c.name && value.expose_secret() == c.value.expose_secret()
                 })
         });
-        if !fresh {
-            return Ok(None);
-        }
-        let profile = read.profile.clone();
-        self.import(ImportInput::Browser(read), now)
-            .map(|report| Some((profile, report)))
+        Ok(fresh.then_some(read))
     }
 
     fn read_browser(&self, spec: &BrowserSpec) -> Result<BrowserCookies, CredentialError> {

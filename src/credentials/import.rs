@@ -14,14 +14,61 @@ use crate::vault::VaultDocument;
 
 use super::{CredentialError, Credentials, ImportInput, ImportReport, rfc3339};
 
+/// Cookies read and parsed for the configured site, not stored yet: what
+/// a paste, a file or a browser gave, to be verified before it replaces
+/// what is stored ([`Credentials::commit`]).
+pub struct Staged {
+    /// The set as it will be stored.
+    pub cookies: StoredCookies,
+    pub(crate) format: String,
+    pub(crate) warnings: Vec<String>,
+    /// The plain file to empty once stored, if it is ours to empty.
+    pub(crate) to_empty: Option<PathBuf>,
+    pub(crate) site: crate::site::SiteKey,
+}
+
+impl std::fmt::Debug for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staged")
+            .field("names", &self.cookies.jar.names())
+            .field("source", &self.cookies.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Staged {
+    /// Where the cookies came from, as audited.
+    pub fn source(&self) -> &CookieSource {
+        &self.cookies.source
+    }
+
+    /// The intake file is the source.
+    pub fn from_intake(&self) -> bool {
+        self.cookies.source == CookieSource::IntakeFile
+    }
+}
+
 impl Credentials {
     /// Parses, encrypts and stores cookies, then empties the plain file when
     /// it is ours to empty. Nothing stored is touched when any step fails.
+    /// (Unverified: the session owner verifies staged cookies before it
+    /// commits them.)
     pub fn import(
         &self,
         input: ImportInput,
         now: OffsetDateTime,
     ) -> Result<ImportReport, CredentialError> {
+        let staged = self.stage(input, now)?;
+        self.commit(staged)
+    }
+
+    /// Reads and parses cookies for the configured site (audited as
+    /// `cookies_loaded`); nothing is stored, no file is emptied.
+    pub fn stage(
+        &self,
+        input: ImportInput,
+        now: OffsetDateTime,
+    ) -> Result<Staged, CredentialError> {
         let from_intake = matches!(input, ImportInput::IntakeFile);
         let site = match self.require_site("import the cookies again") {
             Ok(site) => site.clone(),
@@ -72,7 +119,6 @@ impl Credentials {
             *last = None;
         }
         let names = parsed.jar.names();
-        let session_cookies = parsed.jar.session_cookie_names();
         self.audit.append(
             AuditEntry::new(
                 AuditEvent::CookiesLoaded,
@@ -96,7 +142,29 @@ impl Credentials {
         {
             tracing::warn!(names = ?names, "imported cookies contain no session cookie");
         }
-        let stored = StoredCookies::new(parsed.jar, source.clone(), now, self.ttl);
+        Ok(Staged {
+            cookies: StoredCookies::new(parsed.jar, source, now, self.ttl),
+            format: parsed.format.to_string(),
+            warnings,
+            to_empty,
+            site,
+        })
+    }
+
+    /// Stores staged cookies in place of what the site held (audited as
+    /// `cookies_saved`), then empties the plain file they came from when
+    /// it is ours to empty.
+    pub fn commit(&self, staged: Staged) -> Result<ImportReport, CredentialError> {
+        let Staged {
+            cookies: stored,
+            format,
+            warnings,
+            to_empty,
+            site,
+        } = staged;
+        let source = stored.source.clone();
+        let names = stored.jar.names();
+        let session_cookies = stored.jar.session_cookie_names();
         let expires_at = stored.expires_at;
         self.update("store cookies", |doc: &mut VaultDocument| {
             let entry = doc.site_mut(&site);
@@ -141,7 +209,7 @@ impl Credentials {
             }
         }
         Ok(ImportReport {
-            format: parsed.format.to_string(),
+            format,
             source: source.to_string(),
             names,
             session_cookies,

@@ -34,6 +34,7 @@ use crate::cookies::jar::{CookieSource, ExpiryState, StoredCookies};
 use crate::cookies::parse::CookieParseError;
 use crate::site::SiteKey;
 pub use export::CookieExport;
+pub use import::Staged;
 
 use crate::vault::{
     MachineIdSource, SiteCredentials, Vault, VaultDocument, VaultError, VaultOptions,

@@ -50,25 +50,19 @@ impl Credentials {
         Ok(marked.is_some())
     }
 
-    /// Writes back cookies the server refreshed with `Set-Cookie`, keeping the
-    /// set's metadata, and audits the names refreshed (never the values).
-    pub(crate) fn refresh_cookies(
-        &self,
-        jar: CookieJar,
-        names: &[String],
-    ) -> Result<(), CredentialError> {
-        self.refresh_cookies_of(None, jar, names).map(|_| ())
-    }
-
-    /// As [`Credentials::refresh_cookies`], but only into the stored set
-    /// that expires at `set_expires_at` (the set the jar was read from), when
-    /// given: cookies imported meanwhile are a new set and are never
-    /// overwritten by an older session's jar. Returns whether it wrote.
+    /// Writes back cookies the site refreshed with `Set-Cookie` into the
+    /// stored set they came from (the one saved at `set`), and audits the
+    /// names refreshed (never the values). Nothing is written when the set
+    /// was replaced meanwhile (an import is a new set, never overwritten by
+    /// an older session's jar), was marked expired, or already holds a
+    /// later refresh (another process's): the newest value always wins.
+    /// Returns whether it wrote.
     pub(crate) fn refresh_cookies_of(
         &self,
-        set_expires_at: Option<OffsetDateTime>,
+        set: OffsetDateTime,
         jar: CookieJar,
         names: &[String],
+        refreshed_at: OffsetDateTime,
     ) -> Result<bool, CredentialError> {
         let Some(site) = self.site.clone() else {
             return Ok(false);
@@ -82,9 +76,11 @@ impl Credentials {
             {
                 Some(c)
                     if c.expired.is_none()
-                        && set_expires_at.is_none_or(|at| c.expires_at == at) =>
+                        && c.saved_at == set
+                        && c.refreshed_at.is_none_or(|at| at < refreshed_at) =>
                 {
                     c.jar = jar;
+                    c.refreshed_at = Some(refreshed_at);
                     true
                 }
                 _ => false,
@@ -110,6 +106,32 @@ impl Credentials {
             )?;
         }
         Ok(updated)
+    }
+
+    /// The site accepted the configured site's credentials again after
+    /// they were found dead (a verification the user asked for): the
+    /// cookies' expiry mark goes (a set only too old by our lifetime guess
+    /// lives another lifetime), the session is recorded `state`, and the
+    /// restoration is audited (`entry`).
+    pub(crate) fn restore_session(
+        &self,
+        now: OffsetDateTime,
+        state: StoredSession,
+        entry: AuditEntry,
+    ) -> Result<(), CredentialError> {
+        let Some(site) = self.site.clone() else {
+            return Ok(());
+        };
+        let ttl = self.ttl;
+        self.update("record the restored session", |doc: &mut VaultDocument| {
+            let own = doc.site_mut(&site);
+            if let Some(c) = own.cookies.as_mut() {
+                c.revive(now, ttl);
+            }
+            own.session = Some(state);
+        })?;
+        self.audit.append(entry)?;
+        Ok(())
     }
 
     /// The configured site's stored session state (one scrypt run).
@@ -192,8 +214,9 @@ mod tests {
         let mut refreshed = old.jar.clone();
         refreshed.insert(Cookie::new("JSESSIONID", "old-session-rotated"));
         let names = vec!["JSESSIONID".to_string()];
+        let at = OffsetDateTime::now_utc();
         let wrote = c
-            .refresh_cookies_of(Some(old.expires_at), refreshed.clone(), &names)
+            .refresh_cookies_of(old.saved_at, refreshed.clone(), &names, at)
             .unwrap();
         assert!(!wrote);
         let now = c
@@ -204,7 +227,7 @@ mod tests {
         assert_eq!(value, "fresh-import");
         // Into its own set it writes.
         let wrote = c
-            .refresh_cookies_of(Some(now.expires_at), refreshed, &names)
+            .refresh_cookies_of(now.saved_at, refreshed.clone(), &names, at)
             .unwrap();
         assert!(wrote);
         let after = c
@@ -213,5 +236,22 @@ mod tests {
             .unwrap();
         let value = after.jar.get("JSESSIONID").unwrap().value.expose_secret();
         assert_eq!(value, "old-session-rotated");
+        // An older refresh (another process's, saved late) never goes
+        // over a newer one.
+        let mut older = refreshed;
+        older.insert(Cookie::new("JSESSIONID", "older-rotation"));
+        let earlier = at - time::Duration::seconds(1);
+        assert!(
+            !c.refresh_cookies_of(now.saved_at, older, &names, earlier)
+                .unwrap()
+        );
+        let kept = c
+            .usable_cookies(OffsetDateTime::now_utc())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            kept.jar.get("JSESSIONID").unwrap().value.expose_secret(),
+            "old-session-rotated"
+        );
     }
 }

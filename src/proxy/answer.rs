@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use url::Url;
 
+use crate::confluence::authority::Refusal;
 use crate::confluence::classify::{
     AuthKind, ExpiryReason, Outcome, ResponseFacts, classify_response,
 };
@@ -31,6 +32,29 @@ pub(super) enum Verdict {
     },
     /// The stored token (Basic or Bearer) was refused.
     Rejected { status: u16 },
+}
+
+impl Verdict {
+    /// What the answer says about the session, for its owner to judge.
+    pub(super) fn refusal(&self) -> Option<Refusal> {
+        match self {
+            Verdict::Pass => None,
+            Verdict::Dead { reason, status } => Some(Refusal::Expired {
+                reason: reason.clone(),
+                status: *status,
+            }),
+            Verdict::Captcha {
+                status,
+                login_url,
+                off_site_login_ignored,
+            } => Some(Refusal::Captcha {
+                status: *status,
+                login_url: login_url.clone(),
+                off_site_login_ignored: *off_site_login_ignored,
+            }),
+            Verdict::Rejected { status } => Some(Refusal::Rejected { status: *status }),
+        }
+    }
 }
 
 /// What the proxy knows about one answer.

@@ -12,19 +12,23 @@ use axum::response::Response;
 use futures::StreamExt as _;
 use url::Url;
 
+use super::SessionSource;
 use super::answer::{self, Seen, Verdict};
 use super::door::{self, ProxyToken, Refusal};
 use super::forward::{self, Misdirected};
 use super::rewrite::{MAX_REWRITTEN_JSON, Rebase, is_json};
 use super::traffic::{ChunkStream, Meter, Metered, Traffic};
-use super::upstream::{Session, Upstream};
-use crate::confluence::client::{AuthMode, Deployment, network_message};
-use crate::session::SessionObserver;
-use crate::worker::SessionInfo;
+use crate::confluence::authority::Judgement;
+use crate::confluence::client::{ClientError, Deployment, network_message};
+use crate::session::{Session, SessionState};
 
 /// How much of a non-JSON answer is read to judge it (an HTML login page,
 /// a CAPTCHA page, an error body); the rest streams.
 const PEEK_BYTES: usize = 64 * 1024;
+/// How often one request is sent again because the credentials it carried
+/// were superseded while it was out (each time, another request made
+/// progress: it rotated the cookie).
+const MAX_SUPERSEDED_RESENDS: u32 = 16;
 
 /// Everything the requests of one proxy share.
 pub(super) struct Shared {
@@ -39,9 +43,23 @@ pub(super) struct Shared {
     pub port: u16,
     pub rebase: Rebase,
     pub http: reqwest::Client,
-    pub upstream: Upstream,
+    /// The process's session owner: every request borrows its credentials.
+    pub sessions: SessionSource,
+    /// The site's identity: a session for another site is never used.
+    pub site_key: String,
     pub traffic: Arc<Traffic>,
-    pub observer: SessionObserver,
+}
+
+/// The site's answer as far as it was read to judge it.
+struct Received {
+    status: StatusCode,
+    headers: HeaderMap,
+    /// A JSON body (read whole, up to the cap, to be rebased).
+    json: bool,
+    prefix: Vec<u8>,
+    /// The body ended within the prefix.
+    ended: bool,
+    stream: ChunkStream,
 }
 
 /// How an answer goes back.
@@ -102,121 +120,136 @@ impl Shared {
                 answer::read_only(method.as_str())
             });
         }
-        let signed = match self.upstream.current().await {
-            Session::Ready(s) => s,
-            Session::Dead { reason } => {
-                return Answer::Refused(answer::session_expired(&reason, &self.login_page));
-            }
-            Session::Captcha { login_url } => {
-                return Answer::Refused(answer::captcha(login_url.as_deref()));
-            }
-            Session::Unusable { message } => {
-                return Answer::Refused(answer::no_credentials(&message));
-            }
-        };
-
-        let mut headers = forward::request_headers(&parts.headers);
-        headers.extend(signed.auth_headers(&self.site, &url));
-        if self.allow_writes && signed.mode == AuthMode::Cookie && forward::is_write(&method) {
-            // Cookie sessions are subject to Confluence's XSRF check on
-            // writes; API clients opt out with this header.
-            headers.insert("x-atlassian-token", HeaderValue::from_static("no-check"));
-        }
-        let mut outgoing = self
-            .http
-            .request(method.clone(), url.clone())
-            .headers(headers);
-        // A body of any length and framing (HTTP/2 may send one without
-        // Content-Length), streamed: never read into memory.
-        if !body.is_end_stream() {
-            outgoing = outgoing.body(reqwest::Body::wrap_stream(body.into_data_stream()));
-        }
-        let resp = match outgoing.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                let message = format!("cannot reach the site: {}", network_message(&e));
-                tracing::warn!(error = %message, "a proxied request failed");
-                return Answer::Refused(answer::site_unreachable(e.is_timeout(), &message));
+        let session = match self.sessions.current() {
+            Some(s) if s.site() == Some(self.site_key.as_str()) => s,
+            _ => {
+                return Answer::Refused(answer::refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "site_changed",
+                    "the app's settings now name another site; this proxy stops",
+                    None,
+                ));
             }
         };
-
-        let status = resp.status();
-        let site_headers = resp.headers().clone();
-        if signed.absorb(&site_headers, resp.url(), &self.site) {
-            self.upstream.save_later(&signed);
-        }
-        let content_type = site_headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let head_only = method == Method::HEAD;
-        let json = !head_only
-            && is_json(&content_type)
-            && resp
-                .content_length()
-                .is_none_or(|n| n <= MAX_REWRITTEN_JSON as u64);
-        let peek = if head_only {
-            0
-        } else if json {
-            MAX_REWRITTEN_JSON + 1
-        } else if needs_a_look(status, &content_type) {
-            PEEK_BYTES
-        } else {
-            0
-        };
-        let mut stream: ChunkStream = Box::pin(resp.bytes_stream());
-        let (prefix, ended) = match read_prefix(&mut stream, peek).await {
-            Ok(read) => read,
-            Err(e) => {
-                let message = format!("the site's answer broke off: {}", network_message(&e));
-                return Answer::Refused(answer::site_unreachable(e.is_timeout(), &message));
+        let authority = session.authority();
+        let write = forward::is_write(&method);
+        // Only a request without a body can be sent twice.
+        let resendable = !write && body.is_end_stream();
+        let mut body = Some(body);
+        let mut resends = 0;
+        let received = loop {
+            let mut ticket = match authority.ticket().await {
+                Ok(t) => t,
+                Err(e) => return Answer::Refused(self.blocked(&session, &e)),
+            };
+            let mut headers = forward::request_headers(&parts.headers);
+            headers.extend(ticket.decorations.headers_for(&self.site, &url));
+            if self.allow_writes && write {
+                // Cookie sessions are subject to Confluence's XSRF check
+                // on writes; API clients opt out with this header.
+                headers.extend(ticket.decorations.write_headers());
             }
-        };
-
-        let seen = Seen {
-            status: status.as_u16(),
-            headers: &site_headers,
-            body: &prefix,
-            mode: signed.mode,
-            api: forward::is_api_path(url.path()),
-            probe: forward::is_probe_path(url.path()),
-        };
-        match answer::judge(&seen, &self.site, self.deployment) {
-            Verdict::Pass => {}
-            Verdict::Dead { reason, status } => {
-                let reason = reason.to_string();
-                if self.upstream.died(&signed, &reason, status).await {
-                    self.observer.observe(SessionInfo::Expired {
-                        reason: reason.clone(),
-                        status: Some(status),
-                    });
+            let mut outgoing = self
+                .http
+                .request(method.clone(), url.clone())
+                .headers(headers);
+            // A body of any length and framing (HTTP/2 may send one without
+            // Content-Length), streamed: never read into memory.
+            if let Some(b) = body.take()
+                && !b.is_end_stream()
+            {
+                outgoing = outgoing.body(reqwest::Body::wrap_stream(b.into_data_stream()));
+            }
+            let resp = match outgoing.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let message = format!("cannot reach the site: {}", network_message(&e));
+                    tracing::warn!(error = %message, "a proxied request failed");
+                    return Answer::Refused(answer::site_unreachable(e.is_timeout(), &message));
                 }
-                return Answer::Refused(answer::session_expired(&reason, &self.login_page));
-            }
-            Verdict::Captcha {
+            };
+            let status = resp.status();
+            let site_headers = resp.headers().clone();
+            authority.absorb(&mut ticket, &site_headers, resp.url());
+            let content_type = site_headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let head_only = method == Method::HEAD;
+            let json = !head_only
+                && is_json(&content_type)
+                && resp
+                    .content_length()
+                    .is_none_or(|n| n <= MAX_REWRITTEN_JSON as u64);
+            let peek = if head_only {
+                0
+            } else if json {
+                MAX_REWRITTEN_JSON + 1
+            } else if needs_a_look(status, &content_type) {
+                PEEK_BYTES
+            } else {
+                0
+            };
+            let mut stream: ChunkStream = Box::pin(resp.bytes_stream());
+            let (prefix, ended) = match read_prefix(&mut stream, peek).await {
+                Ok(read) => read,
+                Err(e) => {
+                    let message = format!("the site's answer broke off: {}", network_message(&e));
+                    return Answer::Refused(answer::site_unreachable(e.is_timeout(), &message));
+                }
+            };
+            let seen = Seen {
+                status: status.as_u16(),
+                headers: &site_headers,
+                body: &prefix,
+                mode: ticket.mode(),
+                api: forward::is_api_path(url.path()),
+                probe: forward::is_probe_path(url.path()),
+            };
+            let verdict = answer::judge(&seen, &self.site, self.deployment);
+            let received = Received {
                 status,
-                login_url,
-                off_site_login_ignored,
-            } => {
-                let recorded = self
-                    .upstream
-                    .captcha(&signed, status, login_url.clone(), off_site_login_ignored)
-                    .await;
-                if recorded {
-                    self.observer.observe(SessionInfo::Captcha {
-                        login_url: login_url.clone(),
-                        status,
-                    });
+                headers: site_headers,
+                json,
+                prefix,
+                ended,
+                stream,
+            };
+            let Some(refusal) = verdict.refusal() else {
+                break received;
+            };
+            match authority.judge(&ticket, &refusal).await {
+                Judgement::Superseded if resendable && resends < MAX_SUPERSEDED_RESENDS => {
+                    resends += 1;
+                    tracing::debug!(
+                        path = url.path(),
+                        "sent again: its credentials were superseded"
+                    );
+                    continue;
                 }
-                return Answer::Refused(answer::captcha(login_url.as_deref()));
+                // A write that carried superseded credentials gets the
+                // site's own answer: the session lives on.
+                Judgement::Superseded => break received,
+                Judgement::Stands => {}
             }
-            Verdict::Rejected { status } => {
-                self.upstream.rejected(&signed, status).await;
-                return Answer::Refused(answer::rejected(signed.mode));
-            }
-        }
-
+            return Answer::Refused(match verdict {
+                Verdict::Dead { reason, .. } => {
+                    answer::session_expired(&reason.to_string(), &self.login_page)
+                }
+                Verdict::Captcha { login_url, .. } => answer::captcha(login_url.as_deref()),
+                Verdict::Rejected { .. } => answer::rejected(ticket.mode()),
+                Verdict::Pass => answer::site_unreachable(false, "unexpected"),
+            });
+        };
+        let Received {
+            status,
+            headers: site_headers,
+            json,
+            prefix,
+            ended,
+            stream,
+        } = received;
         let mut out_headers = forward::response_headers(&site_headers);
         self.rebase_headers(&mut out_headers);
         let mut head = Response::new(());
@@ -257,6 +290,23 @@ impl Shared {
             if let Some(v) = rebased.and_then(|r| HeaderValue::from_str(&r).ok()) {
                 headers.insert(name, v);
             }
+        }
+    }
+
+    /// Nothing may be sent: why, in the proxy's words.
+    fn blocked(&self, session: &Session, e: &ClientError) -> Response {
+        match session.snapshot().state {
+            SessionState::Expired { reason, .. } => {
+                answer::session_expired(&reason, &self.login_page)
+            }
+            SessionState::Captcha { login_url, .. } => answer::captcha(login_url.as_deref()),
+            SessionState::Rejected { .. } => answer::rejected(
+                session
+                    .snapshot()
+                    .mode
+                    .unwrap_or(crate::confluence::client::AuthMode::Anonymous),
+            ),
+            _ => answer::no_credentials(&e.to_string()),
         }
     }
 

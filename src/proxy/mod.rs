@@ -13,13 +13,15 @@
 //!
 //! [`start`] runs it on the current tokio runtime and returns a
 //! [`ProxyHandle`]: its base URL and token for the client, its request log
-//! ([`Traffic`]), its session events, and [`ProxyHandle::shutdown`].
+//! ([`Traffic`]), and [`ProxyHandle::shutdown`]. The session it serves is
+//! the process's one session owner ([`Session`]): every request borrows
+//! its credentials and reports its answer to it, so the proxy, the
+//! keep-alive and (in the app) the worker never hold copies of their own.
 //! `docs/proxy.md` says what it forwards, rewrites and refuses, and why.
 //!
 //! Files: `door.rs` (token and loopback checks), `forward.rs` (target,
 //! methods, headers), `exchange.rs` (one request end to end), `answer.rs`
-//! (what an answer means; the proxy's own answers), `upstream.rs` (the
-//! credentials in force, deaths, refreshed cookies), `rewrite.rs` (links
+//! (what an answer means; the proxy's own answers), `rewrite.rs` (links
 //! rebased onto the proxy), `traffic.rs` (the request log).
 
 mod answer;
@@ -28,15 +30,13 @@ mod exchange;
 mod forward;
 mod rewrite;
 mod traffic;
-mod upstream;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use time::OffsetDateTime;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use url::Url;
 
@@ -45,18 +45,11 @@ pub use traffic::{RequestRecord, Traffic, TrafficTotals};
 
 use self::exchange::Shared;
 use self::rewrite::Rebase;
-use self::upstream::{Resolved, Upstream};
-use crate::auth::{AuthError, resolve};
-use crate::config::{ConfigError, Settings};
-use crate::confluence::client::{ClientError, RetryPolicy, api_base, detect_deployment, transport};
-use crate::confluence::login_page::site_login_page;
+use crate::config::ConfigError;
+use crate::confluence::client::{ClientError, transport};
 use crate::credentials::{CredentialError, Credentials};
 use crate::exit::ErrorClass;
-use crate::session::{
-    FirstCheck, KeepAlive, KeepAliveError, KeepAliveEvent, KeepAliveOptions, Notifier,
-};
-use crate::vault::{MachineIdSource, StoredSession, VaultStamp};
-use crate::worker::{SettingsSource, WorkerOptions, audit_words};
+use crate::session::{Session, SessionError, SessionState, audit_words};
 
 /// `127.0.0.1:0`: loopback, any free port (the token changes every run
 /// anyway, so a fixed port would buy a client nothing).
@@ -75,8 +68,6 @@ pub struct ProxyOptions {
     pub allow_writes: bool,
     /// The token clients must present (HTTP Basic password).
     pub token: ProxyToken,
-    /// The machine id the vault is bound to (tests inject one).
-    pub machine_id: MachineIdSource,
 }
 
 impl ProxyOptions {
@@ -86,8 +77,30 @@ impl ProxyOptions {
             listen: DEFAULT_LISTEN,
             allow_writes: false,
             token,
-            machine_id: MachineIdSource::System,
         }
+    }
+}
+
+/// Where the proxy finds the session it serves: the process's session
+/// owner, which a reload of the app's settings may replace.
+#[derive(Clone, Debug)]
+pub struct SessionSource(watch::Receiver<Option<Session>>);
+
+impl SessionSource {
+    /// Always this session (the `proxy` and `exec --proxy` commands).
+    pub fn fixed(session: Session) -> SessionSource {
+        let (_tx, rx) = watch::channel(Some(session));
+        SessionSource(rx)
+    }
+
+    /// Whichever session the app's worker holds now.
+    pub fn follow(sessions: watch::Receiver<Option<Session>>) -> SessionSource {
+        SessionSource(sessions)
+    }
+
+    /// The session in force, if any.
+    pub fn current(&self) -> Option<Session> {
+        self.0.borrow().clone()
     }
 }
 
@@ -125,8 +138,9 @@ pub enum ProxyError {
     Credentials(#[from] CredentialError),
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// The session cannot be used (its credentials cannot be read).
     #[error(transparent)]
-    KeepAlive(#[from] KeepAliveError),
+    Session(#[from] SessionError),
     #[error("the proxy failed: {0}")]
     Internal(String),
 }
@@ -142,7 +156,8 @@ impl ProxyError {
             ProxyError::Captcha { .. } => ErrorClass::Captcha,
             ProxyError::Credentials(e) => e.class(),
             ProxyError::Client(e) => e.class(),
-            ProxyError::KeepAlive(_) | ProxyError::Internal(_) => ErrorClass::Internal,
+            ProxyError::Session(e) => e.class,
+            ProxyError::Internal(_) => ErrorClass::Internal,
         }
     }
 }
@@ -155,11 +170,8 @@ pub struct ProxyHandle {
     token: ProxyToken,
     site: String,
     traffic: Arc<Traffic>,
-    shared: Arc<Shared>,
+    sessions: SessionSource,
     creds: Arc<Credentials>,
-    keepalive: Option<KeepAlive>,
-    /// Kept to hand out fresh receivers (it holds at most a few events).
-    session: broadcast::Receiver<KeepAliveEvent>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -200,15 +212,8 @@ impl ProxyHandle {
         self.traffic.clone()
     }
 
-    /// The session's state changes as the keep-alive and the proxy's own
-    /// requests learn them (a death, a CAPTCHA, back after an import).
-    pub fn session_events(&self) -> broadcast::Receiver<KeepAliveEvent> {
-        self.session.resubscribe()
-    }
-
     /// Stops accepting, lets requests under way finish for a few seconds,
-    /// saves cookies the site refreshed, stops the keep-alive and audits
-    /// the stop.
+    /// saves cookies the site refreshed and audits the stop.
     pub async fn shutdown(mut self) -> Result<(), ProxyError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -220,10 +225,9 @@ impl ProxyHandle {
         {
             task.abort();
         }
-        if let Some(k) = self.keepalive.take() {
-            k.stop();
+        if let Some(session) = self.sessions.current() {
+            session.flush().await;
         }
-        self.shared.upstream.flush().await;
         let entry = audit_words::proxy_stopped(
             &self.site,
             &self.local_addr.to_string(),
@@ -248,20 +252,29 @@ impl Drop for ProxyHandle {
     }
 }
 
-/// Starts the proxy for the configured site on the current tokio runtime.
+/// Starts the proxy for the session's site on the current tokio runtime.
 ///
 /// Refuses before listening when there is nothing usable, exactly as
 /// `check` would say from the stored state: no site (usage), no
 /// credentials or expired cookies (auth), a stored CAPTCHA (CAPTCHA), an
 /// unreadable vault (vault); and a listening address that is not loopback
 /// (usage). Audits `proxy_started`.
-pub async fn start(settings: Settings, opts: ProxyOptions) -> Result<ProxyHandle, ProxyError> {
+pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyHandle, ProxyError> {
     if !door::listen_is_loopback(opts.listen) {
         return Err(ProxyError::NotLoopback { addr: opts.listen });
     }
-    let base = settings.require_base_url()?.clone();
-    let deployment = detect_deployment(&base, settings.deployment);
-    let site = api_base(&base, deployment);
+    let session = sessions
+        .current()
+        .ok_or_else(|| ProxyError::Internal("no session to serve".into()))?;
+    let settings = session.settings().clone();
+    settings.require_base_url()?;
+    let (Some(site), Some(deployment), Some(site_key)) = (
+        session.site_url().cloned(),
+        session.deployment(),
+        session.site().map(str::to_string),
+    ) else {
+        return Err(ProxyError::Internal("the session has no site".into()));
+    };
     let http = transport(&site, settings.timeout, settings.ca_bundle.as_deref())?
         // No total timeout: a long download is fine while bytes flow.
         .read_timeout(settings.timeout)
@@ -269,30 +282,34 @@ pub async fn start(settings: Settings, opts: ProxyOptions) -> Result<ProxyHandle
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| ProxyError::Client(ClientError::Setup(e.to_string())))?;
-    let creds = Arc::new(Credentials::with_machine_id(
-        &settings,
-        opts.machine_id.clone(),
-    ));
+    let creds = session.credentials().clone();
 
-    let (s, c) = (settings.clone(), creds.clone());
-    let (resolved, stamp) = tokio::task::spawn_blocking(move || {
-        let stamp = VaultStamp::of(&c.paths().vault_file);
-        (resolve(&s, &c, OffsetDateTime::now_utc()), stamp)
-    })
-    .await
-    .map_err(|e| ProxyError::Internal(e.to_string()))?;
-    let resolved = match resolved {
-        Ok(r) => r,
-        Err(AuthError::NotConfigured(message)) => return Err(ProxyError::NoCredentials(message)),
-        Err(AuthError::CookiesExpired { reason }) => {
-            return Err(ProxyError::CookiesExpired { reason });
+    let now = session.refresh().await;
+    match &now.state {
+        SessionState::NoCredentials { message } => {
+            return Err(ProxyError::NoCredentials(message.clone()));
         }
-        Err(AuthError::Credentials(e)) => return Err(ProxyError::Credentials(e)),
-    };
-    if let Some(StoredSession::Captcha { login_url, .. }) = resolved.stored {
-        return Err(ProxyError::Captcha { login_url });
+        SessionState::Expired { reason, .. } => {
+            return Err(ProxyError::CookiesExpired {
+                reason: reason.clone(),
+            });
+        }
+        SessionState::Captcha { login_url, .. } => {
+            return Err(ProxyError::Captcha {
+                login_url: login_url.clone(),
+            });
+        }
+        SessionState::Failed { class, message } => {
+            return Err(ProxyError::Session(SessionError::new(
+                *class,
+                message.clone(),
+            )));
+        }
+        _ => {}
     }
-    let mode = resolved.credential.mode();
+    let mode = now
+        .mode
+        .unwrap_or(crate::confluence::client::AuthMode::Anonymous);
 
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -310,7 +327,6 @@ pub async fn start(settings: Settings, opts: ProxyOptions) -> Result<ProxyHandle
     ))
     .map_err(|e| ProxyError::Internal(e.to_string()))?;
 
-    let site_key = creds.site().map(ToString::to_string).unwrap_or_default();
     let entry =
         audit_words::proxy_started(&site_key, &local_addr.to_string(), mode, opts.allow_writes);
     let c = creds.clone();
@@ -318,41 +334,21 @@ pub async fn start(settings: Settings, opts: ProxyOptions) -> Result<ProxyHandle
         .await
         .map_err(|e| ProxyError::Internal(e.to_string()))??;
 
-    let worker = WorkerOptions {
-        // The keep-alive's worker never reloads its settings.
-        source: SettingsSource::Vars(Default::default()),
-        machine_id: opts.machine_id.clone(),
-        retry: RetryPolicy::default(),
-        login_page: None,
-    };
-    let keepalive_opts = KeepAliveOptions {
-        interval: (!settings.keepalive_interval.is_zero()).then_some(settings.keepalive_interval),
-        first: FirstCheck::AfterInterval,
-        notifier: Notifier::new(settings.notify_cmd.clone(), base.to_string()),
-        browser: settings.browser.clone(),
-    };
-    let (keepalive, session) = KeepAlive::start(settings.clone(), worker, keepalive_opts)?;
-
     let traffic = Arc::new(Traffic::default());
     let shared = Arc::new(Shared {
         token: opts.token.clone(),
         allow_writes: opts.allow_writes,
-        login_page: site_login_page(&site, deployment),
+        login_page: session
+            .login_page()
+            .map(str::to_string)
+            .unwrap_or_else(|| site.to_string()),
         rebase: Rebase::new(&site, &base_url),
         port: local_addr.port(),
         deployment,
         http,
-        upstream: Upstream::new(
-            settings,
-            creds.clone(),
-            Resolved {
-                credential: resolved.credential,
-                expires_at: resolved.expires_at,
-            },
-            stamp,
-        ),
+        sessions: sessions.clone(),
+        site_key: site_key.clone(),
         traffic: traffic.clone(),
-        observer: keepalive.observer(),
         site,
     });
     let app = Router::new()
@@ -376,10 +372,8 @@ pub async fn start(settings: Settings, opts: ProxyOptions) -> Result<ProxyHandle
         token: opts.token,
         site: site_key,
         traffic,
-        shared,
+        sessions,
         creds,
-        keepalive: Some(keepalive),
-        session,
         stop: Some(stop),
         task: Some(task),
     })

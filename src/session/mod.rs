@@ -1,91 +1,68 @@
-//! The session as the long-running faces see it (`watch`, the proxy): its
-//! state after each verification, the keep-alive loop that verifies it
-//! every interval and notices fresh credentials in the vault, and the
-//! notify command run when the user must act.
+//! The session: one owner per process ([`Session`], started as a
+//! [`SessionOwner`]) that every part asks — the worker and the headless
+//! commands, `watch`, the proxy and the TUI.
+//!
+//! ```text
+//!                    ┌──────────────── Session (owner) ─────────────────┐
+//!  worker queries ──▶│ ticket: decorations of version N   (lend.rs)     │
+//!  proxy requests ──▶│ absorb: Set-Cookie → version N+1                 │──▶ vault
+//!  check / spaces ──▶│ judge:  superseded? resend : end once            │    (saver,
+//!                    │ verify (verify.rs) · import/clear/token          │     reads)
+//!  v, check --retry ▶│   (staging.rs: stage → trial → commit)           │──▶ audit log
+//!                    │ one keep-alive + vault watch + browser watch     │
+//!                    │   (keepalive.rs)                                 │──▶ notify cmd
+//!                    └──────────┬───────────────────────────────────────┘
+//!                               │ Snapshot (state.rs): one value, every change
+//!                               ▼
+//!             TUI header and rows · watch lines · proxy stderr · check
+//! ```
+//!
+//! Credentials travel as [`Decorations`](crate::confluence::client::Decorations)
+//! lent per request; a request reports its answer with the version it
+//! carried, so an answer to a superseded version never ends the session.
 
+pub(crate) mod audit_words;
 mod browser_watch;
-pub mod keepalive;
+mod keepalive;
+mod lend;
 pub mod notify;
+mod owner;
+mod staging;
+pub mod state;
+mod trial;
+mod vault_sync;
 mod vault_watch;
-
-use time::OffsetDateTime;
-
-use crate::worker::SessionInfo;
+mod verify;
 
 pub use browser_watch::BrowserWatchError;
 pub(crate) use browser_watch::watch_browser;
-pub use keepalive::{
-    FirstCheck, KeepAlive, KeepAliveError, KeepAliveEvent, KeepAliveOptions, SessionObserver,
-};
+pub use keepalive::keepalive_delay;
 pub use notify::Notifier;
+pub use owner::{FirstCheck, Session, SessionConfig, SessionOwner, Watch};
+pub use staging::{Imported, Verify};
+pub use state::{Cause, EXPIRING_WITHIN, NextCheck, SessionState, Snapshot, StateWord};
+pub(crate) use trial::token_refused_record;
+pub use trial::{TokenAccepted, check_token};
 pub(crate) use vault_watch::watch_vault;
+pub use verify::Ask;
 
-/// What one verification (or a request that failed) said about the
-/// session, as `watch` prints it and the notify command receives it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionView {
-    /// `signed_in`, `expiring`, `expired`, `captcha`, `unreachable` or
-    /// `no_credentials` (see [`SessionInfo::state_word`]).
-    pub state: &'static str,
-    /// Why, in words (the server's words may be in it: escape before
-    /// printing to a terminal).
-    pub reason: Option<String>,
-    /// The signed-in user's display name.
-    pub user: Option<String>,
-    /// When the stored cookies expire (cookie sessions).
-    pub expires_at: Option<OffsetDateTime>,
-    /// Where to sign in (after a CAPTCHA).
-    pub login_url: Option<String>,
-    /// The HTTP status that said the session died or demanded a CAPTCHA.
-    pub status: Option<u16>,
+use crate::exit::ErrorClass;
+
+/// A failure of the session's work, with the class that decides how it is
+/// shown and its exit code.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SessionError {
+    pub class: ErrorClass,
+    /// A sentence for a person; never a secret.
+    pub message: String,
 }
 
-impl SessionView {
-    /// The view of `info` at `now`.
-    pub fn of(info: &SessionInfo, now: OffsetDateTime) -> SessionView {
-        let state = info.state_word(now);
-        let status = match info {
-            SessionInfo::Expired { status, .. } => *status,
-            SessionInfo::Captcha { status, .. } => Some(*status),
-            _ => None,
-        };
-        let (reason, user, expires_at, login_url) = match info {
-            SessionInfo::SignedIn {
-                user, expires_at, ..
-            } => (None, Some(user.display_name.clone()), *expires_at, None),
-            SessionInfo::NotConfigured { message } => (Some(message.clone()), None, None, None),
-            SessionInfo::Expired { reason, .. } => (Some(reason.clone()), None, None, None),
-            SessionInfo::Captcha { login_url, .. } => (
-                Some("CAPTCHA challenge: sign in through the browser".into()),
-                None,
-                None,
-                login_url.clone(),
-            ),
-            SessionInfo::Failed { error } => (Some(error.message.clone()), None, None, None),
-        };
-        SessionView {
-            state,
-            reason,
-            user,
-            expires_at,
-            login_url,
-            status,
+impl SessionError {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> SessionError {
+        SessionError {
+            class,
+            message: message.into(),
         }
-    }
-
-    /// The user must act: the notify command runs.
-    pub fn needs_user(&self) -> bool {
-        matches!(self.state, "expired" | "captcha" | "expiring")
-    }
-
-    /// Verifying again cannot help until fresh credentials are stored.
-    pub fn waits_for_credentials(&self) -> bool {
-        matches!(self.state, "expired" | "captcha" | "no_credentials")
-    }
-
-    /// Whether `other` is a different state for the reader (a new reason for
-    /// the same failure is not worth a line).
-    pub fn differs(&self, other: &SessionView) -> bool {
-        self.state != other.state || self.user != other.user || self.login_url != other.login_url
     }
 }

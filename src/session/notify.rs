@@ -2,7 +2,9 @@
 //! `sh -c` when the session enters a state that needs the user, with the
 //! state in its environment and never a secret.
 
-use super::SessionView;
+use time::OffsetDateTime;
+
+use super::Snapshot;
 
 /// Runs the user's notify command, if one is set, for one site.
 #[derive(Clone, Debug, Default)]
@@ -20,12 +22,12 @@ impl Notifier {
         }
     }
 
-    /// Runs the command for `view` without waiting for it. Its environment
-    /// loses every `CONFLUENCE_*` variable of ours (tokens, passphrases) and
-    /// gains only the session's state: `CONFLUENCE_SESSION_STATE`,
-    /// `CONFLUENCE_SESSION_REASON`, `CONFLUENCE_LOGIN_URL`,
-    /// `CONFLUENCE_BASE_URL`. Needs a tokio runtime.
-    pub fn notify(&self, view: &SessionView) {
+    /// Runs the command for `snapshot` without waiting for it. Its
+    /// environment loses every `CONFLUENCE_*` variable of ours (tokens,
+    /// passphrases) and gains only the session's state:
+    /// `CONFLUENCE_SESSION_STATE`, `CONFLUENCE_SESSION_REASON`,
+    /// `CONFLUENCE_LOGIN_URL`, `CONFLUENCE_BASE_URL`. Needs a tokio runtime.
+    pub fn notify(&self, snapshot: &Snapshot, now: OffsetDateTime) {
         let Some(cmd) = &self.cmd else { return };
         let mut c = tokio::process::Command::new("sh");
         c.arg("-c").arg(cmd).stdin(std::process::Stdio::null());
@@ -34,15 +36,12 @@ impl Notifier {
                 c.env_remove(name);
             }
         }
-        c.env("CONFLUENCE_SESSION_STATE", view.state)
+        c.env("CONFLUENCE_SESSION_STATE", snapshot.word(now).as_str())
             .env(
                 "CONFLUENCE_SESSION_REASON",
-                view.reason.as_deref().unwrap_or(""),
+                snapshot.reason().unwrap_or_default(),
             )
-            .env(
-                "CONFLUENCE_LOGIN_URL",
-                view.login_url.as_deref().unwrap_or(""),
-            )
+            .env("CONFLUENCE_LOGIN_URL", snapshot.login_url().unwrap_or(""))
             .env("CONFLUENCE_BASE_URL", &self.site);
         match c.spawn() {
             Ok(mut child) => {

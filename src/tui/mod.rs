@@ -4,7 +4,6 @@
 //! when something changed.
 
 pub mod app;
-mod browser_watch;
 pub mod clipboard;
 pub(crate) mod keys;
 mod keys_doc;
@@ -55,10 +54,8 @@ pub enum TuiError {
 /// `serve`, the proxy runs from the start (`--serve`).
 pub fn run(settings: Settings, flags: FlagOverrides, serve: bool) -> Result<(), TuiError> {
     let opts = WorkerOptions {
-        source: SettingsSource::Environment(flags),
-        machine_id: MachineIdSource::System,
-        retry: RetryPolicy::default(),
-        login_page: None,
+        keep_alive: true,
+        ..WorkerOptions::new(SettingsSource::Environment(flags))
     };
     with_runtime(|local| async move { run_app(settings, opts, None, local, serve).await })
 }
@@ -76,6 +73,7 @@ pub(crate) fn run_demo(serve: bool) -> Result<(), TuiError> {
             machine_id: MachineIdSource::System,
             retry: RetryPolicy::default(),
             login_page: Some(d.server.login_url().to_string()),
+            keep_alive: true,
         };
         let result = run_app(d.settings, opts, Some(d.server.control()), local, serve).await;
         d.server.shutdown().await;
@@ -203,24 +201,10 @@ async fn run_app(
     app.demo = demo.is_some();
     app.username_hint = settings.username.clone();
     app.pipeline.set_time_offset(local);
-    // Keep-alive: a verification every interval (jittered) keeps idle
-    // sessions alive and shows a death without a key press. The worker
-    // answers from the stored state after a CAPTCHA, never asking the site.
-    let keepalive = settings.keepalive_interval;
-    let next_keepalive = |now: tokio::time::Instant| {
-        (!keepalive.is_zero()).then(|| now + worker::keepalive_delay(keepalive))
-    };
-    let mut keepalive_due = next_keepalive(tokio::time::Instant::now());
+    // The keep-alive, the browser watch (a fresh login picked up while the
+    // session is dead) and the session's state are the worker's session
+    // owner's: one of each in the process, shared with the proxy.
     let (internal_tx, mut internal_rx) = mpsc::unbounded_channel::<Msg>();
-    // A fresh login in the browser `CONFLUENCE_BROWSER` names is picked
-    // up by itself while the session is dead (file events, not polling).
-    let mut browser_spec = settings.browser.clone();
-    let mut browser_watcher = browser_spec
-        .as_ref()
-        .and_then(|spec| browser_watch::start(spec, &internal_tx));
-    app.browser_pickup.enabled = browser_watcher.is_some();
-    let proxy_source = opts.source.clone();
-    let machine_id = opts.machine_id.clone();
     let mut w = worker::spawn(settings, opts);
     // Cookies dropped into the intake file, another process's vault writes
     // and audit records arrive as file events; without them (no inotify) the
@@ -232,8 +216,7 @@ async fn run_app(
         audit_path: paths.audit_log.clone(),
         clipboard: Arc::new(Mutex::new(None)),
         demo,
-        proxy_source,
-        machine_id,
+        sessions: w.sessions.clone(),
         proxy: None,
     };
 
@@ -283,11 +266,6 @@ async fn run_app(
             },
             m = internal_rx.recv() => m,
             _ = sleep_or_never(tick) => Some(Msg::Tick(OffsetDateTime::now_utc())),
-            _ = sleep_until_or_never(keepalive_due) => {
-                let _ = w.query(worker::Query::Verify);
-                keepalive_due = next_keepalive(tokio::time::Instant::now());
-                None
-            }
         };
         let Some(msg) = msg else { continue };
         // A reload may have moved the data directory: watch the new one.
@@ -298,21 +276,6 @@ async fn run_app(
             drop(watcher.take());
             watcher = watch_data_dir(&paths, &internal_tx);
             driver.audit_path = paths.audit_log.clone();
-        }
-        // A reload may have named another browser (or none): watch it, and
-        // look in it at once if the session is already dead.
-        if let Msg::Worker(worker::Event::Site(site)) = &msg
-            && site.browser != browser_spec
-        {
-            browser_spec = site.browser.clone();
-            drop(browser_watcher.take());
-            browser_watcher = browser_spec
-                .as_ref()
-                .and_then(|spec| browser_watch::start(spec, &internal_tx));
-            app.browser_pickup.enabled = browser_watcher.is_some();
-            if browser_watcher.is_some() {
-                let _ = internal_tx.send(Msg::FileChanged(WatchedFile::Browser));
-            }
         }
         app.now = OffsetDateTime::now_utc();
         for e in app.update(msg) {
@@ -363,12 +326,14 @@ fn tick_period(app: &App) -> Option<Duration> {
     if app.waiting.as_ref().is_some_and(|w| w.until > app.now) {
         return Some(Duration::from_secs(1));
     }
-    let expires_at = app
-        .session
-        .stored
-        .as_ref()
-        .and_then(|s| s.cookies.as_ref())
-        .map(|c| c.expires_at);
+    // The session's own expiry (the snapshot's), else what is stored.
+    let expires_at = app.session.expires_at.or_else(|| {
+        app.session
+            .stored
+            .as_ref()
+            .and_then(|s| s.cookies.as_ref())
+            .map(|c| c.expires_at)
+    });
     // The Pipeline screen's rate drops as requests leave its window.
     let rate = (app.screen == Screen::Pipeline && app.dialog.is_none())
         .then(|| app.pipeline.next_rate_change(app.now))
@@ -395,13 +360,6 @@ fn next_badge_change(expires_at: OffsetDateTime, now: OffsetDateTime) -> Option<
     })
 }
 
-async fn sleep_until_or_never(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
 async fn sleep_or_never(d: Option<Duration>) {
     match d {
         Some(d) => tokio::time::sleep(d).await,
@@ -420,9 +378,8 @@ struct Driver {
     clipboard: Arc<clipboard::SharedClipboard>,
     /// The demo site's knobs (`--demo` only).
     demo: Option<crate::demo::DemoControl>,
-    /// Where the proxy reads its settings (again, at each start).
-    proxy_source: SettingsSource,
-    machine_id: MachineIdSource,
+    /// The worker's session owner in force: what the proxy serves.
+    sessions: tokio::sync::watch::Receiver<Option<crate::session::Session>>,
     /// The proxy task, while one runs.
     proxy: Option<serve::Served>,
 }
@@ -504,8 +461,7 @@ impl Driver {
                 };
                 self.proxy = Some(serve::Served::start(
                     previous,
-                    self.proxy_source.clone(),
-                    self.machine_id.clone(),
+                    crate::proxy::SessionSource::follow(self.sessions.clone()),
                     self.internal.clone(),
                 ));
             }

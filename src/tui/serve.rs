@@ -1,8 +1,10 @@
 //! The proxy the app runs for the Pipeline screen (`--serve`, `s`). It
 //! lives in a task of its own that owns the [`ProxyHandle`] and turns what
-//! the proxy reports (requests, totals, session changes) into messages for
-//! the main loop. Nothing here polls: the task sleeps on the proxy's
-//! broadcast channels and on the stop signal.
+//! the proxy reports (requests, totals) into messages for the main loop.
+//! It serves the app's own session owner: the keep-alive, the browser
+//! watch and the session's state are the worker's, one of each. Nothing
+//! here polls: the task sleeps on the proxy's broadcast channel and on the
+//! stop signal.
 
 use std::time::Duration;
 
@@ -12,10 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::app::Msg;
 use super::screens::pipeline::{ProxyInfo, ProxyMsg};
-use crate::proxy::{self, ProxyError, ProxyHandle, ProxyOptions, ProxyToken};
-use crate::session::KeepAliveEvent;
-use crate::vault::MachineIdSource;
-use crate::worker::SettingsSource;
+use crate::proxy::{self, ProxyError, ProxyHandle, ProxyOptions, ProxyToken, SessionSource};
 
 /// How long quitting waits for the proxy to stop (requests under way
 /// finish, refreshed cookies are saved, the stop is audited).
@@ -31,14 +30,13 @@ pub(crate) struct Served {
 }
 
 impl Served {
-    /// Starts the proxy for the settings `source` gives now (a reload may
-    /// have changed them since the app started), once `previous` (one asked
-    /// to stop, which may still be finishing after it said `Stopped`) has
-    /// ended: never two at once.
+    /// Starts the proxy for the session the app's worker holds now (a
+    /// reload may have replaced it since the app started), once `previous`
+    /// (one asked to stop, which may still be finishing after it said
+    /// `Stopped`) has ended: never two at once.
     pub(crate) fn start(
         previous: Option<Served>,
-        source: SettingsSource,
-        machine_id: MachineIdSource,
+        sessions: SessionSource,
         tx: mpsc::UnboundedSender<Msg>,
     ) -> Served {
         let (stop, stopped) = oneshot::channel();
@@ -46,7 +44,7 @@ impl Served {
             if let Some(previous) = previous {
                 let _ = previous.task.await;
             }
-            run(source, machine_id, tx, stopped).await;
+            run(sessions, tx, stopped).await;
         });
         Served {
             stop: Some(stop),
@@ -84,8 +82,7 @@ impl Served {
 }
 
 async fn run(
-    source: SettingsSource,
-    machine_id: MachineIdSource,
+    sessions: SessionSource,
     tx: mpsc::UnboundedSender<Msg>,
     mut stopped: oneshot::Receiver<()>,
 ) {
@@ -93,7 +90,7 @@ async fn run(
         let _ = tx.send(Msg::Proxy(m));
     };
     let handle = tokio::select! {
-        started = start(source, machine_id) => match started {
+        started = start(sessions) => match started {
             Ok(h) => h,
             Err(why) => return send(ProxyMsg::Failed(why)),
         },
@@ -106,16 +103,9 @@ async fn run(
     }));
     let traffic = handle.traffic();
     let mut records = Some(traffic.subscribe());
-    let mut session = Some(handle.session_events());
     loop {
         let record = async {
             match records.as_mut() {
-                Some(rx) => rx.recv().await,
-                None => std::future::pending().await,
-            }
-        };
-        let event = async {
-            match session.as_mut() {
                 Some(rx) => rx.recv().await,
                 None => std::future::pending().await,
             }
@@ -142,15 +132,6 @@ async fn run(
                 }
                 Err(RecvError::Closed) => records = None,
             },
-            ev = event => match ev {
-                Ok(KeepAliveEvent::Changed(view)) => send(ProxyMsg::Session(view)),
-                Ok(KeepAliveEvent::Stopped(why)) => {
-                    tracing::warn!(reason = %why, "the proxy's keep-alive stopped");
-                    session = None;
-                }
-                Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => session = None,
-            },
         }
     }
     let problem = handle.shutdown().await.err().map(|e| e.to_string());
@@ -158,16 +139,10 @@ async fn run(
 }
 
 /// Starts the proxy, or says why not in words for the TUI's message line.
-async fn start(source: SettingsSource, machine_id: MachineIdSource) -> Result<ProxyHandle, String> {
-    let settings = tokio::task::spawn_blocking(move || source.load())
-        .await
-        .map_err(|e| format!("The proxy did not start: {e}"))?
-        .map_err(|e| format!("The proxy did not start: {e}"))?;
+async fn start(sessions: SessionSource) -> Result<ProxyHandle, String> {
     let token = ProxyToken::generate()
         .map_err(|e| format!("The proxy did not start: cannot make a random token: {e}"))?;
-    let mut opts = ProxyOptions::new(token);
-    opts.machine_id = machine_id;
-    proxy::start(settings, opts)
+    proxy::start(sessions, ProxyOptions::new(token))
         .await
         .map_err(|e| start_failure(&e))
 }

@@ -1,37 +1,16 @@
-//! What the header and the status screen know about the session: site,
-//! mode, user, stored credentials, and the state behind the colour badge.
+//! What the header and the status screen know about the session: the site,
+//! and the session owner's latest snapshot (state, mode, user, when it was
+//! verified and when the next check is), plus what the vault holds. The
+//! badge and every row come from this one value, so they always agree.
 
 use time::OffsetDateTime;
 
 use crate::confluence::client::AuthMode;
 use crate::cookies::jar::{EXPIRES_SOON_THRESHOLD, ExpiryState};
 use crate::credentials::CookieStatus;
-use crate::worker::{Event, MutationDone, MutationKind, SessionInfo, SiteInfo};
-
-/// The session's state as last reported by the worker.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SessionState {
-    /// Settings or credentials missing: what and where.
-    NotConfigured {
-        message: String,
-    },
-    /// Verification under way (or not yet done).
-    Checking,
-    SignedIn,
-    /// The cookie session died: the reason and the HTTP status.
-    Expired {
-        reason: String,
-        status: Option<u16>,
-    },
-    Captcha {
-        login_url: Option<String>,
-        status: u16,
-    },
-    /// Token refused, anonymous, or another error.
-    Failed {
-        message: String,
-    },
-}
+pub use crate::session::SessionState;
+use crate::session::{NextCheck, Snapshot};
+use crate::worker::{Event, SiteInfo};
 
 /// The header's colour badge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +23,8 @@ pub enum Badge {
     /// A site is set but nothing to sign in with is stored or set yet.
     NoCredentials,
     Checking,
+    /// The site does not answer; the credentials are kept.
+    Unreachable,
     Failed,
 }
 
@@ -57,6 +38,7 @@ impl Badge {
             Badge::NotConfigured => "NOT CONFIGURED",
             Badge::NoCredentials => "NO CREDENTIALS",
             Badge::Checking => "CHECKING",
+            Badge::Unreachable => "UNREACHABLE",
             Badge::Failed => "NOT SIGNED IN",
         }
     }
@@ -71,10 +53,17 @@ pub struct SessionView {
     pub login_page: Option<String>,
     /// The settings file looked for (shown in guidance).
     pub env_file: String,
+    /// How requests authenticate, and why that mode.
     pub mode: Option<AuthMode>,
     pub why: Option<String>,
+    /// Who is signed in (while signed in).
     pub user: Option<String>,
+    /// When the site last accepted the credentials.
     pub last_verified: Option<OffsetDateTime>,
+    /// When the keep-alive asks next (unknown until the owner said).
+    pub next_check: Option<NextCheck>,
+    /// When the credentials in force expire (cookie sessions).
+    pub expires_at: Option<OffsetDateTime>,
     pub state: SessionState,
     /// What the vault holds, from the last `Describe`.
     pub stored: Option<CookieStatus>,
@@ -93,6 +82,8 @@ impl SessionView {
             why: None,
             user: None,
             last_verified: None,
+            next_check: None,
+            expires_at: None,
             state: SessionState::Checking,
             stored: None,
             token_in_environment: false,
@@ -112,8 +103,10 @@ impl SessionView {
         self.why = None;
         self.user = None;
         self.last_verified = None;
+        self.next_check = None;
+        self.expires_at = None;
         self.state = if self.site.is_none() {
-            SessionState::NotConfigured {
+            SessionState::NoCredentials {
                 message: format!(
                     "CONFLUENCE_BASE_URL is not set: put it in {} or export it",
                     self.env_file
@@ -124,13 +117,41 @@ impl SessionView {
         };
     }
 
+    /// Takes in the session owner's snapshot: every field at once.
+    pub fn apply_snapshot(&mut self, s: &Snapshot) {
+        let ours = self.site.as_deref().map(site_key_of);
+        if s.site.is_some() && s.site != ours {
+            // Another site's snapshot (a reload under way): not ours.
+            return;
+        }
+        self.state = if self.site.is_none() {
+            // Without a site, the owner's words name no file; ours do.
+            self.state.clone()
+        } else {
+            s.state.clone()
+        };
+        self.mode = s.mode;
+        self.why = s.why.clone();
+        self.user = s.user_name().map(str::to_string);
+        self.last_verified = s.verified_at;
+        self.next_check = Some(s.next_check);
+        self.expires_at = s.expires_at;
+        if let Some(d) = s.deployment {
+            self.deployment = Some(d.to_string());
+        }
+    }
+
     pub(crate) fn is_signed_in(&self) -> bool {
         self.state == SessionState::SignedIn
     }
 
     /// Listing makes sense only with a site and some credential.
     pub(crate) fn can_list(&self) -> bool {
-        self.site.is_some() && !matches!(self.state, SessionState::NotConfigured { .. })
+        self.site.is_some()
+            && !matches!(
+                self.state,
+                SessionState::NoCredentials { .. } | SessionState::Failed { .. }
+            )
     }
 
     /// The URL `o` opens on the status screen.
@@ -163,29 +184,24 @@ impl SessionView {
         })
     }
 
-    /// The badge for the header.
+    /// The badge for the header: the session's state, and for a signed-in
+    /// cookie session, what the clock says of its cookies.
     pub fn badge(&self, now: OffsetDateTime) -> Badge {
         match &self.state {
             // The site is set (the demo's always is): what is missing is a
             // sign-in, not configuration.
-            SessionState::NotConfigured { .. } if self.site.is_some() => Badge::NoCredentials,
-            SessionState::NotConfigured { .. } => Badge::NotConfigured,
+            SessionState::NoCredentials { .. } if self.site.is_some() => Badge::NoCredentials,
+            SessionState::NoCredentials { .. } => Badge::NotConfigured,
             SessionState::Checking => Badge::Checking,
             SessionState::Expired { .. } => Badge::Expired,
             SessionState::Captcha { .. } => Badge::Captcha,
-            SessionState::Failed { .. } => Badge::Failed,
-            SessionState::SignedIn => match (self.mode, self.cookie_state(now)) {
-                (Some(AuthMode::Cookie), Some(ExpiryState::ExpiresSoon { .. })) => {
+            SessionState::Unreachable { .. } => Badge::Unreachable,
+            SessionState::Rejected { .. } | SessionState::Failed { .. } => Badge::Failed,
+            SessionState::SignedIn => match (self.mode, self.expires_at) {
+                (Some(AuthMode::Cookie), Some(at)) if at <= now => Badge::Expired,
+                (Some(AuthMode::Cookie), Some(at)) if at - now < EXPIRES_SOON_THRESHOLD => {
                     Badge::ExpiresSoon
                 }
-                (
-                    Some(AuthMode::Cookie),
-                    Some(
-                        ExpiryState::ExpiredByAge
-                        | ExpiryState::ExpiredBySession
-                        | ExpiryState::MarkedExpired { .. },
-                    ),
-                ) => Badge::Expired,
                 _ => Badge::SignedIn,
             },
         }
@@ -195,66 +211,31 @@ impl SessionView {
     pub(crate) fn needs_cookie_guidance(&self, now: OffsetDateTime) -> bool {
         match &self.state {
             SessionState::Expired { .. } | SessionState::Captcha { .. } => true,
-            SessionState::NotConfigured { .. } => self.site.is_some(),
+            SessionState::NoCredentials { .. } => self.site.is_some(),
             SessionState::SignedIn => matches!(self.badge(now), Badge::Expired),
             _ => false,
         }
     }
 
     /// Applies a worker event.
-    pub(crate) fn on_event(&mut self, ev: &Event, now: OffsetDateTime) {
+    pub(crate) fn on_event(&mut self, ev: &Event) {
         match ev {
             Event::Site(site) => self.apply_site(site),
-            Event::Session(info) => self.apply_session(info, now),
+            Event::Session(snapshot) | Event::Verified { snapshot, .. } => {
+                self.apply_snapshot(snapshot)
+            }
             Event::Stored(info) => {
                 self.stored = Some(info.status.clone());
                 self.token_in_environment = info.token_in_environment;
             }
-            Event::Mutated {
-                kind: MutationKind::ImportCookies | MutationKind::StoreToken,
-                result: Ok(done),
-            } if !matches!(done, MutationDone::NothingToImport) => {
-                self.state = SessionState::Checking
-            }
             _ => {}
         }
     }
+}
 
-    fn apply_session(&mut self, info: &SessionInfo, now: OffsetDateTime) {
-        self.state = match info {
-            SessionInfo::SignedIn {
-                user,
-                mode,
-                why,
-                deployment,
-                ..
-            } => {
-                self.user = Some(user.display_name.clone());
-                self.mode = Some(*mode);
-                self.why = Some(why.clone());
-                self.deployment = Some(deployment.to_string());
-                self.last_verified = Some(now);
-                return self.state = SessionState::SignedIn;
-            }
-            SessionInfo::NotConfigured { message } => SessionState::NotConfigured {
-                message: message.clone(),
-            },
-            SessionInfo::Expired { reason, status } => SessionState::Expired {
-                reason: reason.clone(),
-                status: *status,
-            },
-            SessionInfo::Captcha { login_url, status } => SessionState::Captcha {
-                login_url: login_url.clone(),
-                status: *status,
-            },
-            SessionInfo::Failed { error } => SessionState::Failed {
-                message: error.message.clone(),
-            },
-        };
-        // Who was signed in, and why that mode, belonged to the last
-        // successful verification: not to this state.
-        self.user = None;
-        self.mode = None;
-        self.why = None;
-    }
+/// The identity of the site at `url` as the owner names it.
+fn site_key_of(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| crate::site::SiteKey::from_url(&u).to_string())
+        .unwrap_or_else(|_| url.to_string())
 }

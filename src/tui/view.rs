@@ -119,7 +119,7 @@ fn draw_header(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
     let badge = app.session.badge(app.now);
     let color = match badge {
         Badge::SignedIn => Color::Green,
-        Badge::ExpiresSoon => Color::Yellow,
+        Badge::ExpiresSoon | Badge::Unreachable => Color::Yellow,
         Badge::Expired | Badge::Captcha | Badge::Failed => Color::Red,
         Badge::NotConfigured | Badge::NoCredentials | Badge::Checking => Color::Gray,
     };

@@ -1,30 +1,27 @@
-//! What the worker does for each query and mutation, for one set of settings.
-//! The client for the stored credentials lives in `signed.rs`; what a refusal
-//! does to the session (expiry marks, audit records) in `refusal.rs`.
+//! What the worker does for each query and mutation, for one set of
+//! settings: their session owner lends every request its credentials and
+//! takes every credential change.
 
 mod browsers;
-mod refusal;
 mod setup;
-mod signed;
 
-use self::signed::Signed;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex as SyncMutex};
 
 use time::OffsetDateTime;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 
-use super::audit_words;
 use super::{
-    Event, Generation, Generational, Listing, Mutation, MutationDone, Query, QueryKind,
-    SessionInfo, StoredInfo, WorkerError, WorkerOptions,
+    Event, Generation, Generational, Listing, Mutation, MutationDone, Query, QueryKind, StoredInfo,
+    WorkerError, WorkerOptions,
 };
 use crate::config::Settings;
-use crate::confluence::classify::Outcome;
-use crate::confluence::client::{ClientError, RetryPolicy};
-use crate::credentials::{CredentialError, Credentials, ImportInput};
+use crate::confluence::client::{Client, ClientError, ClientNotice, NoticeSink};
+use crate::credentials::{CredentialError, ImportInput};
 use crate::exit::ErrorClass;
-use crate::vault::{StoredSession, VaultStamp};
+use crate::session::{
+    Ask, FirstCheck, Session, SessionConfig, SessionOwner, SessionState, Verify, Watch,
+};
+use crate::vault::VaultStamp;
 
 tokio::task_local! {
     /// The query a request belongs to, so a wait notice can say which.
@@ -34,31 +31,15 @@ tokio::task_local! {
 /// Who a query's answer goes to: a listing's answers carry its generation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Asker {
-    Verify,
-    Describe,
     Spaces(Generation),
     Pages(Generation),
-}
-
-impl Asker {
-    fn kind(self) -> QueryKind {
-        match self {
-            Asker::Verify => QueryKind::Verify,
-            Asker::Describe => QueryKind::Describe,
-            Asker::Spaces(_) => QueryKind::Spaces,
-            Asker::Pages(_) => QueryKind::Pages,
-        }
-    }
 }
 
 /// Shared by the queries and mutations of one settings generation.
 pub(super) struct Ctx {
     settings: Settings,
-    creds: Credentials,
-    retry: RetryPolicy,
+    owner: SessionOwner,
     events: mpsc::UnboundedSender<Event>,
-    /// The client for the current credentials, built on first use.
-    signed: Mutex<Option<Arc<Signed>>>,
     /// The last `Describe` answer and the vault file it was read from.
     described: SyncMutex<Option<(Option<VaultStamp>, StoredInfo)>>,
 }
@@ -69,19 +50,52 @@ impl Ctx {
         opts: &WorkerOptions,
         events: mpsc::UnboundedSender<Event>,
     ) -> Ctx {
-        let creds = Credentials::with_machine_id(&settings, opts.machine_id.clone());
+        let watch = if opts.keep_alive {
+            Watch::from_settings(&settings, FirstCheck::AfterInterval)
+        } else {
+            Watch::none()
+        };
+        let owner = Session::start(SessionConfig {
+            settings: settings.clone(),
+            machine_id: opts.machine_id.clone(),
+            retry: opts.retry.clone(),
+            login_page: opts.login_page.clone(),
+            watch,
+        });
         Ctx {
             settings,
-            creds,
-            retry: opts.retry.clone(),
+            owner,
             events,
-            signed: Mutex::new(None),
             described: SyncMutex::new(None),
         }
     }
 
+    /// The session owner of these settings.
+    pub(super) fn session(&self) -> Session {
+        self.owner.session()
+    }
+
     fn send(&self, ev: Event) -> bool {
         self.events.send(ev).is_ok()
+    }
+
+    /// Wait notices of the running query, as events.
+    fn notices(&self) -> NoticeSink {
+        let events = self.events.clone();
+        Arc::new(move |n: ClientNotice| {
+            let ClientNotice::Waiting {
+                wait,
+                next_attempt,
+                reason,
+            } = n;
+            let query = CURRENT_QUERY.try_with(|k| *k).unwrap_or(QueryKind::Verify);
+            let _ = events.send(Event::Waiting(super::Wait {
+                query,
+                wait,
+                next_attempt,
+                reason,
+            }));
+        })
     }
 
     /// Runs one query to its end (or until aborted by a newer one).
@@ -90,8 +104,8 @@ impl Ctx {
         CURRENT_QUERY
             .scope(kind, async move {
                 match query {
-                    Query::Verify => self.verify(false).await,
-                    Query::VerifyAgain => self.verify(true).await,
+                    Query::Verify => self.verify(Ask::IfUseful).await,
+                    Query::VerifyAgain => self.verify(Ask::Always).await,
                     Query::Describe => self.describe().await,
                     Query::ListSpaces { generation, max } => {
                         self.list_spaces(generation, max).await
@@ -108,149 +122,75 @@ impl Ctx {
             .await
     }
 
-    /// Runs one credential mutation on the blocking pool (the vault runs
-    /// scrypt); it always runs to its end.
+    /// Runs one credential mutation through the session owner; it always
+    /// runs to its end.
     pub(super) async fn run_mutation(
         self: &Arc<Self>,
         m: Mutation,
     ) -> Result<MutationDone, WorkerError> {
-        let me = self.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            let now = OffsetDateTime::now_utc();
-            match m {
-                Mutation::ImportCookies { input } => me
-                    .creds
-                    .import(input, now)
-                    .map(MutationDone::CookiesImported),
-                Mutation::ImportIntake => {
-                    // Emptied since the file event (imported already): no
-                    // import, no failure to audit.
-                    let intake = &me.creds.paths().intake_file;
-                    let empty = std::fs::symlink_metadata(intake).is_ok_and(|m| m.len() == 0)
-                        || !intake.exists();
-                    if empty {
-                        Ok(MutationDone::NothingToImport)
-                    } else {
-                        match me.creds.import(ImportInput::IntakeFile, now) {
-                            Err(CredentialError::IntakeEmpty { .. }) => {
-                                Ok(MutationDone::NothingToImport)
-                            }
-                            other => other.map(MutationDone::CookiesImported),
-                        }
-                    }
+        let session = self.owner.session();
+        let notices = Some(self.notices());
+        let done = match m {
+            Mutation::ImportCookies { input } => session
+                .import(input, Verify::First, notices)
+                .await
+                .map(|i| MutationDone::CookiesImported(i.report)),
+            Mutation::ImportIntake => {
+                // Emptied since the file event (imported already): no
+                // import, no failure to audit.
+                let intake = self.owner.credentials().paths().intake_file.clone();
+                let empty = std::fs::symlink_metadata(&intake).is_ok_and(|m| m.len() == 0)
+                    || !intake.exists();
+                if empty {
+                    Ok(MutationDone::NothingToImport)
+                } else {
+                    session
+                        .import(ImportInput::IntakeFile, Verify::First, notices)
+                        .await
+                        .map(|i| MutationDone::CookiesImported(i.report))
                 }
-                Mutation::ImportFromBrowser { profile } => {
-                    let spec = crate::browser::BrowserSpec {
-                        choice: crate::browser::BrowserChoice::One(profile.kind),
-                        profile: Some(profile.dir),
-                    };
-                    me.creds
-                        .import_from_browser(&spec, now)
-                        .map(MutationDone::CookiesImported)
-                }
-                Mutation::ImportFreshBrowserSession => Ok(me.import_fresh_browser_session(now)),
-                Mutation::ClearCookies => me
-                    .creds
-                    .clear_cookies(crate::credentials::SiteScope::Configured)
-                    .map(MutationDone::CookiesCleared),
-                Mutation::StoreToken { token, username } => me
-                    .creds
-                    .store_token(token, username, now)
-                    .map(|()| MutationDone::TokenStored),
-                Mutation::ClearToken => me
-                    .creds
-                    .clear_token(crate::credentials::SiteScope::Configured)
-                    .map(|n| MutationDone::TokenCleared(n > 0)),
-                Mutation::ReloadSettings => Ok(MutationDone::SettingsReloaded),
-                // Run by `write_site_settings`, never here.
-                Mutation::WriteSiteSettings { .. } => Err(CredentialError::Interrupted(
-                    "the settings are written by the worker's setup step".into(),
-                )),
             }
-        })
-        .await;
-        // Whatever happened, the stored credentials may have changed.
-        *self.signed.lock().await = None;
-        match done {
-            Ok(Ok(done)) => Ok(done),
-            Ok(Err(e)) => Err(credential_error(e)),
-            Err(e) => Err(WorkerError::new(
-                ErrorClass::Internal,
-                format!("the credential operation was interrupted: {e}"),
-            )),
-        }
+            Mutation::ImportFromBrowser { profile } => {
+                let spec = crate::browser::BrowserSpec {
+                    choice: crate::browser::BrowserChoice::One(profile.kind),
+                    profile: Some(profile.dir),
+                };
+                session
+                    .import_from_browser(spec, Verify::First, notices)
+                    .await
+                    .map(|i| MutationDone::CookiesImported(i.report))
+            }
+            Mutation::ClearCookies => session
+                .clear_cookies()
+                .await
+                .map(MutationDone::CookiesCleared),
+            Mutation::StoreToken { token, username } => session
+                .store_token(token, username, Verify::First, notices)
+                .await
+                .map(|_| MutationDone::TokenStored),
+            Mutation::ClearToken => session.clear_token().await.map(MutationDone::TokenCleared),
+            Mutation::ReloadSettings => Ok(MutationDone::SettingsReloaded),
+            // Run by `write_site_settings`, never here.
+            Mutation::WriteSiteSettings { .. } => {
+                return Err(WorkerError::new(
+                    ErrorClass::Internal,
+                    "the settings are written by the worker's setup step",
+                ));
+            }
+        };
+        done.map_err(WorkerError::from)
     }
 
-    /// Checks a token with the site before `StoreToken` stores it; a
-    /// refusal is audited. Without a site the store itself says what is
-    /// missing.
-    pub(super) async fn check_token_first(
-        self: &Arc<Self>,
-        token: &crate::secret::SecretString,
-        username: Option<&str>,
-    ) -> Result<(), WorkerError> {
-        if self.settings.base_url.is_none() {
-            return Ok(());
-        }
-        let events = self.events.clone();
-        let notices: crate::confluence::client::NoticeSink = Arc::new(move |n| {
-            let crate::confluence::client::ClientNotice::Waiting {
-                wait,
-                next_attempt,
-                reason,
-            } = n;
-            let _ = events.send(Event::Waiting(super::Wait {
-                query: QueryKind::Verify,
-                wait,
-                next_attempt,
-                reason,
-            }));
-        });
-        let checked = super::check_token(
-            &self.settings,
-            self.retry.clone(),
-            username,
-            token,
-            Some(notices),
-        )
-        .await;
-        match checked {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                if let Some(record) = super::token_refused_record(&e) {
-                    // The refusal is the answer; a failed record is logged.
-                    if let Err(audit) = self.audit(record).await {
-                        tracing::warn!(error = %audit, "could not audit the refused token");
-                    }
-                }
-                Err(e)
-            }
-        }
-    }
-
-    /// Reports a failed query: the session's new state first (when the
-    /// failure says something about it), then the failure. A verification is
-    /// always answered by a `Session` event.
-    fn report(&self, asker: Asker, session: Option<SessionInfo>, error: WorkerError) {
-        if asker == Asker::Verify {
-            self.send(Event::Session(
-                session.unwrap_or(SessionInfo::Failed { error }),
-            ));
-            return;
-        }
-        if let Some(s) = session {
-            self.send(Event::Session(s));
-        }
-        // A listing's failure carries its generation like its results, so a
-        // replaced listing's failure cannot stop the one that replaced it.
-        self.send(match asker {
-            Asker::Spaces(g) => Event::Spaces(Generational::new(g, Listing::Failed(error))),
-            Asker::Pages(g) => Event::Pages(Generational::new(g, Listing::Failed(error))),
-            Asker::Verify | Asker::Describe => Event::Failed {
-                query: asker.kind(),
-                error,
-            },
-        });
+    /// Verifies the session; answered by `Event::Verified`.
+    async fn verify(self: &Arc<Self>, ask: Ask) {
+        let (snapshot, problem) = match self.owner.verify(ask, Some(self.notices())).await {
+            Ok(s) => (s, None),
+            Err(e) => (self.owner.snapshot(), Some(WorkerError::from(e))),
+        };
+        // Cookies the site refreshed are saved before anyone hears the
+        // answer (a one-shot command exits right after).
+        self.owner.flush().await;
+        self.send(Event::Verified { snapshot, problem });
     }
 
     /// What is stored; the vault is read (scrypt) only when its file changed
@@ -268,7 +208,7 @@ impl Ctx {
         }
         let me = self.clone();
         let read = tokio::task::spawn_blocking(move || {
-            let status = me.creds.status(OffsetDateTime::now_utc());
+            let status = me.owner.credentials().status(OffsetDateTime::now_utc());
             // Reading may mark expired cookies in the vault: stamp it after.
             (status, me.vault_stamp())
         })
@@ -284,103 +224,70 @@ impl Ctx {
                 }
                 self.send(Event::Stored(Box::new(info)));
             }
-            Ok((Err(e), _)) => self.report(Asker::Describe, None, credential_error(e)),
-            Err(e) => self.report(
-                Asker::Describe,
-                None,
-                WorkerError::new(ErrorClass::Internal, e.to_string()),
-            ),
-        }
-    }
-
-    /// Verifies the session; `again` (asked by the user) asks the site
-    /// even in the CAPTCHA state.
-    async fn verify(self: &Arc<Self>, again: bool) {
-        let Some(s) = self.signed(Asker::Verify).await else {
-            return;
-        };
-        if !again && self.held_by_captcha(Asker::Verify, &s) {
-            return;
-        }
-        let result = s.client.current_user().await;
-        self.upkeep(&s).await;
-        match result {
-            Ok(user) if !user.is_anonymous() => {
-                s.identity_checked.store(true, Ordering::Relaxed);
-                let recorded = self
-                    .audit(audit_words::session_verified(&user.display_name, s.mode))
-                    .await;
-                if let Err(e) = recorded {
-                    // Signed in, but the record of it cannot be kept: the
-                    // user must fix the audit log (the message says how).
-                    self.report(Asker::Verify, None, e);
-                    return;
-                }
-                let now = OffsetDateTime::now_utc();
-                let state = match s.expires_at {
-                    Some(at) if at - now <= super::EXPIRING_WITHIN => StoredSession::Expiring,
-                    _ => StoredSession::SignedIn,
-                };
-                self.remember(&s, state).await;
-                self.send(Event::Session(SessionInfo::SignedIn {
-                    user,
-                    mode: s.mode,
-                    why: s.why.clone(),
-                    deployment: s.client.deployment(),
-                    expires_at: s.expires_at,
-                }));
-            }
-            Ok(_) => {
-                self.refused(Asker::Verify, &s, &Outcome::Anonymous, "user/current")
-                    .await
-            }
-            Err(e) => self.client_error(Asker::Verify, &s, e).await,
-        }
-    }
-
-    /// A listing as an anonymous user is "not signed in", not an empty
-    /// success: the identity is checked once per client before listing.
-    async fn check_identity(self: &Arc<Self>, asker: Asker, s: &Arc<Signed>) -> bool {
-        if s.identity_checked.load(Ordering::Relaxed) {
-            return true;
-        }
-        let result = s.client.current_user().await;
-        self.upkeep(s).await;
-        match result {
-            Ok(user) if !user.is_anonymous() => {
-                s.identity_checked.store(true, Ordering::Relaxed);
-                true
-            }
-            Ok(_) => {
-                self.refused(asker, s, &Outcome::Anonymous, "user/current")
-                    .await;
-                false
+            Ok((Err(e), _)) => {
+                self.send(Event::Failed {
+                    query: QueryKind::Describe,
+                    error: credential_error(e),
+                });
             }
             Err(e) => {
-                self.client_error(asker, s, e).await;
-                false
+                self.send(Event::Failed {
+                    query: QueryKind::Describe,
+                    error: WorkerError::new(ErrorClass::Internal, e.to_string()),
+                });
+            }
+        }
+    }
+
+    fn vault_stamp(&self) -> Option<VaultStamp> {
+        VaultStamp::of(&self.owner.credentials().paths().vault_file)
+    }
+
+    /// A listing's failure, carrying its generation like its results, so a
+    /// replaced listing's failure cannot stop the one that replaced it.
+    fn fail_listing(&self, asker: Asker, error: WorkerError) {
+        self.send(match asker {
+            Asker::Spaces(g) => Event::Spaces(Generational::new(g, Listing::Failed(error))),
+            Asker::Pages(g) => Event::Pages(Generational::new(g, Listing::Failed(error))),
+        });
+    }
+
+    /// A client for a listing, once the session is known to be signed in
+    /// (a listing as an anonymous user is "not signed in", not an empty
+    /// success): verified first when it was not yet.
+    async fn signed_in_client(self: &Arc<Self>, asker: Asker) -> Option<Client> {
+        if self.owner.snapshot().state != SessionState::SignedIn {
+            let checked = self.owner.verify(Ask::IfUseful, Some(self.notices())).await;
+            let failure = match checked {
+                Ok(s) if s.is_signed_in() => None,
+                Ok(s) => Some(state_error(&s.state)),
+                Err(e) => Some(WorkerError::from(e)),
+            };
+            if let Some(error) = failure {
+                self.fail_listing(asker, error);
+                return None;
+            }
+        }
+        match self.owner.client() {
+            Ok(c) => Some(c.with_notices(self.notices())),
+            Err(e) => {
+                self.fail_listing(asker, e.into());
+                None
             }
         }
     }
 
     async fn list_spaces(self: &Arc<Self>, generation: Generation, max: Option<usize>) {
-        let Some(s) = self.signed(Asker::Spaces(generation)).await else {
+        let asker = Asker::Spaces(generation);
+        let Some(client) = self.signed_in_client(asker).await else {
             return;
         };
-        if self.held_by_captcha(Asker::Spaces(generation), &s) {
-            return;
-        }
-        if !self.check_identity(Asker::Spaces(generation), &s).await {
-            return;
-        }
         let stamp = |l| Event::Spaces(Generational::new(generation, l));
         self.send(stamp(Listing::Started));
         let forward = forward_pages(self.events.clone(), stamp);
-        let result = s.client.for_each_space_page(max, forward).await;
-        self.finish_listing(Asker::Spaces(generation), &s, result, |total| {
-            stamp(Listing::Done { total })
-        })
-        .await;
+        let result = client.for_each_space_page(max, forward).await;
+        self.finish_listing(asker, result, |total| stamp(Listing::Done { total }))
+            .await;
     }
 
     async fn list_pages(
@@ -389,47 +296,99 @@ impl Ctx {
         space_key: String,
         space_id: Option<String>,
     ) {
-        let Some(s) = self.signed(Asker::Pages(generation)).await else {
+        let asker = Asker::Pages(generation);
+        let Some(client) = self.signed_in_client(asker).await else {
             return;
         };
-        if self.held_by_captcha(Asker::Pages(generation), &s) {
-            return;
-        }
-        if !self.check_identity(Asker::Pages(generation), &s).await {
-            return;
-        }
         let stamp = |l| Event::Pages(Generational::new(generation, l));
         self.send(stamp(Listing::Started));
         let forward = forward_pages(self.events.clone(), stamp);
-        let result = s
-            .client
+        let result = client
             .for_each_page_of_space(&space_key, space_id.as_deref(), forward)
             .await;
-        self.finish_listing(Asker::Pages(generation), &s, result, |total| {
-            stamp(Listing::Done { total })
-        })
-        .await;
+        self.finish_listing(asker, result, |total| stamp(Listing::Done { total }))
+            .await;
     }
 
-    /// After a listing: persist refreshed cookies, then report done or why not.
+    /// After a listing: refreshed cookies saved, then done or why not.
     async fn finish_listing(
         self: &Arc<Self>,
         asker: Asker,
-        s: &Arc<Signed>,
         result: Result<usize, ClientError>,
         done: impl FnOnce(usize) -> Event,
     ) {
-        self.upkeep(s).await;
+        self.owner.flush().await;
         match result {
             Ok(total) => {
                 self.send(done(total));
             }
-            Err(e) => self.client_error(asker, s, e).await,
+            Err(e) => {
+                let error = match self.owner.take_record_failure() {
+                    // The record could not be written (a refused file, a
+                    // held lock): that is what the user must fix first.
+                    Some(f) => f.into(),
+                    None => listing_error(&e, &self.owner.snapshot().state),
+                };
+                self.fail_listing(asker, error);
+            }
+        }
+    }
+
+    /// Writes an audit record; a failure is the command's failure.
+    pub(super) async fn audit(
+        self: &Arc<Self>,
+        entry: crate::audit::AuditEntry,
+    ) -> Result<(), WorkerError> {
+        let creds = self.owner.credentials().clone();
+        match tokio::task::spawn_blocking(move || creds.record(entry)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(credential_error(e)),
+            Err(e) => Err(WorkerError::new(
+                ErrorClass::Internal,
+                format!("could not write the audit log: {e}"),
+            )),
         }
     }
 }
 
 fn credential_error(e: CredentialError) -> WorkerError {
+    WorkerError::new(e.class(), e.to_string())
+}
+
+/// Why a session in `state` cannot list, in its own words.
+fn state_error(state: &SessionState) -> WorkerError {
+    let class = state.class().unwrap_or(ErrorClass::Auth);
+    let message = match state {
+        SessionState::Expired { reason, .. } => format!(
+            "the session has expired ({reason}); sign in with the browser and import fresh cookies (`confluence-tui cookies import`)"
+        ),
+        SessionState::Captcha { login_url, .. } => format!(
+            "the site demanded a CAPTCHA: sign in through the browser{}, solve it, then import fresh cookies (`check --retry` asks the site again)",
+            login_url
+                .as_deref()
+                .map(|u| format!(" at {u}"))
+                .unwrap_or_default()
+        ),
+        SessionState::Rejected { reason, .. } => reason.clone(),
+        SessionState::Unreachable { reason } => reason.clone(),
+        SessionState::NoCredentials { message } | SessionState::Failed { message, .. } => {
+            message.clone()
+        }
+        SessionState::Checking | SessionState::SignedIn => "the session is not signed in".into(),
+    };
+    WorkerError::new(class, message)
+}
+
+/// A listing's failure: a refusal that ended the session says so in the
+/// session's words; anything else in the client's.
+fn listing_error(e: &ClientError, state: &SessionState) -> WorkerError {
+    let judged = e
+        .outcome()
+        .and_then(crate::confluence::authority::Refusal::of)
+        .is_some();
+    if judged && state.is_dead() {
+        return state_error(state);
+    }
     WorkerError::new(e.class(), e.to_string())
 }
 

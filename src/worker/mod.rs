@@ -10,14 +10,19 @@
 //!   sent, are never aborted halfway, and each is answered by
 //!   [`Event::Mutated`].
 //!
+//! The session itself has one owner per process ([`crate::session`]): each
+//! settings generation's owner lives here, every query borrows its
+//! credentials, every mutation goes through it, and every change of its
+//! snapshot is forwarded as [`Event::Session`].
+//!
 //! Every result is typed: the session's state, the auth mode, a wait's
 //! reason and an error's class are enums until someone prints them.
 
-pub(crate) mod audit_words;
 mod browsers;
 mod generation;
 mod jobs;
-mod token_check;
+
+pub(crate) use crate::session::audit_words;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -30,27 +35,28 @@ use tokio::task::JoinHandle;
 pub use self::browsers::{BrowserProfileInfo, ProfileCookies, ProfileProblem};
 pub use self::generation::{Generation, Generational};
 use self::jobs::Ctx;
-pub(crate) use self::token_check::token_refused_record;
-pub use self::token_check::{TokenAccepted, check_token};
 use crate::config::{ConfigError, FlagOverrides, Settings};
-use crate::confluence::client::{
-    AuthMode, Deployment, RetryPolicy, WaitReason, api_base, detect_deployment,
-};
+use crate::confluence::client::{Deployment, RetryPolicy, WaitReason, api_base, detect_deployment};
 use crate::confluence::login_page::site_login_page;
-use crate::confluence::model::{Page, Space, User};
+use crate::confluence::model::{Page, Space};
 use crate::credentials::{ClearReport, CookieStatus, ImportInput, ImportReport};
 use crate::exit::ErrorClass;
 use crate::secret::SecretString;
+pub use crate::session::{
+    EXPIRING_WITHIN, Session, SessionState, Snapshot, TokenAccepted, check_token, keepalive_delay,
+};
 use crate::vault::MachineIdSource;
 
 /// A read: a newer one of the same kind replaces an older one still running.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Query {
-    /// Check the credentials now (current user); answered by `Event::Session`.
-    /// After a CAPTCHA it answers from the stored state without asking.
+    /// Check the credentials now (current user); answered by
+    /// `Event::Verified`. A dead session (expired, a CAPTCHA, a refused
+    /// token) is answered from the stored state without asking.
     Verify,
-    /// A verification the user asked for: asks the site even after a CAPTCHA
-    /// (`check --retry`); success ends the CAPTCHA state.
+    /// A verification the user asked for (`v`, `check --retry`): asks the
+    /// site in every state; a site that signs the session in again brings
+    /// it back.
     VerifyAgain,
     /// Report what is stored; answered by `Event::Stored`. Runs scrypt only
     /// when the vault file changed since the last answer.
@@ -102,23 +108,20 @@ pub enum QueryKind {
 
 /// A write: queued, run in order, never aborted halfway, always answered.
 pub enum Mutation {
-    /// Parse, encrypt and store cookies; a verification follows.
+    /// Parse cookies, ask the site about them, then encrypt and store them
+    /// (a refused paste never replaces a working session).
     ImportCookies { input: ImportInput },
     /// Import the intake file when it holds cookies (the TUI's file
     /// watcher): a file found empty, e.g. already imported, is nothing to do.
     ImportIntake,
     /// Read the site's cookies from this browser profile and import them
-    /// (audited as `browser:<name>:<profile>`); a verification follows.
+    /// (audited as `browser:<name>:<profile>`), verified first.
     ImportFromBrowser { profile: crate::browser::Profile },
-    /// Import the configured browser's (`CONFLUENCE_BROWSER`) session when
-    /// it differs from the stored one: a fresh login. Nothing new, or a
-    /// profile that cannot be read, is `NothingToImport`.
-    ImportFreshBrowserSession,
     /// Delete the stored cookies.
     ClearCookies,
     /// Check an API token with the site, then store it in the vault (with
     /// the user name it is sent with, if any) only when the site accepts
-    /// it; a verification follows.
+    /// it.
     StoreToken {
         token: SecretString,
         username: Option<String>,
@@ -145,8 +148,7 @@ impl Mutation {
         match self {
             Mutation::ImportCookies { .. }
             | Mutation::ImportIntake
-            | Mutation::ImportFromBrowser { .. }
-            | Mutation::ImportFreshBrowserSession => MutationKind::ImportCookies,
+            | Mutation::ImportFromBrowser { .. } => MutationKind::ImportCookies,
             Mutation::ClearCookies => MutationKind::ClearCookies,
             Mutation::StoreToken { .. } => MutationKind::StoreToken,
             Mutation::ClearToken => MutationKind::ClearToken,
@@ -238,77 +240,6 @@ impl SiteInfo {
     }
 }
 
-/// The session's state after a verification (or a request that failed).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SessionInfo {
-    /// Verified: who, how, and why that mode.
-    SignedIn {
-        user: User,
-        mode: AuthMode,
-        why: String,
-        deployment: Deployment,
-        /// When the stored cookies expire (cookie mode only).
-        expires_at: Option<time::OffsetDateTime>,
-    },
-    /// No usable credentials; the message says what to set.
-    NotConfigured { message: String },
-    /// The cookie session is dead (marked expired and audited).
-    Expired { reason: String, status: Option<u16> },
-    /// A CAPTCHA blocks sign-in; sign in through the browser.
-    Captcha {
-        login_url: Option<String>,
-        status: u16,
-    },
-    /// Rejected, anonymous, or the verification could not finish.
-    Failed { error: WorkerError },
-}
-
-/// The wait before the next keep-alive verification: `interval` ±10 %, so
-/// many watchers do not knock at the same second.
-pub fn keepalive_delay(interval: Duration) -> Duration {
-    interval.mul_f64(0.9 + 0.2 * fastrand::f64())
-}
-
-/// Below this much time left, a session is `expiring`.
-pub const EXPIRING_WITHIN: time::Duration = time::Duration::hours(24);
-
-impl SessionInfo {
-    /// The state word of `check --json` and `watch`: `signed_in`,
-    /// `expiring`, `expired`, `captcha`, `unreachable`, `no_credentials`.
-    pub fn state_word(&self, now: time::OffsetDateTime) -> &'static str {
-        match self {
-            SessionInfo::SignedIn { expires_at, .. } => match expires_at {
-                Some(at) if *at - now <= EXPIRING_WITHIN => "expiring",
-                _ => "signed_in",
-            },
-            SessionInfo::NotConfigured { .. } => "no_credentials",
-            SessionInfo::Expired { .. } => "expired",
-            SessionInfo::Captcha { .. } => "captcha",
-            SessionInfo::Failed { error } => match error.class {
-                ErrorClass::Network
-                | ErrorClass::Internal
-                | ErrorClass::ProgramNotExecutable
-                | ErrorClass::ProgramNotFound => "unreachable",
-                ErrorClass::Captcha => "captcha",
-                ErrorClass::Usage | ErrorClass::Vault => "no_credentials",
-                ErrorClass::Auth => "expired",
-            },
-        }
-    }
-
-    /// The class of the failure, `None` when signed in.
-    pub fn class(&self) -> Option<ErrorClass> {
-        match self {
-            SessionInfo::SignedIn { .. } => None,
-            SessionInfo::NotConfigured { .. } | SessionInfo::Expired { .. } => {
-                Some(ErrorClass::Auth)
-            }
-            SessionInfo::Captcha { .. } => Some(ErrorClass::Captcha),
-            SessionInfo::Failed { error } => Some(error.class),
-        }
-    }
-}
-
 /// What the vault holds (never values).
 #[derive(Clone, Debug)]
 pub struct StoredInfo {
@@ -326,7 +257,8 @@ pub enum Listing<T> {
     Items { items: Vec<T>, loaded: usize },
     /// The listing is complete.
     Done { total: usize },
-    /// The listing stopped (after any `Event::Session` that says why).
+    /// The listing stopped; the error says why (a dead session's own
+    /// words when the session ended).
     Failed(WorkerError),
 }
 
@@ -343,14 +275,8 @@ pub struct Wait {
 #[derive(Debug)]
 pub enum MutationDone {
     CookiesImported(ImportReport),
-    /// `ImportIntake` found the intake file empty (or
-    /// `ImportFreshBrowserSession` found nothing new).
+    /// `ImportIntake` found the intake file empty.
     NothingToImport,
-    /// `ImportFreshBrowserSession` imported a fresh login from this profile.
-    BrowserSessionImported {
-        profile: crate::browser::Profile,
-        report: ImportReport,
-    },
     CookiesCleared(ClearReport),
     TokenStored,
     /// Whether a token was stored.
@@ -368,8 +294,16 @@ pub enum MutationDone {
 pub enum Event {
     /// The site in force (at start and after a reload).
     Site(SiteInfo),
-    /// The session's state, answering `Verify` or learnt from a failed request.
-    Session(SessionInfo),
+    /// The session changed (the owner's snapshot, whoever changed it: a
+    /// request's answer, the keep-alive, another process, a mutation).
+    Session(Snapshot),
+    /// The answer to `Verify` / `VerifyAgain`: the session as the
+    /// verification left it; `problem` when its record could not be
+    /// written (the audit log is part of the command).
+    Verified {
+        snapshot: Snapshot,
+        problem: Option<WorkerError>,
+    },
     /// What is stored, answering `Describe`.
     Stored(Box<StoredInfo>),
     Spaces(Generational<Listing<Space>>),
@@ -434,12 +368,32 @@ pub struct WorkerOptions {
     pub retry: RetryPolicy,
     /// A login page other than the site's usual one (the demo's).
     pub login_page: Option<String>,
+    /// A long-running face (the TUI): the session owner runs the settings'
+    /// keep-alive, watches the vault and the browser, and runs the notify
+    /// command. Off for one-shot commands.
+    pub keep_alive: bool,
+}
+
+impl WorkerOptions {
+    /// A one-shot command's worker for `source`.
+    pub fn new(source: SettingsSource) -> WorkerOptions {
+        WorkerOptions {
+            source,
+            machine_id: MachineIdSource::System,
+            retry: RetryPolicy::default(),
+            login_page: None,
+            keep_alive: false,
+        }
+    }
 }
 
 /// The channels to a running worker.
 pub struct WorkerHandle {
     pub commands: mpsc::UnboundedSender<Command>,
     pub events: mpsc::UnboundedReceiver<Event>,
+    /// The session owner of the settings in force (a reload makes a new
+    /// one): what the app's proxy serves.
+    pub sessions: watch::Receiver<Option<Session>>,
     pub task: JoinHandle<()>,
 }
 
@@ -454,10 +408,12 @@ impl WorkerHandle {
 pub fn spawn(settings: Settings, opts: WorkerOptions) -> WorkerHandle {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(settings, opts, cmd_rx, ev_tx));
+    let (sessions_tx, sessions) = watch::channel(None);
+    let task = tokio::spawn(run(settings, opts, cmd_rx, ev_tx, sessions_tx));
     WorkerHandle {
         commands: cmd_tx,
         events: ev_rx,
+        sessions,
         task,
     }
 }
@@ -467,12 +423,15 @@ async fn run(
     opts: WorkerOptions,
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<Event>,
+    sessions: watch::Sender<Option<Session>>,
 ) {
     let _ = events.send(Event::Site(SiteInfo::from_settings(
         &settings,
         opts.login_page.as_deref(),
     )));
     let ctx = Arc::new(Ctx::new(settings, &opts, events.clone()));
+    let mut changes = ctx.session().subscribe();
+    let _ = sessions.send(Some(ctx.session()));
     let (ctx_tx, mut ctx_rx) = watch::channel(ctx);
     let (mutation_tx, mutation_rx) = mpsc::unbounded_channel();
     let (follow_tx, mut follow_rx) = mpsc::unbounded_channel();
@@ -503,6 +462,20 @@ async fn run(
                 }
             },
             Some(q) = follow_rx.recv() => q,
+            change = changes.recv() => {
+                match change {
+                    Ok(snapshot) => {
+                        let _ = events.send(Event::Session(snapshot));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        let _ = events.send(Event::Session(ctx_rx.borrow().session().snapshot()));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        changes = ctx_rx.borrow().session().subscribe();
+                    }
+                }
+                continue;
+            }
             changed = ctx_rx.changed() => {
                 if changed.is_err() {
                     break;
@@ -511,6 +484,8 @@ async fn run(
                 // old site. A query already started under the new settings
                 // (asked before this branch was polled) goes on.
                 let current = ctx_rx.borrow_and_update().clone();
+                changes = current.session().subscribe();
+                let _ = sessions.send(Some(current.session()));
                 running.retain(|_, (h, ctx)| {
                     let stale = !Arc::ptr_eq(ctx, &current);
                     if stale {
@@ -572,24 +547,10 @@ async fn run_mutations(
                     "these settings are not read from a .env file (the demo keeps its own); nothing was written",
                 )),
             },
-            Mutation::StoreToken { token, username } => {
-                // Kept only when the site takes it: a refused token in the
-                // vault would be chosen by `auto` and fail every request.
-                match ctx.check_token_first(&token, username.as_deref()).await {
-                    Ok(()) => {
-                        ctx.run_mutation(Mutation::StoreToken { token, username })
-                            .await
-                    }
-                    Err(e) => Err(e),
-                }
-            }
             other => ctx.run_mutation(other).await,
         };
         let follow_ups: &[Query] = match (&result, kind) {
             (Ok(MutationDone::NothingToImport), _) => &[],
-            (Ok(_), MutationKind::ImportCookies | MutationKind::StoreToken) => {
-                &[Query::Describe, Query::Verify]
-            }
             (_, MutationKind::ReloadSettings) => &[],
             _ => &[Query::Describe],
         };
@@ -599,6 +560,12 @@ async fn run_mutations(
         for q in follow_ups {
             let _ = follow.send(q.clone());
         }
+    }
+}
+
+impl From<crate::session::SessionError> for WorkerError {
+    fn from(e: crate::session::SessionError) -> WorkerError {
+        WorkerError::new(e.class, e.message)
     }
 }
 

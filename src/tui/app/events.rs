@@ -1,14 +1,13 @@
 //! How the app follows the worker and the watched files: session changes,
 //! mutation answers, listings, waits. Part of `update`; no I/O.
 
-use time::OffsetDateTime;
-
 use super::{App, Effect, Flash, FlashLevel, Screen, Waiting, WatchedFile};
-use crate::tui::screens::pipeline::{ProxyMsg, death_seen_by_proxy};
+use crate::session::{Cause, Snapshot};
+use crate::text::for_terminal;
+use crate::tui::screens::pipeline::ProxyMsg;
 use crate::tui::session::SessionState;
 use crate::worker::{
-    Command, Event, Mutation, MutationDone, MutationKind, Query, QueryKind, SessionInfo,
-    WorkerError,
+    Command, Event, Mutation, MutationDone, MutationKind, Query, QueryKind, WorkerError,
 };
 
 impl App {
@@ -20,7 +19,6 @@ impl App {
             }
             WatchedFile::Intake => {}
             WatchedFile::Vault => effects.push(query(Query::Describe)),
-            WatchedFile::Browser => self.look_in_browser(effects),
             WatchedFile::AuditLog => {
                 if self.screen == Screen::Audit && self.audit.following() {
                     effects.push(Effect::LoadAudit);
@@ -29,15 +27,9 @@ impl App {
         }
     }
 
-    /// What the driver says about the proxy it runs. A death the proxy
-    /// saw takes the same path as one the worker saw.
+    /// What the driver says about the proxy it runs. (A death the proxy
+    /// sees is the session owner's, which the worker reports like any.)
     pub(super) fn on_proxy(&mut self, msg: ProxyMsg, effects: &mut Vec<Effect>) {
-        if let ProxyMsg::Session(view) = &msg {
-            if let Some(info) = death_seen_by_proxy(view) {
-                self.on_worker(Event::Session(info), effects);
-            }
-            return;
-        }
         let stopped = matches!(msg, ProxyMsg::Stopped(_));
         if let Some((level, text)) = self.pipeline.on_proxy(msg) {
             self.flash = Some(Flash::new(level, text));
@@ -52,9 +44,8 @@ impl App {
     pub(super) fn on_worker(&mut self, ev: Event, effects: &mut Vec<Effect>) {
         let was_signed_in = self.session.is_signed_in();
         let was = std::mem::discriminant(&self.session.state);
-        let saved_before = self.stored_saved_at();
         let site_before = self.session.site.clone();
-        self.session.on_event(&ev, self.now);
+        self.session.on_event(&ev);
         match &ev {
             Event::Site(site) => {
                 // Another site: nothing listed or said so far belongs to it.
@@ -62,6 +53,7 @@ impl App {
                 self.spaces.reset();
                 self.waiting = None;
                 self.flash = None;
+                self.verify_asked = false;
                 if site_before.is_some()
                     && site.site != site_before
                     && let Some(stop) = self.pipeline.on_site_changed()
@@ -73,41 +65,20 @@ impl App {
                     ));
                 }
             }
-            Event::Session(info) => {
+            Event::Session(snapshot) => {
+                self.on_snapshot(snapshot, was, was_signed_in, false, effects);
+            }
+            Event::Verified { snapshot, problem } => {
                 self.waiting = None;
-                // A keep-alive answer that repeats the state (still
-                // expired, still a CAPTCHA) is news to nobody.
-                let now_state = std::mem::discriminant(&self.session.state);
-                let news = now_state != was;
-                // The bell is for a change the user did not watch happen:
-                // not for the first answer after start or a reload.
-                let bell = self.settled.is_some_and(|s| s != now_state);
-                if self.session.state != crate::tui::session::SessionState::Checking {
-                    self.settled = Some(now_state);
-                }
-                self.on_session(info, was_signed_in, news, bell, effects);
-                if news {
-                    // Dead now: the fresh login may already be in the browser.
-                    self.look_in_browser(effects);
+                let answer = std::mem::take(&mut self.verify_asked);
+                self.on_snapshot(snapshot, was, was_signed_in, answer, effects);
+                if let Some(p) = problem {
+                    // Whatever the site said, its record cannot be kept.
+                    self.flash = Some(Flash::new(FlashLevel::Error, p.message.clone()));
                 }
             }
             Event::Stored(_) => {
-                // Fresh cookies stored by another process (an import in
-                // another terminal, the intake file): check them when not
-                // signed in. The first answer is the one asked at start,
-                // whose verification is already on its way.
-                let first = !std::mem::replace(&mut self.described, true);
-                let saved_now = self.stored_saved_at();
-                if !first
-                    && saved_now.is_some()
-                    && saved_now != saved_before
-                    && !self.session.is_signed_in()
-                    && self.session.state != SessionState::Checking
-                {
-                    // What was said of the old cookies no longer holds.
-                    self.session.state = SessionState::Checking;
-                    effects.push(query(Query::Verify));
-                }
+                self.described = true;
             }
             Event::Mutated { kind, result } => self.on_mutated(*kind, result, effects),
             Event::BrowserProfiles(list) => {
@@ -155,6 +126,33 @@ impl App {
         self.drop_stale_flash();
     }
 
+    /// The session owner's snapshot arrived (a change, or the answer to a
+    /// verification): every row already follows it; here, what it means
+    /// for the user. `answer`: it answers the user's `v`, which is always
+    /// answered in words, whatever it found.
+    fn on_snapshot(
+        &mut self,
+        snapshot: &Snapshot,
+        was: std::mem::Discriminant<SessionState>,
+        was_signed_in: bool,
+        answer: bool,
+        effects: &mut Vec<Effect>,
+    ) {
+        let now_state = std::mem::discriminant(&self.session.state);
+        // A keep-alive answer that repeats the state (still expired, still
+        // a CAPTCHA) is news to nobody.
+        let news = now_state != was;
+        // The bell is for a change the user did not watch happen: not for
+        // the first answer after start or a reload.
+        let bell = self.settled.is_some_and(|s| s != now_state);
+        if self.session.state != SessionState::Checking {
+            self.settled = Some(now_state);
+        }
+        if news || answer {
+            self.on_session(snapshot, was_signed_in, news, bell, answer, effects);
+        }
+    }
+
     /// A message about a session state goes when the session leaves it
     /// ("Session expired: …" once signed in again).
     pub(super) fn drop_stale_flash(&mut self) {
@@ -169,70 +167,93 @@ impl App {
         }
     }
 
-    fn stored_saved_at(&self) -> Option<OffsetDateTime> {
-        self.session
-            .stored
-            .as_ref()
-            .and_then(|s| s.cookies.as_ref())
-            .map(|c| c.saved_at)
-    }
-
     fn on_session(
         &mut self,
-        info: &SessionInfo,
+        snapshot: &Snapshot,
         was_signed_in: bool,
         news: bool,
         bell: bool,
+        answer: bool,
         effects: &mut Vec<Effect>,
     ) {
-        let must_act = matches!(
-            info,
-            SessionInfo::Expired { .. } | SessionInfo::Captcha { .. }
-        );
-        if must_act && !news {
-            return;
-        }
-        if must_act && bell {
+        let state = self.session.state.clone();
+        let must_act = state.is_dead();
+        if must_act && bell && news {
             // Once per death: the user must act.
             effects.push(Effect::Bell);
         }
-        let state = self.session.state.clone();
-        let flash = match info {
-            SessionInfo::Expired { reason, .. } => {
-                self.screen = Screen::Status;
-                effects.push(query(Query::Describe));
-                Flash::new(FlashLevel::Error, format!("Session expired: {reason}"))
+        // Asked again and found as it was: said as such.
+        let still = if answer && !news { "Still " } else { "" };
+        let flash = match &state {
+            SessionState::Checking => return,
+            SessionState::Expired { reason, .. } => {
+                if news {
+                    self.screen = Screen::Status;
+                    effects.push(query(Query::Describe));
+                }
+                let text = if still.is_empty() {
+                    format!("Session expired: {reason}")
+                } else {
+                    format!("Still expired: the site refuses the session ({reason})")
+                };
+                Flash::new(FlashLevel::Error, text)
             }
-            SessionInfo::Captcha { .. } => {
-                self.screen = Screen::Status;
-                effects.push(query(Query::Describe));
+            SessionState::Captcha { .. } => {
+                if news {
+                    self.screen = Screen::Status;
+                    effects.push(query(Query::Describe));
+                }
                 Flash::new(
                     FlashLevel::Error,
-                    "CAPTCHA: sign in through the browser (o), then paste fresh cookies (p)",
+                    format!(
+                        "{}CAPTCHA: sign in through the browser (o), then paste fresh cookies (p)",
+                        if still.is_empty() { "" } else { "Still a " }
+                    ),
                 )
             }
-            SessionInfo::SignedIn { user, .. } => {
+            SessionState::SignedIn => {
                 if !was_signed_in && self.spaces.needs_load() {
                     effects.push(query(self.spaces.start_listing()));
                 }
                 // `--serve` waits for a usable session (the demo's paste).
                 effects.extend(self.pipeline.on_signed_in());
-                effects.push(Effect::LoadAudit);
-                let text = self.signed_in_text(format!("Signed in as {}", user.display_name));
+                if news {
+                    effects.push(Effect::LoadAudit);
+                }
+                let user = self.session.user.clone().unwrap_or_default();
+                let mut text = format!("Signed in as {user}");
+                if let Cause::BrowserPickup { browser, profile } = &snapshot.cause {
+                    text = format!(
+                        "Imported a fresh session from {browser} {}. {text}",
+                        for_terminal(profile)
+                    );
+                } else if !still.is_empty() {
+                    text = format!("{text}: the site accepts the session");
+                }
                 Flash::new(FlashLevel::Success, text)
             }
-            SessionInfo::Failed { error } => Flash::new(FlashLevel::Error, error.message.clone()),
+            SessionState::Rejected { reason, .. } => Flash::new(
+                FlashLevel::Error,
+                format!("{still}{reason}").trim().to_string(),
+            ),
+            SessionState::Unreachable { reason } => Flash::new(
+                FlashLevel::Warning,
+                format!(
+                    "The site does not answer ({reason}); the credentials are kept and it is asked again at the next check"
+                ),
+            ),
+            SessionState::Failed { message, .. } => Flash::new(FlashLevel::Error, message.clone()),
             // The demo has no settings to set: it says how to sign in to it.
-            SessionInfo::NotConfigured { .. } if self.demo => Flash::new(
+            SessionState::NoCredentials { .. } if self.demo => Flash::new(
                 FlashLevel::Info,
                 "Demo: press o to open the demo login page, copy its cookie line, then press p",
             ),
-            SessionInfo::NotConfigured { message } => {
+            SessionState::NoCredentials { message } => {
                 Flash::new(FlashLevel::Warning, message.clone())
             }
         };
-        self.flash = Some(match info {
-            SessionInfo::SignedIn { .. } => flash,
+        self.flash = Some(match state {
+            SessionState::SignedIn => flash,
             _ => flash.while_in(&state),
         });
     }
@@ -245,22 +266,25 @@ impl App {
     ) {
         if kind == MutationKind::ImportCookies {
             self.intake_pending = false;
-            self.on_pickup_answer(result.as_ref().ok(), effects);
         }
         let (text, level) = match result {
             // A file event for an intake file already emptied: nothing new.
             Ok(MutationDone::NothingToImport) => return,
-            // Said by `on_pickup_answer`.
-            Ok(MutationDone::BrowserSessionImported { .. }) => {
-                self.spaces.reset();
-                return;
-            }
             Err(e) => (e.message.clone(), FlashLevel::Error),
             Ok(MutationDone::CookiesImported(report)) => {
                 self.spaces.reset();
+                // Asked about before they were stored: the session's state
+                // says what the site made of them.
+                let verdict = match &self.session.state {
+                    SessionState::SignedIn => format!(
+                        "; signed in as {}",
+                        self.session.user.as_deref().unwrap_or("you")
+                    ),
+                    _ => String::new(),
+                };
                 (
-                    format!("Saved {} cookies encrypted; verifying…", report.names.len()),
-                    FlashLevel::Info,
+                    format!("Saved {} cookies encrypted{verdict}", report.names.len()),
+                    FlashLevel::Success,
                 )
             }
             Ok(MutationDone::CookiesCleared(report)) => {
@@ -271,8 +295,8 @@ impl App {
                 )
             }
             Ok(MutationDone::TokenStored) => (
-                "Token stored encrypted; verifying…".into(),
-                FlashLevel::Info,
+                "Token stored encrypted: the site accepted it".into(),
+                FlashLevel::Success,
             ),
             Ok(MutationDone::TokenCleared(removed)) => (
                 if *removed {

@@ -1,7 +1,6 @@
 //! The application state and `update`: messages in, effects out, no I/O.
 //! A driver (`tui::run`) performs the effects; tests call `update` directly.
 
-mod browser_pickup;
 mod events;
 mod mouse;
 mod setup;
@@ -9,7 +8,6 @@ mod setup;
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
 use time::OffsetDateTime;
 
-pub use self::browser_pickup::BrowserPickup;
 use self::events::query;
 use super::clipboard::ClipboardProblem;
 use super::keys::{self, Action};
@@ -188,8 +186,6 @@ pub enum WatchedFile {
     Vault,
     /// The audit log grew or rotated.
     AuditLog,
-    /// The cookie store of the browser `CONFLUENCE_BROWSER` names changed.
-    Browser,
 }
 
 /// A wait before the worker tries again: the message line counts down.
@@ -311,8 +307,9 @@ pub struct App {
     /// The terminal's size (columns, rows): where a click lands and how
     /// far the help scrolls follow from it and the view's layout.
     pub terminal: (u16, u16),
-    /// Picking up a fresh browser login while the session is dead.
-    pub browser_pickup: BrowserPickup,
+    /// The user asked for a verification (`v`) that is not answered yet:
+    /// its answer is said, whatever it is.
+    verify_asked: bool,
     /// An import of the intake file was asked for and not yet answered.
     intake_pending: bool,
     /// The vault was described at least once (the answer asked at start).
@@ -343,7 +340,7 @@ impl App {
             demo: false,
             username_hint: None,
             terminal: (80, 24),
-            browser_pickup: BrowserPickup::default(),
+            verify_asked: false,
             intake_pending: false,
             described: false,
             settled: None,
@@ -609,9 +606,10 @@ impl App {
             Some(Action::PrevScreen) => self.show(self.screen.prev(), effects),
             Some(Action::PasteCookies) => self.open_paste(effects),
             Some(Action::Verify) => {
-                // Asked for by the user: the site is asked even after a
-                // CAPTCHA (the keep-alive never does that).
+                // Asked for by the user: the site is asked in every state,
+                // expired and CAPTCHA too (the keep-alive never does that).
                 effects.push(query(Query::VerifyAgain));
+                self.verify_asked = true;
                 self.flash = Some(Flash::new(FlashLevel::Info, "Verifying…"));
             }
             Some(Action::OpenInBrowser) => {
@@ -656,6 +654,7 @@ impl App {
         };
         self.flash = Some(Flash::new(FlashLevel::Info, text));
         effects.push(query(Query::VerifyAgain));
+        self.verify_asked = true;
     }
 
     /// The configured site a paste is for (its cookies only are kept).

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 use time::OffsetDateTime;
 
 use crate::cookies::jar::{ExpiryState, format_time_left};
+use crate::session::NextCheck;
 use crate::text::for_terminal;
 use crate::tui::app::{Ctx, Dialog, Handled};
 use crate::tui::keys::{self, Action, Binding, Rank, k};
@@ -215,8 +216,45 @@ fn ago(then: OffsetDateTime, now: OffsetDateTime) -> String {
     if secs < 5 {
         "just now".into()
     } else {
-        format!("{} ago", format_time_left(time::Duration::seconds(secs)))
+        format!("{} ago", about(secs))
     }
+}
+
+/// A span of time as a person says it on a status line: the largest unit
+/// and, above an hour, the next (`45 s`, `3 min`, `2 h 5 min`, `3 d 4 h`).
+fn about(secs: i64) -> String {
+    let (days, hours, mins) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
+    match () {
+        _ if days > 0 => format!("{days} d {hours} h"),
+        _ if hours > 0 && mins > 0 => format!("{hours} h {mins} min"),
+        _ if hours > 0 => format!("{hours} h"),
+        _ if mins > 0 => format!("{mins} min"),
+        _ => format!("{secs} s"),
+    }
+}
+
+/// When the keep-alive asks the site next, for the User row: while the
+/// session is signed in, being checked or unreachable.
+fn next_check(s: &SessionView, now: OffsetDateTime) -> Option<String> {
+    if !matches!(
+        s.state,
+        SessionState::SignedIn | SessionState::Checking | SessionState::Unreachable { .. }
+    ) || s.site.is_none()
+    {
+        return None;
+    }
+    Some(match s.next_check? {
+        NextCheck::At(at) => {
+            let left = (at - now).whole_seconds().max(0);
+            if left < 5 {
+                "next check now".into()
+            } else {
+                format!("next check in {}", about(left))
+            }
+        }
+        NextCheck::Off => "keep-alive off".into(),
+        NextCheck::AfterFreshCredentials => "next check once fresh credentials are stored".into(),
+    })
 }
 
 fn cards<'a>(s: &'a SessionView, now: OffsetDateTime, theme: &Theme) -> Vec<Line<'a>> {
@@ -239,25 +277,38 @@ fn cards<'a>(s: &'a SessionView, now: OffsetDateTime, theme: &Theme) -> Vec<Line
     };
     lines.push(row("Auth", auth, theme));
     // The display name and failure messages are the server's: escaped.
-    let user = match (&s.user, s.last_verified) {
-        (Some(u), Some(t)) => vec![
+    let mut user = match (&s.state, &s.user, s.last_verified) {
+        (SessionState::SignedIn, Some(u), Some(t)) => vec![
             Span::styled(for_terminal(u), theme.ok()),
             Span::styled(format!("  verified {}", ago(t, now)), theme.dim()),
         ],
-        _ => match &s.state {
-            SessionState::Checking => vec![Span::styled("checking…", theme.dim())],
-            SessionState::Failed { message } => {
-                vec![Span::styled(for_terminal(message), theme.error())]
-            }
-            SessionState::Expired { .. } => {
-                vec![Span::styled("signed out: session expired", theme.error())]
-            }
-            SessionState::Captcha { .. } => {
-                vec![Span::styled("blocked by a CAPTCHA", theme.error())]
-            }
-            _ => vec![Span::styled("not signed in", theme.dim())],
-        },
+        (SessionState::SignedIn, Some(u), None) => vec![Span::styled(for_terminal(u), theme.ok())],
+        (SessionState::Checking, _, _) => vec![Span::styled("checking…", theme.dim())],
+        (SessionState::Failed { message, .. }, _, _) => {
+            vec![Span::styled(
+                for_terminal(message).into_owned(),
+                theme.error(),
+            )]
+        }
+        (SessionState::Rejected { reason, .. }, _, _) => vec![Span::styled(
+            format!("signed out: {}", for_terminal(reason)),
+            theme.error(),
+        )],
+        (SessionState::Expired { reason, .. }, _, _) => vec![Span::styled(
+            format!("signed out: {}", for_terminal(reason)),
+            theme.error(),
+        )],
+        (SessionState::Captcha { .. }, _, _) => {
+            vec![Span::styled("blocked by a CAPTCHA", theme.error())]
+        }
+        (SessionState::Unreachable { .. }, _, _) => {
+            vec![Span::styled("the site does not answer", theme.warn())]
+        }
+        _ => vec![Span::styled("not signed in", theme.dim())],
     };
+    if let Some(next) = next_check(s, now) {
+        user.push(Span::styled(format!(" · {next}"), theme.dim()));
+    }
     lines.push(row("User", user, theme));
     let cookies = match s.stored.as_ref().and_then(|st| st.cookies.as_ref()) {
         None if s.stored.is_none() => vec![Span::styled("reading the vault…", theme.dim())],
@@ -405,7 +456,7 @@ fn guidance<'a>(
         lines.push(Line::raw(" Every setting is described in .env.example."));
         return Some((" Set up ", lines));
     }
-    if !s.needs_cookie_guidance(now) && !matches!(s.state, SessionState::NotConfigured { .. }) {
+    if !s.needs_cookie_guidance(now) && !matches!(s.state, SessionState::NoCredentials { .. }) {
         return None;
     }
     let reason = match &s.state {
@@ -414,13 +465,14 @@ fn guidance<'a>(
             status.map(|c| format!(" (HTTP {c})")).unwrap_or_default()
         ),
         SessionState::Captcha { login_url, status } => format!(
-            " The site demands a CAPTCHA (HTTP {status}). Sign in through the browser{}; retrying here would make it worse.",
+            " The site demands a CAPTCHA{}. Sign in through the browser{}; retrying here would make it worse.",
+            status.map(|c| format!(" (HTTP {c})")).unwrap_or_default(),
             login_url
                 .as_deref()
                 .map(|u| format!(" at {u}"))
                 .unwrap_or_default()
         ),
-        SessionState::NotConfigured { message } => format!(" {message}"),
+        SessionState::NoCredentials { message } => format!(" {message}"),
         _ => " The stored cookies have expired.".into(),
     };
     // The reason and the login URL are the server's: escaped.
@@ -468,7 +520,7 @@ fn demo_guidance<'a>(
     let login = s.login_page.as_deref().unwrap_or("the demo login page");
     let mut lines = Vec::new();
     let title = match &s.state {
-        SessionState::NotConfigured { .. } => {
+        SessionState::NoCredentials { .. } => {
             lines.push(Line::styled(
                 " This is the demo: a fake Confluence site on this machine. Sign in to it:",
                 theme.ok(),
@@ -531,7 +583,7 @@ fn demo_guidance<'a>(
         format!("   No browser? Open {login} yourself."),
         theme.dim(),
     ));
-    if matches!(s.state, SessionState::NotConfigured { .. }) {
+    if matches!(s.state, SessionState::NoCredentials { .. }) {
         lines.push(Line::raw(format!(
             "   Or press t and enter the demo API token, {}.",
             crate::demo::DEMO_API_TOKEN

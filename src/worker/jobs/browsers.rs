@@ -1,12 +1,9 @@
-//! The worker's browser jobs: listing the profiles found, and the fresh
-//! login the TUI looks for while the session is dead.
+//! The worker's browser job: listing the profiles found.
 
 use std::sync::Arc;
 
-use time::OffsetDateTime;
-
 use super::Ctx;
-use crate::worker::{Event, MutationDone, QueryKind, WorkerError, browsers};
+use crate::worker::{Event, QueryKind, WorkerError, browsers};
 
 impl Ctx {
     /// Lists the browser profiles found, each read for the site, on the
@@ -39,24 +36,6 @@ impl Ctx {
                         format!("listing the browser profiles was interrupted: {e}"),
                     ),
                 });
-            }
-        }
-    }
-
-    /// Imports the configured browser's session when it is a fresh login
-    /// (blocking). Nothing configured, nothing new, or a profile that
-    /// cannot be read now (the browser mid-write): nothing to import; the
-    /// next change of its files looks again.
-    pub(super) fn import_fresh_browser_session(&self, now: OffsetDateTime) -> MutationDone {
-        let Some(spec) = self.settings.browser.as_ref() else {
-            return MutationDone::NothingToImport;
-        };
-        match self.creds.import_fresh_browser_session_from(spec, now) {
-            Ok(Some((profile, report))) => MutationDone::BrowserSessionImported { profile, report },
-            Ok(None) => MutationDone::NothingToImport,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not import from the browser");
-                MutationDone::NothingToImport
             }
         }
     }

@@ -116,8 +116,6 @@ pub enum ProxyMsg {
         records: Vec<RequestRecord>,
         totals: TrafficTotals,
     },
-    /// The proxy's keep-alive saw the session change (a death, a CAPTCHA).
-    Session(crate::session::SessionView),
 }
 
 /// One row of the request log.
@@ -405,8 +403,6 @@ impl PipelineState {
                 self.push(records);
                 None
             }
-            // The app turns a death into a session change.
-            ProxyMsg::Session(_) => None,
         }
     }
 
@@ -464,27 +460,4 @@ pub(crate) fn env_lines(info: &ProxyInfo, real: bool) -> Vec<String> {
         format!("CONFLUENCE_USERNAME={}", info.username),
         format!("CONFLUENCE_API_TOKEN={token}"),
     ]
-}
-
-/// A session state the proxy's keep-alive reported, as the worker would
-/// have said it; only the states the user must act on are news for the
-/// app (its own worker reports the rest).
-pub(crate) fn death_seen_by_proxy(
-    view: &crate::session::SessionView,
-) -> Option<crate::worker::SessionInfo> {
-    use crate::worker::SessionInfo;
-    match view.state {
-        "expired" => Some(SessionInfo::Expired {
-            reason: view
-                .reason
-                .clone()
-                .unwrap_or_else(|| "the site refused the session".into()),
-            status: view.status,
-        }),
-        "captcha" => Some(SessionInfo::Captcha {
-            login_url: view.login_url.clone(),
-            status: view.status.unwrap_or(403),
-        }),
-        _ => None,
-    }
 }

@@ -484,7 +484,7 @@ impl SpacesState {
             }
             // A verification that failed for another reason (the network)
             // says nothing about a listing under way.
-            Event::Session(info)
+            Event::Session(info) | Event::Verified { snapshot: info, .. }
                 if matches!(
                     info.class(),
                     Some(crate::exit::ErrorClass::Auth | crate::exit::ErrorClass::Captcha)
@@ -604,9 +604,12 @@ mod tests {
         let _ = s.start_listing();
         assert!(!s.needs_load());
         let _ = s.on_worker_event(
-            &Event::Session(crate::worker::SessionInfo::Expired {
-                reason: "login redirect".into(),
-                status: Some(302),
+            &Event::Session(crate::session::Snapshot {
+                state: crate::session::SessionState::Expired {
+                    reason: "login redirect".into(),
+                    status: Some(302),
+                },
+                ..crate::session::Snapshot::unknown(None, None)
             }),
             now(),
         );

@@ -1,18 +1,20 @@
-//! A token checked with the site before it is stored: `token set` and the
-//! TUI's token dialog keep a token only when the site accepts it.
+//! Credentials tried with the site before they are stored: a token (`token
+//! set`, the token dialog) and cookies (every import). A trial asks who the
+//! credentials sign in as, sent the way they will be once stored, and
+//! changes nothing: not the session, not the vault.
 
 use crate::audit::{AuditDetails, AuditEntry, AuditEvent, AuditOutcome};
 use crate::auth::{AuthError, token_credential};
 use crate::config::Settings;
-use crate::confluence::classify::Outcome;
 use crate::confluence::client::{
-    AuthMode, Client, ClientError, ClientOptions, Deployment, NoticeSink, RetryPolicy,
-    detect_deployment,
+    AuthMode, Client, ClientError, ClientOptions, Decorations, Deployment, Fixed, NoticeSink,
+    RetryPolicy, detect_deployment,
 };
 use crate::confluence::model::User;
 use crate::exit::ErrorClass;
 use crate::secret::SecretString;
-use crate::worker::WorkerError;
+
+use super::SessionError;
 
 /// Who the site says a token signs in as, and how it was sent.
 #[derive(Clone, Debug)]
@@ -23,6 +25,36 @@ pub struct TokenAccepted {
     pub deployment: Deployment,
 }
 
+/// Asks the configured site who `decorations` sign in as. Stores nothing.
+pub(crate) async fn trial(
+    settings: &Settings,
+    retry: RetryPolicy,
+    decorations: Decorations,
+    notices: Option<NoticeSink>,
+) -> Result<(User, Deployment), ClientError> {
+    let base = settings
+        .require_base_url()
+        .map_err(|e| ClientError::Blocked {
+            class: ErrorClass::Usage,
+            message: e.to_string(),
+        })?
+        .clone();
+    let opts = ClientOptions {
+        deployment: detect_deployment(&base, settings.deployment),
+        base_url: base,
+        authority: Fixed::shared(decorations),
+        timeout: settings.timeout,
+        ca_bundle: settings.ca_bundle.clone(),
+        retry,
+    };
+    let mut client = Client::new(opts)?;
+    if let Some(sink) = notices {
+        client = client.with_notices(sink);
+    }
+    let user = client.current_user().await?;
+    Ok((user, client.deployment()))
+}
+
 /// Asks the site who `token` (with `username`, else `CONFLUENCE_USERNAME`)
 /// signs in as, sent the way it will be once stored. Stores nothing.
 pub async fn check_token(
@@ -31,44 +63,21 @@ pub async fn check_token(
     username: Option<&str>,
     token: &SecretString,
     notices: Option<NoticeSink>,
-) -> Result<TokenAccepted, WorkerError> {
-    let base = settings
-        .require_base_url()
-        .map_err(|e| WorkerError::new(ErrorClass::Usage, e.to_string()))?
-        .clone();
-    let (credential, why) = token_credential(settings, username, token.clone()).map_err(|e| {
+) -> Result<TokenAccepted, SessionError> {
+    let (decorations, why) = token_credential(settings, username, token.clone()).map_err(|e| {
         let class = match &e {
             AuthError::Credentials(c) => c.class(),
             _ => ErrorClass::Usage,
         };
-        WorkerError::new(class, e.to_string())
+        SessionError::new(class, e.to_string())
     })?;
-    let mode = credential.mode();
-    let opts = ClientOptions {
-        deployment: detect_deployment(&base, settings.deployment),
-        base_url: base,
-        credential,
-        timeout: settings.timeout,
-        ca_bundle: settings.ca_bundle.clone(),
-        retry,
-    };
-    let mut client = Client::new(opts).map_err(|e| WorkerError::new(e.class(), e.to_string()))?;
-    if let Some(sink) = notices {
-        client = client.with_notices(sink);
-    }
-    let answer = match client.current_user().await {
-        Ok(user) if user.is_anonymous() => Err(ClientError::Refused {
-            outcome: Outcome::Anonymous,
-            path: "user/current".into(),
-        }),
-        other => other,
-    };
-    match answer {
-        Ok(user) => Ok(TokenAccepted {
+    let mode = decorations.mode();
+    match trial(settings, retry, decorations, notices).await {
+        Ok((user, deployment)) => Ok(TokenAccepted {
             user,
             mode,
             why,
-            deployment: client.deployment(),
+            deployment,
         }),
         Err(e) => {
             let nothing_stored = match e.class() {
@@ -77,14 +86,14 @@ pub async fn check_token(
                 }
                 _ => "; the token was not stored",
             };
-            Err(WorkerError::new(e.class(), format!("{e}{nothing_stored}")))
+            Err(SessionError::new(e.class(), format!("{e}{nothing_stored}")))
         }
     }
 }
 
 /// The audit record of a token the site refused, or `None` when the check
 /// failed for another reason (a network failure says nothing of the token).
-pub(crate) fn token_refused_record(error: &WorkerError) -> Option<AuditEntry> {
+pub(crate) fn token_refused_record(error: &SessionError) -> Option<AuditEntry> {
     matches!(error.class, ErrorClass::Auth | ErrorClass::Captcha).then(|| {
         AuditEntry::new(
             AuditEvent::CredentialsRejected,

@@ -1,4 +1,4 @@
-//! The audit records the worker writes, worded in one place.
+//! The audit records of the session and its faces, worded in one place.
 
 use crate::audit::{AuditDetails, AuditEntry, AuditEvent, AuditOutcome};
 use crate::confluence::client::AuthMode;
@@ -133,6 +133,51 @@ pub(crate) fn settings_written(names: &[&str], path: &std::path::Path, site: &st
         names: Some(names.iter().map(|n| n.to_string()).collect()),
         path: Some(path.display().to_string()),
         site: Some(site.to_string()),
+        ..Default::default()
+    })
+}
+
+/// A session found dead (expired, a CAPTCHA, a refused token) was accepted
+/// again by the site at a verification: the mark is gone.
+pub(crate) fn session_restored(display_name: &str, mode: AuthMode, was: &str) -> AuditEntry {
+    AuditEntry::new(
+        AuditEvent::SessionRestored,
+        AuditOutcome::Success,
+        format!("The site accepts the {mode} credentials again (they were {was}); signed in as {display_name}"),
+    )
+    .details(AuditDetails {
+        user: Some(display_name.to_string()),
+        mode: Some(mode.to_string()),
+        reason: Some(was.to_string()),
+        ..Default::default()
+    })
+}
+
+/// Cookies read from `source` were refused by the site before they were
+/// stored; `kept` says whether a working stored session stays in force.
+pub(crate) fn cookies_refused(
+    names: Vec<String>,
+    source: &str,
+    reason: &str,
+    status: Option<u16>,
+    kept: bool,
+) -> AuditEntry {
+    let what = if kept {
+        "the stored session still works and was kept"
+    } else {
+        "nothing was stored"
+    };
+    AuditEntry::new(
+        AuditEvent::CookiesRefused,
+        AuditOutcome::Failure,
+        format!("The site refused the cookies from {source} ({reason}); {what}"),
+    )
+    .details(AuditDetails {
+        count: Some(names.len()),
+        names: Some(names),
+        source: Some(source.to_string()),
+        reason: Some(reason.to_string()),
+        http_status: status,
         ..Default::default()
     })
 }
