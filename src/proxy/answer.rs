@@ -15,48 +15,6 @@ use crate::confluence::classify::{
 use crate::confluence::client::{AuthMode, Deployment};
 use crate::confluence::login_page::keep_on_site;
 
-/// What a forwarded answer means.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Verdict {
-    /// Hand it to the client (rate limits and errors included).
-    Pass,
-    /// The cookie session is dead.
-    Dead { reason: ExpiryReason, status: u16 },
-    /// A CAPTCHA must be solved in the browser; never retried.
-    Captcha {
-        status: u16,
-        /// On the site's origin (an off-site one is replaced by the site's
-        /// login page).
-        login_url: Option<String>,
-        off_site_login_ignored: bool,
-    },
-    /// The stored token (Basic or Bearer) was refused.
-    Rejected { status: u16 },
-}
-
-impl Verdict {
-    /// What the answer says about the session, for its owner to judge.
-    pub(super) fn refusal(&self) -> Option<Refusal> {
-        match self {
-            Verdict::Pass => None,
-            Verdict::Dead { reason, status } => Some(Refusal::Expired {
-                reason: reason.clone(),
-                status: *status,
-            }),
-            Verdict::Captcha {
-                status,
-                login_url,
-                off_site_login_ignored,
-            } => Some(Refusal::Captcha {
-                status: *status,
-                login_url: login_url.clone(),
-                off_site_login_ignored: *off_site_login_ignored,
-            }),
-            Verdict::Rejected { status } => Some(Refusal::Rejected { status: *status }),
-        }
-    }
-}
-
 /// What the proxy knows about one answer.
 pub(super) struct Seen<'a> {
     pub status: u16,
@@ -70,13 +28,15 @@ pub(super) struct Seen<'a> {
     pub probe: bool,
 }
 
-/// Judges an answer. Like the client: a 401, a 403 "not permitted", a
-/// redirect to a login page or an HTML login page where data was expected
-/// is a dead cookie session (a refused token with Basic or Bearer); a
-/// CAPTCHA header is a CAPTCHA. Unlike the client, an HTML page answering
-/// a request outside the REST API (a download, a web page) is what was
-/// asked for unless it is a login form.
-pub(super) fn judge(seen: &Seen<'_>, site: &Url, deployment: Deployment) -> Verdict {
+/// Judges an answer: what it says about the session, or `None` (hand it to
+/// the client: rate limits and errors included). Like the client: a 401, a
+/// 403 "not permitted", a redirect to a login page or an HTML login page
+/// where data was expected is a dead cookie session (a refused token with
+/// Basic or Bearer); a CAPTCHA header is a CAPTCHA. Unlike the client, an
+/// HTML page answering a request outside the REST API (a download, a web
+/// page) is what was asked for unless it is a login form, and an anonymous
+/// answer is passed on (the session owner's verifications judge that).
+pub(super) fn judge(seen: &Seen<'_>, site: &Url, deployment: Deployment) -> Option<Refusal> {
     let facts = ResponseFacts {
         status: seen.status,
         headers: seen.headers,
@@ -88,21 +48,10 @@ pub(super) fn judge(seen: &Seen<'_>, site: &Url, deployment: Deployment) -> Verd
         Outcome::SessionExpired {
             reason: ExpiryReason::HtmlInsteadOfJson,
             ..
-        } if !seen.api && !looks_like_login_form(seen.body) => Verdict::Pass,
-        Outcome::SessionExpired { reason, status } => Verdict::Dead { reason, status },
-        Outcome::Captcha {
-            status,
-            login_url,
-            off_site_login_ignored,
-        } => Verdict::Captcha {
-            status,
-            login_url,
-            off_site_login_ignored,
-        },
-        Outcome::CredentialsRejected { status, .. } if facts.auth == AuthKind::Token => {
-            Verdict::Rejected { status }
-        }
-        _ => Verdict::Pass,
+        } if !seen.api && !looks_like_login_form(seen.body) => None,
+        Outcome::CredentialsRejected { .. } if facts.auth != AuthKind::Token => None,
+        Outcome::Anonymous => None,
+        outcome => Refusal::of(&outcome),
     }
 }
 
@@ -253,7 +202,7 @@ mod tests {
         body: &[u8],
         mode: AuthMode,
         api: bool,
-    ) -> Verdict {
+    ) -> Option<Refusal> {
         let seen = Seen {
             status,
             headers,
@@ -276,11 +225,11 @@ mod tests {
         let h = HeaderMap::new();
         assert!(matches!(
             judge_it(401, &h, b"", AuthMode::Cookie, true),
-            Verdict::Dead { status: 401, .. }
+            Some(Refusal::Expired { status: 401, .. })
         ));
         assert_eq!(
             judge_it(401, &h, b"", AuthMode::Bearer, true),
-            Verdict::Rejected { status: 401 }
+            Some(Refusal::Rejected { status: 401 })
         );
     }
 
@@ -293,29 +242,26 @@ mod tests {
         );
         assert!(matches!(
             judge_it(302, &h, b"", AuthMode::Cookie, true),
-            Verdict::Dead { .. }
+            Some(Refusal::Expired { .. })
         ));
         let form = b"<!DOCTYPE html><form id=\"login-form\"><input name=\"os_username\">";
         assert!(matches!(
             judge_it(200, &html(), form, AuthMode::Cookie, true),
-            Verdict::Dead { .. }
+            Some(Refusal::Expired { .. })
         ));
         assert!(matches!(
             judge_it(200, &html(), form, AuthMode::Cookie, false),
-            Verdict::Dead { .. }
+            Some(Refusal::Expired { .. })
         ));
     }
 
     #[test]
     fn an_html_page_outside_the_api_is_what_was_asked_for() {
         let page = b"<!DOCTYPE html><html><body><h1>Release notes</h1></body></html>";
-        assert_eq!(
-            judge_it(200, &html(), page, AuthMode::Cookie, false),
-            Verdict::Pass
-        );
+        assert_eq!(judge_it(200, &html(), page, AuthMode::Cookie, false), None);
         assert!(matches!(
             judge_it(200, &html(), page, AuthMode::Cookie, true),
-            Verdict::Dead { .. }
+            Some(Refusal::Expired { .. })
         ));
     }
 
@@ -326,11 +272,11 @@ mod tests {
             "x-authentication-denied-reason",
             HeaderValue::from_static("CAPTCHA_CHALLENGE; login-url=https://evil.example.com/login"),
         );
-        let Verdict::Captcha {
+        let Some(Refusal::Captcha {
             status,
             login_url,
             off_site_login_ignored,
-        } = judge_it(403, &h, b"", AuthMode::Cookie, true)
+        }) = judge_it(403, &h, b"", AuthMode::Cookie, true)
         else {
             panic!("not a CAPTCHA");
         };
@@ -359,7 +305,7 @@ mod tests {
         ] {
             assert_eq!(
                 judge_it(status, &h, body, AuthMode::Cookie, true),
-                Verdict::Pass,
+                None,
                 "{status}"
             );
         }

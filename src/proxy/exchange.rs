@@ -13,12 +13,12 @@ use futures::StreamExt as _;
 use url::Url;
 
 use super::SessionSource;
-use super::answer::{self, Seen, Verdict};
+use super::answer::{self, Seen};
 use super::door::{self, ProxyToken, Refusal};
 use super::forward::{self, Misdirected};
 use super::rewrite::{MAX_REWRITTEN_JSON, Rebase, is_json};
 use super::traffic::{ChunkStream, Meter, Metered, Traffic};
-use crate::confluence::authority::Judgement;
+use crate::confluence::authority::{Judgement, Refusal as SessionRefusal};
 use crate::confluence::client::{ClientError, Deployment, network_message};
 use crate::session::{Session, SessionState};
 
@@ -216,7 +216,7 @@ impl Shared {
                 ended,
                 stream,
             };
-            let Some(refusal) = verdict.refusal() else {
+            let Some(refusal) = verdict else {
                 break received;
             };
             match authority.judge(&ticket, &refusal).await {
@@ -233,13 +233,14 @@ impl Shared {
                 Judgement::Superseded => break received,
                 Judgement::Stands => {}
             }
-            return Answer::Refused(match verdict {
-                Verdict::Dead { reason, .. } => {
+            return Answer::Refused(match refusal {
+                SessionRefusal::Expired { reason, .. } => {
                     answer::session_expired(&reason.to_string(), &self.login_page)
                 }
-                Verdict::Captcha { login_url, .. } => answer::captcha(login_url.as_deref()),
-                Verdict::Rejected { .. } => answer::rejected(ticket.mode()),
-                Verdict::Pass => answer::site_unreachable(false, "unexpected"),
+                SessionRefusal::Captcha { login_url, .. } => answer::captcha(login_url.as_deref()),
+                SessionRefusal::Rejected { .. } | SessionRefusal::Anonymous => {
+                    answer::rejected(ticket.mode())
+                }
             });
         };
         let Received {
