@@ -1043,3 +1043,30 @@ fn many_concurrent_clients_on_a_strictly_rotating_site_all_get_200_and_the_sessi
     let (code, out, err) = run(&sb, &site, &["check"]);
     assert_eq!(code, Some(0), "{out}{err}");
 }
+
+#[test]
+fn sequential_clients_and_a_racing_keep_alive_on_a_strictly_rotating_site_all_get_200() {
+    // The keep-alive verifies every second while a client sends one
+    // request after another: both rotate the cookie, neither may take the
+    // other's rotation for a death.
+    let site = Site::cloud(DemoFaults {
+        rotate_cookies: true,
+        rotation_grace: 0,
+        ..DemoFaults::default()
+    });
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    let mut proxy = Proxy::start(&sb, &site, &[], &[("CONFLUENCE_KEEPALIVE_SECS", "1")]);
+    let started = Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < Duration::from_secs(4) {
+        let got = get(&site, &proxy, SPACES);
+        assert_eq!(got.status, 200, "request {sent}: {}", got.text());
+        sent += 1;
+    }
+    assert!(sent > 10, "{sent}");
+    assert_eq!(proxy.stop().code(), Some(0), "{}", proxy.stderr());
+    assert!(audited(&sb, "session_expired").is_empty());
+    let (code, out, err) = run(&sb, &site, &["check"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+}
