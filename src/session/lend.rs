@@ -181,7 +181,7 @@ impl Shared {
                 }
                 let current = held.version();
                 if current != ticket.version && ticket.rotated_to != Some(current) {
-                    let strict = ticket.mode() == AuthMode::Cookie
+                    let strict = ticket.decorations.cookie_jar().is_some()
                         && !matches!(refusal, Refusal::Captcha { .. });
                     if strict && !held.one_at_a_time {
                         tracing::info!(

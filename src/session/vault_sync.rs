@@ -100,12 +100,15 @@ impl Shared {
         match choose(&self.settings, &self.creds, doc, now) {
             Ok(resolved) => {
                 let mode = resolved.decorations.mode();
+                // The set is the token's when one is sent, else the cookies'.
                 let set = match (mode, &own.cookies) {
-                    (AuthMode::Cookie, Some(c)) => Some(SetId::Cookies(c.saved_at)),
                     (AuthMode::Basic | AuthMode::Bearer, _) => Some(SetId::Token {
                         from_env: self.settings.api_token.is_some(),
                         saved_at: own.token_saved_at,
                     }),
+                    (_, Some(c)) if resolved.decorations.cookie_jar().is_some() => {
+                        Some(SetId::Cookies(c.saved_at))
+                    }
                     _ => None,
                 };
                 let lent = Lent {

@@ -197,11 +197,10 @@ impl SessionView {
             SessionState::Captcha { .. } => Badge::Captcha,
             SessionState::Unreachable { .. } => Badge::Unreachable,
             SessionState::Rejected { .. } | SessionState::Failed { .. } => Badge::Failed,
-            SessionState::SignedIn => match (self.mode, self.expires_at) {
-                (Some(AuthMode::Cookie), Some(at)) if at <= now => Badge::Expired,
-                (Some(AuthMode::Cookie), Some(at)) if at - now < EXPIRES_SOON_THRESHOLD => {
-                    Badge::ExpiresSoon
-                }
+            // Only credentials that expire (cookies) have an expiry.
+            SessionState::SignedIn => match self.expires_at {
+                Some(at) if at <= now => Badge::Expired,
+                Some(at) if at - now < EXPIRES_SOON_THRESHOLD => Badge::ExpiresSoon,
                 _ => Badge::SignedIn,
             },
         }
