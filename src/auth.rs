@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use crate::config::{AuthSetting, Settings};
-use crate::confluence::client::Decorations;
+use crate::confluence::client::{Decoration, Decorations};
 use crate::credentials::{CredentialError, Credentials, expiry_reason};
 use crate::secret::SecretString;
 
@@ -71,6 +71,7 @@ pub(crate) fn choose(
         .cloned()
         .unwrap_or_default();
     let elsewhere = elsewhere(creds, doc, &own);
+    let own_gateway = own.clone();
     let session = own.session.clone();
     let not_configured = |message: String| match &elsewhere {
         Some(note) => AuthError::NotConfigured(format!("{note}. {message}")),
@@ -85,8 +86,15 @@ pub(crate) fn choose(
             own.username.or_else(|| settings.username.clone()),
         ),
     };
+    let gateway = &settings.gateway_cookies;
     let stored = own.cookies;
-    let usable = stored.as_ref().filter(|c| c.is_usable(now)).cloned();
+    // A gateway's cookies go with every mode (`with_gateway`); alone next
+    // to a token, they are not what signs in to Confluence: the token is.
+    let usable = stored
+        .as_ref()
+        .filter(|c| c.is_usable(now))
+        .filter(|c| !(c.jar.only_gateway_cookies(gateway) && token.is_some()))
+        .cloned();
     let expired_reason = stored
         .as_ref()
         .and_then(|c| expiry_reason(&c.expiry_state(now)));
@@ -134,8 +142,35 @@ pub(crate) fn choose(
     };
     chosen.map(|mut r| {
         r.stored = session;
+        r.decorations = with_gateway(r.decorations, settings, &own_gateway, now);
         r
     })
+}
+
+/// `decorations` and what a gateway in front of the site wants on every
+/// request: its headers (a service token) and, next to a token, its
+/// cookies from the stored set.
+pub(crate) fn with_gateway(
+    mut decorations: Decorations,
+    settings: &Settings,
+    own: &crate::vault::SiteCredentials,
+    now: OffsetDateTime,
+) -> Decorations {
+    if decorations.cookie_jar().is_none()
+        && let Some(jar) = own
+            .cookies
+            .as_ref()
+            .filter(|c| c.is_usable(now))
+            .and_then(|c| c.jar.gateway_cookies(&settings.gateway_cookies))
+    {
+        decorations = decorations.with(Decoration::Cookies(jar));
+    }
+    for secret in &own.gateway {
+        for (name, value) in secret.headers() {
+            decorations = decorations.with(Decoration::Header { name, value });
+        }
+    }
+    decorations
 }
 
 /// How a token about to be stored will be sent once it is: the credential

@@ -11,7 +11,11 @@ use crate::secret::SecretString;
 use crate::vault::format::{DEFAULT_KDF_LOG_N, KDF_LOG_N_RANGE};
 
 /// Settings whose values are secret: never echoed in an error.
-const SECRET_SETTINGS: &[&str] = &["CONFLUENCE_API_TOKEN", "CONFLUENCE_VAULT_PASSPHRASE"];
+const SECRET_SETTINGS: &[&str] = &[
+    "CONFLUENCE_API_TOKEN",
+    "CONFLUENCE_VAULT_PASSPHRASE",
+    "CONFLUENCE_CLIENT_CERT_PASSWORD",
+];
 
 /// Cookie lifetime when the browser gave none.
 pub(crate) const DEFAULT_COOKIE_TTL_DAYS: u32 = 14;
@@ -93,6 +97,14 @@ pub struct Settings {
     pub cookie_ttl: time::Duration,
     pub kdf_log_n: u8,
     pub ca_bundle: Option<PathBuf>,
+    /// A client certificate for a gateway that wants one (mTLS): a PEM
+    /// chain (with its key, unless `client_key`) or a PKCS#12 file.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// The password of the PKCS#12 file or the encrypted PEM key.
+    pub client_cert_password: Option<SecretString>,
+    /// Cookie names that belong to a gateway, besides the known ones.
+    pub gateway_cookies: Vec<String>,
     pub timeout: Duration,
     /// How long to wait for another process's vault or audit lock
     /// (`CONFLUENCE_LOCK_TIMEOUT_SECS`).
@@ -257,6 +269,56 @@ impl Settings {
                 "the path of a PEM file with extra root certificates",
             ));
         }
+        let client_cert = src.get("CONFLUENCE_CLIENT_CERT").map(PathBuf::from);
+        let client_key = src.get("CONFLUENCE_CLIENT_KEY").map(PathBuf::from);
+        for (name, path) in [
+            ("CONFLUENCE_CLIENT_CERT", &client_cert),
+            ("CONFLUENCE_CLIENT_KEY", &client_key),
+        ] {
+            if let Some(p) = path
+                && !p.is_file()
+            {
+                return Err(invalid(
+                    src,
+                    name,
+                    "no such file",
+                    "the path of a PEM file (or, for CONFLUENCE_CLIENT_CERT, a PKCS#12 .p12/.pfx)",
+                ));
+            }
+        }
+        if client_key.is_some() && client_cert.is_none() {
+            return Err(invalid(
+                src,
+                "CONFLUENCE_CLIENT_KEY",
+                "set without CONFLUENCE_CLIENT_CERT",
+                "CONFLUENCE_CLIENT_CERT naming the certificate the key belongs to",
+            ));
+        }
+        let client_cert_password = src
+            .get("CONFLUENCE_CLIENT_CERT_PASSWORD")
+            .map(SecretString::from);
+        let gateway_cookies: Vec<String> = src
+            .get("CONFLUENCE_GATEWAY_COOKIES")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(bad) = gateway_cookies
+            .iter()
+            .find(|n| n.chars().any(|c| c.is_control() || " ;=\"".contains(c)))
+        {
+            let _ = bad;
+            return Err(invalid(
+                src,
+                "CONFLUENCE_GATEWAY_COOKIES",
+                "a cookie name with a space, ';', '=' or a quote",
+                "cookie names separated by commas, e.g. CONFLUENCE_GATEWAY_COOKIES=GW_SESSION,edge_auth",
+            ));
+        }
         let username = src.get("CONFLUENCE_USERNAME");
         let api_token = src.get("CONFLUENCE_API_TOKEN").map(SecretString::from);
         let vault_passphrase = src
@@ -287,6 +349,10 @@ impl Settings {
             cookie_ttl: time::Duration::days(i64::from(ttl_days)),
             kdf_log_n,
             ca_bundle,
+            client_cert,
+            client_key,
+            client_cert_password,
+            gateway_cookies,
             timeout: Duration::from_secs(timeout_secs),
             lock_timeout: Duration::from_secs(lock_timeout_secs),
             keepalive_interval: Duration::from_secs(keepalive_secs),

@@ -24,6 +24,7 @@ use crate::config::Settings;
 use crate::confluence::client::{AuthMode, Decoration};
 use crate::credentials::{CredentialError, Credentials};
 use crate::exit::ErrorClass;
+use crate::secret::SecretString;
 use crate::site::SiteKey;
 use crate::vault::StoredSession;
 
@@ -77,12 +78,15 @@ fn from_auth(e: AuthError) -> ExecError {
 /// The configured site and its credential to hand over, chosen as every
 /// command chooses it, from what is stored: no site is exit 2, no usable
 /// credential 3, the stored CAPTCHA state 4, an unreadable vault 6. The
-/// site is not asked.
+/// site is not asked. With a token, a gateway's cookies come too (the
+/// `Cookie:` value for `CONFLUENCE_COOKIE`); a gateway's headers and a
+/// client certificate cannot travel in an environment: `exec --proxy`
+/// carries them.
 pub fn stored_handover(
     settings: &Settings,
     creds: &Credentials,
     now: OffsetDateTime,
-) -> Result<(SiteKey, Handover), ExecError> {
+) -> Result<(SiteKey, Handover, Option<SecretString>), ExecError> {
     let site = creds
         .site()
         .ok_or(CredentialError::NoSite {
@@ -98,8 +102,9 @@ pub fn stored_handover(
         intake: creds.paths().intake_file.clone(),
     };
     // The Confluence credential of the decorations: a token before cookies,
-    // as the mode says.
+    // as the mode says; with a token, the cookies are a gateway's.
     let mut handover = None;
+    let mut cookies = None;
     for item in resolved.decorations.items() {
         handover = match item {
             Decoration::Basic { username, token } => Some(Handover::Basic {
@@ -115,11 +120,19 @@ pub fn stored_handover(
                     header: jar.header_value_for(&site_url).ok_or_else(no_cookies)?,
                 })
             }
-            Decoration::Cookies(_) => handover,
+            Decoration::Cookies(jar) => {
+                cookies = site.url().and_then(|u| jar.header_value_for(&u));
+                handover
+            }
+            Decoration::Header { .. } => handover,
         };
     }
+    let gateway_cookie = match &handover {
+        Some(Handover::Cookie { .. }) => None,
+        _ => cookies,
+    };
     match handover {
-        Some(h) => Ok((site, h)),
+        Some(h) => Ok((site, h, gateway_cookie)),
         None => Err(no_cookies().into()),
     }
 }

@@ -58,6 +58,7 @@ fn client_at(base: Url, deployment: Deployment, credential: Decorations) -> Clie
         authority: Fixed::shared(credential),
         timeout: Duration::from_secs(10),
         ca_bundle: None,
+        tls: None,
         // A healthy demo site never needs a retry; one attempt keeps a
         // regression from hiding behind backoff.
         retry: RetryPolicy {

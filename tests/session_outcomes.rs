@@ -260,6 +260,7 @@ fn direct_client(server: &DemoServer, credential: Decorations) -> Client {
         authority: Fixed::shared(credential),
         timeout: Duration::from_secs(5),
         ca_bundle: None,
+        tls: None,
         retry: fast_retry(),
     })
     .unwrap()
@@ -445,6 +446,7 @@ async fn closed_port_is_a_network_error() {
         authority: Fixed::shared(bearer(DEMO_PAT)),
         timeout: Duration::from_secs(5),
         ca_bundle: None,
+        tls: None,
         retry: fast_retry(),
     })
     .unwrap();

@@ -105,6 +105,7 @@ fn options(base: Url, credential: Decorations) -> ClientOptions {
         authority: Fixed::shared(credential),
         timeout: Duration::from_secs(5),
         ca_bundle: None,
+        tls: None,
         retry: RetryPolicy {
             max_attempts: 3,
             base_delay: Duration::from_millis(5),

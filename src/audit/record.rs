@@ -37,6 +37,9 @@ pub enum AuditEvent {
     SettingsWritten,
     SessionRestored,
     CookiesRefused,
+    GatewaySignIn,
+    GatewayStored,
+    GatewayCleared,
 }
 
 impl AuditEvent {
@@ -66,6 +69,9 @@ impl AuditEvent {
         AuditEvent::SettingsWritten,
         AuditEvent::SessionRestored,
         AuditEvent::CookiesRefused,
+        AuditEvent::GatewaySignIn,
+        AuditEvent::GatewayStored,
+        AuditEvent::GatewayCleared,
     ];
 
     /// The snake_case name, identical to the serialised form.
@@ -95,6 +101,9 @@ impl AuditEvent {
             AuditEvent::SettingsWritten => "settings_written",
             AuditEvent::SessionRestored => "session_restored",
             AuditEvent::CookiesRefused => "cookies_refused",
+            AuditEvent::GatewaySignIn => "gateway_sign_in",
+            AuditEvent::GatewayStored => "gateway_stored",
+            AuditEvent::GatewayCleared => "gateway_cleared",
         }
     }
 

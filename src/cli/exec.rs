@@ -31,9 +31,13 @@ pub(super) fn run(args: ExecArgs, settings: Settings) -> Result<Exit, CliError> 
         .cloned()
         .ok_or(crate::exec::ExecError::NoProgram)?;
     let creds = Credentials::open(settings);
-    let (site, handover) = stored_handover(settings, &creds, OffsetDateTime::now_utc())?;
+    let (site, handover, gateway_cookie) =
+        stored_handover(settings, &creds, OffsetDateTime::now_utc())?;
     let mode = handover.mode();
-    let env = ChildEnv::for_pipeline(site.as_str(), handover);
+    let mut env = ChildEnv::for_pipeline(site.as_str(), handover);
+    if let Some(cookie) = gateway_cookie {
+        env = env.with_cookie(cookie);
+    }
     // Written before the program starts: no credential is handed out
     // without its record, and a log that cannot be written stops it here.
     creds.record(started_record(&site, mode, &program))?;

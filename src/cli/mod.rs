@@ -4,6 +4,7 @@
 mod audit;
 mod cookies;
 mod exec;
+mod gateway;
 pub mod output;
 mod proxy;
 mod remote;
@@ -93,6 +94,9 @@ pub enum Command {
     /// Store or remove the configured site's API token in the vault
     #[command(subcommand)]
     Token(TokenCommand),
+    /// What a gateway in front of the site wants on every request: a Cloudflare Access service token, a header, a client certificate (mTLS); kept per site in the vault, sent by every command and by the proxy
+    #[command(subcommand)]
+    Gateway(gateway::GatewayCommand),
     /// Print the audit log of credential operations
     Audit {
         /// One JSON record per line
@@ -420,6 +424,22 @@ fn with_stdout(
 
 fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, CliError> {
     use remote::Remote;
+    let talks_to_site = matches!(
+        cli.command,
+        Some(
+            Command::Check { .. }
+                | Command::Spaces { .. }
+                | Command::Pages { .. }
+                | Command::Watch { .. }
+                | Command::Proxy { .. }
+                | Command::Exec { proxy: true, .. }
+                | Command::Cookies(CookiesCommand::Import { .. })
+                | Command::Token(TokenCommand::Set { .. })
+        )
+    );
+    if talks_to_site {
+        gateway::ask_certificate_password(&settings)?;
+    }
     match cli.command {
         None => crate::tui::run(settings, flags, cli.serve)
             .map(|()| Exit::Ok)
@@ -476,6 +496,7 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
         ),
         Some(Command::Cookies(c)) => with_stdout(|out| cookies::run(out, c, settings, flags)),
         Some(Command::Token(t)) => with_stdout(|out| token::run(out, t, &settings)),
+        Some(Command::Gateway(g)) => with_stdout(|out| gateway::run(out, g, &settings)),
         Some(Command::Sites { json }) => with_stdout(|out| sites::run(out, &settings, json)),
         Some(Command::Audit { json, verify }) => {
             with_stdout(|out| audit::run(out, &settings, json, verify))

@@ -350,6 +350,18 @@ fn session_failure(json: bool, out: &mut Output, s: &Snapshot) -> CliError {
                 login_url.clone(),
             )
         }
+        SessionState::Gateway {
+            gateway, login_url, ..
+        } => fail(
+            json,
+            out,
+            "gateway",
+            &WorkerError::new(
+                ErrorClass::Auth,
+                crate::session::gateway_message(gateway, login_url.as_deref()),
+            ),
+            login_url.clone(),
+        ),
         SessionState::Rejected { reason, .. } => fail(
             json,
             out,

@@ -99,6 +99,18 @@ pub(super) fn session_line(s: Option<&StoredSession>) -> String {
                 .map(|u| format!(" at {}", for_terminal(u)))
                 .unwrap_or_default()
         ),
+        Some(StoredSession::Gateway {
+            gateway,
+            host,
+            login_url,
+        }) => format!(
+            "GATEWAY SIGN-IN: {} wants you to sign in{}, then import its cookie (`check --retry` asks again)",
+            crate::confluence::classify::Gateway::from_name(gateway, host.as_deref()),
+            login_url
+                .as_deref()
+                .map(|u| format!(" at {}", for_terminal(u)))
+                .unwrap_or_default()
+        ),
     }
 }
 

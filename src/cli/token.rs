@@ -121,9 +121,21 @@ fn check_with_site(
             wait.as_secs_f64()
         );
     });
+    // The gateway's client certificate, if one is named, goes too.
+    let own = match (creds.site(), creds.paths().vault_file.exists()) {
+        (Some(site), true) => creds.load()?.site(site).cloned().unwrap_or_default(),
+        _ => Default::default(),
+    };
+    let tls = crate::session::identity::tls_for(settings, &own).map_err(|e| CliError::Remote {
+        message: e.message,
+        class: e.class,
+        printed: false,
+    })?;
     let checked = rt.block_on(check_token(
         settings,
         RetryPolicy::default(),
+        Some(tls),
+        Some(&own),
         username,
         token,
         Some(notices),

@@ -65,6 +65,9 @@ pub enum Decoration {
     Bearer { token: SecretString },
     /// Browser session cookies, each sent only where it matches.
     Cookies(CookieJar),
+    /// A header a gateway in front of the site checks (a Cloudflare Access
+    /// service token, a load balancer's key).
+    Header { name: String, value: SecretString },
 }
 
 /// Everything a request to the site carries. Built once per credential
@@ -105,13 +108,30 @@ impl Decorations {
         Decorations::none().with(Decoration::Cookies(jar))
     }
 
-    /// These decorations and one more (a later one of the same kind
-    /// replaces the earlier).
+    /// These decorations and one more (a later one of the same kind, or a
+    /// header of the same name, replaces the earlier).
     pub fn with(mut self, d: Decoration) -> Decorations {
-        let same = std::mem::discriminant(&d);
-        self.items.retain(|i| std::mem::discriminant(i) != same);
+        let replaces = |i: &Decoration| match (i, &d) {
+            (Decoration::Header { name: a, .. }, Decoration::Header { name: b, .. }) => {
+                a.eq_ignore_ascii_case(b)
+            }
+            (Decoration::Header { .. }, _) | (_, Decoration::Header { .. }) => false,
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        };
+        self.items.retain(|i| !replaces(i));
         self.items.push(d);
         self
+    }
+
+    /// The names of the gateway headers carried (never their values).
+    pub fn header_names(&self) -> Vec<String> {
+        self.items
+            .iter()
+            .filter_map(|i| match i {
+                Decoration::Header { name, .. } => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// What is carried.
@@ -128,6 +148,7 @@ impl Decorations {
                 Decoration::Basic { .. } => return AuthMode::Basic,
                 Decoration::Bearer { .. } => return AuthMode::Bearer,
                 Decoration::Cookies(_) => mode = AuthMode::Cookie,
+                Decoration::Header { .. } => {}
             }
         }
         mode
@@ -221,6 +242,10 @@ fn header(item: &Decoration, url: &Url) -> Option<(HeaderName, HeaderValue)> {
         Decoration::Cookies(jar) => (
             COOKIE,
             HeaderValue::from_str(jar.header_value_for(url)?.expose_secret()),
+        ),
+        Decoration::Header { name, value } => (
+            HeaderName::from_bytes(name.as_bytes()).ok()?,
+            HeaderValue::from_str(value.expose_secret()),
         ),
     };
     let mut value = value.ok()?;

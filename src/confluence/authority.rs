@@ -95,6 +95,12 @@ pub enum Refusal {
     },
     /// The token (Basic or Bearer) was refused.
     Rejected { status: u16 },
+    /// A gateway in front of the site wants its own sign-in.
+    Gateway {
+        gateway: super::classify::Gateway,
+        login_url: Option<String>,
+        status: u16,
+    },
     /// The site answered as if nobody were signed in.
     Anonymous,
 }
@@ -120,6 +126,15 @@ impl Refusal {
                 Some(Refusal::Rejected { status: *status })
             }
             Outcome::Anonymous => Some(Refusal::Anonymous),
+            Outcome::GatewaySignIn {
+                gateway,
+                login_url,
+                status,
+            } => Some(Refusal::Gateway {
+                gateway: gateway.clone(),
+                login_url: login_url.clone(),
+                status: *status,
+            }),
             _ => None,
         }
     }

@@ -23,6 +23,79 @@ pub(crate) const LOGIN_URL_MARKERS: &[&str] = &[
     "openid",
 ];
 
+/// Where a gateway in front of the site sends the user to sign in: matched
+/// case-insensitively against a redirect's whole `Location`.
+const GATEWAY_LOGIN_MARKERS: &[(&str, Gateway)] = &[
+    ("cloudflareaccess.com/cdn-cgi/access/login", Gateway::CloudflareAccess),
+    ("/cdn-cgi/access/login", Gateway::CloudflareAccess),
+    ("/my.policy", Gateway::F5),
+    ("/vdesk/", Gateway::F5),
+    ("login.microsoftonline.com", Gateway::MicrosoftEntra),
+];
+
+/// A gateway in front of the site that wants its own sign-in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Gateway {
+    /// Cloudflare Access (`CF_Authorization`, service tokens).
+    CloudflareAccess,
+    /// F5 BIG-IP Access Policy Manager (`MRHSession`).
+    F5,
+    /// Microsoft Entra ID (Azure AD application proxy).
+    MicrosoftEntra,
+    /// Kerberos / SPNEGO (`WWW-Authenticate: Negotiate`): not supported.
+    Negotiate,
+    /// A sign-in on another host.
+    Other { host: String },
+}
+
+impl Gateway {
+    /// The gateway's name in `check --json` (`gateway`) and the audit log.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Gateway::CloudflareAccess => "cloudflare_access",
+            Gateway::F5 => "f5",
+            Gateway::MicrosoftEntra => "microsoft_entra",
+            Gateway::Negotiate => "negotiate",
+            Gateway::Other { .. } => "other",
+        }
+    }
+
+    /// The gateway named by `as_str` (the vault keeps it so), with `host`
+    /// for an unnamed one.
+    pub fn from_name(name: &str, host: Option<&str>) -> Gateway {
+        match name {
+            "cloudflare_access" => Gateway::CloudflareAccess,
+            "f5" => Gateway::F5,
+            "microsoft_entra" => Gateway::MicrosoftEntra,
+            "negotiate" => Gateway::Negotiate,
+            _ => Gateway::Other {
+                host: host.unwrap_or("another host").to_string(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Gateway::CloudflareAccess => f.write_str("Cloudflare Access"),
+            Gateway::F5 => f.write_str("the F5 BIG-IP access gateway"),
+            Gateway::MicrosoftEntra => f.write_str("Microsoft Entra ID"),
+            Gateway::Negotiate => f.write_str("a Kerberos (Negotiate) gateway"),
+            Gateway::Other { host } => write!(f, "the sign-in at {host}"),
+        }
+    }
+}
+
+/// The gateway whose sign-in `location` is, if it names a known one.
+pub(crate) fn gateway_login(location: &str) -> Option<Gateway> {
+    let l = location.to_ascii_lowercase();
+    GATEWAY_LOGIN_MARKERS
+        .iter()
+        .find(|(m, _)| l.contains(m))
+        .map(|(_, g)| g.clone())
+}
+
 /// How the request authenticated; the same status means different things.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthKind {
@@ -80,6 +153,16 @@ pub enum Outcome {
     CredentialsRejected { status: u16, message: String },
     /// Signed in as nobody: a 200 current-user of type `anonymous`.
     Anonymous,
+    /// A gateway in front of the site wants its own sign-in (a redirect to
+    /// its login, Kerberos): Confluence's own credentials are not judged.
+    GatewaySignIn {
+        gateway: Gateway,
+        login_url: Option<String>,
+        status: u16,
+    },
+    /// A redirect that is not a sign-in (where to is kept: off the site it
+    /// is a gateway's, see `login_page::keep_on_site`).
+    Redirect { status: u16, location: String },
     /// A CAPTCHA must be solved in the browser; never retry.
     Captcha {
         status: u16,
@@ -137,6 +220,13 @@ pub fn classify_response(r: &ResponseFacts<'_>) -> Outcome {
     match status {
         300..=399 => {
             let location = header(r.headers, LOCATION.as_str()).unwrap_or_default();
+            if let Some(gateway) = gateway_login(&location) {
+                return Outcome::GatewaySignIn {
+                    gateway,
+                    login_url: Some(location),
+                    status,
+                };
+            }
             if is_login_url(&location) {
                 return dead_session(
                     r,
@@ -144,9 +234,15 @@ pub fn classify_response(r: &ResponseFacts<'_>) -> Outcome {
                     "redirected to the login page",
                 );
             }
-            Outcome::Unexpected {
+            Outcome::Redirect { status, location }
+        }
+        401 if header(r.headers, "www-authenticate")
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("negotiate")) =>
+        {
+            Outcome::GatewaySignIn {
+                gateway: Gateway::Negotiate,
+                login_url: None,
                 status,
-                message: format!("unexpected redirect to {location}"),
             }
         }
         401 => dead_session(r, ExpiryReason::Unauthorized, &error_message(r.body)),

@@ -22,6 +22,7 @@ use crate::config::{DeploymentSetting, is_loopback};
 
 pub use super::auth::{AuthMode, Decoration, Decorations};
 pub use super::authority::{Fixed, Ticket, Version};
+pub use super::tls::{ClientIdentity, IdentityError, Tls, TrustedBy};
 pub use super::error::ClientError;
 pub(crate) use super::retry::NoticeSink;
 pub use super::retry::{ClientNotice, RetryPolicy, WaitReason};
@@ -85,7 +86,11 @@ pub struct ClientOptions {
     /// [`Fixed`] decorations).
     pub authority: Arc<dyn Authority>,
     pub timeout: Duration,
+    /// Extra roots (`CONFLUENCE_CA_BUNDLE`), when `tls` is not given.
     pub ca_bundle: Option<PathBuf>,
+    /// The process's TLS configuration (roots, client certificate); a new
+    /// one from `ca_bundle` when none is given.
+    pub tls: Option<Tls>,
     pub retry: RetryPolicy,
 }
 
@@ -113,7 +118,11 @@ impl Client {
     /// Builds a client; refuses plain http to a non-loopback host before any request.
     pub fn new(opts: ClientOptions) -> Result<Client, ClientError> {
         let base = api_base(&opts.base_url, opts.deployment);
-        let http = transport(&base, opts.timeout, opts.ca_bundle.as_deref())?
+        let tls = match opts.tls {
+            Some(tls) => tls,
+            None => Tls::new(opts.ca_bundle.as_deref())?,
+        };
+        let http = transport(&base, opts.timeout, &tls)?
             .timeout(opts.timeout)
             .redirect(redirect::policy(base.clone()))
             .build()
@@ -407,11 +416,12 @@ impl Client {
 /// What every connection to the site at `base` shares (the client's and
 /// the proxy's): plain http refused unless the host is loopback, our user
 /// agent, the connect timeout, no proxy for loopback or plain http, and the
-/// extra root certificates of `CONFLUENCE_CA_BUNDLE`.
+/// process's TLS configuration (the system's roots plus
+/// `CONFLUENCE_CA_BUNDLE`, the client certificate a gateway may ask for).
 pub(crate) fn transport(
     base: &Url,
     timeout: Duration,
-    ca_bundle: Option<&std::path::Path>,
+    tls: &Tls,
 ) -> Result<reqwest::ClientBuilder, ClientError> {
     if base.scheme() != "https" && !is_loopback(base) {
         return Err(ClientError::InsecureUrl {
@@ -420,31 +430,15 @@ pub(crate) fn transport(
     }
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("confluence-tui/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(timeout.min(Duration::from_secs(10)));
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .tls_backend_preconfigured(tls.client_config());
     // Credentials never travel in clear text through a proxy: a plain
     // http:// site (loopback only, checked above) and any loopback site
     // are reached directly, whatever HTTP_PROXY / ALL_PROXY say.
     if base.scheme() != "https" || is_loopback(base) {
         builder = builder.no_proxy();
     }
-    if let Some(path) = ca_bundle {
-        builder = builder.tls_certs_merge(read_ca_bundle(path)?);
-    }
     Ok(builder)
-}
-
-/// The extra root certificates of `CONFLUENCE_CA_BUNDLE`.
-fn read_ca_bundle(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, ClientError> {
-    let refuse = |reason: String| ClientError::CaBundle {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let pem = std::fs::read(path).map_err(|e| refuse(e.to_string()))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| refuse(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(refuse("no PEM certificates in it".into()));
-    }
-    Ok(certs)
 }
 
 enum BodyError {
@@ -507,6 +501,7 @@ mod tests {
             authority: Fixed::shared(Decorations::none()),
             timeout: Duration::from_secs(5),
             ca_bundle: None,
+            tls: None,
             retry: RetryPolicy::default(),
         })
         .unwrap()

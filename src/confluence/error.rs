@@ -49,6 +49,8 @@ impl ClientError {
                 | Outcome::CredentialsRejected { .. }
                 | Outcome::Anonymous => ErrorClass::Auth,
                 Outcome::Captcha { .. } => ErrorClass::Captcha,
+                Outcome::GatewaySignIn { .. } => ErrorClass::Auth,
+                Outcome::Redirect { .. } => ErrorClass::Network,
                 Outcome::NotFound { .. } | Outcome::Forbidden { .. } => ErrorClass::Usage,
                 // `Ok` is never a refusal; were it one, the site answered oddly.
                 Outcome::RateLimited { .. }
@@ -100,6 +102,18 @@ fn describe_outcome(o: &Outcome) -> String {
             format!("server error (HTTP {status}): {message}")
         }
         Outcome::Unexpected { status, message } => format!("unexpected HTTP {status}: {message}"),
+        Outcome::GatewaySignIn {
+            gateway, login_url, ..
+        } => format!(
+            "{gateway} in front of the site wants you to sign in{}; Confluence's own credentials were not judged",
+            login_url
+                .as_deref()
+                .map(|u| format!(" (at {u})"))
+                .unwrap_or_default()
+        ),
+        Outcome::Redirect { status, location } => {
+            format!("unexpected redirect (HTTP {status}) to {location}")
+        }
     }
 }
 

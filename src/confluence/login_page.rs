@@ -6,7 +6,7 @@
 
 use url::Url;
 
-use super::classify::Outcome;
+use super::classify::{ExpiryReason, Gateway, Outcome};
 use super::client::Deployment;
 
 /// The site's own login page: `/login` at the origin on Cloud,
@@ -25,6 +25,7 @@ pub(crate) fn site_login_page(api_base: &Url, deployment: Deployment) -> String 
 /// otherwise replaced by the site's own login page and marked as ignored.
 /// Every other outcome passes unchanged.
 pub(crate) fn keep_on_site(outcome: Outcome, api_base: &Url, deployment: Deployment) -> Outcome {
+    let outcome = gateway_if_off_site(outcome, api_base);
     let Outcome::Captcha {
         status,
         login_url: Some(given),
@@ -48,6 +49,35 @@ pub(crate) fn keep_on_site(outcome: Outcome, api_base: &Url, deployment: Deploym
                 off_site_login_ignored: true,
             }
         }
+    }
+}
+
+/// A redirect (to a sign-in or anywhere) on another host than the site's is
+/// a gateway's sign-in, not Confluence's: Atlassian's own account site
+/// (`id.atlassian.com`, any `*.atlassian.com`) aside, which is Cloud's own
+/// login.
+fn gateway_if_off_site(outcome: Outcome, api_base: &Url) -> Outcome {
+    let (status, location) = match &outcome {
+        Outcome::SessionExpired {
+            reason: ExpiryReason::LoginRedirect { location },
+            status,
+        } => (*status, location.clone()),
+        Outcome::Redirect { status, location } => (*status, location.clone()),
+        _ => return outcome,
+    };
+    let Ok(target) = api_base.join(location.trim()) else {
+        return outcome;
+    };
+    let host = target.host_str().unwrap_or_default().to_ascii_lowercase();
+    let site_host = api_base.host_str().unwrap_or_default().to_ascii_lowercase();
+    let atlassian = host == "atlassian.com" || host.ends_with(".atlassian.com");
+    if host == site_host || atlassian || host.is_empty() {
+        return outcome;
+    }
+    Outcome::GatewaySignIn {
+        gateway: Gateway::Other { host },
+        login_url: Some(target.to_string()),
+        status,
     }
 }
 

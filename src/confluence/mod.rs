@@ -13,3 +13,4 @@ pub(crate) mod paging;
 pub mod probe;
 mod redirect;
 pub(crate) mod retry;
+pub mod tls;

@@ -88,7 +88,8 @@ pub async fn probe_site(
     ca_bundle: Option<&std::path::Path>,
 ) -> Result<SiteProbe, ProbeError> {
     let base = normalise_site_address(typed)?;
-    let http = transport(&base, timeout, ca_bundle)
+    let tls = super::tls::Tls::new(ca_bundle).map_err(|e| ProbeError::Address(e.to_string()))?;
+    let http = transport(&base, timeout, &tls)
         .map_err(|e| ProbeError::Address(e.to_string()))?
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())

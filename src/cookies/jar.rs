@@ -20,6 +20,18 @@ pub const SESSION_COOKIE_NAMES: &[&str] = &[
     "seraph.confluence",
 ];
 
+/// Cookie names that belong to a gateway in front of the site, not to
+/// Confluence: Cloudflare Access's session, F5 BIG-IP APM's. They are sent
+/// with every auth mode (next to a token too). `CONFLUENCE_GATEWAY_COOKIES`
+/// adds names.
+pub const GATEWAY_COOKIE_NAMES: &[&str] =
+    &["CF_Authorization", "MRHSession", "LastMRH_Session", "F5_ST"];
+
+/// Whether `name` is a gateway's cookie (the known ones, or one of `extra`).
+pub fn is_gateway_cookie(name: &str, extra: &[String]) -> bool {
+    GATEWAY_COOKIE_NAMES.contains(&name) || extra.iter().any(|e| e == name)
+}
+
 /// One cookie. The value is secret; everything else is metadata that may be
 /// shown and audited.
 #[derive(Clone, Serialize, Deserialize)]
@@ -235,6 +247,22 @@ impl CookieJar {
             header.push_str(cookie.value.expose_secret());
         }
         SecretString::from(header.as_str())
+    }
+
+    /// The gateway cookies of the jar (`is_gateway_cookie`), if any.
+    pub fn gateway_cookies(&self, extra: &[String]) -> Option<CookieJar> {
+        let cookies: Vec<Cookie> = self
+            .cookies
+            .iter()
+            .filter(|c| is_gateway_cookie(&c.name, extra))
+            .cloned()
+            .collect();
+        (!cookies.is_empty()).then_some(CookieJar { cookies })
+    }
+
+    /// Whether every cookie is a gateway's (nothing of Confluence's own).
+    pub fn only_gateway_cookies(&self, extra: &[String]) -> bool {
+        !self.cookies.is_empty() && self.cookies.iter().all(|c| is_gateway_cookie(&c.name, extra))
     }
 
     /// The earliest own expiry among the session cookies, if any has one.

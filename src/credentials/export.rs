@@ -63,7 +63,9 @@ impl Credentials {
             Some(StoredSession::Captcha { login_url, .. }) => {
                 return Err(CredentialError::Captcha { login_url });
             }
-            Some(StoredSession::SignedIn | StoredSession::Expiring) | None => {}
+            // A gateway's own sign-in says nothing of Confluence's cookies.
+            Some(StoredSession::SignedIn | StoredSession::Expiring | StoredSession::Gateway { .. })
+            | None => {}
         }
         let site_url = site.url().ok_or(CredentialError::NoSite {
             action: "export its cookies",

@@ -15,6 +15,7 @@ mod binding;
 mod browser;
 mod clear;
 mod export;
+mod gateway;
 mod import;
 mod intake;
 mod session;
@@ -34,6 +35,7 @@ use crate::cookies::jar::{CookieSource, ExpiryState, StoredCookies};
 use crate::cookies::parse::CookieParseError;
 use crate::site::SiteKey;
 pub use export::CookieExport;
+pub use gateway::{CLIENT_CERT_NAME, GatewayEntry, GatewayStatus};
 pub use import::Staged;
 
 use crate::vault::{

@@ -81,6 +81,16 @@ impl ChildEnv {
         ChildEnv { set, remove }
     }
 
+    /// Adds `CONFLUENCE_COOKIE` (a gateway's cookies next to a token)
+    /// unless the hand-over already set it.
+    pub fn with_cookie(mut self, header: SecretString) -> ChildEnv {
+        if !self.set.iter().any(|(n, _)| *n == "CONFLUENCE_COOKIE") {
+            self.set.push(("CONFLUENCE_COOKIE", header));
+            self.remove.retain(|n| *n != "CONFLUENCE_COOKIE");
+        }
+        self
+    }
+
     /// The names of the variables set, in order.
     pub fn set_names(&self) -> Vec<&'static str> {
         self.set.iter().map(|(name, _)| *name).collect()

@@ -161,6 +161,20 @@ pub(super) fn captcha(login_url: Option<&str>) -> Response {
     )
 }
 
+/// A gateway in front of the site wants its own sign-in: 401 with what to
+/// do and where (the site is not asked again until fresh credentials).
+pub(super) fn gateway(
+    gateway: &crate::confluence::classify::Gateway,
+    login_url: Option<&str>,
+) -> Response {
+    refusal(
+        StatusCode::UNAUTHORIZED,
+        "gateway_sign_in",
+        &crate::session::gateway_message(gateway, login_url),
+        login_url,
+    )
+}
+
 /// The stored token was refused.
 pub(super) fn rejected(mode: AuthMode) -> Response {
     refusal(

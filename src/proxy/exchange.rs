@@ -241,6 +241,9 @@ impl Shared {
                 SessionRefusal::Rejected { .. } | SessionRefusal::Anonymous => {
                     answer::rejected(ticket.mode())
                 }
+                SessionRefusal::Gateway {
+                    gateway, login_url, ..
+                } => answer::gateway(&gateway, login_url.as_deref()),
             });
         };
         let Received {
@@ -301,6 +304,9 @@ impl Shared {
                 answer::session_expired(&reason, &self.login_page)
             }
             SessionState::Captcha { login_url, .. } => answer::captcha(login_url.as_deref()),
+            SessionState::Gateway {
+                gateway, login_url, ..
+            } => answer::gateway(&gateway, login_url.as_deref()),
             SessionState::Rejected { .. } => answer::rejected(
                 session
                     .snapshot()

@@ -275,7 +275,11 @@ pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyH
     ) else {
         return Err(ProxyError::Internal("the session has no site".into()));
     };
-    let http = transport(&site, settings.timeout, settings.ca_bundle.as_deref())?
+    let tls = match session.tls() {
+        Some(tls) => tls.clone(),
+        None => crate::confluence::client::Tls::new(settings.ca_bundle.as_deref())?,
+    };
+    let http = transport(&site, settings.timeout, &tls)?
         // No total timeout: a long download is fine while bytes flow.
         .read_timeout(settings.timeout)
         // Redirects go back to the client, rebased, to follow through us.

@@ -181,3 +181,23 @@ pub(crate) fn cookies_refused(
         ..Default::default()
     })
 }
+
+/// A gateway in front of the site wants its own sign-in (Confluence's own
+/// credentials were not judged).
+pub(crate) fn gateway_sign_in(
+    gateway: &crate::confluence::classify::Gateway,
+    login_url: Option<String>,
+    status: u16,
+) -> AuditEntry {
+    AuditEntry::new(
+        AuditEvent::GatewaySignIn,
+        AuditOutcome::Warning,
+        format!("{gateway} in front of the site wants a sign-in; Confluence's credentials are kept"),
+    )
+    .details(AuditDetails {
+        http_status: Some(status),
+        reason: Some(gateway.as_str().to_string()),
+        login_url,
+        ..Default::default()
+    })
+}

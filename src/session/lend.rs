@@ -279,6 +279,24 @@ impl Shared {
                     creds.record(audit_words::credentials_rejected(mode, status))
                 }
                 Refusal::Anonymous => creds.record(audit_words::answered_anonymous(mode)),
+                Refusal::Gateway {
+                    gateway,
+                    login_url,
+                    status,
+                } => {
+                    // Confluence's own credentials are not judged: nothing
+                    // is marked expired; the gateway's state is kept.
+                    let host = match &gateway {
+                        crate::confluence::classify::Gateway::Other { host } => Some(host.clone()),
+                        _ => None,
+                    };
+                    creds.set_session(StoredSession::Gateway {
+                        gateway: gateway.as_str().to_string(),
+                        host,
+                        login_url: login_url.clone(),
+                    })?;
+                    creds.record(audit_words::gateway_sign_in(&gateway, login_url, status))
+                }
             }
         })
         .await;
@@ -331,6 +349,15 @@ fn dead_state(refusal: &Refusal, mode: AuthMode) -> SessionState {
             ),
             status: Some(200),
         },
+        Refusal::Gateway {
+            gateway,
+            login_url,
+            status,
+        } => SessionState::Gateway {
+            gateway: gateway.clone(),
+            login_url: login_url.clone(),
+            status: Some(*status),
+        },
     }
 }
 
@@ -373,6 +400,12 @@ fn lendable(
                     .unwrap_or_default()
             ),
         )),
+        SessionState::Gateway {
+            gateway, login_url, ..
+        } => Err(blocked(
+            ErrorClass::Auth,
+            gateway_message(gateway, login_url.as_deref()),
+        )),
         SessionState::Rejected { reason, .. } => Err(blocked(
             ErrorClass::Auth,
             format!(
@@ -381,5 +414,22 @@ fn lendable(
         )),
         SessionState::NoCredentials { message } => Err(blocked(ErrorClass::Auth, message.clone())),
         SessionState::Failed { class, message } => Err(blocked(*class, message.clone())),
+    }
+}
+
+/// What to do when a gateway wants its own sign-in, in words.
+pub fn gateway_message(
+    gateway: &crate::confluence::classify::Gateway,
+    login_url: Option<&str>,
+) -> String {
+    use crate::confluence::classify::Gateway;
+    let at = login_url.map(|u| format!(" at {u}")).unwrap_or_default();
+    match gateway {
+        Gateway::Negotiate => format!(
+            "{gateway} in front of the site asks for Kerberos (SPNEGO), which confluence-tui cannot do; sign in through the browser{at} and import the gateway's session cookie, or ask for a service token"
+        ),
+        _ => format!(
+            "{gateway} in front of the site wants you to sign in (Confluence's own credentials are kept): sign in through the browser{at}, then import its cookie (`confluence-tui cookies import`, p in the app) — or, if a service token is stored (`gateway status`), it was refused"
+        ),
     }
 }

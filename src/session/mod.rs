@@ -23,6 +23,7 @@
 
 pub(crate) mod audit_words;
 mod browser_watch;
+pub mod identity;
 mod keepalive;
 mod lend;
 pub mod notify;
@@ -44,6 +45,7 @@ pub use state::{Cause, EXPIRING_WITHIN, NextCheck, SessionState, Snapshot, State
 pub(crate) use trial::token_refused_record;
 pub use trial::{TokenAccepted, check_token};
 pub(crate) use vault_watch::watch_vault;
+pub use lend::gateway_message;
 pub use verify::Ask;
 
 use crate::exit::ErrorClass;

@@ -26,7 +26,7 @@ use super::{Notifier, SessionError};
 use crate::browser::BrowserSpec;
 use crate::config::Settings;
 use crate::confluence::client::{
-    AuthMode, Client, ClientOptions, Decorations, Deployment, RetryPolicy, Version, api_base,
+    AuthMode, Client, ClientOptions, Decorations, Deployment, RetryPolicy, Tls, Version, api_base,
     detect_deployment,
 };
 use crate::confluence::login_page::site_login_page;
@@ -182,6 +182,9 @@ pub(super) struct Shared {
     /// `None` without a site; an error when the site cannot be reached the
     /// way the settings say (plain http off loopback, a bad CA bundle).
     pub clients: Option<Result<Clients, SessionError>>,
+    /// The TLS configuration of every connection to the site (roots, the
+    /// client certificate offered).
+    pub tls: Option<Tls>,
     pub watch: Watch,
     pub held: Mutex<Held>,
     /// Vault reads and writes of this owner, one at a time.
@@ -257,6 +260,8 @@ pub(super) struct Held {
     pub look_in_browser: bool,
     /// Fresh credentials arrived while not signed in: verify them.
     pub verify_soon: bool,
+    /// The client certificate could not be read (the state says why).
+    pub identity_problem: bool,
 }
 
 impl Held {
@@ -309,6 +314,8 @@ impl Session {
         let no_site = SessionState::NoCredentials {
             message: "CONFLUENCE_BASE_URL is not set: put it in .env or export it (e.g. CONFLUENCE_BASE_URL=https://your-site.atlassian.net/wiki)".into(),
         };
+        let tls = Tls::new(settings.ca_bundle.as_deref())
+            .map_err(|e| SessionError::new(e.class(), e.to_string()));
         let shared = Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
             let clients = base.as_ref().zip(deployment).map(|(b, d)| {
                 let gate = Client::new(ClientOptions {
@@ -317,6 +324,7 @@ impl Session {
                     authority: Arc::new(super::lend::Gate::new(weak.clone(), false)),
                     timeout: settings.timeout,
                     ca_bundle: settings.ca_bundle.clone(),
+                    tls: Some(tls.clone()?),
                     retry: retry.clone(),
                 })
                 .map_err(|e| SessionError::new(e.class(), e.to_string()))?;
@@ -325,6 +333,7 @@ impl Session {
                 Ok(Clients { gate, asker })
             });
             Shared {
+                tls: tls.as_ref().ok().cloned(),
                 site_key: site_key.clone(),
                 site_url,
                 deployment,
@@ -357,6 +366,7 @@ impl Session {
                     stored: None,
                     look_in_browser: false,
                     verify_soon: false,
+                    identity_problem: false,
                 }),
                 io: tokio::sync::Mutex::new(()),
                 turn: Arc::new(Semaphore::new(1)),
@@ -409,6 +419,12 @@ impl Session {
     /// Where the user signs in again.
     pub fn login_page(&self) -> Option<&str> {
         self.shared.login_page.as_deref()
+    }
+
+    /// The TLS configuration of every connection to the site (`None`: the
+    /// settings name roots that cannot be read; the clients say why).
+    pub fn tls(&self) -> Option<&Tls> {
+        self.shared.tls.as_ref()
     }
 
     /// The settings the owner was built from.

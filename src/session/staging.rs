@@ -114,9 +114,12 @@ impl Session {
             Verify::No => None,
             Verify::First if s.site_key.is_none() => None,
             Verify::First => {
+                let own = s.own_credentials().await?;
                 let checked = super::trial::check_token(
                     &s.settings,
                     s.retry.clone(),
+                    s.tls.clone(),
+                    Some(&own),
                     username.as_deref(),
                     &token,
                     notices,
@@ -170,11 +173,12 @@ impl Shared {
         if verify == Verify::No {
             return self.commit(staged, None, pickup).await;
         }
-        let jar = staged.cookies.jar.clone();
+        let decorations = self.staged_decorations(&staged).await?;
         let tried = super::trial::trial(
             &self.settings,
             self.retry.clone(),
-            Decorations::cookies(jar),
+            self.tls.clone(),
+            decorations,
             notices,
         )
         .await;
@@ -241,6 +245,49 @@ impl Shared {
             )
         };
         Err(SessionError::new(class, message))
+    }
+
+    /// The site's stored credentials (one vault read, nothing changed).
+    pub(super) async fn own_credentials(
+        self: &Arc<Self>,
+    ) -> Result<crate::vault::SiteCredentials, SessionError> {
+        blocking(&self.creds, |c| {
+            if !c.paths().vault_file.exists() {
+                return Ok(Default::default());
+            }
+            let doc = c.load()?;
+            Ok(c.site()
+                .and_then(|s| doc.site(s))
+                .cloned()
+                .unwrap_or_default())
+        })
+        .await
+    }
+
+    /// What requests would carry once `staged` is stored: the credential
+    /// chosen as it will be then (a gateway's cookies alone go next to a
+    /// token), with the gateway's headers.
+    async fn staged_decorations(self: &Arc<Self>, staged: &Staged) -> Result<Decorations, SessionError> {
+        let cookies = staged.cookies.clone();
+        let settings = self.settings.clone();
+        blocking(&self.creds, move |c| {
+            let mut doc = if c.paths().vault_file.exists() {
+                c.load()?
+            } else {
+                Default::default()
+            };
+            let now = OffsetDateTime::now_utc();
+            if let Some(site) = c.site() {
+                let own = doc.site_mut(site);
+                own.cookies = Some(cookies.clone());
+                own.session = None;
+            }
+            Ok(match crate::auth::choose(&settings, c, &doc, now) {
+                Ok(r) => r.decorations,
+                Err(_) => Decorations::cookies(cookies.jar),
+            })
+        })
+        .await
     }
 
     /// Stores staged cookies, takes them in as the new credentials, and

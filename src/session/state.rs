@@ -5,6 +5,7 @@
 
 use time::OffsetDateTime;
 
+use crate::confluence::classify::Gateway;
 use crate::confluence::client::{AuthMode, Deployment};
 use crate::confluence::model::User;
 use crate::exit::ErrorClass;
@@ -23,6 +24,13 @@ pub enum SessionState {
     Expired { reason: String, status: Option<u16> },
     /// A CAPTCHA blocks sign-in until the user signs in through the browser.
     Captcha {
+        login_url: Option<String>,
+        status: Option<u16>,
+    },
+    /// A gateway in front of the site wants its own sign-in; Confluence's
+    /// own credentials were not judged (and are not marked expired).
+    Gateway {
+        gateway: Gateway,
         login_url: Option<String>,
         status: Option<u16>,
     },
@@ -46,6 +54,7 @@ impl SessionState {
             self,
             SessionState::Expired { .. }
                 | SessionState::Captcha { .. }
+                | SessionState::Gateway { .. }
                 | SessionState::Rejected { .. }
                 | SessionState::NoCredentials { .. }
                 | SessionState::Failed { .. }
@@ -58,6 +67,7 @@ impl SessionState {
             self,
             SessionState::Expired { .. }
                 | SessionState::Captcha { .. }
+                | SessionState::Gateway { .. }
                 | SessionState::Rejected { .. }
         )
     }
@@ -67,6 +77,7 @@ impl SessionState {
         match self {
             SessionState::Checking | SessionState::SignedIn => None,
             SessionState::Expired { .. }
+            | SessionState::Gateway { .. }
             | SessionState::Rejected { .. }
             | SessionState::NoCredentials { .. } => Some(ErrorClass::Auth),
             SessionState::Captcha { .. } => Some(ErrorClass::Captcha),
@@ -85,6 +96,7 @@ pub enum StateWord {
     Expiring,
     Expired,
     Captcha,
+    Gateway,
     Unreachable,
     NoCredentials,
 }
@@ -97,6 +109,7 @@ impl StateWord {
             StateWord::Expiring => "expiring",
             StateWord::Expired => "expired",
             StateWord::Captcha => "captcha",
+            StateWord::Gateway => "gateway",
             StateWord::Unreachable => "unreachable",
             StateWord::NoCredentials => "no_credentials",
         }
@@ -106,7 +119,7 @@ impl StateWord {
     pub fn needs_user(self) -> bool {
         matches!(
             self,
-            StateWord::Expired | StateWord::Captcha | StateWord::Expiring
+            StateWord::Expired | StateWord::Captcha | StateWord::Gateway | StateWord::Expiring
         )
     }
 }
@@ -234,6 +247,7 @@ impl Snapshot {
             },
             SessionState::Expired { .. } | SessionState::Rejected { .. } => StateWord::Expired,
             SessionState::Captcha { .. } => StateWord::Captcha,
+            SessionState::Gateway { .. } => StateWord::Gateway,
             SessionState::Unreachable { .. } => StateWord::Unreachable,
             SessionState::NoCredentials { .. } => StateWord::NoCredentials,
             SessionState::Failed { class, .. } => match class {
@@ -257,6 +271,9 @@ impl Snapshot {
             SessionState::Captcha { .. } => {
                 Some("CAPTCHA challenge: sign in through the browser".into())
             }
+            SessionState::Gateway { gateway, .. } => Some(format!(
+                "{gateway} in front of the site wants you to sign in (Confluence's own credentials are kept)"
+            )),
             SessionState::NoCredentials { message } | SessionState::Failed { message, .. } => {
                 Some(message.clone())
             }
@@ -266,7 +283,9 @@ impl Snapshot {
     /// Where to sign in after a CAPTCHA.
     pub fn login_url(&self) -> Option<&str> {
         match &self.state {
-            SessionState::Captcha { login_url, .. } => login_url.as_deref(),
+            SessionState::Captcha { login_url, .. } | SessionState::Gateway { login_url, .. } => {
+                login_url.as_deref()
+            }
             _ => None,
         }
     }
@@ -276,6 +295,7 @@ impl Snapshot {
         match &self.state {
             SessionState::Expired { status, .. }
             | SessionState::Captcha { status, .. }
+            | SessionState::Gateway { status, .. }
             | SessionState::Rejected { status, .. } => *status,
             _ => None,
         }

@@ -8,7 +8,7 @@ use crate::auth::{AuthError, token_credential};
 use crate::config::Settings;
 use crate::confluence::client::{
     AuthMode, Client, ClientError, ClientOptions, Decorations, Deployment, Fixed, NoticeSink,
-    RetryPolicy, detect_deployment,
+    RetryPolicy, Tls, detect_deployment,
 };
 use crate::confluence::model::User;
 use crate::exit::ErrorClass;
@@ -29,6 +29,7 @@ pub struct TokenAccepted {
 pub(crate) async fn trial(
     settings: &Settings,
     retry: RetryPolicy,
+    tls: Option<Tls>,
     decorations: Decorations,
     notices: Option<NoticeSink>,
 ) -> Result<(User, Deployment), ClientError> {
@@ -45,6 +46,7 @@ pub(crate) async fn trial(
         authority: Fixed::shared(decorations),
         timeout: settings.timeout,
         ca_bundle: settings.ca_bundle.clone(),
+        tls,
         retry,
     };
     let mut client = Client::new(opts)?;
@@ -57,9 +59,14 @@ pub(crate) async fn trial(
 
 /// Asks the site who `token` (with `username`, else `CONFLUENCE_USERNAME`)
 /// signs in as, sent the way it will be once stored. Stores nothing.
+/// `gateway`: the site's stored credentials, whose gateway headers and
+/// cookies go with the token as they will once it is stored.
+#[allow(clippy::too_many_arguments)]
 pub async fn check_token(
     settings: &Settings,
     retry: RetryPolicy,
+    tls: Option<Tls>,
+    gateway: Option<&crate::vault::SiteCredentials>,
     username: Option<&str>,
     token: &SecretString,
     notices: Option<NoticeSink>,
@@ -72,7 +79,16 @@ pub async fn check_token(
         SessionError::new(class, e.to_string())
     })?;
     let mode = decorations.mode();
-    match trial(settings, retry, decorations, notices).await {
+    let decorations = match gateway {
+        Some(own) => crate::auth::with_gateway(
+            decorations,
+            settings,
+            own,
+            time::OffsetDateTime::now_utc(),
+        ),
+        None => decorations,
+    };
+    match trial(settings, retry, tls, decorations, notices).await {
         Ok((user, deployment)) => Ok(TokenAccepted {
             user,
             mode,

@@ -38,6 +38,7 @@ impl Shared {
     /// what it holds.
     pub(super) async fn read_vault(self: &Arc<Self>, cause: Cause) {
         let creds = self.creds.clone();
+        let settings = self.settings.clone();
         let read = tokio::task::spawn_blocking(move || {
             let vault = &creds.paths().vault_file;
             let stamp = VaultStamp::of(vault);
@@ -46,17 +47,28 @@ impl Shared {
             } else {
                 Ok(VaultDocument::default())
             };
-            (doc, stamp)
+            // The client certificate is read with the credentials: the
+            // vault may keep it, or the password of the one named.
+            let identity = doc.as_ref().ok().and_then(|d| {
+                let own = creds
+                    .site()
+                    .and_then(|s| d.site(s))
+                    .cloned()
+                    .unwrap_or_default();
+                super::identity::client_identity(&settings, &own)
+            });
+            (doc, stamp, identity)
         })
         .await;
         let mut held = self.held();
         let first = !held.loaded;
         match read {
-            Ok((Ok(doc), stamp)) => {
+            Ok((Ok(doc), stamp, identity)) => {
                 held.seen = stamp;
                 self.adopt(&mut held, &doc);
+                self.offer_identity(&mut held, identity);
             }
-            Ok((Err(e), stamp)) => {
+            Ok((Err(e), stamp, _)) => {
                 held.seen = stamp;
                 self.replace(
                     &mut held,
@@ -78,6 +90,43 @@ impl Shared {
         self.publish(&mut held, if first { Cause::Start } else { cause });
     }
 
+    /// Offers the client certificate read with the vault from now on; one
+    /// that cannot be read stops every request until it is fixed (the
+    /// message says how), since the gateway would refuse them anyway.
+    fn offer_identity(
+        &self,
+        held: &mut Held,
+        identity: Option<Result<crate::confluence::client::ClientIdentity, crate::confluence::client::IdentityError>>,
+    ) {
+        let Some(tls) = &self.tls else { return };
+        match identity {
+            Some(Ok(id)) => {
+                tracing::info!(certificate = %id.describe(), "offering a client certificate");
+                tls.set_identity(Some(Arc::new(id)));
+                if std::mem::take(&mut held.identity_problem) {
+                    held.state = SessionState::Checking;
+                    held.verify_soon = true;
+                }
+            }
+            Some(Err(e)) => {
+                tls.set_identity(None);
+                held.identity_problem = true;
+                held.state = SessionState::Failed {
+                    class: e.class(),
+                    message: format!("the client certificate cannot be used: {e}"),
+                };
+                held.due = None;
+            }
+            None => {
+                tls.set_identity(None);
+                if std::mem::take(&mut held.identity_problem) {
+                    held.state = SessionState::Checking;
+                    held.verify_soon = true;
+                }
+            }
+        }
+    }
+
     /// Takes in a vault document: the same credentials (another process
     /// refreshed or marked them), or new ones (a new generation).
     fn adopt(&self, held: &mut Held, doc: &VaultDocument) {
@@ -88,10 +137,21 @@ impl Shared {
             .and_then(|s| doc.site(s))
             .cloned()
             .unwrap_or_default();
+        // A state stored by whoever met it that holds every process: a
+        // CAPTCHA, a gateway's sign-in.
         let captcha = match &own.session {
             Some(StoredSession::Captcha { login_url, status }) => Some(SessionState::Captcha {
                 login_url: login_url.clone(),
                 status: *status,
+            }),
+            Some(StoredSession::Gateway {
+                gateway,
+                host,
+                login_url,
+            }) => Some(SessionState::Gateway {
+                gateway: crate::confluence::classify::Gateway::from_name(gateway, host.as_deref()),
+                login_url: login_url.clone(),
+                status: None,
             }),
             _ => None,
         };
@@ -207,7 +267,9 @@ impl Shared {
             }
         }
         match captcha {
-            Some(c) if !matches!(held.state, SessionState::Captcha { .. }) => {
+            Some(c)
+                if std::mem::discriminant(&c) != std::mem::discriminant(&held.state) =>
+            {
                 held.state = c;
                 held.user = None;
                 held.look_in_browser = true;

@@ -221,6 +221,7 @@ impl Shared {
 fn was_word(state: &SessionState) -> StateWord {
     match state {
         SessionState::Captcha { .. } => StateWord::Captcha,
+        SessionState::Gateway { .. } => StateWord::Gateway,
         _ => StateWord::Expired,
     }
 }

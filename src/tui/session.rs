@@ -25,6 +25,8 @@ pub enum Badge {
     Checking,
     /// The site does not answer; the credentials are kept.
     Unreachable,
+    /// A gateway in front of the site wants its own sign-in.
+    GatewaySignIn,
     Failed,
 }
 
@@ -39,6 +41,7 @@ impl Badge {
             Badge::NoCredentials => "NO CREDENTIALS",
             Badge::Checking => "CHECKING",
             Badge::Unreachable => "UNREACHABLE",
+            Badge::GatewaySignIn => "GATEWAY SIGN-IN",
             Badge::Failed => "NOT SIGNED IN",
         }
     }
@@ -159,6 +162,9 @@ impl SessionView {
         match &self.state {
             SessionState::Captcha {
                 login_url: Some(u), ..
+            }
+            | SessionState::Gateway {
+                login_url: Some(u), ..
             } => Some(u.clone()),
             _ => self.login_page.clone().or_else(|| self.site.clone()),
         }
@@ -195,6 +201,7 @@ impl SessionView {
             SessionState::Checking => Badge::Checking,
             SessionState::Expired { .. } => Badge::Expired,
             SessionState::Captcha { .. } => Badge::Captcha,
+            SessionState::Gateway { .. } => Badge::GatewaySignIn,
             SessionState::Unreachable { .. } => Badge::Unreachable,
             SessionState::Rejected { .. } | SessionState::Failed { .. } => Badge::Failed,
             // Only credentials that expire (cookies) have an expiry.

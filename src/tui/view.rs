@@ -120,7 +120,7 @@ fn draw_header(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
     let color = match badge {
         Badge::SignedIn => Color::Green,
         Badge::ExpiresSoon | Badge::Unreachable => Color::Yellow,
-        Badge::Expired | Badge::Captcha | Badge::Failed => Color::Red,
+        Badge::Expired | Badge::Captcha | Badge::GatewaySignIn | Badge::Failed => Color::Red,
         Badge::NotConfigured | Badge::NoCredentials | Badge::Checking => Color::Gray,
     };
     let mut spans = vec![Span::styled(header_name(area.width), theme.title())];

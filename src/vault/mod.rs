@@ -18,6 +18,7 @@ pub use key::MachineIdSource;
 pub(crate) use stamp::VaultStamp;
 pub use store::{Vault, VaultOptions};
 
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -71,6 +72,93 @@ pub struct SiteCredentials {
     /// written before it was recorded, and after fresh credentials).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<StoredSession>,
+    /// What a gateway in front of the site wants on every request (a
+    /// Cloudflare Access service token, a header a load balancer checks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateway: Vec<GatewaySecret>,
+    /// A client certificate chain and its (decrypted) key, as PEM, kept
+    /// by `gateway cert import` so the files can be deleted.
+    #[serde(
+        default,
+        with = "crate::secret::serde_secret_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_identity: Option<SecretString>,
+    /// The password of `CONFLUENCE_CLIENT_CERT` (a PKCS#12 file or an
+    /// encrypted key), asked for once and kept.
+    #[serde(
+        default,
+        with = "crate::secret::serde_secret_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_cert_password: Option<SecretString>,
+}
+
+/// A gateway credential sent with every request to the site.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GatewaySecret {
+    /// A Cloudflare Access service token: `CF-Access-Client-Id` and
+    /// `CF-Access-Client-Secret`.
+    Cloudflare {
+        client_id: String,
+        #[serde(with = "crate::secret::serde_secret")]
+        client_secret: SecretString,
+        #[serde(with = "time::serde::rfc3339")]
+        saved_at: OffsetDateTime,
+    },
+    /// Any other header a gateway checks.
+    Header {
+        name: String,
+        #[serde(with = "crate::secret::serde_secret")]
+        value: SecretString,
+        #[serde(with = "time::serde::rfc3339")]
+        saved_at: OffsetDateTime,
+    },
+}
+
+impl std::fmt::Debug for GatewaySecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Names only: the values are secrets.
+        write!(f, "GatewaySecret({})", self.name())
+    }
+}
+
+impl GatewaySecret {
+    /// `cloudflare`, or the header's name: how `gateway clear NAME` names it.
+    pub fn name(&self) -> &str {
+        match self {
+            GatewaySecret::Cloudflare { .. } => "cloudflare",
+            GatewaySecret::Header { name, .. } => name,
+        }
+    }
+
+    /// When it was stored.
+    pub fn saved_at(&self) -> OffsetDateTime {
+        match self {
+            GatewaySecret::Cloudflare { saved_at, .. } | GatewaySecret::Header { saved_at, .. } => {
+                *saved_at
+            }
+        }
+    }
+
+    /// The headers it becomes (names are not secret; values are).
+    pub fn headers(&self) -> Vec<(String, SecretString)> {
+        match self {
+            GatewaySecret::Cloudflare {
+                client_id,
+                client_secret,
+                ..
+            } => vec![
+                (
+                    "CF-Access-Client-Id".to_string(),
+                    SecretString::from(client_id.as_str()),
+                ),
+                ("CF-Access-Client-Secret".to_string(), client_secret.clone()),
+            ],
+            GatewaySecret::Header { name, value, .. } => vec![(name.clone(), value.clone())],
+        }
+    }
 }
 
 /// A site's session state as last learnt, kept with its credentials so
@@ -93,6 +181,15 @@ pub enum StoredSession {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         status: Option<u16>,
     },
+    /// A gateway in front of the site wants its own sign-in
+    /// (`classify::Gateway::as_str`, and the host of an unnamed one).
+    Gateway {
+        gateway: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        login_url: Option<String>,
+    },
 }
 
 impl StoredSession {
@@ -103,6 +200,7 @@ impl StoredSession {
             StoredSession::Expiring => "expiring",
             StoredSession::Expired { .. } => "expired",
             StoredSession::Captcha { .. } => "captcha",
+            StoredSession::Gateway { .. } => "gateway",
         }
     }
 
@@ -111,6 +209,7 @@ impl StoredSession {
         match self {
             StoredSession::Expired { reason } => Some(reason),
             StoredSession::Captcha { .. } => Some("the site demanded a CAPTCHA"),
+            StoredSession::Gateway { .. } => Some("a gateway in front of the site wants a sign-in"),
             _ => None,
         }
     }
@@ -118,16 +217,23 @@ impl StoredSession {
     /// Where to sign in again after a CAPTCHA.
     pub fn login_url(&self) -> Option<&str> {
         match self {
-            StoredSession::Captcha { login_url, .. } => login_url.as_deref(),
+            StoredSession::Captcha { login_url, .. } | StoredSession::Gateway { login_url, .. } => {
+                login_url.as_deref()
+            }
             _ => None,
         }
     }
 }
 
 impl SiteCredentials {
-    /// True when neither cookies nor a token are held.
+    /// True when nothing is held: no cookies, token, gateway credential
+    /// or client certificate.
     pub fn is_empty(&self) -> bool {
-        self.cookies.is_none() && self.api_token.is_none()
+        self.cookies.is_none()
+            && self.api_token.is_none()
+            && self.gateway.is_empty()
+            && self.client_identity.is_none()
+            && self.client_cert_password.is_none()
     }
 }
 

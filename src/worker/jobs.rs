@@ -369,6 +369,9 @@ fn state_error(state: &SessionState) -> WorkerError {
                 .map(|u| format!(" at {u}"))
                 .unwrap_or_default()
         ),
+        SessionState::Gateway {
+            gateway, login_url, ..
+        } => crate::session::gateway_message(gateway, login_url.as_deref()),
         SessionState::Rejected { reason, .. } => reason.clone(),
         SessionState::Unreachable { reason } => reason.clone(),
         SessionState::NoCredentials { message } | SessionState::Failed { message, .. } => {

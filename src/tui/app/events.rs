@@ -232,6 +232,19 @@ impl App {
                 }
                 Flash::new(FlashLevel::Success, text)
             }
+            SessionState::Gateway { gateway, .. } => {
+                if news {
+                    self.screen = Screen::Status;
+                    effects.push(query(Query::Describe));
+                }
+                Flash::new(
+                    FlashLevel::Error,
+                    format!(
+                        "{}{gateway} wants you to sign in: o opens it; then paste its cookie (p)",
+                        if still.is_empty() { "" } else { "Still: " }
+                    ),
+                )
+            }
             SessionState::Rejected { reason, .. } => Flash::new(
                 FlashLevel::Error,
                 format!("{still}{reason}").trim().to_string(),
