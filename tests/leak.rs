@@ -13,13 +13,19 @@ use confluence_tui::cookies::jar::{CookieSource, StoredCookies};
 use confluence_tui::cookies::parse::parse_cookies;
 use confluence_tui::credentials::{Credentials, ImportInput};
 use confluence_tui::secret::SecretString;
-use confluence_tui::vault::{MachineIdSource, SiteCredentials, Vault, VaultDocument, VaultOptions};
+use confluence_tui::vault::{
+    GatewaySecret, MachineIdSource, SiteCredentials, Vault, VaultDocument, VaultOptions,
+};
 
 const SESSION: &str = "SENTINELsessionQ7w2e9r4t6y8u1i3o5p0";
 const XSRF: &str = "SENTINELxsrfZ1x3c5v7b9n2m4";
 const TOKEN: &str = "SENTINELtokenK8j6h4g2f0d9s7a5";
 const BAD_TOKEN: &str = "SENTINELbadtoken with-space";
 const PASS: &str = "SENTINELpassphraseL0k9j8";
+/// A gateway's secret (service token secret, header value, stored key).
+const GATEWAY_SECRET: &str = "SENTINELgatewayR4e3w2q1";
+/// A client certificate's password.
+const CERT_PASS: &str = "SENTINELcertpassM5n6b7";
 /// A second site the vault holds credentials for.
 const OTHER_SITE: &str = "https://other.example.com/confluence";
 const ALL: &[&str] = &[
@@ -28,6 +34,8 @@ const ALL: &[&str] = &[
     TOKEN,
     "SENTINELbadtoken",
     PASS,
+    GATEWAY_SECRET,
+    CERT_PASS,
     "SENTINELgarbage",
 ];
 
@@ -324,6 +332,20 @@ fn debug_output_of_every_credential_type_hides_values() {
             token_saved_at: None,
             username: None,
             session: None,
+            gateway: vec![
+                GatewaySecret::Cloudflare {
+                    client_id: "id.access".into(),
+                    client_secret: SecretString::from(GATEWAY_SECRET),
+                    saved_at: time::OffsetDateTime::now_utc(),
+                },
+                GatewaySecret::Header {
+                    name: "X-Gateway-Key".into(),
+                    value: SecretString::from(GATEWAY_SECRET),
+                    saved_at: time::OffsetDateTime::now_utc(),
+                },
+            ],
+            client_identity: Some(SecretString::from(GATEWAY_SECRET)),
+            client_cert_password: Some(SecretString::from(CERT_PASS)),
         },
     );
     assert_clean("Debug of VaultDocument", &format!("{doc:?}"));
@@ -536,6 +558,7 @@ fn a_version_1_vault_bound_to_a_site_leaks_nothing() {
         token_saved_at: Some(now),
         username: None,
         session: None,
+        ..Default::default()
     };
     let vault = Vault::new(
         sb.vault(),

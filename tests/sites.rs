@@ -166,6 +166,7 @@ fn write_v1_vault(sb: &Sandbox) {
         token_saved_at: Some(now),
         username: None,
         session: None,
+        ..Default::default()
     };
     let vault = Vault::new(
         sb.vault(),

@@ -9,7 +9,7 @@ use confluence_tui::exit::ErrorClass;
 use confluence_tui::secret::{ExposeSecret, SecretString};
 use confluence_tui::vault::format::{self, HEADER_LEN};
 use confluence_tui::vault::{
-    MachineIdSource, SiteCredentials, Vault, VaultDocument, VaultError, VaultOptions,
+    GatewaySecret, MachineIdSource, SiteCredentials, Vault, VaultDocument, VaultError, VaultOptions,
 };
 use time::OffsetDateTime;
 
@@ -81,6 +81,7 @@ fn sample_credentials() -> SiteCredentials {
         token_saved_at: Some(now),
         username: None,
         session: None,
+        ..Default::default()
     }
 }
 
@@ -138,6 +139,54 @@ fn round_trip_keeps_cookies_and_token() {
     assert!(info.passphrase_used && info.machine_bound);
     assert_eq!((info.kdf.log_n, info.kdf.r, info.kdf.p), (10, 8, 1));
     assert_eq!(info.file_size, raw.len() as u64);
+}
+
+#[test]
+fn gateway_secrets_round_trip_encrypted() {
+    let gateway_sentinel = "SENTINEL-gateway-secret-31f0";
+    let dir = tempfile::tempdir().unwrap();
+    let vault = vault_in(dir.path(), fixed(MACHINE), Some(PASS_SENTINEL));
+    let mut doc = sample_doc();
+    let now = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+    let site = own_mut(&mut doc);
+    site.gateway = vec![
+        GatewaySecret::Cloudflare {
+            client_id: "id.access".into(),
+            client_secret: SecretString::from(gateway_sentinel),
+            saved_at: now,
+        },
+        GatewaySecret::Header {
+            name: "X-Gateway-Key".into(),
+            value: SecretString::from(gateway_sentinel),
+            saved_at: now,
+        },
+    ];
+    site.client_identity = Some(SecretString::from(gateway_sentinel));
+    site.client_cert_password = Some(SecretString::from(gateway_sentinel));
+    vault.save(&doc).unwrap();
+    let raw = std::fs::read(vault.path()).unwrap();
+    let needle = gateway_sentinel.as_bytes();
+    assert!(!raw.windows(needle.len()).any(|w| w == needle));
+    let back = vault.load().unwrap().unwrap();
+    let site = own(&back);
+    let names: Vec<&str> = site.gateway.iter().map(|g| g.name()).collect();
+    assert_eq!(names, ["cloudflare", "X-Gateway-Key"]);
+    match &site.gateway[0] {
+        GatewaySecret::Cloudflare {
+            client_id,
+            client_secret,
+            ..
+        } => {
+            assert_eq!(client_id, "id.access");
+            assert_eq!(client_secret.expose_secret(), gateway_sentinel);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        site.client_cert_password.as_ref().unwrap().expose_secret(),
+        gateway_sentinel
+    );
+    assert!(!format!("{back:?}").contains(gateway_sentinel));
 }
 
 #[test]
