@@ -58,7 +58,7 @@ pub(super) fn run(
                 if let Some(line) = from {
                     out.line(line)?;
                 }
-                return print_import(out, &creds, &report, now);
+                return print_import(out, &creds, &report, &settings.gateway_cookies, now);
             }
             import_verified(out, &creds, settings, input, from, now)
         }
@@ -106,6 +106,7 @@ fn import_verified(
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
+    let gateway = settings.gateway_cookies.clone();
     let imported = rt.block_on(async move {
         let owner = Session::start(SessionConfig {
             settings,
@@ -128,7 +129,7 @@ fn import_verified(
     if let Some(line) = from {
         out.line(line)?;
     }
-    print_import(out, creds, &imported.report, now)?;
+    print_import(out, creds, &imported.report, &gateway, now)?;
     match &imported.user {
         Some(user) => out.line(format_args!(
             "Signed in to {} as {}.",
@@ -190,6 +191,7 @@ fn print_import(
     out: &mut Output,
     creds: &Credentials,
     report: &crate::credentials::ImportReport,
+    gateway_names: &[String],
     now: OffsetDateTime,
 ) -> Result<Exit, CliError> {
     // Cookie names and domains come from a paste or a site's Set-Cookie:
@@ -200,7 +202,23 @@ fn print_import(
         report.format,
         for_terminal(&report.names.join(", "))
     ))?;
-    if report.session_cookies.is_empty() {
+    let gateway: Vec<&str> = report
+        .names
+        .iter()
+        .filter(|n| crate::cookies::jar::is_gateway_cookie(n, gateway_names))
+        .map(String::as_str)
+        .collect();
+    if !gateway.is_empty() {
+        out.line(format_args!(
+            "Gateway cookie: {} (a gateway's: sent with every auth mode, next to a token too)",
+            for_terminal(&gateway.join(", "))
+        ))?;
+    }
+    if report.session_cookies.is_empty() && gateway.len() == report.names.len() {
+        out.line(
+            "note: no Confluence session cookie: these open the gateway only; Confluence itself takes the token (`confluence-tui token set`)",
+        )?;
+    } else if report.session_cookies.is_empty() {
         out.line(
             "warning: no session cookie found; the site will likely not accept these cookies",
         )?;
@@ -277,6 +295,7 @@ fn status_json(st: &CookieStatus, settings: &Settings, now: OffsetDateTime) -> s
             "names": c.names,
             "session_cookie": !c.session_cookies.is_empty(),
             "session_cookies": c.session_cookies,
+            "gateway_cookies": c.gateway_cookies,
             "source": c.source,
             "saved_at": rfc3339(c.saved_at),
             "expires_at": rfc3339(c.expires_at),
@@ -293,6 +312,7 @@ fn status_json(st: &CookieStatus, settings: &Settings, now: OffsetDateTime) -> s
             "stored_in_vault": st.token_stored,
             "in_environment": settings.api_token.is_some(),
         },
+        "gateway": st.gateway,
         "session": super::sites::session_json(st.session.as_ref()),
         "vault": {
             "path": st.vault_path.display().to_string(),
@@ -335,6 +355,12 @@ fn print_status(
                 "  names:   {}",
                 for_terminal(&c.names.join(", "))
             ))?;
+            if !c.gateway_cookies.is_empty() {
+                out.line(format_args!(
+                    "  gateway: {} (a gateway's, sent with every auth mode)",
+                    for_terminal(&c.gateway_cookies.join(", "))
+                ))?;
+            }
             out.line(format_args!("  source:  {}", for_terminal(&c.source)))?;
             out.line(format_args!("  saved:   {}", rfc3339(c.saved_at)))?;
             match &c.state {
@@ -364,6 +390,12 @@ fn print_status(
         (false, false) => "none",
     };
     out.line(format_args!("API token: {token}"))?;
+    if !st.gateway.is_empty() {
+        out.line(format_args!(
+            "Gateway:   {} (`confluence-tui gateway status` says more)",
+            for_terminal(&st.gateway.join(", "))
+        ))?;
+    }
     if st.site.is_some() {
         out.line(format_args!(
             "Session:   {}",

@@ -93,7 +93,11 @@ pub enum GatewayCert {
     Password,
 }
 
-pub(super) fn run(out: &mut Output, cmd: GatewayCommand, settings: &Settings) -> Result<Exit, CliError> {
+pub(super) fn run(
+    out: &mut Output,
+    cmd: GatewayCommand,
+    settings: &Settings,
+) -> Result<Exit, CliError> {
     let creds = Credentials::open(settings);
     let site = creds
         .site()
@@ -136,8 +140,7 @@ pub(super) fn run(out: &mut Output, cmd: GatewayCommand, settings: &Settings) ->
         GatewayCommand::Status { json } => {
             let status = creds.gateway_status(&settings.gateway_cookies)?;
             let file = settings.client_cert.as_ref().map(|path| {
-                match crate::session::identity::client_identity(settings, &Default::default())
-                {
+                match crate::session::identity::client_identity(settings, &Default::default()) {
                     Some(Ok(id)) => json!({"path": path, "certificate": id.describe()}),
                     Some(Err(e)) => json!({"path": path, "problem": e.to_string()}),
                     None => json!({"path": path}),
@@ -215,7 +218,11 @@ pub(super) fn run(out: &mut Output, cmd: GatewayCommand, settings: &Settings) ->
             }
         }
         GatewayCommand::Cert(GatewayCert::Import { path, key }) => {
-            let identity = open_identity(&path, key.as_deref(), settings.client_cert_password.as_ref())?;
+            let identity = open_identity(
+                &path,
+                key.as_deref(),
+                settings.client_cert_password.as_ref(),
+            )?;
             creds.store_client_identity(&identity)?;
             out.line(format_args!(
                 "Kept the client certificate {} in the vault for {}; {} may be deleted now.",
@@ -235,12 +242,11 @@ pub(super) fn run(out: &mut Output, cmd: GatewayCommand, settings: &Settings) ->
                     "CONFLUENCE_CLIENT_CERT is not set: the password belongs to the certificate it names (or keep the certificate itself with `gateway cert import PATH`)".into(),
                 ));
             };
-            let password = read_secret(&format!(
-                "Password of {} (input hidden): ",
-                cert.display()
-            ))?;
-            let identity = ClientIdentity::load(&cert, settings.client_key.as_deref(), Some(&password))
-                .map_err(identity_error)?;
+            let password =
+                read_secret(&format!("Password of {} (input hidden): ", cert.display()))?;
+            let identity =
+                ClientIdentity::load(&cert, settings.client_key.as_deref(), Some(&password))
+                    .map_err(identity_error)?;
             creds.store_client_cert_password(password)?;
             out.line(format_args!(
                 "The password opens {}; kept in the vault for {}.",
@@ -315,8 +321,8 @@ pub(super) fn ask_certificate_password(settings: &Settings) -> Result<(), CliErr
 }
 
 fn check_header_name(name: &str) -> Result<(), CliError> {
-    let valid = !name.is_empty()
-        && reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok();
+    let valid =
+        !name.is_empty() && reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok();
     if !valid {
         return Err(CliError::Usage(format!(
             "{} is not a header name (letters, digits and - only)",

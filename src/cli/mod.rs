@@ -126,7 +126,7 @@ pub enum Command {
     },
     /// Run a program with the configured site's credentials in its environment; exit with its exit code
     ///
-    /// The program's environment gains CONFLUENCE_BASE_URL, CONFLUENCE_AUTH (cookie, basic or bearer, chosen as CONFLUENCE_AUTH says, auto: unexpired stored cookies, else user name + token, else a token) and that mode's secret: CONFLUENCE_COOKIE (the Cookie header value), or CONFLUENCE_USERNAME + CONFLUENCE_API_TOKEN, or CONFLUENCE_API_TOKEN. The other CONFLUENCE_* variables of that list and CONFLUENCE_VAULT_PASSPHRASE are removed from it. The site is not asked first: without usable stored credentials the program is not started (exit 2 no site, 3 no or expired credentials, 4 stored CAPTCHA, 6 vault unreadable). SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to it. Exit code: the program's, 128 + N when signal N ended it, 127 when it was not found, 126 when it could not be started. Audited as exec_started (the program's name, never its arguments). With --proxy the program gets instead CONFLUENCE_BASE_URL=http://127.0.0.1:PORT/<context> of a loopback proxy started for its lifetime, CONFLUENCE_AUTH=basic, CONFLUENCE_USERNAME=confluence-tui and CONFLUENCE_API_TOKEN=<a random per-run token>: the real cookies or token never leave this process (see `proxy --help`).
+    /// The program's environment gains CONFLUENCE_BASE_URL, CONFLUENCE_AUTH (cookie, basic or bearer, chosen as CONFLUENCE_AUTH says, auto: unexpired stored cookies, else user name + token, else a token) and that mode's secret: CONFLUENCE_COOKIE (the Cookie header value), or CONFLUENCE_USERNAME + CONFLUENCE_API_TOKEN, or CONFLUENCE_API_TOKEN. The other CONFLUENCE_* variables of that list, CONFLUENCE_VAULT_PASSPHRASE and CONFLUENCE_CLIENT_CERT_PASSWORD are removed from it. The site is not asked first: without usable stored credentials the program is not started (exit 2 no site, 3 no or expired credentials, 4 stored CAPTCHA, 6 vault unreadable). SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to it. Exit code: the program's, 128 + N when signal N ended it, 127 when it was not found, 126 when it could not be started. Audited as exec_started (the program's name, never its arguments). With --proxy the program gets instead CONFLUENCE_BASE_URL=http://127.0.0.1:PORT/<context> of a loopback proxy started for its lifetime, CONFLUENCE_AUTH=basic, CONFLUENCE_USERNAME=confluence-tui and CONFLUENCE_API_TOKEN=<a random per-run token>: the real cookies or token never leave this process (see `proxy --help`). A gateway in front of the site: without --proxy the program gets its cookies (CF_Authorization, MRHSession…) in CONFLUENCE_COOKIE next to a token, but not the gateway headers (`gateway set`) nor the client certificate (CONFLUENCE_CLIENT_CERT): those need --proxy, which sends them on every request.
     Exec {
         /// Start the loopback proxy for the program's lifetime and give it only the proxy's URL and a random per-run token (CONFLUENCE_AUTH=basic, CONFLUENCE_USERNAME=confluence-tui, CONFLUENCE_API_TOKEN=<proxy token>), never the real cookies or token
         #[arg(long)]
@@ -426,7 +426,8 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
     use remote::Remote;
     let talks_to_site = matches!(
         cli.command,
-        Some(
+        // The interface too: its terminal is free until it starts.
+        None | Some(
             Command::Check { .. }
                 | Command::Spaces { .. }
                 | Command::Pages { .. }

@@ -7,6 +7,7 @@ use serde_json::json;
 use super::CliError;
 use super::output::Output;
 use crate::config::{FlagOverrides, Settings};
+use crate::confluence::client::TrustedBy;
 use crate::exit::{ErrorClass, Exit};
 use crate::session::{SessionState, Snapshot};
 use crate::text::for_terminal;
@@ -173,7 +174,8 @@ fn signed_in(out: &mut Output, json: bool, site: &str, s: &Snapshot) -> Result<(
             "state": s.word(now).as_str(),
             "expires_at": s.expires_at.map(crate::credentials::rfc3339),
             "expires_in_secs": s.expires_at.map(|at| (at - now).whole_seconds().max(0)),
-            "login_url": Option::<String>::None});
+            "login_url": Option::<String>::None, "gateway": Option::<String>::None,
+            "trusted_by": s.trusted_by});
         out.line(v)?;
     } else {
         // The display name is the server's: shown, never obeyed.
@@ -302,6 +304,7 @@ fn state_for(code: &str) -> &'static str {
     match code {
         "session_expired" | "auth_failed" => "expired",
         "captcha" => "captcha",
+        "gateway" => "gateway",
         "network" | "internal" => "unreachable",
         _ => "no_credentials",
     }
@@ -309,15 +312,14 @@ fn state_for(code: &str) -> &'static str {
 
 /// A session that is not signed in, as a failure with what to do next.
 fn session_failure(json: bool, out: &mut Output, s: &Snapshot) -> CliError {
-    match &s.state {
+    let (code, error, login_url, gateway) = match &s.state {
         SessionState::SignedIn | SessionState::Checking => {
-            CliError::Internal("the verification ended without an answer".into())
+            return CliError::Internal("the verification ended without an answer".into());
         }
-        SessionState::NoCredentials { message } => fail(
-            json,
-            out,
+        SessionState::NoCredentials { message } => (
             "not_configured",
-            &WorkerError::new(ErrorClass::Auth, message.clone()),
+            WorkerError::new(ErrorClass::Auth, message.clone()),
+            None,
             None,
         ),
         SessionState::Expired { reason, status } => {
@@ -325,11 +327,10 @@ fn session_failure(json: bool, out: &mut Output, s: &Snapshot) -> CliError {
                 "the session has expired: {reason}. Sign in with the browser, copy the Cookie header, then run `confluence-tui cookies import -` (or press p in the app){}",
                 status.map(|s| format!(" [HTTP {s}]")).unwrap_or_default()
             );
-            fail(
-                json,
-                out,
+            (
                 "session_expired",
-                &WorkerError::new(ErrorClass::Auth, message),
+                WorkerError::new(ErrorClass::Auth, message),
+                None,
                 None,
             )
         }
@@ -342,53 +343,65 @@ fn session_failure(json: bool, out: &mut Output, s: &Snapshot) -> CliError {
             let message = format!(
                 "the site demands a CAPTCHA{status}: sign in through the browser{at}, solve it, then paste fresh cookies (`confluence-tui cookies import -`). Retrying would make it worse."
             );
-            fail(
-                json,
-                out,
+            (
                 "captcha",
-                &WorkerError::new(ErrorClass::Captcha, message),
+                WorkerError::new(ErrorClass::Captcha, message),
                 login_url.clone(),
+                None,
             )
         }
         SessionState::Gateway {
             gateway, login_url, ..
-        } => fail(
-            json,
-            out,
+        } => (
             "gateway",
-            &WorkerError::new(
+            WorkerError::new(
                 ErrorClass::Auth,
                 crate::session::gateway_message(gateway, login_url.as_deref()),
             ),
             login_url.clone(),
+            Some(gateway.as_str()),
         ),
-        SessionState::Rejected { reason, .. } => fail(
-            json,
-            out,
+        SessionState::Rejected { reason, .. } => (
             "auth_failed",
-            &WorkerError::new(
+            WorkerError::new(
                 ErrorClass::Auth,
                 format!(
                     "{reason}; make a new API token (or personal access token) and store it with `confluence-tui token set`, or import fresh cookies"
                 ),
             ),
             None,
+            None,
         ),
-        SessionState::Unreachable { reason } => fail(
-            json,
-            out,
+        SessionState::Unreachable { reason } => (
             "network",
-            &WorkerError::new(ErrorClass::Network, reason.clone()),
+            WorkerError::new(ErrorClass::Network, reason.clone()),
+            None,
             None,
         ),
-        SessionState::Failed { class, message } => fail(
-            json,
-            out,
+        SessionState::Failed { class, message } => (
             code_for(*class),
-            &WorkerError::new(*class, message.clone()),
+            WorkerError::new(*class, message.clone()),
+            None,
             None,
         ),
-    }
+    };
+    let details = Details {
+        login_url,
+        gateway,
+        trusted_by: s.trusted_by,
+    };
+    fail_with(json, out, code, &error, details)
+}
+
+/// What `check --json` says of a failure beside its reason.
+#[derive(Default)]
+struct Details {
+    /// Where to sign in again (a CAPTCHA's, a gateway's).
+    login_url: Option<String>,
+    /// The gateway that wants its own sign-in.
+    gateway: Option<&'static str>,
+    /// Which roots verified the site.
+    trusted_by: Option<TrustedBy>,
 }
 
 /// Prints a failure (as JSON on stdout for `check --json`) and makes the error.
@@ -399,9 +412,24 @@ fn fail(
     error: &WorkerError,
     login_url: Option<String>,
 ) -> CliError {
+    let details = Details {
+        login_url,
+        ..Details::default()
+    };
+    fail_with(json, out, code, error, details)
+}
+
+fn fail_with(
+    json: bool,
+    out: &mut Output,
+    code: &str,
+    error: &WorkerError,
+    details: Details,
+) -> CliError {
     if json {
         let v = json!({"ok": false, "state": state_for(code), "reason": code,
-            "message": error.message, "login_url": login_url,
+            "message": error.message, "login_url": details.login_url,
+            "gateway": details.gateway, "trusted_by": details.trusted_by,
             "expires_at": Option::<String>::None, "expires_in_secs": Option::<i64>::None});
         if let Err(e) = out.line(v).and_then(|()| out.flush()) {
             return e.into();

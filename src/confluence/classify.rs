@@ -26,7 +26,10 @@ pub(crate) const LOGIN_URL_MARKERS: &[&str] = &[
 /// Where a gateway in front of the site sends the user to sign in: matched
 /// case-insensitively against a redirect's whole `Location`.
 const GATEWAY_LOGIN_MARKERS: &[(&str, Gateway)] = &[
-    ("cloudflareaccess.com/cdn-cgi/access/login", Gateway::CloudflareAccess),
+    (
+        "cloudflareaccess.com/cdn-cgi/access/login",
+        Gateway::CloudflareAccess,
+    ),
     ("/cdn-cgi/access/login", Gateway::CloudflareAccess),
     ("/my.policy", Gateway::F5),
     ("/vdesk/", Gateway::F5),

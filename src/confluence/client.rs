@@ -22,10 +22,10 @@ use crate::config::{DeploymentSetting, is_loopback};
 
 pub use super::auth::{AuthMode, Decoration, Decorations};
 pub use super::authority::{Fixed, Ticket, Version};
-pub use super::tls::{ClientIdentity, IdentityError, Tls, TrustedBy};
 pub use super::error::ClientError;
 pub(crate) use super::retry::NoticeSink;
 pub use super::retry::{ClientNotice, RetryPolicy, WaitReason};
+pub use super::tls::{ClientIdentity, IdentityError, Tls, TrustedBy};
 
 /// Page size asked for; the v2 maximum.
 pub const PAGE_LIMIT: usize = 250;
@@ -103,6 +103,8 @@ pub struct Client {
     authority: Arc<dyn Authority>,
     retry: RetryPolicy,
     notices: Option<NoticeSink>,
+    /// Watches the handshakes: a refused client certificate is said so.
+    tls: Tls,
 }
 
 impl std::fmt::Debug for Client {
@@ -134,6 +136,7 @@ impl Client {
             authority: opts.authority,
             retry: opts.retry,
             notices: None,
+            tls,
         })
     }
 
@@ -147,6 +150,7 @@ impl Client {
             authority,
             retry: self.retry.clone(),
             notices: self.notices.clone(),
+            tls: self.tls.clone(),
         }
     }
 
@@ -356,7 +360,16 @@ impl Client {
                         host: url.host_str().unwrap_or_default().to_string(),
                     }));
                 }
-                Err(e) => return network(network_message(&e)),
+                Err(e) => {
+                    if let Some(message) = self.tls.certificate_refusal(&e) {
+                        tracing::info!(error = %network_message(&e), "the client certificate was refused");
+                        return Attempt::Done(Err(ClientError::ClientCertificate {
+                            host: url.host_str().unwrap_or_default().to_string(),
+                            message,
+                        }));
+                    }
+                    return network(network_message(&e));
+                }
             };
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();

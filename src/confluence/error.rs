@@ -25,6 +25,10 @@ pub enum ClientError {
     UnknownSpace { key: String },
     #[error("network error talking to {host}: {message}")]
     Network { host: String, message: String },
+    /// The server ended the TLS handshake over the client certificate:
+    /// never retried (the same certificate is refused again).
+    #[error("{host} ended the secure (TLS) connection: {message}")]
+    ClientCertificate { host: String, message: String },
     /// The host name does not resolve: never retried.
     #[error(
         "cannot find the host {host}: its name does not resolve (DNS); check CONFLUENCE_BASE_URL, or the network and VPN"
@@ -59,6 +63,7 @@ impl ClientError {
                 | Outcome::Ok => ErrorClass::Network,
             },
             ClientError::Network { .. }
+            | ClientError::ClientCertificate { .. }
             | ClientError::HostNotFound { .. }
             | ClientError::Decode { .. }
             | ClientError::TooLarge { .. } => ErrorClass::Network,

@@ -25,7 +25,7 @@ pub(crate) fn site_login_page(api_base: &Url, deployment: Deployment) -> String 
 /// otherwise replaced by the site's own login page and marked as ignored.
 /// Every other outcome passes unchanged.
 pub(crate) fn keep_on_site(outcome: Outcome, api_base: &Url, deployment: Deployment) -> Outcome {
-    let outcome = gateway_if_off_site(outcome, api_base);
+    let outcome = gateway_login_checked(gateway_if_off_site(outcome, api_base), api_base);
     let Outcome::Captcha {
         status,
         login_url: Some(given),
@@ -77,6 +77,38 @@ fn gateway_if_off_site(outcome: Outcome, api_base: &Url) -> Outcome {
     Outcome::GatewaySignIn {
         gateway: Gateway::Other { host },
         login_url: Some(target.to_string()),
+        status,
+    }
+}
+
+/// A gateway's sign-in URL, absolute, kept only on the gateway's own host:
+/// the site's host, a Cloudflare Access team domain, Microsoft's sign-in.
+/// Any other host may be a look-alike page: dropped (opening the site in
+/// the browser leads to the real sign-in anyway).
+fn gateway_login_checked(outcome: Outcome, api_base: &Url) -> Outcome {
+    let Outcome::GatewaySignIn {
+        gateway,
+        login_url: Some(given),
+        status,
+    } = outcome
+    else {
+        return outcome;
+    };
+    let login_url = api_base.join(given.trim()).ok().filter(|u| {
+        let host = u.host_str().unwrap_or_default().to_ascii_lowercase();
+        let on_site = u.origin() == api_base.origin();
+        let https = u.scheme() == "https";
+        on_site
+            || https
+                && match gateway {
+                    Gateway::CloudflareAccess => host.ends_with(".cloudflareaccess.com"),
+                    Gateway::MicrosoftEntra => host == "login.microsoftonline.com",
+                    _ => false,
+                }
+    });
+    Outcome::GatewaySignIn {
+        gateway,
+        login_url: login_url.map(|u| u.to_string()),
         status,
     }
 }
@@ -164,5 +196,86 @@ mod tests {
             keep_on_site(Outcome::Anonymous, &site, Deployment::Server),
             Outcome::Anonymous
         );
+    }
+
+    fn gateway(gateway: Gateway, login_url: &str) -> Outcome {
+        Outcome::GatewaySignIn {
+            gateway,
+            login_url: Some(login_url.into()),
+            status: 302,
+        }
+    }
+
+    fn login_of(o: Outcome) -> (Gateway, Option<String>) {
+        match o {
+            Outcome::GatewaySignIn {
+                gateway, login_url, ..
+            } => (gateway, login_url),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_gateway_login_is_offered_only_on_the_gateways_own_host() {
+        let base = Url::parse("https://wiki.acme.com/confluence").unwrap();
+        let keep = |o| login_of(keep_on_site(o, &base, Deployment::Server));
+        // The site's own host (F5 serves its sign-in there), made absolute.
+        assert_eq!(
+            keep(gateway(Gateway::F5, "/my.policy")),
+            (Gateway::F5, Some("https://wiki.acme.com/my.policy".into()))
+        );
+        // Cloudflare Access's team domain, Microsoft's sign-in.
+        let cf = "https://acme.cloudflareaccess.com/cdn-cgi/access/login/wiki.acme.com";
+        assert_eq!(
+            keep(gateway(Gateway::CloudflareAccess, cf)),
+            (Gateway::CloudflareAccess, Some(cf.into()))
+        );
+        let ms = "https://login.microsoftonline.com/t/oauth2/authorize";
+        assert_eq!(
+            keep(gateway(Gateway::MicrosoftEntra, ms)),
+            (Gateway::MicrosoftEntra, Some(ms.into()))
+        );
+        // A Cloudflare-looking path on someone else's host, or plain http
+        // to a team domain: named, never offered.
+        for bad in [
+            "https://evil.example/cdn-cgi/access/login/x",
+            "http://acme.cloudflareaccess.com/cdn-cgi/access/login/x",
+            "https://cloudflareaccess.com.evil.example/cdn-cgi/access/login/x",
+        ] {
+            assert_eq!(
+                keep(gateway(Gateway::CloudflareAccess, bad)),
+                (Gateway::CloudflareAccess, None),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_redirect_to_another_host_is_that_hosts_sign_in_not_offered() {
+        let base = Url::parse("https://wiki.acme.com/confluence").unwrap();
+        let o = Outcome::Redirect {
+            status: 302,
+            location: "https://sso.acme.com/start?app=wiki".into(),
+        };
+        assert_eq!(
+            login_of(keep_on_site(o, &base, Deployment::Server)),
+            (
+                Gateway::Other {
+                    host: "sso.acme.com".into()
+                },
+                None
+            )
+        );
+        // Atlassian's own account site is Cloud's login, not a gateway.
+        let o = Outcome::SessionExpired {
+            reason: ExpiryReason::LoginRedirect {
+                location: "https://id.atlassian.com/login".into(),
+            },
+            status: 302,
+        };
+        assert!(matches!(
+            keep_on_site(o, &base, Deployment::Cloud),
+            Outcome::SessionExpired { .. }
+        ));
     }
 }

@@ -50,6 +50,9 @@ pub enum ProbeError {
         "the secure (TLS) connection to {host} failed: {reason}; behind a company proxy that inspects https, set CONFLUENCE_CA_BUNDLE"
     )]
     Tls { host: String, reason: String },
+    /// A gateway in front of the site wants a client certificate.
+    #[error("{host} ended the secure (TLS) connection: {message}")]
+    ClientCertificate { host: String, message: String },
     #[error("cannot reach {host}: {reason}")]
     Network { host: String, reason: String },
     #[error("{url} redirects to {location}; enter the address Confluence really lives at")]
@@ -95,13 +98,13 @@ pub async fn probe_site(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| ProbeError::Address(e.to_string()))?;
-    let first = ask(&http, &base, &["rest", "api", "user", "current"]).await?;
+    let first = ask(&http, &tls, &base, &["rest", "api", "user", "current"]).await?;
     let (base, answer) = match judge_user_current(&first) {
         Verdict::NotConfluence if base.path().trim_matches('/').is_empty() => {
             // Confluence often lives under /wiki even on its own host.
             let mut wiki = base.clone();
             wiki.set_path("/wiki");
-            let second = ask(&http, &wiki, &["rest", "api", "user", "current"]).await?;
+            let second = ask(&http, &tls, &wiki, &["rest", "api", "user", "current"]).await?;
             match judge_user_current(&second) {
                 Verdict::NotConfluence => (base, first),
                 _ => (wiki, second),
@@ -131,7 +134,7 @@ pub async fn probe_site(
         // has the v2 API, Server/DC has not.
         Deployment::Server if behind_sign_in => Deployment::Server,
         Deployment::Server => {
-            let v2 = ask(&http, &base, &["api", "v2", "spaces"]).await?;
+            let v2 = ask(&http, &tls, &base, &["api", "v2", "spaces"]).await?;
             if v2.status != 404 && looks_like_json(&v2) {
                 Deployment::Cloud
             } else {
@@ -158,7 +161,12 @@ struct Answer {
 /// Largest body read from a probe answer.
 const MAX_PROBE_BODY: usize = 64 * 1024;
 
-async fn ask(http: &reqwest::Client, base: &Url, segments: &[&str]) -> Result<Answer, ProbeError> {
+async fn ask(
+    http: &reqwest::Client,
+    tls: &super::tls::Tls,
+    base: &Url,
+    segments: &[&str],
+) -> Result<Answer, ProbeError> {
     let mut url = base.clone();
     if let Ok(mut path) = url.path_segments_mut() {
         path.pop_if_empty().extend(segments);
@@ -169,7 +177,7 @@ async fn ask(http: &reqwest::Client, base: &Url, segments: &[&str]) -> Result<An
         .header(ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| connection_error(&e, base))?;
+        .map_err(|e| connection_error(&e, tls, base))?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let mut body = Vec::new();
@@ -215,8 +223,11 @@ fn wraps_tls_error(io: &std::io::Error) -> bool {
 }
 
 /// A failed request in the user's terms: DNS, refused, TLS, or other.
-fn connection_error(e: &reqwest::Error, base: &Url) -> ProbeError {
+fn connection_error(e: &reqwest::Error, tls: &super::tls::Tls, base: &Url) -> ProbeError {
     let host = base.host_str().unwrap_or_default().to_string();
+    if let Some(message) = tls.certificate_refusal(e) {
+        return ProbeError::ClientCertificate { host, message };
+    }
     if is_name_resolution_failure(e) {
         return ProbeError::HostNotFound { host };
     }

@@ -16,7 +16,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::{AlertDescription, DigitallySignedStruct, SignatureScheme};
 use zeroize::Zeroizing;
 
 use super::error::ClientError;
@@ -147,6 +147,92 @@ impl Tls {
     }
 }
 
+/// The TLS alerts a server sends when a client certificate is missing or
+/// not accepted (`handshake_failure` counts only when it had asked for one).
+fn certificate_alert(error: &(dyn std::error::Error + 'static)) -> Option<AlertDescription> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if let Some(rustls::Error::AlertReceived(alert)) = e.downcast_ref::<rustls::Error>() {
+            return Some(*alert);
+        }
+        // io::Errors hide what they wrap from `source()`.
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && let Some(alert) = certificate_alert(inner)
+        {
+            return Some(alert);
+        }
+        next = e.source();
+    }
+    None
+}
+
+impl Tls {
+    /// When `error` is the server ending the handshake over the client
+    /// certificate (none offered, or the one offered refused): what was
+    /// offered, what the server asked for, and what to do, in words.
+    pub fn certificate_refusal(&self, error: &(dyn std::error::Error + 'static)) -> Option<String> {
+        let alert = certificate_alert(error)?;
+        let asked = self.last_certificate_request();
+        let about_the_certificate = matches!(
+            alert,
+            AlertDescription::CertificateRequired
+                | AlertDescription::BadCertificate
+                | AlertDescription::UnsupportedCertificate
+                | AlertDescription::CertificateRevoked
+                | AlertDescription::CertificateExpired
+                | AlertDescription::CertificateUnknown
+                | AlertDescription::UnknownCA
+                | AlertDescription::AccessDenied
+        ) || (alert == AlertDescription::HandshakeFailure
+            && asked.is_some());
+        if !about_the_certificate {
+            return None;
+        }
+        let offered = asked
+            .as_ref()
+            .and_then(|a| a.offered.clone())
+            .or_else(|| self.identity().map(|i| i.describe()));
+        let wanted = asked
+            .map(|a| a.authorities)
+            .unwrap_or_default()
+            .iter()
+            .map(|n| crate::text::for_terminal(n).into_owned())
+            .collect::<Vec<_>>();
+        let wanted = if wanted.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; it accepts certificates issued by {}",
+                wanted.join(" or ")
+            )
+        };
+        let alert = alert_words(alert);
+        Some(match offered {
+            None => format!(
+                "the server wants a client certificate and none was offered ({alert}){wanted}; set CONFLUENCE_CLIENT_CERT (and CONFLUENCE_CLIENT_KEY), or store one with `confluence-tui gateway cert import PATH`"
+            ),
+            Some(cert) => format!(
+                "the server refused the client certificate {cert} ({alert}){wanted}; check CONFLUENCE_CLIENT_CERT, or store the right one with `confluence-tui gateway cert import PATH`"
+            ),
+        })
+    }
+}
+
+/// A TLS alert in words.
+fn alert_words(alert: AlertDescription) -> String {
+    match alert {
+        AlertDescription::CertificateRequired => "TLS alert: certificate required".into(),
+        AlertDescription::BadCertificate => "TLS alert: bad certificate".into(),
+        AlertDescription::UnknownCA => "TLS alert: unknown certificate authority".into(),
+        AlertDescription::CertificateExpired => "TLS alert: certificate expired".into(),
+        AlertDescription::CertificateRevoked => "TLS alert: certificate revoked".into(),
+        AlertDescription::AccessDenied => "TLS alert: access denied".into(),
+        AlertDescription::HandshakeFailure => "TLS alert: handshake failure".into(),
+        other => format!("TLS alert: {other:?}"),
+    }
+}
+
 /// A server asked for a client certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertificateRequest {
@@ -180,8 +266,7 @@ impl ServerCertVerifier for Trust {
         let mut first_error = None;
         for (verifier, code) in [(&self.system, 1), (&self.bundle, 2)] {
             let Some(v) = verifier else { continue };
-            match v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            {
+            match v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
                 Ok(ok) => {
                     self.last.store(code, Ordering::Relaxed);
                     return Ok(ok);
@@ -409,7 +494,8 @@ impl ClientIdentity {
             path: place.to_path_buf(),
             reason,
         };
-        let (subject, issuer) = names(&certs[0]).ok_or_else(|| invalid("not an X.509 certificate".into()))?;
+        let (subject, issuer) =
+            names(&certs[0]).ok_or_else(|| invalid("not an X.509 certificate".into()))?;
         let pem = identity_pem(&certs, &key);
         let provider = rustls::crypto::aws_lc_rs::default_provider();
         let key = CertifiedKey::from_der(certs, key, &provider)
@@ -515,12 +601,11 @@ fn private_key(
                 path: path.to_path_buf(),
             });
         };
-        let (_, der) = pkcs8::der::pem::decode_vec(block.as_bytes()).map_err(|e| {
-            IdentityError::Invalid {
+        let (_, der) =
+            pkcs8::der::pem::decode_vec(block.as_bytes()).map_err(|e| IdentityError::Invalid {
                 path: path.to_path_buf(),
                 reason: format!("an encrypted key that cannot be read ({e})"),
-            }
-        })?;
+            })?;
         let der = Zeroizing::new(der);
         let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice()).map_err(|e| {
             IdentityError::Invalid {
@@ -528,11 +613,11 @@ fn private_key(
                 reason: format!("an encrypted key that cannot be read ({e})"),
             }
         })?;
-        let plain = info
-            .decrypt(password.expose_secret())
-            .map_err(|_| IdentityError::WrongPassword {
-                path: path.to_path_buf(),
-            })?;
+        let plain =
+            info.decrypt(password.expose_secret())
+                .map_err(|_| IdentityError::WrongPassword {
+                    path: path.to_path_buf(),
+                })?;
         return Ok(PrivateKeyDer::Pkcs8(plain.as_bytes().to_vec().into()));
     }
     if text.contains("Proc-Type: 4,ENCRYPTED") {
@@ -602,7 +687,10 @@ mod tests {
         assert!(is_pkcs12(Path::new("me.p12"), b"x"));
         assert!(is_pkcs12(Path::new("me.PFX"), b"x"));
         assert!(is_pkcs12(Path::new("me.bin"), &[0x30, 0x82, 0x01]));
-        assert!(!is_pkcs12(Path::new("me.pem"), b"-----BEGIN CERTIFICATE-----"));
+        assert!(!is_pkcs12(
+            Path::new("me.pem"),
+            b"-----BEGIN CERTIFICATE-----"
+        ));
     }
 
     #[test]

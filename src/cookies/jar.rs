@@ -262,7 +262,11 @@ impl CookieJar {
 
     /// Whether every cookie is a gateway's (nothing of Confluence's own).
     pub fn only_gateway_cookies(&self, extra: &[String]) -> bool {
-        !self.cookies.is_empty() && self.cookies.iter().all(|c| is_gateway_cookie(&c.name, extra))
+        !self.cookies.is_empty()
+            && self
+                .cookies
+                .iter()
+                .all(|c| is_gateway_cookie(&c.name, extra))
     }
 
     /// The earliest own expiry among the session cookies, if any has one.

@@ -64,7 +64,9 @@ impl Credentials {
                 return Err(CredentialError::Captcha { login_url });
             }
             // A gateway's own sign-in says nothing of Confluence's cookies.
-            Some(StoredSession::SignedIn | StoredSession::Expiring | StoredSession::Gateway { .. })
+            Some(
+                StoredSession::SignedIn | StoredSession::Expiring | StoredSession::Gateway { .. },
+            )
             | None => {}
         }
         let site_url = site.url().ok_or(CredentialError::NoSite {

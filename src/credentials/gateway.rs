@@ -78,13 +78,19 @@ impl Credentials {
     }
 
     /// Keeps the password of `CONFLUENCE_CLIENT_CERT` for the site.
-    pub fn store_client_cert_password(&self, password: SecretString) -> Result<(), CredentialError> {
+    pub fn store_client_cert_password(
+        &self,
+        password: SecretString,
+    ) -> Result<(), CredentialError> {
         let site = self.require_site("enter it again")?.clone();
-        self.update("store the client certificate's password", |doc: &mut VaultDocument| {
-            let own = doc.site_mut(&site);
-            own.client_cert_password = Some(password);
-            own.session = None;
-        })?;
+        self.update(
+            "store the client certificate's password",
+            |doc: &mut VaultDocument| {
+                let own = doc.site_mut(&site);
+                own.client_cert_password = Some(password);
+                own.session = None;
+            },
+        )?;
         self.stored_record(
             "cert-password",
             "the client certificate's password",
@@ -114,26 +120,29 @@ impl Credentials {
     pub fn clear_gateway(&self, name: Option<&str>) -> Result<Vec<String>, CredentialError> {
         let site = self.require_site("clear it again")?.clone();
         let removed = if self.paths.vault_file.exists() {
-            self.update("clear the gateway credentials", |doc: &mut VaultDocument| {
-                let own = doc.site_mut(&site);
-                let mut removed = Vec::new();
-                own.gateway.retain(|g| {
-                    let hit = name.is_none_or(|n| g.name().eq_ignore_ascii_case(n));
-                    if hit {
-                        removed.push(g.name().to_string());
+            self.update(
+                "clear the gateway credentials",
+                |doc: &mut VaultDocument| {
+                    let own = doc.site_mut(&site);
+                    let mut removed = Vec::new();
+                    own.gateway.retain(|g| {
+                        let hit = name.is_none_or(|n| g.name().eq_ignore_ascii_case(n));
+                        if hit {
+                            removed.push(g.name().to_string());
+                        }
+                        !hit
+                    });
+                    if name.is_none_or(|n| n.eq_ignore_ascii_case(CLIENT_CERT_NAME)) {
+                        if own.client_identity.take().is_some() {
+                            removed.push(CLIENT_CERT_NAME.to_string());
+                        }
+                        if own.client_cert_password.take().is_some() {
+                            removed.push("cert-password".to_string());
+                        }
                     }
-                    !hit
-                });
-                if name.is_none_or(|n| n.eq_ignore_ascii_case(CLIENT_CERT_NAME)) {
-                    if own.client_identity.take().is_some() {
-                        removed.push(CLIENT_CERT_NAME.to_string());
-                    }
-                    if own.client_cert_password.take().is_some() {
-                        removed.push("cert-password".to_string());
-                    }
-                }
-                removed
-            })?
+                    removed
+                },
+            )?
         } else {
             Vec::new()
         };
@@ -157,7 +166,10 @@ impl Credentials {
     }
 
     /// What is stored for the configured site's gateway.
-    pub fn gateway_status(&self, extra_cookies: &[String]) -> Result<GatewayStatus, CredentialError> {
+    pub fn gateway_status(
+        &self,
+        extra_cookies: &[String],
+    ) -> Result<GatewayStatus, CredentialError> {
         let site = self.require_site("ask again")?.clone();
         let doc = self.load()?;
         let own = self.own(&doc);

@@ -168,6 +168,8 @@ pub struct CookieStatus {
     pub other_sites: Vec<String>,
     pub cookies: Option<StoredCookieSummary>,
     pub token_stored: bool,
+    /// The gateway credentials stored (`cloudflare`, header names, `cert`).
+    pub gateway: Vec<String>,
     /// The session state last recorded for the site (never verified: none).
     pub session: Option<crate::vault::StoredSession>,
     pub vault_path: PathBuf,
@@ -182,6 +184,8 @@ pub struct CookieStatus {
 pub struct StoredCookieSummary {
     pub names: Vec<String>,
     pub session_cookies: Vec<String>,
+    /// The cookies that are a gateway's (sent with every auth mode).
+    pub gateway_cookies: Vec<String>,
     pub source: String,
     pub saved_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
@@ -228,6 +232,9 @@ pub struct Credentials {
     audit: AuditLog,
     paths: DataPaths,
     ttl: time::Duration,
+    /// Cookie names a gateway owns beyond the known ones
+    /// (`CONFLUENCE_GATEWAY_COOKIES`), for what status says.
+    gateway_cookie_names: Vec<String>,
     /// A digest of the last intake-file failure audited (what went wrong and
     /// the content read, if any), so the same bad file seen again (saved
     /// again unchanged, touched, reported once more by the file watcher)
@@ -256,6 +263,7 @@ impl Credentials {
                 .with_lock_timeout(settings.lock_timeout),
             audit: AuditLog::new(paths.audit_log.clone()).with_lock_timeout(settings.lock_timeout),
             ttl: settings.cookie_ttl,
+            gateway_cookie_names: settings.gateway_cookies.clone(),
             paths,
             last_intake_failure: Mutex::new(None),
         }
@@ -374,10 +382,15 @@ pub(crate) fn expiry_reason(state: &ExpiryState) -> Option<String> {
     }
 }
 
-fn summary(c: &StoredCookies, now: OffsetDateTime) -> StoredCookieSummary {
+fn summary(c: &StoredCookies, now: OffsetDateTime, gateway: &[String]) -> StoredCookieSummary {
     StoredCookieSummary {
         names: c.jar.names(),
         session_cookies: c.jar.session_cookie_names(),
+        gateway_cookies: c
+            .jar
+            .gateway_cookies(gateway)
+            .map(|j| j.names())
+            .unwrap_or_default(),
         source: c.source.to_string(),
         saved_at: c.saved_at,
         expires_at: c.expires_at,

@@ -33,8 +33,21 @@ impl Credentials {
         Ok(CookieStatus {
             site: self.site.clone(),
             other_sites,
-            cookies: own.cookies.as_ref().map(|c| summary(c, now)),
+            cookies: own
+                .cookies
+                .as_ref()
+                .map(|c| summary(c, now, &self.gateway_cookie_names)),
             token_stored: own.api_token.is_some(),
+            gateway: own
+                .gateway
+                .iter()
+                .map(|g| g.name().to_string())
+                .chain(
+                    own.client_identity
+                        .as_ref()
+                        .map(|_| super::gateway::CLIENT_CERT_NAME.to_string()),
+                )
+                .collect(),
             session: own.session.clone(),
             vault_path: self.paths.vault_file.clone(),
             vault_exists: header.is_some(),
@@ -53,7 +66,10 @@ impl Credentials {
             configured: site.is_some()
                 && self.site.as_ref().map(SiteKey::as_str) == site.as_deref(),
             site,
-            cookies: c.cookies.as_ref().map(|c| summary(c, now)),
+            cookies: c
+                .cookies
+                .as_ref()
+                .map(|c| summary(c, now, &self.gateway_cookie_names)),
             token_stored: c.api_token.is_some(),
             token_saved_at: c.token_saved_at,
             session: c.session.clone(),

@@ -18,7 +18,10 @@ pub const PIPELINE_VARIABLES: &[&str] = &[
 ];
 
 /// Ours alone: always removed from the child's environment.
-pub const WITHHELD_VARIABLES: &[&str] = &["CONFLUENCE_VAULT_PASSPHRASE"];
+pub const WITHHELD_VARIABLES: &[&str] = &[
+    "CONFLUENCE_VAULT_PASSPHRASE",
+    "CONFLUENCE_CLIENT_CERT_PASSWORD",
+];
 
 /// The credential a pipeline is handed.
 #[derive(Debug)]

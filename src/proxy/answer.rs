@@ -202,6 +202,16 @@ pub(super) fn site_unreachable(timed_out: bool, message: &str) -> Response {
     refusal(status, "site_unreachable", message, None)
 }
 
+/// The site's TLS gateway ended the handshake over the client certificate.
+pub(super) fn client_certificate(message: &str) -> Response {
+    refusal(
+        StatusCode::BAD_GATEWAY,
+        "client_certificate_refused",
+        message,
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,8 @@ pub(super) struct Shared {
     pub port: u16,
     pub rebase: Rebase,
     pub http: reqwest::Client,
+    /// The connections' TLS: says a refused client certificate as such.
+    pub tls: crate::confluence::client::Tls,
     /// The process's session owner: every request borrows its credentials.
     pub sessions: SessionSource,
     /// The site's identity: a session for another site is never used.
@@ -163,6 +165,10 @@ impl Shared {
             let resp = match outgoing.send().await {
                 Ok(r) => r,
                 Err(e) => {
+                    if let Some(message) = self.tls.certificate_refusal(&e) {
+                        tracing::warn!(error = %message, "a proxied request failed");
+                        return Answer::Refused(answer::client_certificate(&message));
+                    }
                     let message = format!("cannot reach the site: {}", network_message(&e));
                     tracing::warn!(error = %message, "a proxied request failed");
                     return Answer::Refused(answer::site_unreachable(e.is_timeout(), &message));

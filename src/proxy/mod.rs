@@ -303,6 +303,14 @@ pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyH
                 login_url: login_url.clone(),
             });
         }
+        SessionState::Gateway {
+            gateway, login_url, ..
+        } => {
+            return Err(ProxyError::Session(SessionError::new(
+                ErrorClass::Auth,
+                crate::session::gateway_message(gateway, login_url.as_deref()),
+            )));
+        }
         SessionState::Failed { class, message } => {
             return Err(ProxyError::Session(SessionError::new(
                 *class,
@@ -350,6 +358,7 @@ pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyH
         port: local_addr.port(),
         deployment,
         http,
+        tls,
         sessions: sessions.clone(),
         site_key: site_key.clone(),
         traffic: traffic.clone(),

@@ -192,7 +192,9 @@ pub(crate) fn gateway_sign_in(
     AuditEntry::new(
         AuditEvent::GatewaySignIn,
         AuditOutcome::Warning,
-        format!("{gateway} in front of the site wants a sign-in; Confluence's credentials are kept"),
+        format!(
+            "{gateway} in front of the site wants a sign-in; Confluence's credentials are kept"
+        ),
     )
     .details(AuditDetails {
         http_status: Some(status),

@@ -25,7 +25,9 @@ pub fn client_identity(
             password,
         ));
     }
-    own.client_identity.as_ref().map(ClientIdentity::from_stored)
+    own.client_identity
+        .as_ref()
+        .map(ClientIdentity::from_stored)
 }
 
 /// The TLS configuration of a one-shot check (a token before it is

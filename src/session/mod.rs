@@ -38,6 +38,7 @@ mod verify;
 pub use browser_watch::BrowserWatchError;
 pub(crate) use browser_watch::watch_browser;
 pub use keepalive::keepalive_delay;
+pub use lend::gateway_message;
 pub use notify::Notifier;
 pub use owner::{FirstCheck, Session, SessionConfig, SessionOwner, Watch};
 pub use staging::{Imported, Verify};
@@ -45,7 +46,6 @@ pub use state::{Cause, EXPIRING_WITHIN, NextCheck, SessionState, Snapshot, State
 pub(crate) use trial::token_refused_record;
 pub use trial::{TokenAccepted, check_token};
 pub(crate) use vault_watch::watch_vault;
-pub use lend::gateway_message;
 pub use verify::Ask;
 
 use crate::exit::ErrorClass;

@@ -526,6 +526,7 @@ impl Shared {
             verified_at: held.verified_at,
             next_check,
             cause,
+            trusted_by: self.tls.as_ref().and_then(Tls::trusted_by),
         }
     }
 

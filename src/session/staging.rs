@@ -267,7 +267,10 @@ impl Shared {
     /// What requests would carry once `staged` is stored: the credential
     /// chosen as it will be then (a gateway's cookies alone go next to a
     /// token), with the gateway's headers.
-    async fn staged_decorations(self: &Arc<Self>, staged: &Staged) -> Result<Decorations, SessionError> {
+    async fn staged_decorations(
+        self: &Arc<Self>,
+        staged: &Staged,
+    ) -> Result<Decorations, SessionError> {
         let cookies = staged.cookies.clone();
         let settings = self.settings.clone();
         blocking(&self.creds, move |c| {

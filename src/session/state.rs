@@ -6,7 +6,7 @@
 use time::OffsetDateTime;
 
 use crate::confluence::classify::Gateway;
-use crate::confluence::client::{AuthMode, Deployment};
+use crate::confluence::client::{AuthMode, Deployment, TrustedBy};
 use crate::confluence::model::User;
 use crate::exit::ErrorClass;
 
@@ -183,6 +183,9 @@ pub struct Snapshot {
     pub verified_at: Option<OffsetDateTime>,
     pub next_check: NextCheck,
     pub cause: Cause,
+    /// Which roots verified the site's certificate at the last handshake
+    /// (none yet, or plain http on loopback).
+    pub trusted_by: Option<TrustedBy>,
 }
 
 impl Snapshot {
@@ -199,6 +202,7 @@ impl Snapshot {
             verified_at: None,
             next_check: NextCheck::Off,
             cause: Cause::Start,
+            trusted_by: None,
         }
     }
 

@@ -80,12 +80,9 @@ pub async fn check_token(
     })?;
     let mode = decorations.mode();
     let decorations = match gateway {
-        Some(own) => crate::auth::with_gateway(
-            decorations,
-            settings,
-            own,
-            time::OffsetDateTime::now_utc(),
-        ),
+        Some(own) => {
+            crate::auth::with_gateway(decorations, settings, own, time::OffsetDateTime::now_utc())
+        }
         None => decorations,
     };
     match trial(settings, retry, tls, decorations, notices).await {

@@ -96,7 +96,12 @@ impl Shared {
     fn offer_identity(
         &self,
         held: &mut Held,
-        identity: Option<Result<crate::confluence::client::ClientIdentity, crate::confluence::client::IdentityError>>,
+        identity: Option<
+            Result<
+                crate::confluence::client::ClientIdentity,
+                crate::confluence::client::IdentityError,
+            >,
+        >,
     ) {
         let Some(tls) = &self.tls else { return };
         match identity {
@@ -267,9 +272,7 @@ impl Shared {
             }
         }
         match captcha {
-            Some(c)
-                if std::mem::discriminant(&c) != std::mem::discriminant(&held.state) =>
-            {
+            Some(c) if std::mem::discriminant(&c) != std::mem::discriminant(&held.state) => {
                 held.state = c;
                 held.user = None;
                 held.look_in_browser = true;

@@ -201,7 +201,9 @@ impl Shared {
             tracing::info!(error = %e, "the verification got no answer");
             return;
         }
-        held.state = if class == ErrorClass::Network {
+        // A refused client certificate is refused again: the user acts.
+        let waits = matches!(e, ClientError::ClientCertificate { .. });
+        held.state = if class == ErrorClass::Network && !waits {
             held.failures = held.failures.saturating_add(1);
             SessionState::Unreachable {
                 reason: e.to_string(),

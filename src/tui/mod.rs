@@ -200,6 +200,7 @@ async fn run_app(
     app.audit.set_time_offset(local);
     app.demo = demo.is_some();
     app.username_hint = settings.username.clone();
+    app.gateway_cookies = settings.gateway_cookies.clone();
     app.pipeline.set_time_offset(local);
     // The keep-alive, the browser watch (a fresh login picked up while the
     // session is dead) and the session's state are the worker's session

@@ -5,7 +5,7 @@
 
 use time::OffsetDateTime;
 
-use crate::confluence::client::AuthMode;
+use crate::confluence::client::{AuthMode, TrustedBy};
 use crate::cookies::jar::{EXPIRES_SOON_THRESHOLD, ExpiryState};
 use crate::credentials::CookieStatus;
 pub use crate::session::SessionState;
@@ -71,6 +71,8 @@ pub struct SessionView {
     /// What the vault holds, from the last `Describe`.
     pub stored: Option<CookieStatus>,
     pub token_in_environment: bool,
+    /// Which roots verified the site at the last handshake.
+    pub trusted_by: Option<TrustedBy>,
 }
 
 impl SessionView {
@@ -90,6 +92,7 @@ impl SessionView {
             state: SessionState::Checking,
             stored: None,
             token_in_environment: false,
+            trusted_by: None,
         };
         view.apply_site(site);
         view
@@ -103,6 +106,7 @@ impl SessionView {
         self.login_page = site.login_page.clone();
         self.env_file = site.env_file.display().to_string();
         self.mode = None;
+        self.trusted_by = None;
         self.why = None;
         self.user = None;
         self.last_verified = None;
@@ -139,6 +143,9 @@ impl SessionView {
         self.last_verified = s.verified_at;
         self.next_check = Some(s.next_check);
         self.expires_at = s.expires_at;
+        if s.trusted_by.is_some() {
+            self.trusted_by = s.trusted_by;
+        }
         if let Some(d) = s.deployment {
             self.deployment = Some(d.to_string());
         }
@@ -216,7 +223,9 @@ impl SessionView {
     /// True when the guidance panel (how to get fresh cookies) should show.
     pub(crate) fn needs_cookie_guidance(&self, now: OffsetDateTime) -> bool {
         match &self.state {
-            SessionState::Expired { .. } | SessionState::Captcha { .. } => true,
+            SessionState::Expired { .. }
+            | SessionState::Captcha { .. }
+            | SessionState::Gateway { .. } => true,
             SessionState::NoCredentials { .. } => self.site.is_some(),
             SessionState::SignedIn => matches!(self.badge(now), Badge::Expired),
             _ => false,

@@ -18,7 +18,6 @@ pub use key::MachineIdSource;
 pub(crate) use stamp::VaultStamp;
 pub use store::{Vault, VaultOptions};
 
-
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

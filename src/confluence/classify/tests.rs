@@ -277,3 +277,66 @@ fn one_list_of_login_markers_covers_sso_and_oauth() {
         assert!(!is_login_url(other), "{other}");
     }
 }
+
+#[test]
+fn a_gateway_login_redirect_is_the_gateway_not_an_expiry() {
+    let cases = [
+        (
+            "https://acme.cloudflareaccess.com/cdn-cgi/access/login/wiki.acme.com?kid=1",
+            Gateway::CloudflareAccess,
+        ),
+        ("/my.policy", Gateway::F5),
+        ("https://wiki.acme.com/vdesk/hangup.php3", Gateway::F5),
+        (
+            "https://login.microsoftonline.com/tenant/oauth2/authorize?x=1",
+            Gateway::MicrosoftEntra,
+        ),
+    ];
+    for (location, want) in cases {
+        let hm = h(&[("location", location)]);
+        for auth in [AuthKind::Cookie, AuthKind::Token] {
+            match classify_response(&facts(302, &hm, b"", auth, true)) {
+                Outcome::GatewaySignIn {
+                    gateway,
+                    login_url,
+                    status,
+                } => {
+                    assert_eq!(gateway, want, "{location}");
+                    assert_eq!(login_url.as_deref(), Some(location));
+                    assert_eq!(status, 302);
+                }
+                other => panic!("{location}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn negotiate_is_a_gateway_and_a_plain_401_is_not() {
+    let hm = h(&[("www-authenticate", "Negotiate")]);
+    assert_eq!(
+        classify_response(&facts(401, &hm, b"", AuthKind::Token, true)),
+        Outcome::GatewaySignIn {
+            gateway: Gateway::Negotiate,
+            login_url: None,
+            status: 401,
+        }
+    );
+    let hm = h(&[("www-authenticate", "Basic realm=\"Confluence\"")]);
+    assert!(matches!(
+        classify_response(&facts(401, &hm, b"", AuthKind::Token, true)),
+        Outcome::CredentialsRejected { .. }
+    ));
+}
+
+#[test]
+fn a_redirect_that_is_no_sign_in_is_kept_as_a_redirect() {
+    let hm = h(&[("location", "https://c.example.com/confluence/other")]);
+    assert_eq!(
+        classify_response(&facts(301, &hm, b"", AuthKind::Token, false)),
+        Outcome::Redirect {
+            status: 301,
+            location: "https://c.example.com/confluence/other".into(),
+        }
+    );
+}

@@ -304,6 +304,9 @@ pub struct App {
     /// The user name the settings give (`CONFLUENCE_USERNAME`): the token
     /// dialog starts with it.
     pub username_hint: Option<String>,
+    /// Cookie names a gateway owns beyond the known ones
+    /// (`CONFLUENCE_GATEWAY_COOKIES`): the paste preview marks them.
+    pub gateway_cookies: Vec<String>,
     /// The terminal's size (columns, rows): where a click lands and how
     /// far the help scrolls follow from it and the view's layout.
     pub terminal: (u16, u16),
@@ -339,6 +342,7 @@ impl App {
             waiting: None,
             demo: false,
             username_hint: None,
+            gateway_cookies: Vec::new(),
             terminal: (80, 24),
             verify_asked: false,
             intake_pending: false,
@@ -475,8 +479,9 @@ impl App {
                     Some(Dialog::Setup(s)) => s.insert_paste(&text),
                     _ if !focus => {
                         // A paste anywhere else opens the dialog with it.
-                        let mut p =
-                            PasteState::new(self.now, self.cookie_ttl).for_site(self.paste_site());
+                        let mut p = PasteState::new(self.now, self.cookie_ttl)
+                            .for_site(self.paste_site())
+                            .with_gateway_cookies(self.gateway_cookies.clone());
                         p.insert_paste(&text, self.now, self.cookie_ttl);
                         self.dialog = Some(Dialog::Paste(Box::new(p)));
                     }
@@ -668,7 +673,9 @@ impl App {
     /// Opens the paste dialog and asks for the clipboard's text.
     pub(crate) fn open_paste(&mut self, effects: &mut Vec<Effect>) {
         self.dialog = Some(Dialog::Paste(Box::new(
-            PasteState::new(self.now, self.cookie_ttl).for_site(self.paste_site()),
+            PasteState::new(self.now, self.cookie_ttl)
+                .for_site(self.paste_site())
+                .with_gateway_cookies(self.gateway_cookies.clone()),
         )));
         effects.push(Effect::ReadClipboard);
     }

@@ -13,7 +13,7 @@ use time::{Duration, OffsetDateTime};
 use url::Url;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::cookies::jar::{CookieSource, StoredCookies, format_time_left};
+use crate::cookies::jar::{CookieSource, StoredCookies, format_time_left, is_gateway_cookie};
 use crate::cookies::parse::{
     CookieParseError, ParseWarning, ParsedCookies, parse_cookies_at, parse_cookies_for_site,
 };
@@ -138,6 +138,8 @@ pub struct PasteState {
     /// The configured site: the preview keeps only its cookies, as the
     /// import will, and shows what was dropped.
     site: Option<Url>,
+    /// Cookie names a gateway owns beyond the known ones: marked `g`.
+    gateway_cookies: Vec<String>,
 }
 
 impl std::fmt::Debug for PasteState {
@@ -169,6 +171,7 @@ impl PasteState {
             replace_on_paste: true,
             parses: 0,
             site: None,
+            gateway_cookies: Vec::new(),
         }
     }
 
@@ -176,6 +179,13 @@ impl PasteState {
     /// of the paste for that site keeps and drops.
     pub(crate) fn for_site(mut self, site: Option<Url>) -> PasteState {
         self.site = site;
+        self
+    }
+
+    /// Names beyond the known ones that are a gateway's cookies
+    /// (`CONFLUENCE_GATEWAY_COOKIES`).
+    pub(crate) fn with_gateway_cookies(mut self, names: Vec<String>) -> PasteState {
+        self.gateway_cookies = names;
         self
     }
 
@@ -570,6 +580,16 @@ fn preview_lines(
             sessions.join(", ")
         )));
     }
+    let gateway: Vec<String> = jar
+        .gateway_cookies(&state.gateway_cookies)
+        .map(|j| j.names())
+        .unwrap_or_default();
+    if !gateway.is_empty() {
+        summary.push(Span::raw(format!(
+            " · gateway: {} (sent with every auth mode)",
+            gateway.join(", ")
+        )));
+    }
     lines.push(Line::from(summary));
     let why = if v.by_session {
         "the session cookie's own expiry".to_string()
@@ -615,7 +635,13 @@ fn preview_lines(
         } else {
             mask_len(value)
         };
-        let marker = if c.is_session_cookie() { "*" } else { " " };
+        let marker = if c.is_session_cookie() {
+            "*"
+        } else if is_gateway_cookie(&c.name, &state.gateway_cookies) {
+            "g"
+        } else {
+            " "
+        };
         lines.push(Line::from(vec![
             Span::raw(format!("  {marker} {:<name_width$}  ", c.name)),
             Span::styled(shown, theme.dim()),

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Paragraph, Widget};
 use time::OffsetDateTime;
 
+use crate::confluence::client::TrustedBy;
 use crate::cookies::jar::{ExpiryState, format_time_left};
 use crate::session::NextCheck;
 use crate::text::for_terminal;
@@ -301,6 +302,10 @@ fn cards<'a>(s: &'a SessionView, now: OffsetDateTime, theme: &Theme) -> Vec<Line
         (SessionState::Captcha { .. }, _, _) => {
             vec![Span::styled("blocked by a CAPTCHA", theme.error())]
         }
+        (SessionState::Gateway { gateway, .. }, _, _) => vec![Span::styled(
+            format!("{gateway} wants its own sign-in"),
+            theme.error(),
+        )],
         (SessionState::Unreachable { .. }, _, _) => {
             vec![Span::styled("the site does not answer", theme.warn())]
         }
@@ -349,6 +354,16 @@ fn cards<'a>(s: &'a SessionView, now: OffsetDateTime, theme: &Theme) -> Vec<Line
         _ => "none",
     };
     lines.push(row("Token", vec![Span::raw(token)], theme));
+    if let Some(gateway) = gateway_row(s, theme) {
+        lines.push(row("Gateway", gateway, theme));
+    }
+    if let Some(by) = s.trusted_by {
+        let roots = match by {
+            TrustedBy::System => "verified by the system's trusted roots",
+            TrustedBy::Bundle => "verified by CONFLUENCE_CA_BUNDLE",
+        };
+        lines.push(row("TLS", vec![Span::raw(roots)], theme));
+    }
     let vault = match &s.stored {
         None => vec![Span::styled("…", theme.dim())],
         Some(st) => {
@@ -385,6 +400,36 @@ fn cards<'a>(s: &'a SessionView, now: OffsetDateTime, theme: &Theme) -> Vec<Line
         ));
     }
     lines
+}
+
+/// What a gateway in front of the site gets from us: stored service
+/// tokens and headers, a client certificate, gateway cookies (names only).
+fn gateway_row<'a>(s: &SessionView, theme: &Theme) -> Option<Vec<Span<'a>>> {
+    let stored = s.stored.as_ref()?;
+    let cookies = stored
+        .cookies
+        .as_ref()
+        .map(|c| c.gateway_cookies.clone())
+        .unwrap_or_default();
+    if stored.gateway.is_empty() && cookies.is_empty() {
+        return None;
+    }
+    let mut parts: Vec<String> = stored
+        .gateway
+        .iter()
+        .map(|g| match g.as_str() {
+            "cloudflare" => "Cloudflare service token".to_string(),
+            crate::credentials::CLIENT_CERT_NAME => "client certificate".to_string(),
+            header => format!("header {}", for_terminal(header)),
+        })
+        .collect();
+    if !cookies.is_empty() {
+        parts.push(format!("cookie {}", for_terminal(&cookies.join(", "))));
+    }
+    Some(vec![
+        Span::raw(parts.join(" · ")),
+        Span::styled("  sent with every request", theme.dim()),
+    ])
 }
 
 /// The auth line before a verification said which mode is in use: what
@@ -459,6 +504,15 @@ fn guidance<'a>(
     if !s.needs_cookie_guidance(now) && !matches!(s.state, SessionState::NoCredentials { .. }) {
         return None;
     }
+    if let SessionState::Gateway {
+        gateway, login_url, ..
+    } = &s.state
+    {
+        return Some((
+            " Sign in to the gateway ",
+            gateway_guidance(gateway, login_url.as_deref(), theme, compact),
+        ));
+    }
     let reason = match &s.state {
         SessionState::Expired { reason, status } => format!(
             " Session expired: {reason}{}",
@@ -506,6 +560,55 @@ fn guidance<'a>(
     }
     lines.push(Line::styled(drop_in, theme.dim()));
     Some((" Get fresh cookies ", lines))
+}
+
+/// How to get past a gateway that wants its own sign-in: in the browser,
+/// then its cookie imported; Confluence's own credentials are kept.
+fn gateway_guidance<'a>(
+    gateway: &crate::confluence::classify::Gateway,
+    login_url: Option<&str>,
+    theme: &Theme,
+    compact: bool,
+) -> Vec<Line<'a>> {
+    let at = login_url.map(|u| format!(" ({u})")).unwrap_or_default();
+    // The gateway's login URL is the server's: escaped.
+    let mut lines = vec![Line::styled(
+        for_terminal(&format!(
+            " {gateway} in front of the site wants you to sign in{at}."
+        ))
+        .into_owned(),
+        theme.error(),
+    )];
+    lines.push(Line::styled(
+        " Confluence's own cookies and token are kept: only the gateway's session ended.",
+        theme.dim(),
+    ));
+    if matches!(gateway, crate::confluence::classify::Gateway::Negotiate) {
+        lines.push(Line::raw(
+            " It asks for Kerberos, which confluence-tui cannot do: sign in through the browser and import the gateway's cookie, or ask for a service token.",
+        ));
+    }
+    let steps = if compact {
+        [
+            "1. o opens the gateway's sign-in: sign in.",
+            "2. Copy a request's Cookie: header (F12 → Network).",
+            "3. p here (or b: read it from the browser).",
+        ]
+    } else {
+        [
+            "1. Press o to open the gateway's sign-in in the browser; sign in.",
+            "2. Developer tools (F12) → Network: copy a request's Cookie: header.",
+            "3. Press p here (or b to read the login from the browser itself).",
+        ]
+    };
+    for st in steps {
+        lines.push(Line::raw(format!("   {st}")));
+    }
+    lines.push(Line::styled(
+        "   A stored service token was refused? `confluence-tui gateway set` stores a new one.",
+        theme.dim(),
+    ));
+    lines
 }
 
 /// The guidance in the demo: how to sign in to the demo site (never which
