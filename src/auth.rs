@@ -93,8 +93,18 @@ pub(crate) fn choose(
     let usable = stored
         .as_ref()
         .filter(|c| c.is_usable(now))
-        .filter(|c| !(c.jar.only_gateway_cookies(gateway) && token.is_some()))
+        .filter(|c| !c.jar.only_gateway_cookies(gateway))
         .cloned();
+    // Only a gateway's cookies, and nothing that signs in to Confluence.
+    let gateway_only = stored
+        .as_ref()
+        .filter(|c| c.is_usable(now) && c.jar.only_gateway_cookies(gateway))
+        .map(|c| {
+            not_configured(format!(
+                "only a gateway's cookies are stored ({}): they open the gateway, and Confluence itself needs a token next to them: `confluence-tui token set` (a personal access token, or an API token with CONFLUENCE_USERNAME), or import Confluence's own cookies with them",
+                c.jar.names().join(", ")
+            ))
+        });
     let expired_reason = stored
         .as_ref()
         .and_then(|c| expiry_reason(&c.expiry_state(now)));
@@ -107,9 +117,10 @@ pub(crate) fn choose(
     let chosen = match settings.auth {
         AuthSetting::Cookie => match usable {
             Some(c) => Ok(cookie(c, "CONFLUENCE_AUTH=cookie".into())),
-            None => match expired_reason {
-                Some(reason) => Err(AuthError::CookiesExpired { reason }),
-                None => Err(not_configured("CONFLUENCE_AUTH=cookie but no cookies are stored: import them with `confluence-tui cookies import` (or p in the app)".into())),
+            None => match (gateway_only, expired_reason) {
+                (Some(e), _) => Err(e),
+                (None, Some(reason)) => Err(AuthError::CookiesExpired { reason }),
+                (None, None) => Err(not_configured("CONFLUENCE_AUTH=cookie but no cookies are stored: import them with `confluence-tui cookies import` (or p in the app)".into())),
             },
         },
         AuthSetting::Basic => match (username, token) {
@@ -134,9 +145,10 @@ pub(crate) fn choose(
                 expires_at: None,
                 stored: None,
             }),
-            (None, _, None) => match expired_reason {
-                Some(reason) => Err(AuthError::CookiesExpired { reason }),
-                None => Err(not_configured(format!("no credentials: {HOW_TO_CONFIGURE}"))),
+            (None, _, None) => match (gateway_only, expired_reason) {
+                (Some(e), _) => Err(e),
+                (None, Some(reason)) => Err(AuthError::CookiesExpired { reason }),
+                (None, None) => Err(not_configured(format!("no credentials: {HOW_TO_CONFIGURE}"))),
             },
         },
     };

@@ -136,6 +136,16 @@ fn import_verified(
             for_terminal(&site),
             for_terminal(&user.display_name)
         ))?,
+        // A gateway's cookies alone: the note above says what is missing.
+        None if matches!(
+            imported.snapshot.state,
+            crate::session::SessionState::NoCredentials { .. }
+        ) =>
+        {
+            if let Some(reason) = imported.snapshot.reason() {
+                out.line(format_args!("Not signed in yet: {}", for_terminal(&reason)))?;
+            }
+        }
         None => out.line(
             "warning: the site could not be asked; the cookies were stored without a check",
         )?,

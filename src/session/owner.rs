@@ -213,12 +213,16 @@ pub(super) struct Lent {
 /// Which stored credentials a generation was read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum SetId {
-    /// The stored cookie set saved at this time.
-    Cookies(OffsetDateTime),
-    /// A token: from the environment, or stored at this time.
+    /// The stored cookie set saved at this time (and the gateway's
+    /// credentials, when any, stored at the second).
+    Cookies(OffsetDateTime, Option<OffsetDateTime>),
+    /// A token: from the environment, or stored at this time; `gateway`:
+    /// when the gateway's credentials sent with it (its cookies, its
+    /// headers) were stored, so fresh ones are a new set.
     Token {
         from_env: bool,
         saved_at: Option<OffsetDateTime>,
+        gateway: Option<OffsetDateTime>,
     },
 }
 

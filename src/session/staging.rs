@@ -173,7 +173,12 @@ impl Shared {
         if verify == Verify::No {
             return self.commit(staged, None, pickup).await;
         }
-        let decorations = self.staged_decorations(&staged).await?;
+        let Some(decorations) = self.staged_decorations(&staged).await? else {
+            // A gateway's cookies with nothing that signs in to Confluence
+            // yet: nothing to ask the site; stored, and the session says
+            // what is missing (a token).
+            return self.commit(staged, None, pickup).await;
+        };
         let tried = super::trial::trial(
             &self.settings,
             self.retry.clone(),
@@ -196,7 +201,7 @@ impl Shared {
         pickup: Option<&Profile>,
     ) -> Result<Imported, SessionError> {
         self.ensure_fresh(Cause::Vault).await;
-        let cookies_before = matches!(self.held().set, Some(SetId::Cookies(_)));
+        let cookies_before = matches!(self.held().set, Some(SetId::Cookies(..)));
         let class = e.class();
         if !matches!(class, ErrorClass::Auth | ErrorClass::Captcha) {
             // Nobody can judge the cookies now: keep a usable stored
@@ -266,11 +271,12 @@ impl Shared {
 
     /// What requests would carry once `staged` is stored: the credential
     /// chosen as it will be then (a gateway's cookies alone go next to a
-    /// token), with the gateway's headers.
+    /// token), with the gateway's headers. None: the staged cookies are a
+    /// gateway's only and nothing else signs in to Confluence.
     async fn staged_decorations(
         self: &Arc<Self>,
         staged: &Staged,
-    ) -> Result<Decorations, SessionError> {
+    ) -> Result<Option<Decorations>, SessionError> {
         let cookies = staged.cookies.clone();
         let settings = self.settings.clone();
         blocking(&self.creds, move |c| {
@@ -285,9 +291,11 @@ impl Shared {
                 own.cookies = Some(cookies.clone());
                 own.session = None;
             }
+            let gateway_only = cookies.jar.only_gateway_cookies(&settings.gateway_cookies);
             Ok(match crate::auth::choose(&settings, c, &doc, now) {
-                Ok(r) => r.decorations,
-                Err(_) => Decorations::cookies(cookies.jar),
+                Ok(r) => Some(r.decorations),
+                Err(_) if gateway_only => None,
+                Err(_) => Some(Decorations::cookies(cookies.jar)),
             })
         })
         .await

@@ -166,13 +166,21 @@ impl Shared {
             Ok(resolved) => {
                 let mode = resolved.decorations.mode();
                 // The set is the token's when one is sent, else the cookies'.
+                // When the gateway's headers were stored, and (next to a
+                // token) its cookies.
+                let headers_at = own.gateway.iter().map(|g| g.saved_at()).max();
                 let set = match (mode, &own.cookies) {
-                    (AuthMode::Basic | AuthMode::Bearer, _) => Some(SetId::Token {
+                    (AuthMode::Basic | AuthMode::Bearer, cookies) => Some(SetId::Token {
                         from_env: self.settings.api_token.is_some(),
                         saved_at: own.token_saved_at,
+                        gateway: cookies
+                            .as_ref()
+                            .filter(|_| resolved.decorations.cookie_jar().is_some())
+                            .map(|c| c.saved_at)
+                            .max(headers_at),
                     }),
                     (_, Some(c)) if resolved.decorations.cookie_jar().is_some() => {
-                        Some(SetId::Cookies(c.saved_at))
+                        Some(SetId::Cookies(c.saved_at, headers_at))
                     }
                     _ => None,
                 };
@@ -199,7 +207,8 @@ impl Shared {
                 let Some(cookies) = own.cookies else {
                     return;
                 };
-                let set = Some(SetId::Cookies(cookies.saved_at));
+                let headers_at = own.gateway.iter().map(|g| g.saved_at()).max();
+                let set = Some(SetId::Cookies(cookies.saved_at, headers_at));
                 let ours_newer = held
                     .refreshed_at
                     .is_some_and(|ours| cookies.refreshed_at.is_none_or(|t| t < ours));
@@ -322,7 +331,7 @@ impl Shared {
         let job = {
             let mut held = self.held();
             match (&held.lent, held.set, held.refreshed_at) {
-                (Some(lent), Some(SetId::Cookies(set)), Some(at)) if !held.dirty.is_empty() => {
+                (Some(lent), Some(SetId::Cookies(set, _)), Some(at)) if !held.dirty.is_empty() => {
                     let jar = lent.decorations.cookie_jar().cloned();
                     let names = std::mem::take(&mut held.dirty);
                     jar.map(|jar| (jar, names, set, at))

@@ -54,6 +54,9 @@ struct State {
     /// The gateway session cookie value that admits (`CF_Authorization`,
     /// `MRHSession`); none: every session cookie is refused.
     session: Mutex<Option<String>>,
+    /// An F5-style inactivity timeout: a session no request used for this
+    /// long ends (traffic, the keep-alive's too, resets it).
+    idle: Mutex<Option<(std::time::Duration, std::time::Instant)>>,
     seen: Mutex<Vec<Seen>>,
     http: reqwest::Client,
     origin: Mutex<String>,
@@ -97,6 +100,7 @@ impl Gateway {
             backend,
             door: kind,
             session: Mutex::new(None),
+            idle: Mutex::new(None),
             seen: Mutex::new(Vec::new()),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -166,6 +170,11 @@ impl Gateway {
         *self.state.session.lock().unwrap() = None;
     }
 
+    /// From now on, the session ends once no request used it for `idle`.
+    pub fn end_session_when_idle_for(&self, idle: std::time::Duration) {
+        *self.state.idle.lock().unwrap() = Some((idle, std::time::Instant::now()));
+    }
+
     /// Every request so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.state.seen.lock().unwrap().clone()
@@ -192,6 +201,16 @@ fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
 
 async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let jar = cookies(&req);
+    {
+        // An idle session ends before this request could use it.
+        let mut idle = state.idle.lock().unwrap();
+        if let Some((limit, last)) = *idle
+            && last.elapsed() > limit
+        {
+            *state.session.lock().unwrap() = None;
+            *idle = None;
+        }
+    }
     let session = state.session.lock().unwrap().clone();
     let has_session = |name: &str| {
         session
@@ -217,6 +236,13 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
         }
         DoorKind::F5 => (!has_session("MRHSession")).then(|| "/my.policy".to_string()),
     };
+    if refusal.is_none() {
+        // Traffic on the session keeps it from going idle.
+        let mut idle = state.idle.lock().unwrap();
+        if let Some((limit, _)) = *idle {
+            *idle = Some((limit, std::time::Instant::now()));
+        }
+    }
     state.seen.lock().unwrap().push(Seen {
         path: path.clone(),
         admitted: refusal.is_none(),
