@@ -44,6 +44,7 @@ fn document() -> VaultDocument {
             token_saved_at: Some(now),
             username: None,
             session: None,
+            ..Default::default()
         },
     );
     doc

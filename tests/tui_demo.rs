@@ -53,6 +53,7 @@ fn first_answers(app: &mut App) {
             other_sites: Vec::new(),
             cookies: None,
             token_stored: false,
+            gateway: Vec::new(),
             session: None,
             vault_path: PathBuf::from("/tmp/demo/cookies/secure_cookies.enc"),
             vault_exists: false,

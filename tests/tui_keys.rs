@@ -80,12 +80,14 @@ fn stored(state: ExpiryState) -> Msg {
             cookies: Some(StoredCookieSummary {
                 names: vec!["cloud.session.token".into(), "atlassian.xsrf.token".into()],
                 session_cookies: vec!["cloud.session.token".into()],
+                gateway_cookies: Vec::new(),
                 source: "paste".into(),
                 saved_at: NOW - Duration::days(1),
                 expires_at: NOW + Duration::days(13),
                 state,
             }),
             token_stored: false,
+            gateway: Vec::new(),
             session: None,
             vault_path: PathBuf::from(
                 "/home/me/.local/share/confluence-tui/cookies/secure_cookies.enc",

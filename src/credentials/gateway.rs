@@ -173,14 +173,11 @@ impl Credentials {
         let site = self.require_site("ask again")?.clone();
         let doc = self.load()?;
         let own = self.own(&doc);
-        let client_certificate = match &own.client_identity {
-            Some(pem) => Some(
-                ClientIdentity::from_stored(pem)
-                    .map(|i| i.describe())
-                    .unwrap_or_else(|e| format!("unreadable: {e}")),
-            ),
-            None => None,
-        };
+        let client_certificate = own.client_identity.as_ref().map(|pem| {
+            ClientIdentity::from_stored(pem)
+                .map(|i| i.describe())
+                .unwrap_or_else(|e| format!("unreadable: {e}"))
+        });
         Ok(GatewayStatus {
             site: site.to_string(),
             entries: own
