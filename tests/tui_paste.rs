@@ -221,3 +221,23 @@ fn debug_of_the_app_never_shows_the_paste() {
     let dbg = format!("{app:?}");
     assert!(!dbg.contains("SENTINEL"), "{dbg}");
 }
+
+#[test]
+fn a_gateways_cookies_are_marked_in_the_preview() {
+    let mut app = app();
+    // One more name from CONFLUENCE_GATEWAY_COOKIES.
+    app.gateway_cookies = vec!["EdgeAuth".into()];
+    app.update(key(KeyCode::Char('p')));
+    app.update(Msg::Clipboard(clip(&format!(
+        "cloud.session.token={SESSION}; CF_Authorization={XSRF}; EdgeAuth=e1; theme=dark"
+    ))));
+    for text in snap("gateway_cookies", &app) {
+        assert!(
+            text.contains("gateway: CF_Authorization, EdgeAuth"),
+            "{text}"
+        );
+        let marked = |name: &str| text.lines().any(|l| l.contains(&format!("g {name} ")));
+        assert!(marked("CF_Authorization") && marked("EdgeAuth"), "{text}");
+        assert!(!marked("theme"), "{text}");
+    }
+}

@@ -402,6 +402,84 @@ fn snapshot_captcha() {
     insta::assert_snapshot!("status_captcha_120x40", render(&app, 120, 40));
 }
 
+/// What the vault holds behind an F5 gateway: its cookie and a token, a
+/// stored gateway header and a client certificate.
+fn stored_behind_a_gateway() -> Event {
+    let Event::Stored(mut info) = stored(
+        Duration::days(13),
+        ExpiryState::Valid {
+            left: Duration::days(13),
+        },
+    ) else {
+        unreachable!()
+    };
+    let cookies = info.status.cookies.as_mut().unwrap();
+    cookies.names = vec!["MRHSession".into(), "LastMRH_Session".into()];
+    cookies.session_cookies = Vec::new();
+    cookies.gateway_cookies = cookies.names.clone();
+    info.status.token_stored = true;
+    info.status.gateway = vec!["X-Edge-Key".into(), "cert".into()];
+    Event::Stored(info)
+}
+
+#[test]
+fn snapshot_gateway_sign_in() {
+    let mut app = site_app();
+    app.update(Msg::Worker(stored_behind_a_gateway()));
+    let mut snapshot = Snapshot::in_state(SessionState::Gateway {
+        gateway: confluence_tui::confluence::classify::Gateway::F5,
+        login_url: Some("https://example.atlassian.net/my.policy".into()),
+        status: Some(302),
+    });
+    snapshot.trusted_by = Some(confluence_tui::confluence::client::TrustedBy::Bundle);
+    app.update(Msg::Worker(Event::Session(snapshot)));
+    assert_eq!(app.session.badge(NOW), Badge::GatewaySignIn);
+    // `o` opens the gateway's own sign-in.
+    assert_eq!(
+        app.session.login_url().as_deref(),
+        Some("https://example.atlassian.net/my.policy")
+    );
+    let frame = render(&app, 120, 40);
+    assert!(frame.contains("GATEWAY SIGN-IN"), "{frame}");
+    assert!(
+        frame.contains("Confluence's own cookies and token are kept"),
+        "{frame}"
+    );
+    assert!(!frame.contains("Session expired"), "{frame}");
+    insta::assert_snapshot!("status_gateway_80x24", render(&app, 80, 24));
+    insta::assert_snapshot!("status_gateway_120x40", frame);
+}
+
+#[test]
+fn the_card_names_the_roots_and_what_the_gateway_gets() {
+    let mut app = site_app();
+    app.update(Msg::Worker(stored_behind_a_gateway()));
+    let mut snapshot = Snapshot::signed_in(
+        User {
+            kind: "known".into(),
+            display_name: "Dana Analyst".into(),
+            id: Some("5b10".into()),
+            email: None,
+        },
+        AuthMode::Bearer,
+        "auto: a token without a user name is sent as a personal access token".into(),
+        Deployment::Server,
+    );
+    snapshot.trusted_by = Some(confluence_tui::confluence::client::TrustedBy::System);
+    app.update(Msg::Worker(Event::Session(snapshot)));
+    let frame = render(&app, 120, 40);
+    assert!(
+        frame.contains(
+            "Gateway  header X-Edge-Key · client certificate · cookie MRHSession, LastMRH_Session"
+        ),
+        "{frame}"
+    );
+    assert!(
+        frame.contains("TLS      verified by the system's trusted roots"),
+        "{frame}"
+    );
+}
+
 #[test]
 fn snapshot_help_and_token_dialog() {
     let mut app = site_app();

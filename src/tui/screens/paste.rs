@@ -584,13 +584,18 @@ fn preview_lines(
         .gateway_cookies(&state.gateway_cookies)
         .map(|j| j.names())
         .unwrap_or_default();
-    if !gateway.is_empty() {
-        summary.push(Span::raw(format!(
-            " · gateway: {} (sent with every auth mode)",
-            gateway.join(", ")
-        )));
-    }
     lines.push(Line::from(summary));
+    if !gateway.is_empty() {
+        push_wrapped(
+            &mut lines,
+            &format!(
+                "g gateway: {} (sent with every auth mode, next to a token too)",
+                gateway.join(", ")
+            ),
+            width,
+            theme.dim(),
+        );
+    }
     let why = if v.by_session {
         "the session cookie's own expiry".to_string()
     } else {

@@ -436,7 +436,12 @@ fn gateway_row<'a>(s: &SessionView, theme: &Theme) -> Option<Vec<Span<'a>>> {
 /// the stored credentials make it, so stored cookies never read as "not
 /// chosen".
 fn auth_before_verifying<'a>(s: &SessionView, now: OffsetDateTime, theme: &Theme) -> Vec<Span<'a>> {
-    let cookies = s.stored.as_ref().and_then(|st| st.cookies.as_ref());
+    // A gateway's cookies alone do not sign in to Confluence.
+    let cookies = s
+        .stored
+        .as_ref()
+        .and_then(|st| st.cookies.as_ref())
+        .filter(|c| c.gateway_cookies.len() < c.names.len());
     let token = s.token_in_environment || s.stored.as_ref().is_some_and(|st| st.token_stored);
     let (mode, note) = match (cookies, token) {
         (Some(_), _) => match s.cookie_state(now) {
@@ -572,11 +577,14 @@ fn gateway_guidance<'a>(
 ) -> Vec<Line<'a>> {
     let at = login_url.map(|u| format!(" ({u})")).unwrap_or_default();
     // The gateway's login URL is the server's: escaped.
+    let said = format!("{gateway} in front of the site wants you to sign in{at}.");
+    let mut chars = said.chars();
+    let said: String = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
     let mut lines = vec![Line::styled(
-        for_terminal(&format!(
-            " {gateway} in front of the site wants you to sign in{at}."
-        ))
-        .into_owned(),
+        format!(" {}", for_terminal(&said)),
         theme.error(),
     )];
     lines.push(Line::styled(
