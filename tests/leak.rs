@@ -1062,3 +1062,153 @@ fn the_pipeline_screen_leaks_neither_the_cookies_nor_the_proxy_token() {
     }
     scan_dir(&sb.data());
 }
+
+/// Every new kind of secret a gateway brings: a Cloudflare Access service
+/// token's secret, a gateway header's value, a client certificate's key
+/// and its password, a gateway's session cookie. Stored, listed, cleared,
+/// refused: none shows in any output, the audit log, the trace log or a
+/// plain file of the data directory.
+#[test]
+fn gateway_secrets_leak_nothing() {
+    let sb = Sandbox::new();
+    let mut t = String::new();
+    let pass = [("CONFLUENCE_VAULT_PASSPHRASE", PASS)];
+    let ok = |code: Option<i32>, t: &str| assert_eq!(code, Some(0), "{t}");
+    let code = run(
+        &sb,
+        &["gateway", "set", "cloudflare", "--client-id", "id.access"],
+        Some(&format!("{GATEWAY_SECRET}\n")),
+        &pass,
+        &mut t,
+    );
+    ok(code, &t);
+    let code = run(
+        &sb,
+        &["gateway", "set", "header", "X-Edge-Key"],
+        Some(GATEWAY_SECRET),
+        &pass,
+        &mut t,
+    );
+    ok(code, &t);
+    // A reserved header, and a value on two lines: refused, echoing nothing.
+    let code = run(
+        &sb,
+        &["gateway", "set", "header", "Authorization"],
+        Some(GATEWAY_SECRET),
+        &pass,
+        &mut t,
+    );
+    assert_eq!(code, Some(2), "{t}");
+    let code = run(
+        &sb,
+        &["gateway", "set", "header", "X-Other"],
+        Some(&format!("{GATEWAY_SECRET}\n{GATEWAY_SECRET}")),
+        &pass,
+        &mut t,
+    );
+    assert_eq!(code, Some(2), "{t}");
+    // A gateway's session cookie.
+    let code = run(
+        &sb,
+        &["cookies", "import", "--no-verify", "-"],
+        Some(&format!("MRHSession={SESSION}; cloud.session.token={XSRF}")),
+        &pass,
+        &mut t,
+    );
+    ok(code, &t);
+    // A PEM client certificate with its key, kept in the vault; then the
+    // password of an (unreadable) certificate file, kept too.
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["pipeline".to_string()]).unwrap();
+    let pem = dir.path().join("client.pem");
+    common::gateway::write_private(
+        &pem,
+        format!("{}{}", cert.cert.pem(), cert.signing_key.serialize_pem()).as_bytes(),
+    );
+    let code = run(
+        &sb,
+        &["gateway", "cert", "import", pem.to_str().unwrap()],
+        None,
+        &pass,
+        &mut t,
+    );
+    ok(code, &t);
+    let key_text = cert.signing_key.serialize_pem();
+    let key_body: String = key_text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let with_password = [
+        ("CONFLUENCE_VAULT_PASSPHRASE", PASS),
+        ("CONFLUENCE_CLIENT_CERT", pem.to_str().unwrap()),
+        ("CONFLUENCE_CLIENT_CERT_PASSWORD", CERT_PASS),
+    ];
+    let code = run(
+        &sb,
+        &["gateway", "cert", "password"],
+        Some(CERT_PASS),
+        &with_password,
+        &mut t,
+    );
+    ok(code, &t);
+    for args in [
+        &["gateway", "status"][..],
+        &["gateway", "status", "--json"],
+        &["cookies", "status"],
+        &["cookies", "status", "--json"],
+        &["sites", "--json"],
+        &["audit", "--json"],
+    ] {
+        ok(run(&sb, args, None, &with_password, &mut t), &t);
+    }
+    // A site that is not there: the failure says nothing secret either.
+    run(&sb, &["check", "--json"], None, &with_password, &mut t);
+    // A wrong password for the certificate file.
+    let enc = dir.path().join("client.p12");
+    common::gateway::write_private(&enc, b"\x30\x03\x02\x01\x03");
+    run(
+        &sb,
+        &["check"],
+        None,
+        &[
+            ("CONFLUENCE_VAULT_PASSPHRASE", PASS),
+            ("CONFLUENCE_CLIENT_CERT", enc.to_str().unwrap()),
+            ("CONFLUENCE_CLIENT_CERT_PASSWORD", CERT_PASS),
+        ],
+        &mut t,
+    );
+    for name in ["X-Edge-Key", "cloudflare", "cert"] {
+        ok(
+            run(&sb, &["gateway", "clear", name], None, &pass, &mut t),
+            &t,
+        );
+    }
+    assert_clean("gateway commands", &t);
+    assert!(!t.contains(&key_body), "the client key was printed:\n{t}");
+    assert!(
+        t.contains("X-Edge-Key") && t.contains("CF-Access-Client-Secret"),
+        "names are shown, so the transcript is real: {t}"
+    );
+    scan_dir(&sb.data());
+    for entry in walk_files(&sb.data()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
+        assert!(
+            !text.contains(&key_body),
+            "{} holds the key",
+            entry.display()
+        );
+    }
+}
+
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
