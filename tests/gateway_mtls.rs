@@ -347,3 +347,43 @@ fn a_key_file_others_may_write_is_refused_like_the_vault() {
     assert!(err.contains("link"), "{err}");
     write_private(&front.pki.dir.path().join("unused"), b"");
 }
+
+#[test]
+fn the_password_is_asked_once_at_the_terminal_then_the_interface_signs_in_through_the_gateway() {
+    if !common::tmux::have_tmux() {
+        return;
+    }
+    let front = Front::new();
+    let sb = Sandbox::new();
+    let p12 = front.p12();
+    let base = front.gateway.base_url(front.site.server.base_url().path());
+    let script = format!(
+        "env -i PATH=\"$PATH\" TERM=xterm-256color CONFLUENCE_DATA_DIR='{}' CONFLUENCE_KDF_LOG_N=10 CONFLUENCE_BASE_URL='{base}' CONFLUENCE_DEPLOYMENT=server CONFLUENCE_CA_BUNDLE='{}' CONFLUENCE_API_TOKEN='{}' CONFLUENCE_CLIENT_CERT='{}' '{}'; echo EXITED:$?; sleep 60",
+        sb.data().display(),
+        front.pki.server_ca_file().display(),
+        confluence_tui::demo::DEMO_PAT,
+        p12.display(),
+        env!("CARGO_BIN_EXE_confluence-tui"),
+    );
+    let tmux = common::tmux::Tmux::start("mtls-prompt", &script, 100, 30);
+    let prompt = tmux.wait_for("(input hidden)", std::time::Duration::from_secs(20));
+    assert!(prompt.contains("Password of"), "{prompt}");
+    // A wrong one first: said, and asked again.
+    tmux.keys(&["not-it", "Enter"]);
+    tmux.wait_for(
+        "That password does not open it.",
+        std::time::Duration::from_secs(10),
+    );
+    tmux.keys(&[CERT_PASS, "Enter"]);
+    let screen = tmux.wait_for("SIGNED IN", std::time::Duration::from_secs(30));
+    assert!(!screen.contains(CERT_PASS), "{screen}");
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("EXITED:0", std::time::Duration::from_secs(10));
+    assert!(!screen.contains(CERT_PASS), "{screen}");
+    // Kept in the vault: no terminal, no password setting, still through.
+    let mut t = String::new();
+    let (code, v) = check_json(front.with_cert(&sb, &p12, None), &mut t);
+    assert_eq!(code, Some(0), "{t}");
+    assert_eq!(v["state"], "signed_in", "{v}");
+    assert_no_password(&sb, &t);
+}

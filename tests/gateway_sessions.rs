@@ -385,6 +385,20 @@ fn an_f5_session_cookie_and_token_set_sign_in_and_its_end_is_the_gateways() {
     let sb = Sandbox::new();
     let mut t = Transcript(String::new());
     front.gateway.open_session(MRH);
+    // A token checked before the gateway's cookie is there: the gateway
+    // answered, not Confluence; nothing stored, no token refusal audited.
+    let (code, _, err) = t.run(
+        front.cmd(&sb),
+        &["token", "set"],
+        Some(&format!("{DEMO_PAT}\n")),
+    );
+    assert_eq!(code, Some(3), "{}", t.0);
+    assert!(
+        err.contains("F5 BIG-IP") && err.contains("not stored"),
+        "{err}"
+    );
+    assert!(audited(&sb, "credentials_rejected").is_empty(), "{}", t.0);
+    assert_eq!(audited(&sb, "gateway_sign_in").len(), 1, "{}", t.0);
     // The gateway's cookies alone: stored, and said what else is needed.
     let (code, out, err) = t.run(
         front.cmd(&sb),

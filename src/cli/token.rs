@@ -13,7 +13,7 @@ use crate::confluence::client::{ClientNotice, NoticeSink, RetryPolicy};
 use crate::credentials::{CredentialError, Credentials, SiteScope};
 use crate::exit::Exit;
 use crate::secret::SecretString;
-use crate::session::{TokenAccepted, check_token, token_refused_record};
+use crate::session::{TokenAccepted, check_token};
 use crate::text::for_terminal;
 
 /// Longest token accepted from standard input; real ones are a few hundred bytes.
@@ -140,16 +140,16 @@ fn check_with_site(
         token,
         Some(notices),
     ));
-    checked.map_err(|e| {
-        if let Some(record) = token_refused_record(&e)
+    checked.map_err(|refused| {
+        if let Some(record) = refused.record
             && let Err(audit) = creds.record(record)
         {
             // The refusal is the answer; the audit failure is logged.
             tracing::warn!(error = %audit, "could not audit the refused token");
         }
         CliError::Remote {
-            message: e.message,
-            class: e.class,
+            message: refused.error.message,
+            class: refused.error.class,
             printed: false,
         }
     })

@@ -43,7 +43,7 @@ pub use notify::Notifier;
 pub use owner::{FirstCheck, Session, SessionConfig, SessionOwner, Watch};
 pub use staging::{Imported, Verify};
 pub use state::{Cause, EXPIRING_WITHIN, NextCheck, SessionState, Snapshot, StateWord};
-pub(crate) use trial::token_refused_record;
+pub use trial::TokenRefused;
 pub use trial::{TokenAccepted, check_token};
 pub(crate) use vault_watch::watch_vault;
 pub use verify::Ask;

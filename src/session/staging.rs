@@ -127,13 +127,13 @@ impl Session {
                 .await;
                 match checked {
                     Ok(a) => Some(a.user),
-                    Err(e) => {
-                        if let Some(record) = super::trial::token_refused_record(&e)
+                    Err(refused) => {
+                        if let Some(record) = refused.record
                             && let Err(audit) = blocking(&s.creds, |c| c.record(record)).await
                         {
                             tracing::warn!(error = %audit, "could not audit the refused token");
                         }
-                        return Err(e);
+                        return Err(refused.error);
                     }
                 }
             }

@@ -6,6 +6,7 @@
 use crate::audit::{AuditDetails, AuditEntry, AuditEvent, AuditOutcome};
 use crate::auth::{AuthError, token_credential};
 use crate::config::Settings;
+use crate::confluence::classify::Outcome;
 use crate::confluence::client::{
     AuthMode, Client, ClientError, ClientOptions, Decorations, Deployment, Fixed, NoticeSink,
     RetryPolicy, Tls, detect_deployment,
@@ -70,13 +71,16 @@ pub async fn check_token(
     username: Option<&str>,
     token: &SecretString,
     notices: Option<NoticeSink>,
-) -> Result<TokenAccepted, SessionError> {
+) -> Result<TokenAccepted, TokenRefused> {
     let (decorations, why) = token_credential(settings, username, token.clone()).map_err(|e| {
         let class = match &e {
             AuthError::Credentials(c) => c.class(),
             _ => ErrorClass::Usage,
         };
-        SessionError::new(class, e.to_string())
+        TokenRefused {
+            error: SessionError::new(class, e.to_string()),
+            record: None,
+        }
     })?;
     let mode = decorations.mode();
     let decorations = match gateway {
@@ -99,15 +103,39 @@ pub async fn check_token(
                 }
                 _ => "; the token was not stored",
             };
-            Err(SessionError::new(e.class(), format!("{e}{nothing_stored}")))
+            // A gateway that wants its own sign-in never judged the token.
+            let record = match e.outcome() {
+                Some(Outcome::GatewaySignIn {
+                    gateway,
+                    login_url,
+                    status,
+                }) => Some(super::audit_words::gateway_sign_in(
+                    gateway,
+                    login_url.clone(),
+                    *status,
+                )),
+                _ => token_refused_record(e.class()),
+            };
+            Err(TokenRefused {
+                error: SessionError::new(e.class(), format!("{e}{nothing_stored}")),
+                record,
+            })
         }
     }
 }
 
+/// A token `check_token` did not accept, and the audit record of why
+/// (none when the check said nothing of the token: a network failure).
+#[derive(Debug)]
+pub struct TokenRefused {
+    pub error: SessionError,
+    pub record: Option<AuditEntry>,
+}
+
 /// The audit record of a token the site refused, or `None` when the check
 /// failed for another reason (a network failure says nothing of the token).
-pub(crate) fn token_refused_record(error: &SessionError) -> Option<AuditEntry> {
-    matches!(error.class, ErrorClass::Auth | ErrorClass::Captcha).then(|| {
+fn token_refused_record(class: ErrorClass) -> Option<AuditEntry> {
+    matches!(class, ErrorClass::Auth | ErrorClass::Captcha).then(|| {
         AuditEntry::new(
             AuditEvent::CredentialsRejected,
             AuditOutcome::Failure,
@@ -115,7 +143,7 @@ pub(crate) fn token_refused_record(error: &SessionError) -> Option<AuditEntry> {
         )
         .details(AuditDetails {
             reason: Some(
-                match error.class {
+                match class {
                     ErrorClass::Captcha => "captcha",
                     _ => "token_rejected",
                 }
