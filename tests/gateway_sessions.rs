@@ -490,3 +490,73 @@ fn the_keep_alive_keeps_an_idle_f5_session_alive() {
     assert_eq!(body["reason"], "gateway_sign_in", "{body}");
     t.assert_clean(&sb);
 }
+
+#[test]
+fn exec_without_the_proxy_hands_over_the_gateways_cookies_next_to_the_token() {
+    // No site is asked: `exec` hands over what is stored.
+    let sb = Sandbox::new();
+    let mut t = Transcript(String::new());
+    let gateway = [("CONFLUENCE_GATEWAY_COOKIES", "EdgeAuth")];
+    let cmd = |extra: &[(&str, &str)]| {
+        let mut c = sb.cmd();
+        for (k, v) in gateway.iter().chain(extra) {
+            c.env(k, v);
+        }
+        c
+    };
+    let (code, out, err) = t.run(
+        cmd(&[]),
+        &["cookies", "import", "-"],
+        Some(&format!("MRHSession={MRH}; EdgeAuth=edge-1; theme=dark")),
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    // A gateway's cookies beside one that is not: not the gateway's only,
+    // so this set is Confluence's (cookie mode); the gateway's are named.
+    assert!(
+        out.contains("Gateway cookie: MRHSession, EdgeAuth"),
+        "{out}"
+    );
+    let (code, _, _) = t.run(cmd(&[]), &["cookies", "clear"], None);
+    assert_eq!(code, Some(0));
+    let (code, out, err) = t.run(
+        cmd(&[]),
+        &["cookies", "import", "-"],
+        Some(&format!("MRHSession={MRH}; EdgeAuth=edge-1")),
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (_, status) = t.json(cmd(&[]), &["cookies", "status", "--json"]);
+    assert_eq!(
+        status["cookies"]["gateway_cookies"],
+        serde_json::json!(["MRHSession", "EdgeAuth"])
+    );
+    let (code, out, err) = t.run(
+        cmd(&[
+            ("CONFLUENCE_API_TOKEN", DEMO_PAT),
+            ("CONFLUENCE_CLIENT_CERT_PASSWORD", "SENTINELwithheld"),
+        ]),
+        &["exec", "--", "env"],
+        None,
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    let vars: std::collections::BTreeMap<&str, &str> = out
+        .lines()
+        .filter(|l| l.starts_with("CONFLUENCE_"))
+        .filter_map(|l| l.split_once('='))
+        .collect();
+    assert_eq!(vars.get("CONFLUENCE_AUTH"), Some(&"bearer"), "{vars:?}");
+    assert_eq!(
+        vars.get("CONFLUENCE_API_TOKEN"),
+        Some(&DEMO_PAT),
+        "{vars:?}"
+    );
+    assert_eq!(
+        vars.get("CONFLUENCE_COOKIE").copied(),
+        Some(format!("MRHSession={MRH}; EdgeAuth=edge-1").as_str()),
+        "{vars:?}"
+    );
+    assert!(!out.contains("SENTINELwithheld"), "{out}");
+    assert!(
+        !vars.contains_key("CONFLUENCE_CLIENT_CERT_PASSWORD"),
+        "{vars:?}"
+    );
+}
