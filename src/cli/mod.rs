@@ -140,15 +140,21 @@ pub enum Command {
     },
     /// Run the authenticating loopback proxy in the foreground: clients use the site through it with a throw-away token, never the stored cookies or token
     Proxy {
-        /// Where to listen; loopback only (port 0: any free port)
-        #[arg(long, value_name = "ADDR", default_value_t = crate::proxy::DEFAULT_LISTEN)]
-        listen: std::net::SocketAddr,
+        /// Where to listen; loopback only (port 0: any free port). Default: 127.0.0.1 on the port this site's proxy had last time (chosen once, remembered in the data dir)
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
         /// Forward writes (POST, PUT, PATCH, DELETE) too; cookie sessions then send X-Atlassian-Token: no-check
         #[arg(long)]
         allow_writes: bool,
         /// Print one JSON line {base_url,username,token} on stdout, then nothing else there
         #[arg(long)]
         json: bool,
+        /// Open connections at most; at the cap the oldest idle one is closed to make room
+        #[arg(long, value_name = "N", default_value_t = crate::proxy::MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        max_connections: u32,
+        /// Seconds a client may take to send a request's headers, and a kept-alive connection may stay idle
+        #[arg(long, value_name = "SECS", default_value_t = crate::proxy::HEADER_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_timeout: u64,
     },
     /// Run the built-in fake Confluence site alone (loopback only)
     DemoServer(crate::demo::DemoServerArgs),
@@ -474,9 +480,15 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
             listen,
             allow_writes,
             json,
+            max_connections,
+            header_timeout,
         }) => proxy::run(
             proxy::ProxyArgs {
                 listen,
+                limits: crate::proxy::Limits {
+                    max_connections: max_connections as usize,
+                    header_read_timeout: std::time::Duration::from_secs(header_timeout),
+                },
                 allow_writes,
                 json,
             },

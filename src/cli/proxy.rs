@@ -18,7 +18,8 @@ use crate::text::for_terminal;
 
 /// The flags of `proxy`.
 pub(super) struct ProxyArgs {
-    pub listen: SocketAddr,
+    pub listen: Option<SocketAddr>,
+    pub limits: crate::proxy::Limits,
     pub allow_writes: bool,
     pub json: bool,
 }
@@ -35,7 +36,8 @@ async fn serve(args: ProxyArgs, settings: Settings) -> Result<Exit, CliError> {
     let token = ProxyToken::generate()
         .map_err(|e| CliError::Internal(format!("cannot make a random token: {e}")))?;
     let mut opts = ProxyOptions::new(token);
-    opts.listen = args.listen;
+    opts.listen = args.listen.unwrap_or(proxy::DEFAULT_LISTEN);
+    opts.limits = args.limits;
     opts.allow_writes = args.allow_writes;
     let site = settings
         .base_url

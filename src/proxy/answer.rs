@@ -82,18 +82,54 @@ pub(super) fn refusal(
     (status, axum::Json(body)).into_response()
 }
 
-/// No token, or the wrong one: 401 with the Basic challenge.
+/// No token, or the wrong one: a plain JSON 401. No `WWW-Authenticate`
+/// challenge: a browser would prompt for the token, cache it, and then
+/// send it along with requests any web page makes.
 pub(super) fn token_required() -> Response {
-    let mut r = refusal(
+    refusal(
         StatusCode::UNAUTHORIZED,
         "proxy_token_required",
-        "this proxy needs HTTP Basic authentication with its token as the password (any user name); the token is printed when the proxy starts and changes every run",
+        "this proxy needs HTTP Basic authentication with a proxy token as the password (any user name): the per-run token printed when the proxy starts, or a client token from `confluence-tui proxy clients add NAME`",
+        None,
+    )
+}
+
+/// A request a browser makes on a web page's behalf (`Origin`, or a
+/// `Sec-Fetch-Site` other than `none`): never forwarded, token or not.
+pub(super) fn cross_site() -> Response {
+    refusal(
+        StatusCode::FORBIDDEN,
+        "cross_site_request",
+        "this proxy serves programs, not web pages: requests carrying an Origin header or a cross-site Sec-Fetch-Site are refused",
+        None,
+    )
+}
+
+/// A person's browser asking for a page: sent to the same page on the
+/// real site, where their own browser session applies.
+pub(super) fn to_the_site(url: &Url) -> Response {
+    let mut r = refusal(
+        StatusCode::FOUND,
+        "page_on_the_site",
+        "this page lives on the site itself",
         None,
     );
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"confluence-tui\""),
-    );
+    if let Ok(v) = HeaderValue::from_str(url.as_str()) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// `GET /.confluence-tui/health`: the session's state and nothing else.
+pub(super) fn health(state: &str, usable: bool) -> Response {
+    let status = if usable {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut r = (status, axum::Json(json!({ "state": state }))).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 

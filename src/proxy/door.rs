@@ -60,11 +60,17 @@ pub(super) enum Refusal {
     WrongToken,
     /// The `Host` header names something other than a loopback address.
     ForeignHost,
+    /// A browser request on a web page's behalf: `Origin`, or
+    /// `Sec-Fetch-Site` other than `none`.
+    CrossSite,
 }
 
 /// Whether a request may come in: the proxy's token in HTTP Basic (any user
 /// name) or as a Bearer token, and a loopback `Host`.
 pub(super) fn admit(token: &ProxyToken, headers: &HeaderMap) -> Result<(), Refusal> {
+    if is_cross_site(headers) {
+        return Err(Refusal::CrossSite);
+    }
     let presented = presented_token(headers).ok_or(Refusal::NoToken)?;
     if !token.matches(presented.as_bytes()) {
         return Err(Refusal::WrongToken);
@@ -73,6 +79,25 @@ pub(super) fn admit(token: &ProxyToken, headers: &HeaderMap) -> Result<(), Refus
         return Err(Refusal::ForeignHost);
     }
     Ok(())
+}
+
+/// Whether a browser sent this on a web page's behalf. Programs send no
+/// `Origin`; a browser sends one with every cross-origin request and every
+/// POST, and `Sec-Fetch-Site` other than `none` (a typed address) with
+/// every request a page started.
+pub(super) fn is_cross_site(headers: &HeaderMap) -> bool {
+    if headers.contains_key(header::ORIGIN) {
+        return true;
+    }
+    headers
+        .get_all("sec-fetch-site")
+        .iter()
+        .any(|v| !v.as_bytes().eq_ignore_ascii_case(b"none"))
+}
+
+/// Whether the request presents any credentials at all.
+pub(super) fn presents_credentials(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::AUTHORIZATION) || headers.contains_key(header::COOKIE)
 }
 
 /// The token a request presents: the password of HTTP Basic, or a Bearer
@@ -200,6 +225,26 @@ mod tests {
         assert_eq!(admit(&t, &digest), Err(Refusal::NoToken));
         let rebound = headers(Some(basic("u", &secret)), "evil.example.com:8080");
         assert_eq!(admit(&t, &rebound), Err(Refusal::ForeignHost));
+    }
+
+    #[test]
+    fn a_browser_request_on_a_pages_behalf_is_refused_even_with_the_token() {
+        let t = ProxyToken::generate().unwrap();
+        let secret = t.expose_secret().to_string();
+        let mut origin = headers(Some(basic("u", &secret)), "127.0.0.1:1");
+        origin.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        assert_eq!(admit(&t, &origin), Err(Refusal::CrossSite));
+        for site in ["cross-site", "same-site", "same-origin", "garbage"] {
+            let mut h = headers(Some(basic("u", &secret)), "127.0.0.1:1");
+            h.insert("sec-fetch-site", HeaderValue::from_static(site));
+            assert_eq!(admit(&t, &h), Err(Refusal::CrossSite), "{site}");
+        }
+        let mut typed = headers(Some(basic("u", &secret)), "127.0.0.1:1");
+        typed.insert("sec-fetch-site", HeaderValue::from_static("none"));
+        assert_eq!(admit(&t, &typed), Ok(()));
     }
 
     #[test]

@@ -22,6 +22,9 @@ use crate::confluence::authority::{Judgement, Refusal as SessionRefusal};
 use crate::confluence::client::{ClientError, Deployment, network_message};
 use crate::session::{Session, SessionState};
 
+/// Where orchestrators ask whether the session is usable; no token needed.
+pub const HEALTH_PATH: &str = "/.confluence-tui/health";
+
 /// How much of a non-JSON answer is read to judge it (an HTML login page,
 /// a CAPTCHA page, an error body); the rest streams.
 const PEEK_BYTES: usize = 64 * 1024;
@@ -77,6 +80,12 @@ enum Answer {
 
 /// The axum handler: every request, whatever its method and path.
 pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    if request.uri().path() == HEALTH_PATH
+        && (request.method() == Method::GET || request.method() == Method::HEAD)
+    {
+        // Orchestrators ask often: not logged as traffic.
+        return shared.health().await;
+    }
     let meter = Meter::start(
         shared.traffic.clone(),
         request.method().as_str(),
@@ -104,10 +113,14 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
 impl Shared {
     async fn exchange(&self, request: Request) -> Answer {
         let (parts, body) = request.into_parts();
+        if let Some(page) = self.browser_page(&parts) {
+            return Answer::Refused(answer::to_the_site(&page));
+        }
         if let Err(refusal) = door::admit(&self.token, &parts.headers) {
             return Answer::Refused(match refusal {
                 Refusal::NoToken | Refusal::WrongToken => answer::token_required(),
                 Refusal::ForeignHost => answer::foreign_host(),
+                Refusal::CrossSite => answer::cross_site(),
             });
         }
         let url = match forward::target(&parts.uri, &self.site, self.port) {
@@ -286,6 +299,30 @@ impl Shared {
         Answer::Streamed(head, body)
     }
 
+    /// A person's browser asking for a page (a link an index stored with
+    /// the proxy's address): a `GET` or `HEAD` that accepts HTML, carries no
+    /// credentials, and names a path under the site outside the REST API.
+    /// The same page on the real site answers it.
+    fn browser_page(&self, parts: &axum::http::request::Parts) -> Option<Url> {
+        if parts.method != Method::GET && parts.method != Method::HEAD {
+            return None;
+        }
+        if door::presents_credentials(&parts.headers) {
+            return None;
+        }
+        let html = parts
+            .headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.to_ascii_lowercase().contains("text/html"));
+        if !html {
+            return None;
+        }
+        let url = forward::target(&parts.uri, &self.site, self.port).ok()?;
+        (!forward::is_api_path(url.path())).then_some(url)
+    }
+
     /// `Location` and `Link` pointing at the site point at the proxy.
     fn rebase_headers(&self, headers: &mut HeaderMap) {
         for name in [header::LOCATION, header::CONTENT_LOCATION, header::LINK] {
@@ -301,6 +338,32 @@ impl Shared {
                 headers.insert(name, v);
             }
         }
+    }
+
+    /// The session's state for `GET /.confluence-tui/health`: 200 while
+    /// requests can be served, 503 otherwise; the state's word only.
+    /// A session not verified since its credentials were read is verified
+    /// first (once: it is then known), so the answer is never a guess.
+    async fn health(&self) -> Response {
+        use crate::session::{Ask, StateWord};
+        let word = match self.sessions.current() {
+            Some(s) if s.site() == Some(self.site_key.as_str()) => {
+                let now = time::OffsetDateTime::now_utc();
+                let mut word = s.snapshot().word(now);
+                if word == StateWord::Checking
+                    && let Ok(seen) = s.verify(Ask::IfUseful, None).await
+                {
+                    word = seen.word(now);
+                }
+                word
+            }
+            _ => StateWord::NoCredentials,
+        };
+        let usable = matches!(
+            word,
+            StateWord::SignedIn | StateWord::Expiring | StateWord::Checking
+        );
+        answer::health(word.as_str(), usable)
     }
 
     /// Nothing may be sent: why, in the proxy's words.
@@ -338,6 +401,24 @@ impl Shared {
                 StatusCode::BAD_REQUEST,
                 "not_a_path",
                 "the request target must be a path",
+                None,
+            ),
+            Misdirected::EncodedSeparator => answer::refusal(
+                StatusCode::BAD_REQUEST,
+                "encoded_separator",
+                "a path segment may not hold an encoded slash or backslash (%2F, %5C) or a backslash: a server decoding it would see another path",
+                None,
+            ),
+            Misdirected::PathParameter => answer::refusal(
+                StatusCode::BAD_REQUEST,
+                "path_parameter",
+                "a path segment may not hold a ';' parameter: a server dropping it would see another path",
+                None,
+            ),
+            Misdirected::ControlCharacter => answer::refusal(
+                StatusCode::BAD_REQUEST,
+                "control_character",
+                "a path may not hold control characters",
                 None,
             ),
             Misdirected::OutsideSite => answer::refusal(

@@ -23,14 +23,85 @@ pub(super) enum Misdirected {
     NotAPath,
     /// A path outside the site's context path.
     OutsideSite,
+    /// A segment holding an encoded `/` or `\` (or a raw `\`): a front end
+    /// that decodes before resolving dot segments would see other segments.
+    EncodedSeparator,
+    /// A `;` path parameter: Tomcat drops it before resolving, so
+    /// `/wiki/..;/admin` leaves the context there.
+    PathParameter,
+    /// A control character (`%00`, a raw or encoded line break).
+    ControlCharacter,
+}
+
+/// Bytes written back percent-encoded in a path segment: everything but
+/// RFC 3986's unreserved characters and the sub-delimiters, `:` and `@`
+/// that a segment may hold as they are.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
+
+/// The path as the site will resolve it: each segment percent-decoded, dot
+/// segments (`.`, `..`, `%2e%2e`) resolved, each segment encoded again in
+/// one canonical way. What a front end (nginx, Apache, Tomcat) would make
+/// of the path is then exactly what was checked. Refuses what decodes into
+/// a different segment structure: an encoded `/` or `\`, a raw `\`, a `;`
+/// parameter, a control character.
+pub(super) fn normalise_path(raw: &str) -> Result<String, Misdirected> {
+    let Some(rest) = raw.strip_prefix('/') else {
+        return Err(Misdirected::NotAPath);
+    };
+    let mut out: Vec<String> = Vec::new();
+    let segments: Vec<&str> = rest.split('/').collect();
+    let last = segments.len() - 1;
+    for (i, segment) in segments.into_iter().enumerate() {
+        if segment.contains(';') {
+            return Err(Misdirected::PathParameter);
+        }
+        let decoded: Vec<u8> = percent_encoding::percent_decode_str(segment).collect();
+        if decoded.iter().any(|b| matches!(b, b'/' | b'\\')) {
+            return Err(Misdirected::EncodedSeparator);
+        }
+        if decoded.iter().any(|b| b.is_ascii_control()) {
+            return Err(Misdirected::ControlCharacter);
+        }
+        match decoded.as_slice() {
+            b"." => {
+                if i == last {
+                    out.push(String::new());
+                }
+            }
+            b".." => {
+                out.pop();
+                if i == last {
+                    out.push(String::new());
+                }
+            }
+            bytes => out.push(percent_encoding::percent_encode(bytes, SEGMENT).to_string()),
+        }
+    }
+    Ok(format!("/{}", out.join("/")))
 }
 
 /// The site URL a request target stands for. Origin-form targets (and
 /// absolute-form ones naming the proxy itself) map one to one onto the
-/// site's origin; dot segments are resolved first, so the result is checked
-/// to still lie under the site's context path. REST API paths asked for
-/// without the context path (`/rest/…`, `/api/v2/…`, `/download/…`) are
-/// mapped under it.
+/// site's origin; the path is normalised first ([`normalise_path`]), so
+/// the result is checked, and forwarded, in the form the site resolves.
+/// REST API paths asked for without the context path (`/rest/…`,
+/// `/api/v2/…`, `/download/…`) are mapped under it.
 pub(super) fn target(uri: &Uri, site: &Url, own_port: u16) -> Result<Url, Misdirected> {
     if let Some(authority) = uri.authority() {
         let ours = uri
@@ -42,19 +113,21 @@ pub(super) fn target(uri: &Uri, site: &Url, own_port: u16) -> Result<Url, Misdir
             return Err(Misdirected::OtherHost);
         }
     }
-    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
-    if !path_and_query.starts_with('/') {
+    let raw_path = uri.path();
+    if !raw_path.starts_with('/') {
         return Err(Misdirected::NotAPath);
     }
+    let path = normalise_path(raw_path)?;
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
     // The site's scheme and authority (no user-info: the settings refuse it).
     let authority = &site[url::Position::BeforeHost..url::Position::BeforePath];
-    let url = Url::parse(&format!("{}://{authority}{path_and_query}", site.scheme()))
+    let url = Url::parse(&format!("{}://{authority}{path}{query}", site.scheme()))
         .map_err(|_| Misdirected::NotAPath)?;
-    if !crate::site::same_origin(&url, site) {
+    if !crate::site::same_origin(&url, site) || url.path() != path {
+        // The URL parser saw the path differently from the check.
         return Err(Misdirected::NotAPath);
     }
     let context = site.path().trim_end_matches('/');
-    let path = url.path();
     let under = context.is_empty()
         || path == context
         || path
@@ -228,6 +301,58 @@ mod tests {
         ] {
             assert_eq!(target(&uri(t), &site(), 9), Err(why), "{t}");
         }
+    }
+
+    #[test]
+    fn encoded_traversal_is_resolved_or_refused_never_forwarded_as_is() {
+        for (t, why) in [
+            ("/wiki/..%2fadmin", Misdirected::EncodedSeparator),
+            ("/wiki/..%2Fadmin", Misdirected::EncodedSeparator),
+            ("/wiki/%2e%2e%2fadmin", Misdirected::EncodedSeparator),
+            ("/rest/..%2f..%2fadmin", Misdirected::EncodedSeparator),
+            ("/wiki/..%5cadmin", Misdirected::EncodedSeparator),
+            ("/wiki/%252e%252e%252fadmin/x", Misdirected::OutsideSite),
+            ("/wiki/..;/admin", Misdirected::PathParameter),
+            ("/wiki/rest;jsessionid=1/api", Misdirected::PathParameter),
+            ("/wiki/%2e%2e/admin", Misdirected::OutsideSite),
+            ("/wiki/%2E%2E/%2e%2e/admin", Misdirected::OutsideSite),
+            ("/wiki/.%2e/admin", Misdirected::OutsideSite),
+            ("/wiki/a%00b", Misdirected::ControlCharacter),
+            ("/wiki/a%0d%0aX:1", Misdirected::ControlCharacter),
+        ] {
+            let got = target(&uri(t), &site(), 9);
+            if t.starts_with("/wiki/%252e") {
+                // Double encoding decodes once: a harmless segment `%2e%2e%2fadmin`.
+                let url = got.unwrap();
+                assert_eq!(url.path(), "/wiki/%252e%252e%252fadmin/x", "{t}");
+                continue;
+            }
+            assert_eq!(got, Err(why), "{t}");
+        }
+    }
+
+    #[test]
+    fn the_checked_canonical_path_is_what_is_forwarded() {
+        for (asked, sent) in [
+            ("/wiki/./rest/api/space", "/wiki/rest/api/space"),
+            ("/wiki/x/%2e%2e/rest/api/space", "/wiki/rest/api/space"),
+            (
+                "/wiki/spaces/%7Eme/pages/1/A+B",
+                "/wiki/spaces/~me/pages/1/A+B",
+            ),
+            (
+                "/wiki/spaces/K/pages/1/Caf%C3%A9",
+                "/wiki/spaces/K/pages/1/Caf%C3%A9",
+            ),
+            ("/wiki/a%20b/", "/wiki/a%20b/"),
+            ("/wiki/a%25b", "/wiki/a%25b"),
+            ("/wiki/x/..", "/wiki/"),
+        ] {
+            let url = target(&uri(asked), &site(), 9).unwrap();
+            assert_eq!(url.path(), sent, "{asked}");
+        }
+        let q = target(&uri("/wiki/rest/api/search?cql=a%2Fb%3Bc"), &site(), 9).unwrap();
+        assert_eq!(q.query(), Some("cql=a%2Fb%3Bc"), "queries pass untouched");
     }
 
     #[test]

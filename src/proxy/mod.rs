@@ -28,6 +28,7 @@ mod answer;
 mod door;
 mod exchange;
 mod forward;
+mod listen;
 mod rewrite;
 mod traffic;
 
@@ -36,11 +37,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
 
 pub use door::{PROXY_USERNAME, ProxyToken};
+pub use exchange::HEALTH_PATH;
+pub use listen::{HEADER_READ_TIMEOUT, Limits, MAX_CONNECTIONS};
 pub use traffic::{RequestRecord, Traffic, TrafficTotals};
 
 use self::exchange::Shared;
@@ -68,6 +71,8 @@ pub struct ProxyOptions {
     pub allow_writes: bool,
     /// The token clients must present (HTTP Basic password).
     pub token: ProxyToken,
+    /// Open connections and how long a request head may take.
+    pub limits: Limits,
 }
 
 impl ProxyOptions {
@@ -77,6 +82,7 @@ impl ProxyOptions {
             listen: DEFAULT_LISTEN,
             allow_writes: false,
             token,
+            limits: Limits::default(),
         }
     }
 }
@@ -172,7 +178,7 @@ pub struct ProxyHandle {
     traffic: Arc<Traffic>,
     sessions: SessionSource,
     creds: Arc<Credentials>,
-    stop: Option<oneshot::Sender<()>>,
+    stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -215,9 +221,7 @@ impl ProxyHandle {
     /// Stops accepting, lets requests under way finish for a few seconds,
     /// saves cookies the site refreshed and audits the stop.
     pub async fn shutdown(mut self) -> Result<(), ProxyError> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        let _ = self.stop.send(true);
         if let Some(mut task) = self.task.take()
             && tokio::time::timeout(SHUTDOWN_GRACE_PERIOD, &mut task)
                 .await
@@ -243,9 +247,7 @@ impl ProxyHandle {
 
 impl Drop for ProxyHandle {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
             task.abort();
         }
@@ -367,17 +369,13 @@ pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyH
     let app = Router::new()
         .fallback(exchange::handle)
         .with_state(shared.clone());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "the proxy stopped serving");
-        }
-    });
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(
+        listener,
+        app,
+        opts.limits.within_descriptors(),
+        stopped,
+    ));
     tracing::info!(listen = %local_addr, site = %site_key, mode = %mode, writes = shared.allow_writes, "proxy started");
     Ok(ProxyHandle {
         base_url,
@@ -387,7 +385,46 @@ pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyH
         traffic,
         sessions,
         creds,
-        stop: Some(stop),
+        stop,
         task: Some(task),
     })
+}
+
+/// Accepts connections until told to stop, then lets the open ones finish
+/// the requests under way (idle ones close at once).
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: listen::Limits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let connections = Arc::new(listen::Connections::default());
+    let mut tasks = tokio::task::JoinSet::new();
+    let each = stop.clone();
+    loop {
+        tokio::select! {
+            () = listen::stopped(&mut stop) => break,
+            accepted = listener.accept() => {
+                let tcp = match accepted {
+                    Ok((tcp, _peer)) => tcp,
+                    Err(e) => {
+                        // Out of descriptors or a connection reset before
+                        // it was taken: wait a moment rather than spin.
+                        tracing::debug!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let Some(place) = connections.admit(limits.max_connections) else {
+                    tracing::debug!("every connection is busy: one more refused");
+                    continue;
+                };
+                let _ = tcp.set_nodelay(true);
+                tasks.spawn(listen::serve(tcp, app.clone(), place, limits, each.clone()));
+            }
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    drop(listener);
+    while tasks.join_next().await.is_some() {}
 }

@@ -7,7 +7,12 @@
 //!   service-token headers or a valid `CF_Authorization` cookie, else
 //!   redirects to `https://<team>.cloudflareaccess.com/cdn-cgi/access/login/…`;
 //! - `Door::F5`: an F5 BIG-IP APM: admits a request with a valid
-//!   `MRHSession` cookie, else redirects to `/my.policy`.
+//!   `MRHSession` cookie, else redirects to `/my.policy`;
+//! - `Door::Decoding`: no lock at all, but a front end that reads paths the
+//!   way nginx (and Apache with `AllowEncodedSlashes`) and Tomcat do: it
+//!   percent-decodes the whole path (`%2F` included), drops `;` path
+//!   parameters, then resolves dot segments, and asks the site for what
+//!   remains (the recorded path is that resolved one).
 //!
 //! Admitted requests go on to the site as they came (the gateway's own
 //! headers and cookies included, as real gateways pass them); the answers
@@ -35,6 +40,8 @@ pub enum Door {
     Cloudflare { client_id: String, secret: String },
     /// An F5 BIG-IP APM.
     F5,
+    /// A front end that decodes before it resolves dot segments.
+    Decoding,
 }
 
 /// One request the gateway saw.
@@ -66,6 +73,7 @@ enum DoorKind {
     Tls,
     Cloudflare { client_id: String, secret: String },
     F5,
+    Decoding,
 }
 
 /// A gateway, alive while the test runs.
@@ -90,6 +98,7 @@ impl Gateway {
                 (DoorKind::Cloudflare { client_id, secret }, None)
             }
             Door::F5 => (DoorKind::F5, None),
+            Door::Decoding => (DoorKind::Decoding, None),
         };
         let tls = acceptor.is_some();
         let listener = rt
@@ -217,13 +226,19 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
             .as_deref()
             .is_some_and(|s| jar.iter().any(|(n, v)| n == name && v == s))
     };
-    let path = req
+    let mut path = req
         .uri()
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
+    if matches!(state.door, DoorKind::Decoding) {
+        path = decode_like_nginx(req.uri().path());
+        if let Some(q) = req.uri().query() {
+            path = format!("{path}?{q}");
+        }
+    }
     let refusal = match &state.door {
-        DoorKind::Tls => None,
+        DoorKind::Tls | DoorKind::Decoding => None,
         DoorKind::Cloudflare { client_id, secret } => {
             let token = header(&req, "cf-access-client-id").as_deref() == Some(client_id)
                 && header(&req, "cf-access-client-secret").as_deref() == Some(secret);
@@ -259,6 +274,34 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
             .unwrap();
     }
     forward(state, req, &path).await
+}
+
+/// The path a decoding front end serves: every `%XX` decoded (`%2F` and
+/// `%5C` become separators, `\\` too), `;` parameters dropped from each
+/// segment, then `.` and `..` resolved. What is left is re-encoded only
+/// where a URL cannot hold the byte (the site behind then sees the same
+/// segments the front end did).
+pub fn decode_like_nginx(raw: &str) -> String {
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    let decoded = decoded.replace('\\', "/");
+    let mut out: Vec<String> = Vec::new();
+    for segment in decoded.split('/').skip(1) {
+        let segment = segment.split(';').next().unwrap_or_default();
+        match segment {
+            "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(
+                percent_encoding::utf8_percent_encode(s, percent_encoding::CONTROLS)
+                    .to_string()
+                    .replace(' ', "%20")
+                    .replace('?', "%3F")
+                    .replace('#', "%23"),
+            ),
+        }
+    }
+    format!("/{}", out.join("/"))
 }
 
 async fn forward(state: &State, req: Request<Incoming>, path: &str) -> Response<Full<Bytes>> {

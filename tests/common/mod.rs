@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod gateway;
+pub mod proxy;
 pub mod python;
 pub mod site;
 pub mod tmux;

@@ -1,0 +1,450 @@
+//! The proxy serving pipelines where they run: its door (encoded traversal,
+//! cross-site browser requests, no Basic challenge), the health endpoint,
+//! and links people click. The real binary over real HTTP against the fake
+//! site; each test says what the site (or the front end before it) got.
+#![cfg(unix)]
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::gateway::{Door, Gateway};
+use common::proxy::*;
+use common::*;
+use confluence_tui::demo::DemoFaults;
+
+const SPACES: &str = "/rest/api/space?limit=2";
+
+/// The proxy's address with `path` from its root (not under `/wiki`).
+fn at(proxy: &Proxy, path: &str) -> String {
+    format!("http://127.0.0.1:{}{path}", proxy.port())
+}
+
+/// Sends `GET path` byte for byte (no client library normalises it) with
+/// the proxy's token; (status, body).
+fn raw_get(proxy: &Proxy, path: &str) -> (u16, String) {
+    use base64::Engine as _;
+    use std::io::{Read as _, Write as _};
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("confluence-tui:{}", proxy.token));
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", proxy.port())).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Basic {basic}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+        proxy.port()
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    tcp.read_to_end(&mut answer).unwrap();
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {text}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Imports the site's live session for `base_url` (a front end's address).
+fn import_for(sb: &Sandbox, site: &Site, base_url: &str) {
+    use std::io::Write as _;
+    let mut c = bin(sb, site);
+    c.env("CONFLUENCE_BASE_URL", base_url)
+        .args(["cookies", "import", "--no-verify", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(site.server.session_cookie_header().as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "import");
+}
+
+#[test]
+fn encoded_traversal_reaches_nothing_outside_the_context_with_credentials() {
+    let site = Site::cloud(DemoFaults::default());
+    let front = Gateway::start(Door::Decoding, site.server.addr());
+    let base = front.base_url("/wiki");
+    let sb = Sandbox::new();
+    import_for(&sb, &site, &base);
+    let proxy = Proxy::start(&sb, &site, &[], &[("CONFLUENCE_BASE_URL", &base)]);
+
+    // The control: an ordinary request reaches the site with the cookie.
+    let (status, body) = raw_get(&proxy, "/wiki/rest/api/space?limit=1");
+    assert_eq!(status, 200, "{body}");
+    let carried =
+        |s: &common::gateway::Seen| !s.cookie_names.is_empty() || s.authorization.is_some();
+    assert!(
+        front
+            .seen()
+            .iter()
+            .any(|s| s.path.starts_with("/wiki/rest/api/space") && carried(s)),
+        "the front end saw no credentials at all: {:?}",
+        front.seen()
+    );
+
+    for (path, status, reason) in [
+        ("/wiki/..%2fadmin", 400, "encoded_separator"),
+        ("/wiki/..%2Fadmin/x", 400, "encoded_separator"),
+        ("/wiki/%2e%2e%2fadmin", 400, "encoded_separator"),
+        ("/rest/..%2f..%2fadmin", 400, "encoded_separator"),
+        ("/wiki/..%5cadmin", 400, "encoded_separator"),
+        ("/wiki/..;/admin", 400, "path_parameter"),
+        ("/wiki/%2e%2e/admin", 404, "outside_site"),
+        ("/wiki/rest/%2e%2e/%2e%2e/admin", 404, "outside_site"),
+    ] {
+        let (got, body) = raw_get(&proxy, path);
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(
+            body.contains(&format!("\"reason\":\"{reason}\"")),
+            "{path}: {body}"
+        );
+    }
+    // A dot segment that stays inside the context is resolved and the
+    // resolved form is what goes out.
+    let (status, body) = raw_get(&proxy, "/wiki/x/%2e%2e/rest/api/space?limit=1");
+    assert_eq!(status, 200, "{body}");
+
+    let outside: Vec<_> = front
+        .seen()
+        .into_iter()
+        .filter(|s| !(s.path == "/wiki" || s.path.starts_with("/wiki/")))
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "served outside the context path: {outside:?}"
+    );
+}
+
+#[test]
+fn a_cross_site_browser_request_is_refused_even_with_a_valid_token() {
+    let site = Site::cloud(DemoFaults::default());
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    let proxy = Proxy::start(&sb, &site, &["--allow-writes"], &[]);
+    let before = site.seen();
+    for extra in [
+        vec![("origin", "https://evil.example")],
+        vec![("origin", "null")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![
+            ("sec-fetch-site", "same-site"),
+            ("sec-fetch-mode", "no-cors"),
+        ],
+    ] {
+        let got = send(
+            &site,
+            reqwest::Method::POST,
+            &at(&proxy, "/wiki/rest/api/content"),
+            Key::Basic(&proxy.token),
+            &extra,
+            Some(r#"{"type":"page","title":"x","space":{"key":"SP00001"}}"#),
+        );
+        assert_eq!(got.status, 403, "{extra:?}: {}", got.text());
+        assert_eq!(got.json()["reason"], "cross_site_request");
+    }
+    assert_eq!(site.seen(), before, "the site was asked");
+
+    // No challenge a browser would answer with a prompt and then cache.
+    let got = send(
+        &site,
+        reqwest::Method::GET,
+        &proxy.url(SPACES),
+        Key::None,
+        &[],
+        None,
+    );
+    assert_eq!(got.status, 401);
+    assert!(
+        !got.headers.contains_key("www-authenticate"),
+        "{:?}",
+        got.headers
+    );
+    assert_eq!(got.json()["reason"], "proxy_token_required");
+}
+
+#[test]
+fn a_person_following_a_stored_link_is_sent_to_the_real_site() {
+    let site = Site::cloud(DemoFaults::default());
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    let proxy = Proxy::start(&sb, &site, &[], &[]);
+    let before = site.seen();
+    let html = [(
+        "accept",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    )];
+    let page = "/wiki/spaces/SP00001/pages/100007000/Some+Title";
+    let got = send(
+        &site,
+        reqwest::Method::GET,
+        &at(&proxy, page),
+        Key::None,
+        &html,
+        None,
+    );
+    assert_eq!(got.status, 302, "{}", got.text());
+    let real = format!(
+        "{}/spaces/SP00001/pages/100007000/Some+Title",
+        site.server.base_url().as_str().trim_end_matches('/')
+    );
+    assert_eq!(got.headers["location"], real.as_str());
+
+    // The REST API is never served without a token, HTML or not.
+    let rest = send(
+        &site,
+        reqwest::Method::GET,
+        &proxy.url(SPACES),
+        Key::None,
+        &html,
+        None,
+    );
+    assert_eq!(rest.status, 401, "{}", rest.text());
+    // Nor is a page asked for by a program (no HTML accepted).
+    let program = send(
+        &site,
+        reqwest::Method::GET,
+        &at(&proxy, page),
+        Key::None,
+        &[("accept", "application/json")],
+        None,
+    );
+    assert_eq!(program.status, 401, "{}", program.text());
+    assert_eq!(site.seen(), before, "the site was asked");
+}
+
+/// `GET /.confluence-tui/health` without a token: (status, body).
+fn health(site: &Site, proxy: &Proxy) -> (u16, serde_json::Value) {
+    let got = send(
+        site,
+        reqwest::Method::GET,
+        &at(proxy, "/.confluence-tui/health"),
+        Key::None,
+        &[],
+        None,
+    );
+    (got.status, got.json())
+}
+
+#[test]
+fn health_says_signed_in_expired_or_unreachable_and_nothing_else() {
+    let site = Site::cloud(DemoFaults::default());
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    // Imported unverified: health asks the site before it answers.
+    let proxy = Proxy::start(&sb, &site, &[], &[]);
+    let (status, body) = health(&site, &proxy);
+    assert_eq!(
+        (status, body.to_string()),
+        (200, r#"{"state":"signed_in"}"#.into())
+    );
+
+    site.server.control().end_session();
+    let dead = get(&site, &proxy, SPACES);
+    assert_eq!(dead.status, 401, "{}", dead.text());
+    let (status, body) = health(&site, &proxy);
+    assert_eq!(
+        (status, body.to_string()),
+        (503, r#"{"state":"expired"}"#.into())
+    );
+
+    // Another site, checked every second, goes away.
+    let site = Site::cloud(DemoFaults::default());
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    let proxy = Proxy::start(&sb, &site, &[], &[("CONFLUENCE_KEEPALIVE_SECS", "1")]);
+    assert_eq!(health(&site, &proxy).0, 200);
+    let Site { server, rt } = site;
+    rt.block_on(server.shutdown());
+    let site_rt = Site::cloud(DemoFaults::default());
+    eventually(Duration::from_secs(20), "health says unreachable", || {
+        health(&site_rt, &proxy) == (503, serde_json::json!({"state": "unreachable"}))
+    });
+    drop(rt);
+}
+
+/// Raises this process's descriptor limit to hold `n` more sockets.
+fn allow_descriptors(n: u64) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let now = getrlimit(Resource::Nofile);
+    let want = n + 1024;
+    if now.current.is_some_and(|c| c >= want) {
+        return;
+    }
+    let hard = now.maximum.map_or(want, |m| m.max(want));
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(want),
+            maximum: Some(hard),
+        },
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "cannot raise the descriptor limit to {want} ({e}): run as root or raise `ulimit -n`"
+        )
+    });
+}
+
+#[test]
+fn a_flood_of_idle_and_slow_connections_does_not_keep_a_real_client_out() {
+    use std::io::{Read as _, Write as _};
+    const FLOOD: u64 = 10_000;
+    allow_descriptors(FLOOD);
+    let site = Site::cloud(DemoFaults::default());
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    // The proxy may hold 4096 descriptors, as a service often may (1024 is
+    // a common default): fewer than the flood. The header timeout is long,
+    // so only the cap on connections can make room.
+    let proxy = Proxy::start_with(&sb, &site, &["--header-timeout", "3600"], &[], |c| {
+        use std::os::unix::process::CommandExt as _;
+        // SAFETY: only setrlimit, async-signal-safe, runs in the child.
+        unsafe {
+            c.pre_exec(|| {
+                rustix::process::setrlimit(
+                    rustix::process::Resource::Nofile,
+                    rustix::process::Rlimit {
+                        current: Some(4096),
+                        maximum: Some(4096),
+                    },
+                )
+                .map_err(std::io::Error::from)
+            });
+        }
+    });
+    let addr = ("127.0.0.1", proxy.port());
+
+    // A client that sends one header line a second and never ends its head.
+    let mut slow = std::net::TcpStream::connect(addr).unwrap();
+    slow.write_all(b"GET /wiki/rest/api/space HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    let slow_cut = std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(120) {
+            if slow.write_all(b"X-Slow: 1\r\n").is_err() {
+                return true;
+            }
+            slow.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+            let mut buf = [0u8; 512];
+            match slow.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => return false,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => return true,
+            }
+        }
+        false
+    });
+
+    // Ten thousand connections that never say a word.
+    let t0 = std::time::Instant::now();
+    // Opened from 20 threads: a dropped SYN here and there costs its
+    // opener a second, not the whole flood.
+    let port = proxy.port();
+    let openers: Vec<_> = (0..20)
+        .map(|_| {
+            std::thread::spawn(move || {
+                (0..FLOOD / 20)
+                    .map(|i| {
+                        std::net::TcpStream::connect(("127.0.0.1", port))
+                            .unwrap_or_else(|e| panic!("connection {i} of the flood: {e}"))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let flood: Vec<_> = openers
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(flood.len() as u64, FLOOD);
+
+    eprintln!("flood opened in {:?}", t0.elapsed());
+    // A real client is answered while they stay open.
+    let started = std::time::Instant::now();
+    let got = site.rt.block_on(async {
+        reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+            .get(proxy.url(SPACES))
+            .basic_auth("confluence-tui", Some(&proxy.token))
+            .send()
+            .await
+    });
+    let took = started.elapsed();
+    let got = got.unwrap_or_else(|e| panic!("the real client was kept out: {e}"));
+    assert_eq!(got.status(), 200);
+    eprintln!("answered during the flood in {took:?}");
+    assert!(
+        slow_cut.join().unwrap(),
+        "the slow-header client was never cut"
+    );
+    drop(flood);
+}
+
+#[test]
+fn a_slow_request_head_and_an_idle_kept_alive_connection_are_cut() {
+    use std::io::{Read as _, Write as _};
+    let site = Site::cloud(DemoFaults::default());
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    let proxy = Proxy::start(&sb, &site, &["--header-timeout", "2"], &[]);
+    let addr = ("127.0.0.1", proxy.port());
+    let cut_within = |mut s: std::net::TcpStream, drip: bool| {
+        let start = std::time::Instant::now();
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut seen = Vec::new();
+        while start.elapsed() < Duration::from_secs(30) {
+            if drip && s.write_all(b"X-Slow: 1\r\n").is_err() {
+                return Some(start.elapsed());
+            }
+            let mut buf = [0u8; 4096];
+            match s.read(&mut buf) {
+                Ok(0) => return Some(start.elapsed()),
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return Some(start.elapsed()),
+            }
+        }
+        None
+    };
+    // One header line every 300 ms, never the end of the head.
+    let mut slow = std::net::TcpStream::connect(addr).unwrap();
+    slow.write_all(b"GET /wiki/rest/api/space HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    let took = cut_within(slow, true).expect("a dripping request head was never cut");
+    eprintln!("slow head cut after {took:?}");
+
+    // A kept-alive connection after a full answer, then silence.
+    use base64::Engine as _;
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("confluence-tui:{}", proxy.token));
+    let mut idle = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        idle,
+        "GET /wiki/rest/api/space?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {basic}\r\n\r\n"
+    )
+    .unwrap();
+    let took = cut_within(idle, false).expect("an idle kept-alive connection was never closed");
+    eprintln!("idle connection closed after {took:?}");
+}
