@@ -346,6 +346,8 @@ fn debug_output_of_every_credential_type_hides_values() {
             ],
             client_identity: Some(SecretString::from(GATEWAY_SECRET)),
             client_cert_password: Some(SecretString::from(CERT_PASS)),
+            proxy_clients: Vec::new(),
+            proxy_port: None,
         },
     );
     assert_clean("Debug of VaultDocument", &format!("{doc:?}"));

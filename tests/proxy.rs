@@ -110,7 +110,12 @@ fn writes_are_refused_unless_allowed_and_then_carry_the_xsrf_opt_out() {
     }
     assert_eq!(site.seen(), before, "a write reached the site");
 
-    let writable = Proxy::start(&sb, &site, &["--allow-writes"], &[]);
+    let writable = Proxy::start(
+        &sb,
+        &site,
+        &["--allow-writes", "--listen", "127.0.0.1:0"],
+        &[],
+    );
     let got = send(
         &site,
         reqwest::Method::POST,

@@ -448,3 +448,251 @@ fn a_slow_request_head_and_an_idle_kept_alive_connection_are_cut() {
     let took = cut_within(idle, false).expect("an idle kept-alive connection was never closed");
     eprintln!("idle connection closed after {took:?}");
 }
+
+/// Everything under the sandbox's data dir, as text (logs, the vault).
+fn data_text(sb: &Sandbox) -> String {
+    let mut all = String::new();
+    let mut dirs = vec![sb.data()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                all.push_str(&String::from_utf8_lossy(
+                    &std::fs::read(&path).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn named_client_tokens_outlive_restarts_end_on_revoke_and_are_shown_once() {
+    let site = Site::cloud(DemoFaults::default());
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    let (code, out, err) = run(&sb, &site, &["proxy", "clients", "add", "onyx", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let added: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(added["name"], "onyx");
+    assert_eq!(added["username"], "confluence-tui");
+    let token = added["token"].as_str().unwrap().to_string();
+    assert_eq!(token.len(), 43);
+    let (code, writer_out, err) = run(
+        &sb,
+        &site,
+        &[
+            "proxy",
+            "clients",
+            "add",
+            "writer",
+            "--allow-writes",
+            "--expires",
+            "30",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let writer = writer_out.trim().to_string();
+    assert_eq!(writer.len(), 43, "the token alone on stdout: {writer_out}");
+    assert!(err.contains("shown this once"), "{err}");
+    let (code, _, err) = run(&sb, &site, &["proxy", "clients", "add", "onyx"]);
+    assert_eq!(code, Some(2), "a name is taken once: {err}");
+
+    let with = |proxy: &Proxy, tok: &str, method: reqwest::Method| {
+        send(
+            &site,
+            method.clone(),
+            &proxy.url("/rest/api/content"),
+            Key::Basic(tok),
+            &[],
+            (method == reqwest::Method::POST)
+                .then_some(r#"{"type":"page","title":"x","space":{"key":"SP00001"}}"#),
+        )
+    };
+    let mut proxy = Proxy::start(&sb, &site, &[], &[]);
+    let first_base = proxy.base.clone();
+    assert_eq!(with(&proxy, &token, reqwest::Method::GET).status, 200);
+    // Writes are the client's to have: onyx reads only, writer writes
+    // (the proxy itself was started read-only).
+    let refused = with(&proxy, &token, reqwest::Method::POST);
+    assert_eq!(refused.status, 405, "{}", refused.text());
+    assert_eq!(refused.json()["reason"], "read_only_client");
+    let wrote = with(&proxy, &writer, reqwest::Method::POST);
+    assert_ne!(wrote.status, 405, "{}", wrote.text());
+    assert_eq!(proxy.stop().code(), Some(0));
+
+    // Started again without --listen: the same address, the same token.
+    let proxy = Proxy::start(&sb, &site, &[], &[]);
+    assert_eq!(proxy.base, first_base, "a new address after a restart");
+    assert_eq!(with(&proxy, &token, reqwest::Method::GET).status, 200);
+    // Another proxy's per-run token opens nothing here.
+    let other = Proxy::start(&sb, &site, &["--listen", "127.0.0.1:0"], &[]);
+    assert_ne!(other.base, proxy.base);
+    assert_eq!(with(&proxy, &other.token, reqwest::Method::GET).status, 401);
+    drop(other);
+
+    // Revoked while running: refused from the next request on.
+    let (code, _, err) = run(&sb, &site, &["proxy", "clients", "revoke", "onyx"]);
+    assert_eq!(code, Some(0), "{err}");
+    let gone = with(&proxy, &token, reqwest::Method::GET);
+    assert_eq!(gone.status, 401, "{}", gone.text());
+    assert_eq!(with(&proxy, &writer, reqwest::Method::GET).status, 200);
+    let (code, _, _) = run(&sb, &site, &["proxy", "clients", "revoke", "onyx"]);
+    assert_eq!(code, Some(2), "revoking twice says there is none");
+
+    let (code, list, _) = run(&sb, &site, &["proxy", "clients", "list", "--json"]);
+    assert_eq!(code, Some(0));
+    let listed: serde_json::Value = serde_json::from_str(list.trim()).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["name"], "writer");
+    assert_eq!(listed[0]["allow_writes"], true);
+    assert!(listed[0]["last_used"].is_string(), "{list}");
+    assert!(listed[0]["expires"].is_string(), "{list}");
+    let (_, human, _) = run(&sb, &site, &["proxy", "clients", "list"]);
+
+    // Audited by name: added, first use, revoked.
+    for event in [
+        "proxy_client_added",
+        "proxy_client_used",
+        "proxy_client_revoked",
+    ] {
+        let records = audited(&sb, event);
+        assert!(
+            records.iter().any(|r| r["details"]["names"][0] == "onyx"),
+            "{event}: {records:?}"
+        );
+    }
+    // The tokens were printed once each and are nowhere else.
+    let hash = confluence_tui::credentials::token_hash(&token);
+    let everywhere = format!("{}{list}{human}{}", data_text(&sb), proxy.stderr());
+    for secret in [token.as_str(), writer.as_str(), hash.as_str()] {
+        assert!(!everywhere.contains(secret), "a client token leaked");
+    }
+}
+
+#[test]
+fn thirty_two_workers_share_one_pace_and_a_429_pauses_them_all() {
+    let site = Site::cloud(DemoFaults {
+        latency: Duration::from_millis(40),
+        ..DemoFaults::default()
+    });
+    let front = Gateway::start(
+        Door::RateLimited {
+            burst: 20,
+            retry_after: 2,
+        },
+        site.server.addr(),
+    );
+    let base = front.base_url("/wiki");
+    let sb = Sandbox::new();
+    import_for(&sb, &site, &base);
+    let proxy = Proxy::start(
+        &sb,
+        &site,
+        &["--max-concurrency", "4"],
+        &[("CONFLUENCE_BASE_URL", &base)],
+    );
+    let url = proxy.url(SPACES);
+    let token = proxy.token.clone();
+    let answers: Vec<(u16, Option<String>)> = site.rt.block_on(async {
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let workers = (0..32).map(|_| {
+            let (http, url, token) = (http.clone(), url.clone(), token.clone());
+            async move {
+                let mut got = Vec::new();
+                for _ in 0..3 {
+                    let r = http
+                        .get(&url)
+                        .basic_auth("confluence-tui", Some(&token))
+                        .send()
+                        .await
+                        .unwrap();
+                    let retry = r
+                        .headers()
+                        .get("retry-after")
+                        .map(|v| v.to_str().unwrap().to_string());
+                    got.push((r.status().as_u16(), retry));
+                }
+                got
+            }
+        });
+        futures::future::join_all(workers)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    });
+    assert_eq!(answers.len(), 96);
+    for (status, retry) in &answers {
+        assert!(
+            *status == 200 || (*status == 429 && retry.is_some()),
+            "{status} {retry:?}"
+        );
+    }
+    let ok = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert!(ok >= 94, "only {ok} of 96 got 200");
+    let most = front.most_in_flight();
+    assert!(most <= 4, "the site saw {most} requests at once");
+    assert!(
+        most >= 2,
+        "no concurrency at all ({most}): the test proves nothing"
+    );
+    let (arrivals, limited) = front.arrivals();
+    let limited = limited.expect("the site never rate-limited");
+    // Requests already sent when the 429 left may still arrive at once;
+    // none may arrive later within the pause the site asked for.
+    let during: Vec<_> = arrivals
+        .iter()
+        .filter(|a| {
+            **a > limited + Duration::from_millis(300) && **a < limited + Duration::from_secs(2)
+        })
+        .collect();
+    assert!(
+        during.is_empty(),
+        "{} requests reached the site during its pause",
+        during.len()
+    );
+}
+
+#[test]
+fn a_pause_longer_than_max_wait_is_answered_429_with_the_time_left() {
+    let site = Site::cloud(DemoFaults::default());
+    let front = Gateway::start(
+        Door::RateLimited {
+            burst: 1,
+            retry_after: 30,
+        },
+        site.server.addr(),
+    );
+    let base = front.base_url("/wiki");
+    let sb = Sandbox::new();
+    import_for(&sb, &site, &base);
+    let proxy = Proxy::start(
+        &sb,
+        &site,
+        &["--max-wait", "1"],
+        &[("CONFLUENCE_BASE_URL", &base)],
+    );
+    assert_eq!(get(&site, &proxy, SPACES).status, 200);
+    let limited = get(&site, &proxy, SPACES);
+    assert_eq!(
+        limited.status,
+        429,
+        "the site's own 429 passes: {}",
+        limited.text()
+    );
+    let seen = front.arrivals().0.len();
+    let queued = get(&site, &proxy, SPACES);
+    assert_eq!(queued.status, 429, "{}", queued.text());
+    let retry: u64 = queued.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((25..=30).contains(&retry), "Retry-After {retry}");
+    assert_eq!(queued.json()["statusCode"], 429);
+    assert_eq!(front.arrivals().0.len(), seen, "sent into the pause");
+}

@@ -256,6 +256,7 @@ fn record(secs_ago: i64, path: &str) -> RequestRecord {
         duration: std::time::Duration::from_millis(40),
         bytes: 512,
         complete: true,
+        client: None,
     }
 }
 

@@ -87,6 +87,7 @@ fn record(
         duration: std::time::Duration::from_millis(ms),
         bytes,
         complete: true,
+        client: None,
     }
 }
 
@@ -100,10 +101,13 @@ fn traffic() -> Msg {
         3_500_000,
     );
     cut.complete = false;
+    // A named client's request shows its name (`proxy clients add`).
+    let mut named = record(95, "GET", "/wiki/api/v2/spaces", 200, 118, 48_213);
+    named.client = Some("onyx".into());
     Msg::Proxy(ProxyMsg::Traffic {
         records: vec![
             record(300, "GET", "/wiki/rest/api/user/current", 200, 42, 512),
-            record(95, "GET", "/wiki/api/v2/spaces", 200, 118, 48_213),
+            named,
             record(50, "POST", "/wiki/rest/api/content", 405, 1, 96),
             record(40, "GET", "/wiki/rest/api/space/ENG/content", 401, 3, 120),
             cut,

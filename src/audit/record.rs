@@ -40,6 +40,9 @@ pub enum AuditEvent {
     GatewaySignIn,
     GatewayStored,
     GatewayCleared,
+    ProxyClientAdded,
+    ProxyClientRevoked,
+    ProxyClientUsed,
 }
 
 impl AuditEvent {
@@ -72,6 +75,9 @@ impl AuditEvent {
         AuditEvent::GatewaySignIn,
         AuditEvent::GatewayStored,
         AuditEvent::GatewayCleared,
+        AuditEvent::ProxyClientAdded,
+        AuditEvent::ProxyClientRevoked,
+        AuditEvent::ProxyClientUsed,
     ];
 
     /// The snake_case name, identical to the serialised form.
@@ -104,6 +110,9 @@ impl AuditEvent {
             AuditEvent::GatewaySignIn => "gateway_sign_in",
             AuditEvent::GatewayStored => "gateway_stored",
             AuditEvent::GatewayCleared => "gateway_cleared",
+            AuditEvent::ProxyClientAdded => "proxy_client_added",
+            AuditEvent::ProxyClientRevoked => "proxy_client_revoked",
+            AuditEvent::ProxyClientUsed => "proxy_client_used",
         }
     }
 

@@ -139,7 +139,10 @@ pub enum Command {
         command: Vec<OsString>,
     },
     /// Run the authenticating loopback proxy in the foreground: clients use the site through it with a throw-away token, never the stored cookies or token
+    #[command(args_conflicts_with_subcommands = true)]
     Proxy {
+        #[command(subcommand)]
+        command: Option<proxy::ProxyCommand>,
         /// Where to listen; loopback only (port 0: any free port). Default: 127.0.0.1 on the port this site's proxy had last time (chosen once, remembered in the data dir)
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
@@ -155,6 +158,12 @@ pub enum Command {
         /// Seconds a client may take to send a request's headers, and a kept-alive connection may stay idle
         #[arg(long, value_name = "SECS", default_value_t = crate::proxy::HEADER_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
         header_timeout: u64,
+        /// Requests in flight to the site at most; the rest wait in arrival order
+        #[arg(long, value_name = "N", default_value_t = crate::proxy::MAX_CONCURRENCY as u32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        max_concurrency: u32,
+        /// Seconds a request may wait for its turn (a pause the site asked for included) before the proxy answers 429 with Retry-After
+        #[arg(long, value_name = "SECS", default_value_t = crate::proxy::MAX_WAIT.as_secs(), value_parser = clap::value_parser!(u64).range(0..=3600))]
+        max_wait: u64,
     },
     /// Run the built-in fake Confluence site alone (loopback only)
     DemoServer(crate::demo::DemoServerArgs),
@@ -438,7 +447,7 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
                 | Command::Spaces { .. }
                 | Command::Pages { .. }
                 | Command::Watch { .. }
-                | Command::Proxy { .. }
+                | Command::Proxy { command: None, .. }
                 | Command::Exec { proxy: true, .. }
                 | Command::Cookies(CookiesCommand::Import { .. })
                 | Command::Token(TokenCommand::Set { .. })
@@ -477,11 +486,17 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
             flags,
         ),
         Some(Command::Proxy {
+            command: Some(cmd), ..
+        }) => with_stdout(|out| proxy::run_command(out, cmd, &settings)),
+        Some(Command::Proxy {
+            command: None,
             listen,
             allow_writes,
             json,
             max_connections,
             header_timeout,
+            max_concurrency,
+            max_wait,
         }) => proxy::run(
             proxy::ProxyArgs {
                 listen,
@@ -489,6 +504,8 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
                     max_connections: max_connections as usize,
                     header_read_timeout: std::time::Duration::from_secs(header_timeout),
                 },
+                max_concurrency: max_concurrency as usize,
+                max_wait: std::time::Duration::from_secs(max_wait),
                 allow_writes,
                 json,
             },

@@ -16,10 +16,147 @@ use crate::secret::ExposeSecret;
 use crate::session::{FirstCheck, Session, SessionConfig, SessionOwner, Snapshot, Watch};
 use crate::text::for_terminal;
 
+/// `proxy clients …`
+#[derive(Debug, clap::Subcommand)]
+pub enum ProxyCommand {
+    /// Named client tokens: one per pipeline, kept (as a hash) across restarts, revocable while the proxy runs
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+}
+
+/// `proxy clients add | list | revoke`
+#[derive(Debug, clap::Subcommand)]
+pub enum ClientsCommand {
+    /// Make a token for a pipeline and print it once on stdout (only its hash is kept, in the vault, for this site)
+    Add {
+        /// A name for the client: letters, digits, '-', '_', '.' (e.g. onyx-indexer)
+        name: String,
+        /// Forward this client's writes (POST, PUT, PATCH, DELETE)
+        #[arg(long)]
+        allow_writes: bool,
+        /// Days until the token stops working (default: never)
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+        expires: Option<u32>,
+        /// Print one JSON object {name,token,username}
+        #[arg(long)]
+        json: bool,
+    },
+    /// The site's clients: name, created, last used, expiry, writes (never a token)
+    List {
+        /// One JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a client; a running proxy refuses its token from the next request on
+    Revoke {
+        /// The client's name
+        name: String,
+    },
+}
+
+/// Runs `proxy clients …`.
+pub(super) fn run_command(
+    out: &mut Output,
+    cmd: ProxyCommand,
+    settings: &Settings,
+) -> Result<Exit, CliError> {
+    let creds = crate::credentials::Credentials::open(settings);
+    let site = creds.site().map(ToString::to_string).ok_or_else(|| {
+        CliError::Usage(
+            "no site is configured: set CONFLUENCE_BASE_URL (or pass --base-url); proxy clients are kept per site".into(),
+        )
+    })?;
+    let ProxyCommand::Clients(cmd) = cmd;
+    match cmd {
+        ClientsCommand::Add {
+            name,
+            allow_writes,
+            expires,
+            json,
+        } => {
+            crate::credentials::check_client_name(&name).map_err(CliError::Usage)?;
+            let token = ProxyToken::generate()
+                .map_err(|e| CliError::Internal(format!("cannot make a random token: {e}")))?;
+            creds.add_proxy_client(&name, token.expose_secret(), allow_writes, expires)?;
+            if json {
+                let line = serde_json::to_string(&serde_json::json!({
+                    "name": name,
+                    "token": token.expose_secret(),
+                    "username": proxy::PROXY_USERNAME,
+                }))
+                .map_err(|e| CliError::Internal(e.to_string()))?;
+                out.line(line)?;
+            } else {
+                out.line(token.expose_secret())?;
+                eprintln!(
+                    "Added the proxy client {name} for {}{}. The token above is shown this once: give it to the pipeline as its API token (user name: {}). `confluence-tui proxy clients revoke {name}` ends it.",
+                    for_terminal(&site),
+                    if allow_writes {
+                        " (writes allowed)"
+                    } else {
+                        " (reads only)"
+                    },
+                    proxy::PROXY_USERNAME,
+                );
+            }
+        }
+        ClientsCommand::List { json } => {
+            let clients = creds.list_proxy_clients()?;
+            if json {
+                let line = serde_json::to_string(&clients)
+                    .map_err(|e| CliError::Internal(e.to_string()))?;
+                out.line(line)?;
+            } else if clients.is_empty() {
+                out.line(format_args!(
+                    "No proxy clients for {}. Add one with `confluence-tui proxy clients add NAME`.",
+                    for_terminal(&site)
+                ))?;
+            } else {
+                out.line(format_args!("Proxy clients of {}:", for_terminal(&site)))?;
+                let when =
+                    |t: Option<time::OffsetDateTime>| t.map_or_else(|| "-".to_string(), rfc3339);
+                for c in clients {
+                    out.line(format_args!(
+                        "  {:<20} created {}  last used {}  expires {}{}  {}",
+                        c.name,
+                        rfc3339(c.created),
+                        when(c.last_used),
+                        when(c.expires),
+                        if c.expired { " (expired)" } else { "" },
+                        if c.allow_writes {
+                            "reads and writes"
+                        } else {
+                            "reads only"
+                        },
+                    ))?;
+                }
+            }
+        }
+        ClientsCommand::Revoke { name } => {
+            if creds.revoke_proxy_client(&name)? {
+                out.line(format_args!(
+                    "Revoked the proxy client {} of {}: its token no longer opens the proxy.",
+                    for_terminal(&name),
+                    for_terminal(&site)
+                ))?;
+            } else {
+                return Err(CliError::Usage(format!(
+                    "no proxy client named {} for {}; `confluence-tui proxy clients list` shows them",
+                    for_terminal(&name),
+                    for_terminal(&site)
+                )));
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
 /// The flags of `proxy`.
 pub(super) struct ProxyArgs {
     pub listen: Option<SocketAddr>,
     pub limits: crate::proxy::Limits,
+    pub max_concurrency: usize,
+    pub max_wait: std::time::Duration,
     pub allow_writes: bool,
     pub json: bool,
 }
@@ -38,6 +175,8 @@ async fn serve(args: ProxyArgs, settings: Settings) -> Result<Exit, CliError> {
     let mut opts = ProxyOptions::new(token);
     opts.listen = args.listen.unwrap_or(proxy::DEFAULT_LISTEN);
     opts.limits = args.limits;
+    opts.max_concurrency = args.max_concurrency;
+    opts.max_wait = args.max_wait;
     opts.allow_writes = args.allow_writes;
     let site = settings
         .base_url
@@ -45,7 +184,38 @@ async fn serve(args: ProxyArgs, settings: Settings) -> Result<Exit, CliError> {
         .map(ToString::to_string)
         .unwrap_or_default();
     let owner = session_owner(settings);
-    let handle = proxy::start(SessionSource::fixed(owner.session()), opts).await?;
+    let creds = owner.session().credentials().clone();
+    let remembered = if args.listen.is_none() {
+        let c = creds.clone();
+        let port = tokio::task::spawn_blocking(move || c.proxy_port())
+            .await
+            .map_err(|e| CliError::Internal(e.to_string()))?;
+        // An unreadable vault is said by the start below, as `check` would.
+        let port = port.ok().flatten();
+        if let Some(port) = port {
+            opts.listen.set_port(port);
+        }
+        port
+    } else {
+        None
+    };
+    let handle = match proxy::start(SessionSource::fixed(owner.session()), opts).await {
+        Err(proxy::ProxyError::Bind { addr, source }) if remembered.is_some() => {
+            return Err(CliError::Usage(format!(
+                "cannot listen on {addr}, where this site's proxy listened last time ({source}): is another proxy for this site running? Stop it, or pass --listen 127.0.0.1:PORT (0: any free port; clients then need the new address)"
+            )));
+        }
+        started => started?,
+    };
+    if args.listen.is_none() && remembered != Some(handle.local_addr().port()) {
+        let port = handle.local_addr().port();
+        let c = creds.clone();
+        match tokio::task::spawn_blocking(move || c.remember_proxy_port(port)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot remember the proxy's port"),
+            Err(e) => tracing::warn!(error = %e, "cannot remember the proxy's port"),
+        }
+    }
     let mut events = Some(owner.subscribe());
     let mut last: Option<Snapshot> = None;
     {

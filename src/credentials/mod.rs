@@ -18,6 +18,7 @@ mod export;
 mod gateway;
 mod import;
 mod intake;
+mod proxy_clients;
 mod session;
 mod status;
 mod token;
@@ -37,6 +38,7 @@ use crate::site::SiteKey;
 pub use export::CookieExport;
 pub use gateway::{CLIENT_CERT_NAME, GatewayEntry, GatewayStatus};
 pub use import::Staged;
+pub use proxy_clients::{ClientListing, check_client_name, token_hash};
 
 use crate::vault::{
     MachineIdSource, SiteCredentials, Vault, VaultDocument, VaultError, VaultOptions,
@@ -92,6 +94,10 @@ pub enum CredentialError {
         login_url.as_deref().map(|u| format!(" at {u}")).unwrap_or_default()
     )]
     Captcha { login_url: Option<String> },
+    /// A request that cannot be carried out as asked (the message says why
+    /// and what to do instead).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl CredentialError {
@@ -104,7 +110,8 @@ impl CredentialError {
             | CredentialError::Intake(_)
             | CredentialError::IntakeEmpty { .. }
             | CredentialError::BadToken
-            | CredentialError::NoSite { .. } => ErrorClass::Usage,
+            | CredentialError::NoSite { .. }
+            | CredentialError::Refused(_) => ErrorClass::Usage,
             CredentialError::Audit(e) => e.class(),
             CredentialError::Browser(e) => e.class(),
             CredentialError::Interrupted(_) => ErrorClass::Internal,
@@ -367,6 +374,7 @@ fn error_code(err: &CredentialError) -> &'static str {
         CredentialError::NoCookies { .. } => "no_cookies",
         CredentialError::CookiesExpired { .. } => "cookies_expired",
         CredentialError::Captcha { .. } => "captcha",
+        CredentialError::Refused(_) => "refused",
     }
 }
 

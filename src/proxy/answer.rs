@@ -94,6 +94,51 @@ pub(super) fn token_required() -> Response {
     )
 }
 
+/// No turn within `--max-wait` (the site asked for a pause, or the queue is
+/// long): 429 with the time left, in the shape of the site's own errors.
+pub(super) fn queue_full(retry_after: std::time::Duration) -> Response {
+    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    let secs = secs.max(1);
+    let body = json!({
+        "statusCode": 429,
+        "message": format!(
+            "the site asked the proxy to slow down, or too many requests are waiting: try again in {secs} s"
+        ),
+        "reason": "rate_limited",
+    });
+    let mut r = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
+}
+
+/// A named client's token past its expiry.
+pub(super) fn client_expired() -> Response {
+    refusal(
+        StatusCode::UNAUTHORIZED,
+        "proxy_client_expired",
+        "this client token has expired: make a new one with `confluence-tui proxy clients revoke NAME` and `confluence-tui proxy clients add NAME`",
+        None,
+    )
+}
+
+/// A write from a named client not allowed to write.
+pub(super) fn client_read_only(method: &str, client: &str) -> Response {
+    let mut r = refusal(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "read_only_client",
+        &format!(
+            "{method} is a write and the client {client} may only read; add a client with `confluence-tui proxy clients add NAME --allow-writes` for a pipeline that writes"
+        ),
+        None,
+    );
+    r.headers_mut().insert(
+        header::ALLOW,
+        HeaderValue::from_static(super::forward::ALLOW_READS),
+    );
+    r
+}
+
 /// A request a browser makes on a web page's behalf (`Origin`, or a
 /// `Sec-Fetch-Site` other than `none`): never forwarded, token or not.
 pub(super) fn cross_site() -> Response {

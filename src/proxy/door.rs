@@ -8,7 +8,10 @@ use std::net::SocketAddr;
 use axum::http::{HeaderMap, header};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
 use zeroize::Zeroizing;
+
+use crate::vault::ProxyClient;
 
 /// The user name the proxy tells clients to use (any is accepted).
 pub const PROXY_USERNAME: &str = "confluence-tui";
@@ -58,6 +61,8 @@ pub(super) enum Refusal {
     NoToken,
     /// A token that is not the proxy's.
     WrongToken,
+    /// A named client's token past its expiry.
+    ClientExpired,
     /// The `Host` header names something other than a loopback address.
     ForeignHost,
     /// A browser request on a web page's behalf: `Origin`, or
@@ -65,20 +70,62 @@ pub(super) enum Refusal {
     CrossSite,
 }
 
-/// Whether a request may come in: the proxy's token in HTTP Basic (any user
-/// name) or as a Bearer token, and a loopback `Host`.
-pub(super) fn admit(token: &ProxyToken, headers: &HeaderMap) -> Result<(), Refusal> {
+/// Who a request came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Caller {
+    /// The per-run token (`exec --proxy`, the token printed at start).
+    RunToken,
+    /// A named client (`proxy clients add`).
+    Client { name: String, allow_writes: bool },
+}
+
+impl Caller {
+    /// The client's name, for the request log (`None`: the per-run token).
+    pub(super) fn name(&self) -> Option<&str> {
+        match self {
+            Caller::RunToken => None,
+            Caller::Client { name, .. } => Some(name),
+        }
+    }
+}
+
+/// Whether a request may come in: not a browser acting for a web page, the
+/// proxy's per-run token or a named client's token (not expired) in HTTP
+/// Basic (any user name) or as a Bearer token, and a loopback `Host`.
+pub(super) fn admit(
+    token: &ProxyToken,
+    clients: &[ProxyClient],
+    now: OffsetDateTime,
+    headers: &HeaderMap,
+) -> Result<Caller, Refusal> {
     if is_cross_site(headers) {
         return Err(Refusal::CrossSite);
     }
     let presented = presented_token(headers).ok_or(Refusal::NoToken)?;
-    if !token.matches(presented.as_bytes()) {
-        return Err(Refusal::WrongToken);
-    }
+    let caller = if token.matches(presented.as_bytes()) {
+        Caller::RunToken
+    } else {
+        let hash = crate::credentials::token_hash(&presented);
+        // Every stored hash is compared, in constant time each.
+        let mut found = None;
+        for c in clients {
+            if bool::from(c.token_sha256.as_bytes().ct_eq(hash.as_bytes())) {
+                found = Some(c);
+            }
+        }
+        let found = found.ok_or(Refusal::WrongToken)?;
+        if found.expires.is_some_and(|e| e <= now) {
+            return Err(Refusal::ClientExpired);
+        }
+        Caller::Client {
+            name: found.name.clone(),
+            allow_writes: found.allow_writes,
+        }
+    };
     if !host_is_loopback(headers) {
         return Err(Refusal::ForeignHost);
     }
-    Ok(())
+    Ok(caller)
 }
 
 /// Whether a browser sent this on a web page's behalf. Programs send no
@@ -199,10 +246,22 @@ mod tests {
         let secret = t.expose_secret().to_string();
         for user in ["confluence-tui", "anyone@example.com", ""] {
             let h = headers(Some(basic(user, &secret)), "127.0.0.1:1234");
-            assert_eq!(admit(&t, &h), Ok(()), "{user}");
+            assert_eq!(
+                admit(&t, &[], OffsetDateTime::now_utc(), &h),
+                Ok(Caller::RunToken),
+                "{user}"
+            );
         }
         let bearer = HeaderValue::from_str(&format!("Bearer {secret}")).unwrap();
-        assert_eq!(admit(&t, &headers(Some(bearer), "localhost:1")), Ok(()));
+        assert_eq!(
+            admit(
+                &t,
+                &[],
+                OffsetDateTime::now_utc(),
+                &headers(Some(bearer), "localhost:1")
+            ),
+            Ok(Caller::RunToken)
+        );
     }
 
     #[test]
@@ -210,21 +269,44 @@ mod tests {
         let t = ProxyToken::generate().unwrap();
         let secret = t.expose_secret().to_string();
         assert_eq!(
-            admit(&t, &headers(None, "127.0.0.1:1")),
+            admit(
+                &t,
+                &[],
+                OffsetDateTime::now_utc(),
+                &headers(None, "127.0.0.1:1")
+            ),
             Err(Refusal::NoToken)
         );
         let wrong = headers(Some(basic("u", "not-the-token")), "127.0.0.1:1");
-        assert_eq!(admit(&t, &wrong), Err(Refusal::WrongToken));
+        assert_eq!(
+            admit(&t, &[], OffsetDateTime::now_utc(), &wrong),
+            Err(Refusal::WrongToken)
+        );
         let prefix = headers(Some(basic("u", &secret[..42])), "127.0.0.1:1");
-        assert_eq!(admit(&t, &prefix), Err(Refusal::WrongToken));
+        assert_eq!(
+            admit(&t, &[], OffsetDateTime::now_utc(), &prefix),
+            Err(Refusal::WrongToken)
+        );
         let longer = headers(Some(basic("u", &format!("{secret}x"))), "127.0.0.1:1");
-        assert_eq!(admit(&t, &longer), Err(Refusal::WrongToken));
+        assert_eq!(
+            admit(&t, &[], OffsetDateTime::now_utc(), &longer),
+            Err(Refusal::WrongToken)
+        );
         let garbage = headers(Some(HeaderValue::from_static("Basic !!!")), "127.0.0.1:1");
-        assert_eq!(admit(&t, &garbage), Err(Refusal::NoToken));
+        assert_eq!(
+            admit(&t, &[], OffsetDateTime::now_utc(), &garbage),
+            Err(Refusal::NoToken)
+        );
         let digest = headers(Some(HeaderValue::from_static("Digest x")), "127.0.0.1:1");
-        assert_eq!(admit(&t, &digest), Err(Refusal::NoToken));
+        assert_eq!(
+            admit(&t, &[], OffsetDateTime::now_utc(), &digest),
+            Err(Refusal::NoToken)
+        );
         let rebound = headers(Some(basic("u", &secret)), "evil.example.com:8080");
-        assert_eq!(admit(&t, &rebound), Err(Refusal::ForeignHost));
+        assert_eq!(
+            admit(&t, &[], OffsetDateTime::now_utc(), &rebound),
+            Err(Refusal::ForeignHost)
+        );
     }
 
     #[test]
@@ -236,15 +318,77 @@ mod tests {
             header::ORIGIN,
             HeaderValue::from_static("https://evil.example"),
         );
-        assert_eq!(admit(&t, &origin), Err(Refusal::CrossSite));
+        assert_eq!(
+            admit(&t, &[], OffsetDateTime::now_utc(), &origin),
+            Err(Refusal::CrossSite)
+        );
         for site in ["cross-site", "same-site", "same-origin", "garbage"] {
             let mut h = headers(Some(basic("u", &secret)), "127.0.0.1:1");
             h.insert("sec-fetch-site", HeaderValue::from_static(site));
-            assert_eq!(admit(&t, &h), Err(Refusal::CrossSite), "{site}");
+            assert_eq!(
+                admit(&t, &[], OffsetDateTime::now_utc(), &h),
+                Err(Refusal::CrossSite),
+                "{site}"
+            );
         }
         let mut typed = headers(Some(basic("u", &secret)), "127.0.0.1:1");
         typed.insert("sec-fetch-site", HeaderValue::from_static("none"));
-        assert_eq!(admit(&t, &typed), Ok(()));
+        assert_eq!(
+            admit(&t, &[], OffsetDateTime::now_utc(), &typed),
+            Ok(Caller::RunToken)
+        );
+    }
+
+    #[test]
+    fn a_named_clients_token_opens_the_door_until_it_expires() {
+        let t = ProxyToken::generate().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let client = |name: &str, token: &str, expires: Option<OffsetDateTime>| ProxyClient {
+            name: name.into(),
+            token_sha256: crate::credentials::token_hash(token),
+            created: now,
+            expires,
+            allow_writes: name == "writer",
+            last_used: None,
+        };
+        let clients = vec![
+            client("onyx", "onyx-token", None),
+            client(
+                "writer",
+                "writer-token",
+                Some(now + time::Duration::days(1)),
+            ),
+            client("old", "old-token", Some(now - time::Duration::seconds(1))),
+        ];
+        let h = |tok: &str| headers(Some(basic("u", tok)), "127.0.0.1:1");
+        assert_eq!(
+            admit(&t, &clients, now, &h("onyx-token")),
+            Ok(Caller::Client {
+                name: "onyx".into(),
+                allow_writes: false
+            })
+        );
+        assert_eq!(
+            admit(&t, &clients, now, &h("writer-token")),
+            Ok(Caller::Client {
+                name: "writer".into(),
+                allow_writes: true
+            })
+        );
+        assert_eq!(
+            admit(&t, &clients, now, &h("old-token")),
+            Err(Refusal::ClientExpired)
+        );
+        assert_eq!(
+            admit(&t, &clients, now, &h("onyx-tokeN")),
+            Err(Refusal::WrongToken)
+        );
+        // The hash itself is no token.
+        let hash = crate::credentials::token_hash("onyx-token");
+        assert_eq!(
+            admit(&t, &clients, now, &h(&hash)),
+            Err(Refusal::WrongToken)
+        );
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub(super) struct Shared {
     /// The site's identity: a session for another site is never used.
     pub site_key: String,
     pub traffic: Arc<Traffic>,
+    /// At most `--max-concurrency` requests to the site; its pauses.
+    pub pace: super::pace::Pace,
+    /// Named clients seen in this run (their first use is recorded).
+    pub used: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// The site's answer as far as it was read to judge it.
@@ -65,6 +69,8 @@ struct Received {
     /// The body ended within the prefix.
     ended: bool,
     stream: ChunkStream,
+    /// The request's slot of `--max-concurrency`, held until the body is read.
+    turn: super::pace::Turn,
 }
 
 /// How an answer goes back.
@@ -91,7 +97,9 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         request.method().as_str(),
         request.uri().path(),
     );
-    match shared.exchange(request).await {
+    let (answer, client) = shared.exchange(request).await;
+    let meter = meter.client(client);
+    match answer {
         Answer::Refused(r) => {
             let bytes = r.body().size_hint().exact().unwrap_or(0);
             meter.finish(r.status().as_u16(), bytes, true, true);
@@ -111,28 +119,81 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
 }
 
 impl Shared {
-    async fn exchange(&self, request: Request) -> Answer {
+    /// One request; the answer, and the named client it came from.
+    async fn exchange(&self, request: Request) -> (Answer, Option<String>) {
         let (parts, body) = request.into_parts();
         if let Some(page) = self.browser_page(&parts) {
-            return Answer::Refused(answer::to_the_site(&page));
+            return (Answer::Refused(answer::to_the_site(&page)), None);
         }
-        if let Err(refusal) = door::admit(&self.token, &parts.headers) {
-            return Answer::Refused(match refusal {
-                Refusal::NoToken | Refusal::WrongToken => answer::token_required(),
-                Refusal::ForeignHost => answer::foreign_host(),
-                Refusal::CrossSite => answer::cross_site(),
-            });
+        let clients = match self.sessions.current() {
+            Some(s) if s.site() == Some(self.site_key.as_str()) => s.proxy_clients().await,
+            _ => Arc::new(Vec::new()),
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let caller = match door::admit(&self.token, &clients, now, &parts.headers) {
+            Ok(caller) => caller,
+            Err(refusal) => {
+                let r = match refusal {
+                    Refusal::NoToken | Refusal::WrongToken => answer::token_required(),
+                    Refusal::ClientExpired => answer::client_expired(),
+                    Refusal::ForeignHost => answer::foreign_host(),
+                    Refusal::CrossSite => answer::cross_site(),
+                };
+                return (Answer::Refused(r), None);
+            }
+        };
+        let name = caller.name().map(str::to_string);
+        if let Some(n) = &name {
+            self.note_first_use(n);
         }
+        (self.forward(parts, body, &caller).await, name)
+    }
+
+    /// A named client's first request of this run: noted in the vault
+    /// (`last_used`) and the audit log, off the request's path.
+    fn note_first_use(&self, name: &str) {
+        let first = self
+            .used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(name.to_string());
+        if !first {
+            return;
+        }
+        let Some(session) = self.sessions.current() else {
+            return;
+        };
+        let creds = session.credentials().clone();
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = creds.proxy_client_used(&name) {
+                tracing::error!(error = %e, client = %name, "cannot record a proxy client's first use");
+            }
+        });
+    }
+
+    async fn forward(
+        &self,
+        parts: axum::http::request::Parts,
+        body: axum::body::Body,
+        caller: &door::Caller,
+    ) -> Answer {
         let url = match forward::target(&parts.uri, &self.site, self.port) {
             Ok(url) => url,
             Err(m) => return Answer::Refused(self.misdirected(m)),
         };
         let method = parts.method.clone();
-        if !forward::method_allowed(&method, self.allow_writes) {
-            return Answer::Refused(if self.allow_writes {
-                answer::method_refused(method.as_str())
-            } else {
-                answer::read_only(method.as_str())
+        let may_write = match caller {
+            door::Caller::RunToken => self.allow_writes,
+            door::Caller::Client { allow_writes, .. } => *allow_writes,
+        };
+        if !forward::method_allowed(&method, may_write) {
+            return Answer::Refused(match caller {
+                _ if may_write => answer::method_refused(method.as_str()),
+                door::Caller::Client { name, .. } => {
+                    answer::client_read_only(method.as_str(), name)
+                }
+                door::Caller::RunToken => answer::read_only(method.as_str()),
             });
         }
         let session = match self.sessions.current() {
@@ -153,13 +214,18 @@ impl Shared {
         let mut body = Some(body);
         let mut resends = 0;
         let received = loop {
+            // The site's pace: a slot, and the end of any pause it asked for.
+            let turn = match self.pace.turn().await {
+                Ok(turn) => turn,
+                Err(busy) => return Answer::Refused(answer::queue_full(busy.retry_after)),
+            };
             let mut ticket = match authority.ticket().await {
                 Ok(t) => t,
                 Err(e) => return Answer::Refused(self.blocked(&session, &e)),
             };
             let mut headers = forward::request_headers(&parts.headers);
             headers.extend(ticket.decorations.headers_for(&self.site, &url));
-            if self.allow_writes && write {
+            if may_write && write {
                 // Cookie sessions are subject to Confluence's XSRF check
                 // on writes; API clients opt out with this header.
                 headers.extend(ticket.decorations.write_headers());
@@ -189,6 +255,15 @@ impl Shared {
             };
             let status = resp.status();
             let site_headers = resp.headers().clone();
+            if let Some(pause) = super::pace::pause_asked(status.as_u16(), &site_headers) {
+                tracing::info!(
+                    seconds = pause.as_secs(),
+                    status = status.as_u16(),
+                    queued = self.pace.queued(),
+                    "the site asked to wait: nothing is sent until then"
+                );
+                self.pace.pause(pause);
+            }
             authority.absorb(&mut ticket, &site_headers, resp.url());
             let content_type = site_headers
                 .get(header::CONTENT_TYPE)
@@ -234,6 +309,7 @@ impl Shared {
                 prefix,
                 ended,
                 stream,
+                turn,
             };
             let Some(refusal) = verdict else {
                 break received;
@@ -272,6 +348,7 @@ impl Shared {
             prefix,
             ended,
             stream,
+            turn,
         } = received;
         let mut out_headers = forward::response_headers(&site_headers);
         self.rebase_headers(&mut out_headers);
@@ -290,6 +367,11 @@ impl Shared {
             return Answer::Whole(Response::from_parts(parts, Body::from(body)));
         }
         *head.headers_mut() = out_headers;
+        // The slot is free again once the last byte came from the site.
+        let stream: ChunkStream = Box::pin(stream.map(move |chunk| {
+            let _held = &turn;
+            chunk
+        }));
         let body = if prefix.is_empty() {
             stream
         } else {

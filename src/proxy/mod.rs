@@ -29,6 +29,7 @@ mod door;
 mod exchange;
 mod forward;
 mod listen;
+mod pace;
 mod rewrite;
 mod traffic;
 
@@ -44,6 +45,7 @@ use url::Url;
 pub use door::{PROXY_USERNAME, ProxyToken};
 pub use exchange::HEALTH_PATH;
 pub use listen::{HEADER_READ_TIMEOUT, Limits, MAX_CONNECTIONS};
+pub use pace::{MAX_CONCURRENCY, MAX_WAIT};
 pub use traffic::{RequestRecord, Traffic, TrafficTotals};
 
 use self::exchange::Shared;
@@ -73,6 +75,10 @@ pub struct ProxyOptions {
     pub token: ProxyToken,
     /// Open connections and how long a request head may take.
     pub limits: Limits,
+    /// Requests in flight to the site at most.
+    pub max_concurrency: usize,
+    /// Longest a request waits for its turn before the proxy answers 429.
+    pub max_wait: Duration,
 }
 
 impl ProxyOptions {
@@ -83,6 +89,8 @@ impl ProxyOptions {
             allow_writes: false,
             token,
             limits: Limits::default(),
+            max_concurrency: MAX_CONCURRENCY,
+            max_wait: MAX_WAIT,
         }
     }
 }
@@ -364,6 +372,8 @@ pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyH
         sessions: sessions.clone(),
         site_key: site_key.clone(),
         traffic: traffic.clone(),
+        used: std::sync::Mutex::default(),
+        pace: pace::Pace::new(opts.max_concurrency, opts.max_wait),
         site,
     });
     let app = Router::new()

@@ -37,6 +37,9 @@ pub struct RequestRecord {
     /// False when the answer was cut off (the client went away, the site
     /// failed mid-body).
     pub complete: bool,
+    /// The named client that sent it (`proxy clients add`); `None` for the
+    /// per-run token and for requests refused at the door.
+    pub client: Option<String>,
 }
 
 /// Counts since the proxy started.
@@ -98,6 +101,7 @@ impl Traffic {
         tracing::debug!(
             method = %record.method,
             path = %record.path,
+            client = record.client.as_deref().unwrap_or("-"),
             status = record.status,
             duration_ms = u64::try_from(record.duration.as_millis()).unwrap_or(u64::MAX),
             bytes = record.bytes,
@@ -131,6 +135,7 @@ pub(super) struct Meter {
     started: Instant,
     method: String,
     path: String,
+    client: Option<String>,
 }
 
 impl Meter {
@@ -142,7 +147,14 @@ impl Meter {
             started: Instant::now(),
             method: method.to_string(),
             path: path.to_string(),
+            client: None,
         }
+    }
+
+    /// The named client the request came from.
+    pub(super) fn client(mut self, client: Option<String>) -> Meter {
+        self.client = client;
+        self
     }
 
     /// Records an answer sent whole (`refused`: by the proxy itself).
@@ -155,6 +167,7 @@ impl Meter {
             duration: self.started.elapsed(),
             bytes,
             complete,
+            client: self.client,
         };
         self.traffic.record(record, refused);
     }

@@ -266,6 +266,8 @@ pub(super) struct Held {
     pub verify_soon: bool,
     /// The client certificate could not be read (the state says why).
     pub identity_problem: bool,
+    /// The site's named proxy clients as last read from the vault.
+    pub proxy_clients: Arc<Vec<crate::vault::ProxyClient>>,
 }
 
 impl Held {
@@ -371,6 +373,7 @@ impl Session {
                     look_in_browser: false,
                     verify_soon: false,
                     identity_problem: false,
+                    proxy_clients: Arc::new(Vec::new()),
                 }),
                 io: tokio::sync::Mutex::new(()),
                 turn: Arc::new(Semaphore::new(1)),
@@ -473,6 +476,13 @@ impl Session {
     /// (the proxy): tickets, refreshed cookies, verdicts.
     pub fn authority(&self) -> Arc<dyn crate::confluence::authority::Authority> {
         Arc::new(super::lend::Gate::new(Arc::downgrade(&self.shared), false))
+    }
+
+    /// The site's named proxy clients, as the vault holds them now (read
+    /// again when another process changed it: a revocation counts at once).
+    pub async fn proxy_clients(&self) -> Arc<Vec<crate::vault::ProxyClient>> {
+        self.shared.ensure_fresh(Cause::Vault).await;
+        self.shared.held().proxy_clients.clone()
     }
 
     /// Writes refreshed cookies waiting to be saved, now.

@@ -65,11 +65,19 @@ impl Shared {
         match read {
             Ok((Ok(doc), stamp, identity)) => {
                 held.seen = stamp;
+                held.proxy_clients = Arc::new(
+                    self.creds
+                        .site()
+                        .and_then(|s| doc.site(s))
+                        .map(|own| own.proxy_clients.clone())
+                        .unwrap_or_default(),
+                );
                 self.adopt(&mut held, &doc);
                 self.offer_identity(&mut held, identity);
             }
             Ok((Err(e), stamp, _)) => {
                 held.seen = stamp;
+                held.proxy_clients = Arc::new(Vec::new());
                 self.replace(
                     &mut held,
                     None,

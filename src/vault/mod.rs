@@ -91,6 +91,40 @@ pub struct SiteCredentials {
         skip_serializing_if = "Option::is_none"
     )]
     pub client_cert_password: Option<SecretString>,
+    /// Named client tokens of the proxy (`proxy clients add`): a hash of
+    /// each token, never the token.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy_clients: Vec<ProxyClient>,
+    /// The port this site's proxy listens on when not told (chosen once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_port: Option<u16>,
+}
+
+/// A named client of the proxy: who may use the session through it with a
+/// token of their own. The token itself is never stored: only its SHA-256
+/// (256 random bits need no slow hash).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProxyClient {
+    pub name: String,
+    /// Lowercase hex SHA-256 of the token.
+    pub token_sha256: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires: Option<OffsetDateTime>,
+    /// Writes (POST, PUT, PATCH, DELETE) are forwarded for this client.
+    #[serde(default)]
+    pub allow_writes: bool,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_used: Option<OffsetDateTime>,
 }
 
 /// A gateway credential sent with every request to the site.
@@ -271,8 +305,12 @@ impl VaultDocument {
 
     /// Removes the sites that hold nothing (kept out of the file).
     pub(crate) fn prune(&mut self) {
-        self.sites
-            .retain(|_, c| !c.is_empty() || c.session.is_some());
+        self.sites.retain(|_, c| {
+            !c.is_empty()
+                || c.session.is_some()
+                || !c.proxy_clients.is_empty()
+                || c.proxy_port.is_some()
+        });
     }
 
     /// Moves credentials read from a version 1 file under `site`. Returns

@@ -42,6 +42,9 @@ pub enum Door {
     F5,
     /// A front end that decodes before it resolves dot segments.
     Decoding,
+    /// A rate limiter: after `burst` requests it answers one `429` with
+    /// `Retry-After: retry_after` (seconds), then lets everything through.
+    RateLimited { burst: usize, retry_after: u64 },
 }
 
 /// One request the gateway saw.
@@ -65,6 +68,12 @@ struct State {
     /// long ends (traffic, the keep-alive's too, resets it).
     idle: Mutex<Option<(std::time::Duration, std::time::Instant)>>,
     seen: Mutex<Vec<Seen>>,
+    /// Requests being answered now, and the most ever at once.
+    in_flight: std::sync::atomic::AtomicUsize,
+    most_in_flight: std::sync::atomic::AtomicUsize,
+    /// When each request arrived, and when the 429 went out.
+    arrivals: Mutex<Vec<std::time::Instant>>,
+    limited_at: Mutex<Option<std::time::Instant>>,
     http: reqwest::Client,
     origin: Mutex<String>,
 }
@@ -74,6 +83,7 @@ enum DoorKind {
     Cloudflare { client_id: String, secret: String },
     F5,
     Decoding,
+    RateLimited { burst: usize, retry_after: u64 },
 }
 
 /// A gateway, alive while the test runs.
@@ -99,6 +109,9 @@ impl Gateway {
             }
             Door::F5 => (DoorKind::F5, None),
             Door::Decoding => (DoorKind::Decoding, None),
+            Door::RateLimited { burst, retry_after } => {
+                (DoorKind::RateLimited { burst, retry_after }, None)
+            }
         };
         let tls = acceptor.is_some();
         let listener = rt
@@ -111,6 +124,10 @@ impl Gateway {
             session: Mutex::new(None),
             idle: Mutex::new(None),
             seen: Mutex::new(Vec::new()),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            most_in_flight: std::sync::atomic::AtomicUsize::new(0),
+            arrivals: Mutex::new(Vec::new()),
+            limited_at: Mutex::new(None),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()
@@ -184,6 +201,21 @@ impl Gateway {
         *self.state.idle.lock().unwrap() = Some((idle, std::time::Instant::now()));
     }
 
+    /// The most requests it was answering at once.
+    pub fn most_in_flight(&self) -> usize {
+        self.state
+            .most_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// When each request arrived, and when the `429` went out (if it did).
+    pub fn arrivals(&self) -> (Vec<std::time::Instant>, Option<std::time::Instant>) {
+        (
+            self.state.arrivals.lock().unwrap().clone(),
+            *self.state.limited_at.lock().unwrap(),
+        )
+    }
+
     /// Every request so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.state.seen.lock().unwrap().clone()
@@ -209,6 +241,40 @@ fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
 }
 
 async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    use std::sync::atomic::Ordering;
+    let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.most_in_flight.fetch_max(now, Ordering::SeqCst);
+    let answer = admit_and_forward(state, req).await;
+    state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    answer
+}
+
+async fn admit_and_forward(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if let DoorKind::RateLimited { burst, retry_after } = state.door {
+        let arrived = {
+            let mut arrivals = state.arrivals.lock().unwrap();
+            arrivals.push(std::time::Instant::now());
+            arrivals.len()
+        };
+        let refuse = {
+            let mut limited = state.limited_at.lock().unwrap();
+            let first = arrived > burst && limited.is_none();
+            if first {
+                *limited = Some(std::time::Instant::now());
+            }
+            first
+        };
+        if refuse {
+            return Response::builder()
+                .status(StatusCode::TOO_MANY_REQUESTS)
+                .header(hyper::header::RETRY_AFTER, retry_after.to_string())
+                .header(hyper::header::CONTENT_TYPE, "application/json")
+                .body(Full::new(Bytes::from_static(
+                    br#"{"statusCode":429,"message":"Rate limit exceeded"}"#,
+                )))
+                .unwrap();
+        }
+    }
     let jar = cookies(&req);
     {
         // An idle session ends before this request could use it.
@@ -238,7 +304,7 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
         }
     }
     let refusal = match &state.door {
-        DoorKind::Tls | DoorKind::Decoding => None,
+        DoorKind::Tls | DoorKind::Decoding | DoorKind::RateLimited { .. } => None,
         DoorKind::Cloudflare { client_id, secret } => {
             let token = header(&req, "cf-access-client-id").as_deref() == Some(client_id)
                 && header(&req, "cf-access-client-secret").as_deref() == Some(secret);

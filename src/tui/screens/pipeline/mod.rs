@@ -130,7 +130,14 @@ pub(crate) struct LogRow {
 impl ListEntry for LogRow {
     fn haystack(&self) -> String {
         let r = &self.record;
-        format!("{} {} {}", r.method, r.path, r.status).to_lowercase()
+        format!(
+            "{} {} {} {}",
+            r.method,
+            r.path,
+            r.status,
+            r.client.as_deref().unwrap_or_default()
+        )
+        .to_lowercase()
     }
     fn id(&self) -> &str {
         &self.id

@@ -307,7 +307,14 @@ fn record_row<'a>(
             t.second()
         )),
         Line::raw(for_terminal(&r.method).into_owned()),
-        Line::raw(fit(&for_terminal(&r.path), path_width)),
+        Line::raw(fit(
+            &match &r.client {
+                // Which named client sent it (`proxy clients add`).
+                Some(client) => format!("{} {}", for_terminal(client), for_terminal(&r.path)),
+                None => for_terminal(&r.path).into_owned(),
+            },
+            path_width,
+        )),
         Line::styled(status, if selected { style } else { status_style }),
         Line::raw(duration(r.duration)).right_aligned(),
         Line::raw(bytes(r.bytes)).right_aligned(),
