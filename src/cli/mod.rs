@@ -146,7 +146,7 @@ pub enum Command {
         /// Where to listen; loopback only (port 0: any free port). Default: 127.0.0.1 on the port this site's proxy had last time (chosen once, remembered in the data dir)
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
-        /// Forward writes (POST, PUT, PATCH, DELETE) too; cookie sessions then send X-Atlassian-Token: no-check
+        /// Forward writes (POST, PUT, PATCH, DELETE) sent with the per-run token too (a named client writes only if added with --allow-writes); cookie sessions then send X-Atlassian-Token: no-check
         #[arg(long)]
         allow_writes: bool,
         /// Print one JSON line {base_url,username,token} on stdout, then nothing else there
