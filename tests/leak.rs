@@ -348,6 +348,8 @@ fn debug_output_of_every_credential_type_hides_values() {
             client_cert_password: Some(SecretString::from(CERT_PASS)),
             proxy_clients: Vec::new(),
             proxy_port: None,
+            proxy_tls: Some(SecretString::from(GATEWAY_SECRET)),
+            proxy_tls_names: Vec::new(),
         },
     );
     assert_clean("Debug of VaultDocument", &format!("{doc:?}"));

@@ -696,3 +696,253 @@ fn a_pause_longer_than_max_wait_is_answered_429_with_the_time_left() {
     assert_eq!(queued.json()["statusCode"], 429);
     assert_eq!(front.arrivals().0.len(), seen, "sent into the pause");
 }
+
+/// A network namespace with a veth pair: this side `10.77.N.1`, the
+/// namespace's side `10.77.N.2`. Removed on drop. Needs root (CI is).
+struct Netns {
+    name: String,
+    host: String,
+    peer: String,
+}
+
+impl Netns {
+    fn new() -> Netns {
+        let n = std::process::id() % 200 + 20;
+        let name = format!("ctui{}", std::process::id());
+        let (host, peer) = (format!("10.77.{n}.1"), format!("10.77.{n}.2"));
+        let (a, b) = (format!("ct{n}a"), format!("ct{n}b"));
+        let ip =
+            |args: &[&str]| {
+                let out = std::process::Command::new("ip").args(args).output().unwrap_or_else(|e| {
+                panic!("the `ip` command ({e}): the network-namespace tests need iproute2 and root")
+            });
+                assert!(
+                    out.status.success(),
+                    "ip {args:?}: {} (these tests need root)",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &name])
+            .output();
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &a])
+            .output();
+        ip(&["netns", "add", &name]);
+        let ns = Netns {
+            name: name.clone(),
+            host: host.clone(),
+            peer: peer.clone(),
+        };
+        ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
+        ip(&["link", "set", &b, "netns", &name]);
+        ip(&["addr", "add", &format!("{host}/24"), "dev", &a]);
+        ip(&["link", "set", &a, "up"]);
+        ip(&[
+            "netns",
+            "exec",
+            &name,
+            "ip",
+            "addr",
+            "add",
+            &format!("{peer}/24"),
+            "dev",
+            &b,
+        ]);
+        ip(&["netns", "exec", &name, "ip", "link", "set", &b, "up"]);
+        ip(&["netns", "exec", &name, "ip", "link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// `cmd` run inside the namespace.
+    fn exec(&self, cmd: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new("ip");
+        c.args(["netns", "exec", &self.name]).args(cmd);
+        c
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Deleting the namespace deletes its end of the pair, and the pair.
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// `curl` inside the namespace: (HTTP status or 0, curl's exit code).
+fn curl_in(ns: &Netns, args: &[&str]) -> (u16, i32) {
+    let out = ns
+        .exec(&[
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    let code = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    (code, out.status.code().unwrap_or(-1))
+}
+
+#[test]
+fn off_loopback_only_with_tls_and_allow_from_and_a_named_token_from_another_host() {
+    let site = Site::cloud(DemoFaults::default());
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    let ns = Netns::new();
+    let listen = format!("{}:0", ns.host);
+    let allow = format!("{}/32", ns.peer);
+
+    // Plain HTTP off loopback, or TLS without --allow-from: exit 2 at start.
+    let (code, _, err) = run(&sb, &site, &["proxy", "--listen", &listen]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--tls") && err.contains("--allow-from"),
+        "{err}"
+    );
+    let (code, _, err) = run(&sb, &site, &["proxy", "--listen", &listen, "--tls"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--allow-from"), "{err}");
+
+    let (code, out, err) = run(
+        &sb,
+        &site,
+        &["proxy", "clients", "add", "indexer", "--json"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let token = serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let proxy = Proxy::start(
+        &sb,
+        &site,
+        &["--listen", &listen, "--tls", "--allow-from", &allow],
+        &[],
+    );
+    let announced: serde_json::Value = serde_json::from_str(&proxy.announcement).unwrap();
+    let sha = announced["tls_sha256"]
+        .as_str()
+        .expect("tls_sha256")
+        .to_string();
+    assert_eq!(sha.len(), 64);
+    assert!(
+        proxy.base.starts_with(&format!("https://{}:", ns.host)),
+        "{}",
+        proxy.base
+    );
+    let (code, pem, err) = run(&sb, &site, &["proxy", "cert"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains(&sha), "{err}");
+    assert!(!pem.contains("PRIVATE KEY"));
+    let ca = sb.dir.path().join("proxy.pem");
+    std::fs::write(&ca, &pem).unwrap();
+    let url = proxy.url(SPACES);
+    let user = format!("confluence-tui:{token}");
+
+    // Trusted through the certificate `proxy cert` printed.
+    let ca_arg = ca.to_str().unwrap();
+    assert_eq!(
+        curl_in(&ns, &["--cacert", ca_arg, "-u", &user, &url]).0,
+        200
+    );
+    // Pinned: the certificate the server shows has the announced SHA-256.
+    let pin = r#"
+import hashlib, socket, ssl, sys, base64
+host, port, want, token, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+with socket.create_connection((host, port), timeout=10) as raw, ctx.wrap_socket(raw) as tls:
+    got = hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
+    if got != want: sys.exit("pinned certificate differs")
+    auth = base64.b64encode(f"confluence-tui:{token}".encode()).decode()
+    tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {auth}\r\nConnection: close\r\n\r\n".encode())
+    print(tls.recv(64).decode().split(" ")[1])
+"#;
+    let port = url::Url::parse(&proxy.base)
+        .unwrap()
+        .port()
+        .unwrap()
+        .to_string();
+    let path = format!("/wiki{SPACES}");
+    let out = ns
+        .exec(&["python3", "-c", pin, &ns.host, &port, &sha, &token, &path])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "200",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Unknown certificate: curl refuses it (exit 60).
+    assert_eq!(curl_in(&ns, &["-u", &user, &url]).1, 60);
+    // Another proxy's per-run token opens nothing here.
+    let other = Proxy::start(&sb, &site, &["--listen", "127.0.0.1:0"], &[]);
+    let other_user = format!("confluence-tui:{}", other.token);
+    assert_eq!(
+        curl_in(&ns, &["--cacert", ca_arg, "-u", &other_user, &url]).0,
+        401
+    );
+    drop(other);
+    // From this side of the pair (10.77.N.1, outside --allow-from): closed.
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+            "--cacert",
+            ca_arg,
+            "-u",
+            &user,
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "000",
+        "answered outside --allow-from"
+    );
+    assert_ne!(out.status.code(), Some(0));
+
+    // atlassian-python-api, a real client, lists the spaces from the other host.
+    if let Some(python) = common::python::python_with_client() {
+        let (_, spaces, _) = run(&sb, &site, &["spaces", "--json"]);
+        let spaces: serde_json::Value = serde_json::from_str(spaces.trim()).unwrap();
+        let key = spaces[0]["key"].as_str().unwrap().to_string();
+        let out = ns
+            .exec(&["env"])
+            .arg(format!("CONFLUENCE_BASE_URL={}", proxy.base))
+            .arg("CONFLUENCE_USERNAME=confluence-tui")
+            .arg(format!("CONFLUENCE_API_TOKEN={token}"))
+            .arg(format!("REQUESTS_CA_BUNDLE={ca_arg}"))
+            .arg("WALK_CLOUD=1")
+            .arg(&python)
+            .arg(common::python::scripts().join("walk.py"))
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let walked: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(walked["spaces"].as_array().unwrap().len(), 3, "{walked}");
+    }
+}

@@ -161,6 +161,21 @@ pub enum Command {
         /// Requests in flight to the site at most; the rest wait in arrival order
         #[arg(long, value_name = "N", default_value_t = crate::proxy::MAX_CONCURRENCY as u32, value_parser = clap::value_parser!(u32).range(1..=1024))]
         max_concurrency: u32,
+        /// Serve HTTPS (required to listen off loopback): with a certificate made once for this site (key kept in the vault; `proxy cert` prints it), or the one --tls-cert/--tls-key name
+        #[arg(long)]
+        tls: bool,
+        /// With --tls: a PEM certificate chain to serve instead of the made one
+        #[arg(long, value_name = "PATH", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// With --tls-cert: its PEM private key (a file that is yours and not writable by others)
+        #[arg(long, value_name = "PATH", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// With --tls: another name or address the made certificate holds (e.g. host.docker.internal); repeatable
+        #[arg(long, value_name = "NAME")]
+        tls_name: Vec<String>,
+        /// Only peers in this network may connect (CIDR like 10.0.0.0/8, or one address); repeatable; required off loopback
+        #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
+        allow_from: Vec<ipnet::IpNet>,
         /// Seconds a request may wait for its turn (a pause the site asked for included) before the proxy answers 429 with Retry-After
         #[arg(long, value_name = "SECS", default_value_t = crate::proxy::MAX_WAIT.as_secs(), value_parser = clap::value_parser!(u64).range(0..=3600))]
         max_wait: u64,
@@ -497,6 +512,11 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
             header_timeout,
             max_concurrency,
             max_wait,
+            tls,
+            tls_cert,
+            tls_key,
+            tls_name,
+            allow_from,
         }) => proxy::run(
             proxy::ProxyArgs {
                 listen,
@@ -506,6 +526,11 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
                 },
                 max_concurrency: max_concurrency as usize,
                 max_wait: std::time::Duration::from_secs(max_wait),
+                tls: (tls || tls_cert.is_some()).then_some(proxy::TlsArgs {
+                    cert: tls_cert.zip(tls_key),
+                    names: tls_name,
+                }),
+                allow_from,
                 allow_writes,
                 json,
             },
@@ -569,4 +594,14 @@ fn unreachable_demo() -> Result<Exit, CliError> {
     Err(CliError::Internal(
         "demo-server is handled before settings are read".into(),
     ))
+}
+
+/// `10.0.0.0/8`, `fd00::/8`, or one address (`10.1.2.3`: that address only).
+fn parse_cidr(text: &str) -> Result<ipnet::IpNet, String> {
+    if let Ok(net) = text.parse::<ipnet::IpNet>() {
+        return Ok(net.trunc());
+    }
+    text.parse::<std::net::IpAddr>()
+        .map(ipnet::IpNet::from)
+        .map_err(|_| format!("{text} is not a network (CIDR like 10.0.0.0/8) or an address"))
 }

@@ -22,6 +22,8 @@ pub enum ProxyCommand {
     /// Named client tokens: one per pipeline, kept (as a hash) across restarts, revocable while the proxy runs
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Print the certificate `proxy --tls` made for this site (PEM), for clients to trust, and its SHA-256 on stderr
+    Cert,
 }
 
 /// `proxy clients add | list | revoke`
@@ -66,7 +68,22 @@ pub(super) fn run_command(
             "no site is configured: set CONFLUENCE_BASE_URL (or pass --base-url); proxy clients are kept per site".into(),
         )
     })?;
-    let ProxyCommand::Clients(cmd) = cmd;
+    let cmd = match cmd {
+        ProxyCommand::Clients(cmd) => cmd,
+        ProxyCommand::Cert => {
+            let Some((pem, _)) = creds.proxy_tls()? else {
+                return Err(CliError::Usage(format!(
+                    "no certificate was made for {}'s proxy yet: start it once with --tls",
+                    for_terminal(&site)
+                )));
+            };
+            let cert = proxy::ServerCertificate::from_stored(&pem)
+                .map_err(|e| CliError::Internal(format!("the stored certificate: {e}")))?;
+            out.line(cert.chain_pem().trim_end())?;
+            eprintln!("SHA-256 {}", cert.sha256());
+            return Ok(Exit::Ok);
+        }
+    };
     match cmd {
         ClientsCommand::Add {
             name,
@@ -151,8 +168,18 @@ pub(super) fn run_command(
     Ok(Exit::Ok)
 }
 
+/// How `proxy --tls` gets its certificate.
+pub(super) struct TlsArgs {
+    /// `--tls-cert`, `--tls-key`; none: the one made for the site.
+    pub cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// `--tls-name`: more names for the made certificate.
+    pub names: Vec<String>,
+}
+
 /// The flags of `proxy`.
 pub(super) struct ProxyArgs {
+    pub tls: Option<TlsArgs>,
+    pub allow_from: Vec<ipnet::IpNet>,
     pub listen: Option<SocketAddr>,
     pub limits: crate::proxy::Limits,
     pub max_concurrency: usize,
@@ -177,6 +204,7 @@ async fn serve(args: ProxyArgs, settings: Settings) -> Result<Exit, CliError> {
     opts.limits = args.limits;
     opts.max_concurrency = args.max_concurrency;
     opts.max_wait = args.max_wait;
+    opts.allow_from = args.allow_from.clone();
     opts.allow_writes = args.allow_writes;
     let site = settings
         .base_url
@@ -199,6 +227,9 @@ async fn serve(args: ProxyArgs, settings: Settings) -> Result<Exit, CliError> {
     } else {
         None
     };
+    if let Some(tls) = &args.tls {
+        opts.tls = Some(server_certificate(&creds, tls, opts.listen).await?);
+    }
     let handle = match proxy::start(SessionSource::fixed(owner.session()), opts).await {
         Err(proxy::ProxyError::Bind { addr, source }) if remembered.is_some() => {
             return Err(CliError::Usage(format!(
@@ -277,6 +308,80 @@ struct Announcement<'a> {
     base_url: String,
     username: &'a str,
     token: &'a str,
+    /// With --tls: the certificate's SHA-256, for clients that pin it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_sha256: Option<String>,
+}
+
+/// The certificate to serve: the files named, or the one made for the site
+/// (made now, or again with more names, keeping its key), whose chain is
+/// also written to the data dir for clients to trust.
+async fn server_certificate(
+    creds: &std::sync::Arc<crate::credentials::Credentials>,
+    tls: &TlsArgs,
+    listen: SocketAddr,
+) -> Result<proxy::ServerCertificate, CliError> {
+    if let Some((cert, key)) = &tls.cert {
+        return proxy::ServerCertificate::from_files(cert, key)
+            .map_err(|e| CliError::Usage(e.to_string()));
+    }
+    let mut wanted: Vec<String> = vec!["localhost".into(), "127.0.0.1".into()];
+    if !listen.ip().is_unspecified() {
+        wanted.push(listen.ip().to_string());
+    }
+    for name in &tls.names {
+        if !wanted.contains(name) {
+            wanted.push(name.clone());
+        }
+    }
+    let c = creds.clone();
+    tokio::task::spawn_blocking(move || -> Result<proxy::ServerCertificate, CliError> {
+        let stored = c.proxy_tls()?;
+        if let Some((pem, names)) = &stored
+            && wanted.iter().all(|w| names.contains(w))
+            && let Ok(cert) = proxy::ServerCertificate::from_stored(pem)
+        {
+            write_certificate_file(&c, &cert);
+            return Ok(cert);
+        }
+        let mut names = stored.as_ref().map(|(_, n)| n.clone()).unwrap_or_default();
+        for w in wanted {
+            if !names.contains(&w) {
+                names.push(w);
+            }
+        }
+        let key = stored
+            .as_ref()
+            .and_then(|(pem, _)| proxy::ServerCertificate::key_pem(pem));
+        let (cert, pem) = proxy::ServerCertificate::generate(&names, key.as_ref())
+            .map_err(|e| CliError::Internal(format!("cannot make a certificate: {e}")))?;
+        c.store_proxy_tls(pem, names)?;
+        write_certificate_file(&c, &cert);
+        Ok(cert)
+    })
+    .await
+    .map_err(|e| CliError::Internal(e.to_string()))?
+}
+
+/// `proxy/<site>.pem` in the data dir: the chain (no key), for clients.
+fn write_certificate_file(
+    creds: &crate::credentials::Credentials,
+    cert: &proxy::ServerCertificate,
+) {
+    let Some(site) = creds.site() else { return };
+    let dir = creds.paths().root.join("proxy");
+    let name: String = site
+        .as_str()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let path = dir.join(format!("{name}.pem"));
+    let written = crate::fsutil::ensure_private_dir(&dir)
+        .map_err(|e| format!("{e:?}"))
+        .and_then(|()| std::fs::write(&path, cert.chain_pem()).map_err(|e| e.to_string()));
+    if let Err(e) = written {
+        tracing::warn!(error = %e, path = %path.display(), "cannot write the proxy's certificate file");
+    }
 }
 
 /// The one stdout line of `--json`.
@@ -285,6 +390,7 @@ fn print_json(out: &mut Output, handle: &ProxyHandle) -> Result<(), CliError> {
         base_url: base_url(handle),
         username: handle.username(),
         token: handle.token().expose_secret(),
+        tls_sha256: handle.tls_sha256().map(str::to_string),
     })
     .map_err(|e| CliError::Internal(e.to_string()))?;
     out.line(line)?;
@@ -317,6 +423,11 @@ fn print_guide(
     ];
     for line in lines {
         out.line(line)?;
+    }
+    if let Some(sha) = handle.tls_sha256() {
+        out.line(format_args!(
+            "TLS certificate SHA-256 {sha}: clients trust it with `confluence-tui proxy cert > proxy.pem` (e.g. REQUESTS_CA_BUNDLE=proxy.pem), or pin this fingerprint."
+        ))?;
     }
     Ok(())
 }

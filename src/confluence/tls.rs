@@ -508,6 +508,33 @@ impl ClientIdentity {
         })
     }
 
+    /// The chain and its key as rustls holds them (also a server's, for
+    /// `proxy --tls`).
+    pub(crate) fn certified_key(&self) -> Arc<CertifiedKey> {
+        self.key.clone()
+    }
+
+    /// The first certificate of the chain, DER-encoded.
+    pub fn leaf_der(&self) -> &[u8] {
+        self.key.cert.first().map_or(&[], |c| c.as_ref())
+    }
+
+    /// The chain alone as PEM (no key): what clients are given to trust.
+    pub fn chain_pem(&self) -> String {
+        use base64::Engine as _;
+        let mut out = String::new();
+        for cert in &self.key.cert {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+            out.push_str("-----BEGIN CERTIFICATE-----\n");
+            for line in b64.as_bytes().chunks(64) {
+                out.push_str(std::str::from_utf8(line).unwrap_or_default());
+                out.push('\n');
+            }
+            out.push_str("-----END CERTIFICATE-----\n");
+        }
+        out
+    }
+
     /// The chain and the key as PEM, for the vault (a secret).
     pub fn to_pem(&self) -> SecretString {
         self.pem.clone()

@@ -7,6 +7,7 @@ use sha2::{Digest as _, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::{AuditDetails, AuditEntry, AuditEvent, AuditOutcome};
+use crate::secret::SecretString;
 use crate::vault::{ProxyClient, VaultDocument};
 
 use super::{CredentialError, Credentials};
@@ -187,6 +188,31 @@ impl Credentials {
         let site = self.require_site("start it again")?.clone();
         self.update("remember the proxy's port", |doc: &mut VaultDocument| {
             doc.site_mut(&site).proxy_port = Some(port);
+        })
+    }
+
+    /// The certificate (and key) `proxy --tls` made for the configured
+    /// site, with the names it was made for.
+    pub fn proxy_tls(&self) -> Result<Option<(SecretString, Vec<String>)>, CredentialError> {
+        if self.site().is_none() || !self.paths.vault_file.exists() {
+            return Ok(None);
+        }
+        let doc = self.load()?;
+        let own = self.own(&doc);
+        Ok(own.proxy_tls.map(|pem| (pem, own.proxy_tls_names)))
+    }
+
+    /// Keeps the certificate `proxy --tls` made for the configured site.
+    pub fn store_proxy_tls(
+        &self,
+        pem: SecretString,
+        names: Vec<String>,
+    ) -> Result<(), CredentialError> {
+        let site = self.require_site("start it again")?.clone();
+        self.update("keep the proxy's certificate", |doc: &mut VaultDocument| {
+            let own = doc.site_mut(&site);
+            own.proxy_tls = Some(pem);
+            own.proxy_tls_names = names;
         })
     }
 

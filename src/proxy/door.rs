@@ -97,6 +97,7 @@ pub(super) fn admit(
     clients: &[ProxyClient],
     now: OffsetDateTime,
     headers: &HeaderMap,
+    check_host: bool,
 ) -> Result<Caller, Refusal> {
     if is_cross_site(headers) {
         return Err(Refusal::CrossSite);
@@ -122,7 +123,7 @@ pub(super) fn admit(
             allow_writes: found.allow_writes,
         }
     };
-    if !host_is_loopback(headers) {
+    if check_host && !host_is_loopback(headers) {
         return Err(Refusal::ForeignHost);
     }
     Ok(caller)
@@ -247,7 +248,7 @@ mod tests {
         for user in ["confluence-tui", "anyone@example.com", ""] {
             let h = headers(Some(basic(user, &secret)), "127.0.0.1:1234");
             assert_eq!(
-                admit(&t, &[], OffsetDateTime::now_utc(), &h),
+                admit(&t, &[], OffsetDateTime::now_utc(), &h, true),
                 Ok(Caller::RunToken),
                 "{user}"
             );
@@ -258,7 +259,8 @@ mod tests {
                 &t,
                 &[],
                 OffsetDateTime::now_utc(),
-                &headers(Some(bearer), "localhost:1")
+                &headers(Some(bearer), "localhost:1"),
+                true
             ),
             Ok(Caller::RunToken)
         );
@@ -273,38 +275,39 @@ mod tests {
                 &t,
                 &[],
                 OffsetDateTime::now_utc(),
-                &headers(None, "127.0.0.1:1")
+                &headers(None, "127.0.0.1:1"),
+                true
             ),
             Err(Refusal::NoToken)
         );
         let wrong = headers(Some(basic("u", "not-the-token")), "127.0.0.1:1");
         assert_eq!(
-            admit(&t, &[], OffsetDateTime::now_utc(), &wrong),
+            admit(&t, &[], OffsetDateTime::now_utc(), &wrong, true),
             Err(Refusal::WrongToken)
         );
         let prefix = headers(Some(basic("u", &secret[..42])), "127.0.0.1:1");
         assert_eq!(
-            admit(&t, &[], OffsetDateTime::now_utc(), &prefix),
+            admit(&t, &[], OffsetDateTime::now_utc(), &prefix, true),
             Err(Refusal::WrongToken)
         );
         let longer = headers(Some(basic("u", &format!("{secret}x"))), "127.0.0.1:1");
         assert_eq!(
-            admit(&t, &[], OffsetDateTime::now_utc(), &longer),
+            admit(&t, &[], OffsetDateTime::now_utc(), &longer, true),
             Err(Refusal::WrongToken)
         );
         let garbage = headers(Some(HeaderValue::from_static("Basic !!!")), "127.0.0.1:1");
         assert_eq!(
-            admit(&t, &[], OffsetDateTime::now_utc(), &garbage),
+            admit(&t, &[], OffsetDateTime::now_utc(), &garbage, true),
             Err(Refusal::NoToken)
         );
         let digest = headers(Some(HeaderValue::from_static("Digest x")), "127.0.0.1:1");
         assert_eq!(
-            admit(&t, &[], OffsetDateTime::now_utc(), &digest),
+            admit(&t, &[], OffsetDateTime::now_utc(), &digest, true),
             Err(Refusal::NoToken)
         );
         let rebound = headers(Some(basic("u", &secret)), "evil.example.com:8080");
         assert_eq!(
-            admit(&t, &[], OffsetDateTime::now_utc(), &rebound),
+            admit(&t, &[], OffsetDateTime::now_utc(), &rebound, true),
             Err(Refusal::ForeignHost)
         );
     }
@@ -319,14 +322,14 @@ mod tests {
             HeaderValue::from_static("https://evil.example"),
         );
         assert_eq!(
-            admit(&t, &[], OffsetDateTime::now_utc(), &origin),
+            admit(&t, &[], OffsetDateTime::now_utc(), &origin, true),
             Err(Refusal::CrossSite)
         );
         for site in ["cross-site", "same-site", "same-origin", "garbage"] {
             let mut h = headers(Some(basic("u", &secret)), "127.0.0.1:1");
             h.insert("sec-fetch-site", HeaderValue::from_static(site));
             assert_eq!(
-                admit(&t, &[], OffsetDateTime::now_utc(), &h),
+                admit(&t, &[], OffsetDateTime::now_utc(), &h, true),
                 Err(Refusal::CrossSite),
                 "{site}"
             );
@@ -334,7 +337,7 @@ mod tests {
         let mut typed = headers(Some(basic("u", &secret)), "127.0.0.1:1");
         typed.insert("sec-fetch-site", HeaderValue::from_static("none"));
         assert_eq!(
-            admit(&t, &[], OffsetDateTime::now_utc(), &typed),
+            admit(&t, &[], OffsetDateTime::now_utc(), &typed, true),
             Ok(Caller::RunToken)
         );
     }
@@ -362,31 +365,31 @@ mod tests {
         ];
         let h = |tok: &str| headers(Some(basic("u", tok)), "127.0.0.1:1");
         assert_eq!(
-            admit(&t, &clients, now, &h("onyx-token")),
+            admit(&t, &clients, now, &h("onyx-token"), true),
             Ok(Caller::Client {
                 name: "onyx".into(),
                 allow_writes: false
             })
         );
         assert_eq!(
-            admit(&t, &clients, now, &h("writer-token")),
+            admit(&t, &clients, now, &h("writer-token"), true),
             Ok(Caller::Client {
                 name: "writer".into(),
                 allow_writes: true
             })
         );
         assert_eq!(
-            admit(&t, &clients, now, &h("old-token")),
+            admit(&t, &clients, now, &h("old-token"), true),
             Err(Refusal::ClientExpired)
         );
         assert_eq!(
-            admit(&t, &clients, now, &h("onyx-tokeN")),
+            admit(&t, &clients, now, &h("onyx-tokeN"), true),
             Err(Refusal::WrongToken)
         );
         // The hash itself is no token.
         let hash = crate::credentials::token_hash("onyx-token");
         assert_eq!(
-            admit(&t, &clients, now, &h(&hash)),
+            admit(&t, &clients, now, &h(&hash), true),
             Err(Refusal::WrongToken)
         );
     }

@@ -55,6 +55,8 @@ pub(super) struct Shared {
     pub traffic: Arc<Traffic>,
     /// At most `--max-concurrency` requests to the site; its pauses.
     pub pace: super::pace::Pace,
+    /// Refuse a `Host` that is not loopback (plain HTTP on loopback).
+    pub check_host: bool,
     /// Named clients seen in this run (their first use is recorded).
     pub used: std::sync::Mutex<std::collections::HashSet<String>>,
 }
@@ -130,7 +132,8 @@ impl Shared {
             _ => Arc::new(Vec::new()),
         };
         let now = time::OffsetDateTime::now_utc();
-        let caller = match door::admit(&self.token, &clients, now, &parts.headers) {
+        let caller = match door::admit(&self.token, &clients, now, &parts.headers, self.check_host)
+        {
             Ok(caller) => caller,
             Err(refusal) => {
                 let r = match refusal {

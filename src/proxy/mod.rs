@@ -25,6 +25,7 @@
 //! rebased onto the proxy), `traffic.rs` (the request log).
 
 mod answer;
+mod certificate;
 mod door;
 mod exchange;
 mod forward;
@@ -42,6 +43,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
 
+pub use certificate::ServerCertificate;
 pub use door::{PROXY_USERNAME, ProxyToken};
 pub use exchange::HEALTH_PATH;
 pub use listen::{HEADER_READ_TIMEOUT, Limits, MAX_CONNECTIONS};
@@ -79,6 +81,10 @@ pub struct ProxyOptions {
     pub max_concurrency: usize,
     /// Longest a request waits for its turn before the proxy answers 429.
     pub max_wait: Duration,
+    /// Serve HTTPS with this certificate (required off loopback).
+    pub tls: Option<ServerCertificate>,
+    /// Only peers in these networks may connect (required off loopback).
+    pub allow_from: Vec<ipnet::IpNet>,
 }
 
 impl ProxyOptions {
@@ -91,6 +97,8 @@ impl ProxyOptions {
             limits: Limits::default(),
             max_concurrency: MAX_CONCURRENCY,
             max_wait: MAX_WAIT,
+            tls: None,
+            allow_from: Vec::new(),
         }
     }
 }
@@ -121,11 +129,20 @@ impl SessionSource {
 /// Why the proxy did not start; [`ProxyError::class`] decides the exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
-    /// Only this machine may knock: the proxy hands out a signed-in session.
+    /// Plain HTTP stays on this machine: the proxy hands out a signed-in
+    /// session, and its token would cross the network in clear text.
     #[error(
-        "the proxy listens on loopback only, not {addr}: whoever reaches it uses your session; use --listen 127.0.0.1:PORT (or [::1]:PORT)"
+        "plain HTTP listens on loopback only, not {addr}: whoever reaches it uses your session, and the token would cross the network in clear text; use --listen 127.0.0.1:PORT, or serve other hosts with --tls and --allow-from CIDR"
     )]
     NotLoopback { addr: SocketAddr },
+    /// Off loopback, who may connect must be said.
+    #[error(
+        "--listen {addr} is off loopback: name the networks allowed to connect with --allow-from CIDR (e.g. --allow-from 10.0.0.0/8; repeat it for more)"
+    )]
+    NoAllowFrom { addr: SocketAddr },
+    /// The TLS configuration could not be built.
+    #[error("cannot serve TLS: {0}")]
+    Tls(String),
     #[error(
         "cannot listen on {addr}: {source}; pick another port with --listen 127.0.0.1:PORT (0: any free port)"
     )]
@@ -163,9 +180,11 @@ impl ProxyError {
     /// What kind of failure this is (decides the exit code).
     pub fn class(&self) -> ErrorClass {
         match self {
-            ProxyError::NotLoopback { .. } | ProxyError::Bind { .. } | ProxyError::Config(_) => {
-                ErrorClass::Usage
-            }
+            ProxyError::NotLoopback { .. }
+            | ProxyError::NoAllowFrom { .. }
+            | ProxyError::Tls(_)
+            | ProxyError::Bind { .. }
+            | ProxyError::Config(_) => ErrorClass::Usage,
             ProxyError::NoCredentials(_) | ProxyError::CookiesExpired { .. } => ErrorClass::Auth,
             ProxyError::Captcha { .. } => ErrorClass::Captcha,
             ProxyError::Credentials(e) => e.class(),
@@ -180,6 +199,7 @@ impl ProxyError {
 /// stops it gracefully (and saves refreshed cookies, and audits the stop).
 pub struct ProxyHandle {
     base_url: Url,
+    tls_sha256: Option<String>,
     local_addr: SocketAddr,
     token: ProxyToken,
     site: String,
@@ -204,6 +224,11 @@ impl ProxyHandle {
     /// (`http://127.0.0.1:PORT/wiki`): what a client takes as the site.
     pub fn base_url(&self) -> &Url {
         &self.base_url
+    }
+
+    /// With TLS: the certificate's SHA-256 (lowercase hex).
+    pub fn tls_sha256(&self) -> Option<&str> {
+        self.tls_sha256.as_deref()
     }
 
     /// The address it listens on.
@@ -270,9 +295,19 @@ impl Drop for ProxyHandle {
 /// unreadable vault (vault); and a listening address that is not loopback
 /// (usage). Audits `proxy_started`.
 pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyHandle, ProxyError> {
-    if !door::listen_is_loopback(opts.listen) {
+    let loopback = door::listen_is_loopback(opts.listen);
+    if !loopback && opts.tls.is_none() {
         return Err(ProxyError::NotLoopback { addr: opts.listen });
     }
+    if !loopback && opts.allow_from.is_empty() {
+        return Err(ProxyError::NoAllowFrom { addr: opts.listen });
+    }
+    let acceptor = opts
+        .tls
+        .as_ref()
+        .map(ServerCertificate::acceptor)
+        .transpose()
+        .map_err(ProxyError::Tls)?;
     let session = sessions
         .current()
         .ok_or_else(|| ProxyError::Internal("no session to serve".into()))?;
@@ -344,7 +379,8 @@ pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyH
         source,
     })?;
     let base_url = Url::parse(&format!(
-        "http://{local_addr}{}",
+        "{}://{local_addr}{}",
+        if acceptor.is_some() { "https" } else { "http" },
         site.path().trim_end_matches('/')
     ))
     .map_err(|e| ProxyError::Internal(e.to_string()))?;
@@ -373,6 +409,9 @@ pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyH
         site_key: site_key.clone(),
         traffic: traffic.clone(),
         used: std::sync::Mutex::default(),
+        // A browser on this machine may be sent to a loopback port under a
+        // rebound name; off loopback, TLS names the server instead.
+        check_host: acceptor.is_none(),
         pace: pace::Pace::new(opts.max_concurrency, opts.max_wait),
         site,
     });
@@ -380,15 +419,16 @@ pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyH
         .fallback(exchange::handle)
         .with_state(shared.clone());
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(
-        listener,
-        app,
-        opts.limits.within_descriptors(),
-        stopped,
-    ));
+    let door = Door {
+        limits: opts.limits.within_descriptors(),
+        tls: acceptor,
+        allow_from: opts.allow_from.clone(),
+    };
+    let task = tokio::spawn(accept_loop(listener, app, door, stopped));
     tracing::info!(listen = %local_addr, site = %site_key, mode = %mode, writes = shared.allow_writes, "proxy started");
     Ok(ProxyHandle {
         base_url,
+        tls_sha256: opts.tls.as_ref().map(ServerCertificate::sha256),
         local_addr,
         token: opts.token,
         site: site_key,
@@ -400,23 +440,39 @@ pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyH
     })
 }
 
+/// What a connection meets before its first request.
+struct Door {
+    limits: listen::Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Empty: anyone who can reach the address (loopback only).
+    allow_from: Vec<ipnet::IpNet>,
+}
+
+impl Door {
+    fn allows(&self, peer: std::net::IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.allow_from.is_empty() || self.allow_from.iter().any(|n| n.contains(&peer))
+    }
+}
+
 /// Accepts connections until told to stop, then lets the open ones finish
 /// the requests under way (idle ones close at once).
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     app: Router,
-    limits: listen::Limits,
+    door: Door,
     mut stop: watch::Receiver<bool>,
 ) {
     let connections = Arc::new(listen::Connections::default());
     let mut tasks = tokio::task::JoinSet::new();
     let each = stop.clone();
+    let limits = door.limits;
     loop {
         tokio::select! {
             () = listen::stopped(&mut stop) => break,
             accepted = listener.accept() => {
-                let tcp = match accepted {
-                    Ok((tcp, _peer)) => tcp,
+                let (tcp, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of descriptors or a connection reset before
                         // it was taken: wait a moment rather than spin.
@@ -425,12 +481,36 @@ async fn accept_loop(
                         continue;
                     }
                 };
+                if !door.allows(peer.ip()) {
+                    tracing::info!(peer = %peer.ip(), "a connection from outside --allow-from was closed");
+                    continue;
+                }
                 let Some(place) = connections.admit(limits.max_connections) else {
                     tracing::debug!("every connection is busy: one more refused");
                     continue;
                 };
                 let _ = tcp.set_nodelay(true);
-                tasks.spawn(listen::serve(tcp, app.clone(), place, limits, each.clone()));
+                let (app, stop) = (app.clone(), each.clone());
+                match door.tls.clone() {
+                    None => {
+                        tasks.spawn(listen::serve(tcp, app, place, limits, stop));
+                    }
+                    Some(acceptor) => {
+                        tasks.spawn(async move {
+                            // The handshake counts against the header timeout.
+                            let shaken = tokio::time::timeout(
+                                limits.header_read_timeout,
+                                acceptor.accept(tcp),
+                            )
+                            .await;
+                            match shaken {
+                                Ok(Ok(tls)) => listen::serve(tls, app, place, limits, stop).await,
+                                Ok(Err(e)) => tracing::debug!(error = %e, "a TLS handshake failed"),
+                                Err(_) => tracing::debug!("a TLS handshake took too long"),
+                            }
+                        });
+                    }
+                }
             }
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }

@@ -98,6 +98,16 @@ pub struct SiteCredentials {
     /// The port this site's proxy listens on when not told (chosen once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_port: Option<u16>,
+    /// The certificate `proxy --tls` made for this site, and its key, as
+    /// PEM; and the names (addresses) it was made for.
+    #[serde(
+        default,
+        with = "crate::secret::serde_secret_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub proxy_tls: Option<SecretString>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy_tls_names: Vec<String>,
 }
 
 /// A named client of the proxy: who may use the session through it with a
@@ -310,6 +320,7 @@ impl VaultDocument {
                 || c.session.is_some()
                 || !c.proxy_clients.is_empty()
                 || c.proxy_port.is_some()
+                || c.proxy_tls.is_some()
         });
     }
 
