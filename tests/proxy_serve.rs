@@ -946,3 +946,73 @@ with socket.create_connection((host, port), timeout=10) as raw, ctx.wrap_socket(
         assert_eq!(walked["spaces"].as_array().unwrap().len(), 3, "{walked}");
     }
 }
+
+#[test]
+fn a_unix_socket_is_private_or_its_groups_and_serves_the_token_holder() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let site = Site::cloud(DemoFaults::default());
+    let sb = Sandbox::new();
+    import_live(&sb, &site);
+    let socket = sb.dir.path().join("proxy.sock");
+    let listen = format!("unix:{}", socket.display());
+    let curl = |token: Option<&str>| {
+        let mut c = std::process::Command::new("curl");
+        c.args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+        ])
+        .arg("--unix-socket")
+        .arg(&socket);
+        if let Some(t) = token {
+            c.args(["-u", &format!("confluence-tui:{t}")]);
+        }
+        let out = c
+            .arg(format!("http://localhost/wiki{SPACES}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+
+    let mut proxy = Proxy::start(&sb, &site, &["--listen", &listen], &[]);
+    let announced: serde_json::Value = serde_json::from_str(&proxy.announcement).unwrap();
+    assert_eq!(announced["socket"], socket.to_str().unwrap());
+    assert_eq!(announced["base_url"], "http://localhost/wiki");
+    assert_eq!(
+        std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(curl(Some(&proxy.token)), "200");
+    assert_eq!(curl(None), "401");
+    assert_eq!(proxy.stop().code(), Some(0));
+    assert!(!socket.exists(), "the socket outlived the proxy");
+
+    // For a group: 0660, owned by it.
+    let gid = rustix::process::getgid().as_raw();
+    let proxy = Proxy::start(
+        &sb,
+        &site,
+        &["--listen", &listen, "--socket-group", &gid.to_string()],
+        &[],
+    );
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    assert_eq!(meta.gid(), gid);
+    assert_eq!(curl(Some(&proxy.token)), "200");
+    // Killed: its socket stays behind, and the next start replaces it.
+    drop(proxy);
+    assert!(socket.exists());
+    let mut proxy = Proxy::start(&sb, &site, &["--listen", &listen], &[]);
+    assert_eq!(curl(Some(&proxy.token)), "200");
+    assert_eq!(proxy.stop().code(), Some(0));
+
+    // Something that is not a socket at the path is left alone.
+    std::fs::write(&socket, "not a socket").unwrap();
+    let (code, _, err) = run(&sb, &site, &["proxy", "--listen", &listen]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(std::fs::read_to_string(&socket).unwrap(), "not a socket");
+}

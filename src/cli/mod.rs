@@ -143,9 +143,12 @@ pub enum Command {
     Proxy {
         #[command(subcommand)]
         command: Option<proxy::ProxyCommand>,
-        /// Where to listen; loopback only (port 0: any free port). Default: 127.0.0.1 on the port this site's proxy had last time (chosen once, remembered in the data dir)
-        #[arg(long, value_name = "ADDR")]
-        listen: Option<std::net::SocketAddr>,
+        /// Where to listen: a loopback address (port 0: any free port), another address with --tls and --allow-from, or unix:PATH (a socket, mode 0600). Default: 127.0.0.1 on the port this site's proxy had last time (chosen once, remembered in the data dir)
+        #[arg(long, value_name = "ADDR", value_parser = proxy::parse_listen)]
+        listen: Option<proxy::ListenArg>,
+        /// With --listen unix:PATH: the group (name or id) that may connect too (mode 0660)
+        #[arg(long, value_name = "GROUP")]
+        socket_group: Option<String>,
         /// Forward writes (POST, PUT, PATCH, DELETE) sent with the per-run token too (a named client writes only if added with --allow-writes); cookie sessions then send X-Atlassian-Token: no-check
         #[arg(long)]
         allow_writes: bool,
@@ -517,6 +520,7 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
             tls_key,
             tls_name,
             allow_from,
+            socket_group,
         }) => proxy::run(
             proxy::ProxyArgs {
                 listen,
@@ -531,6 +535,7 @@ fn dispatch(cli: Cli, settings: Settings, flags: FlagOverrides) -> Result<Exit, 
                     names: tls_name,
                 }),
                 allow_from,
+                socket_group,
                 allow_writes,
                 json,
             },

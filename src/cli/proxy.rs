@@ -177,10 +177,55 @@ pub(super) struct TlsArgs {
 }
 
 /// The flags of `proxy`.
+/// `--listen`: an address, or `unix:PATH`.
+#[derive(Clone, Debug)]
+pub enum ListenArg {
+    Tcp(SocketAddr),
+    Unix(std::path::PathBuf),
+}
+
+/// Parses `--listen`.
+pub(super) fn parse_listen(text: &str) -> Result<ListenArg, String> {
+    if let Some(path) = text.strip_prefix("unix:") {
+        if path.is_empty() {
+            return Err("unix: needs a path, e.g. unix:/run/user/1000/confluence.sock".into());
+        }
+        return Ok(ListenArg::Unix(path.into()));
+    }
+    text.parse().map(ListenArg::Tcp).map_err(|_| {
+        format!(
+            "{text} is neither an address with a port (127.0.0.1:8080, [::1]:8080) nor unix:PATH"
+        )
+    })
+}
+
+/// A group given by name (from /etc/group) or number.
+fn group_id(group: &str) -> Result<u32, CliError> {
+    if let Ok(gid) = group.parse() {
+        return Ok(gid);
+    }
+    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    groups
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            Some((f.next()?, f.nth(1)?))
+        })
+        .find(|(name, _)| *name == group)
+        .and_then(|(_, gid)| gid.parse().ok())
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "no group named {} (give its name or id)",
+                for_terminal(group)
+            ))
+        })
+}
+
 pub(super) struct ProxyArgs {
+    pub socket_group: Option<String>,
     pub tls: Option<TlsArgs>,
     pub allow_from: Vec<ipnet::IpNet>,
-    pub listen: Option<SocketAddr>,
+    pub listen: Option<ListenArg>,
     pub limits: crate::proxy::Limits,
     pub max_concurrency: usize,
     pub max_wait: std::time::Duration,
@@ -200,7 +245,21 @@ async fn serve(args: ProxyArgs, settings: Settings) -> Result<Exit, CliError> {
     let token = ProxyToken::generate()
         .map_err(|e| CliError::Internal(format!("cannot make a random token: {e}")))?;
     let mut opts = ProxyOptions::new(token);
-    opts.listen = args.listen.unwrap_or(proxy::DEFAULT_LISTEN);
+    match &args.listen {
+        Some(ListenArg::Tcp(addr)) => opts.listen = *addr,
+        Some(ListenArg::Unix(path)) => {
+            opts.unix = Some(proxy::UnixSocket {
+                path: path.clone(),
+                group: args.socket_group.as_deref().map(group_id).transpose()?,
+            });
+        }
+        None => {}
+    }
+    if args.socket_group.is_some() && opts.unix.is_none() {
+        return Err(CliError::Usage(
+            "--socket-group goes with --listen unix:PATH".into(),
+        ));
+    }
     opts.limits = args.limits;
     opts.max_concurrency = args.max_concurrency;
     opts.max_wait = args.max_wait;
@@ -311,6 +370,9 @@ struct Announcement<'a> {
     /// With --tls: the certificate's SHA-256, for clients that pin it.
     #[serde(skip_serializing_if = "Option::is_none")]
     tls_sha256: Option<String>,
+    /// With --listen unix:PATH: the socket's path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    socket: Option<String>,
 }
 
 /// The certificate to serve: the files named, or the one made for the site
@@ -391,6 +453,7 @@ fn print_json(out: &mut Output, handle: &ProxyHandle) -> Result<(), CliError> {
         username: handle.username(),
         token: handle.token().expose_secret(),
         tls_sha256: handle.tls_sha256().map(str::to_string),
+        socket: handle.listening().strip_prefix("unix:").map(str::to_string),
     })
     .map_err(|e| CliError::Internal(e.to_string()))?;
     out.line(line)?;
@@ -423,6 +486,13 @@ fn print_guide(
     ];
     for line in lines {
         out.line(line)?;
+    }
+    if let Some(path) = handle.listening().strip_prefix("unix:") {
+        out.line(format_args!(
+            "It listens on the Unix socket {} (e.g. curl --unix-socket {} -u confluence-tui:TOKEN {base}/rest/api/space).",
+            for_terminal(path),
+            for_terminal(path)
+        ))?;
     }
     if let Some(sha) = handle.tls_sha256() {
         out.line(format_args!(

@@ -85,6 +85,17 @@ pub struct ProxyOptions {
     pub tls: Option<ServerCertificate>,
     /// Only peers in these networks may connect (required off loopback).
     pub allow_from: Vec<ipnet::IpNet>,
+    /// Serve on this Unix socket instead of `listen` (a socket mounted into
+    /// a container): mode 0600, or 0660 owned by `group`.
+    pub unix: Option<UnixSocket>,
+}
+
+/// `--listen unix:PATH [--socket-group G]`.
+#[derive(Clone, Debug)]
+pub struct UnixSocket {
+    pub path: std::path::PathBuf,
+    /// The group that may connect too (mode 0660); none: mode 0600.
+    pub group: Option<u32>,
 }
 
 impl ProxyOptions {
@@ -99,6 +110,7 @@ impl ProxyOptions {
             max_wait: MAX_WAIT,
             tls: None,
             allow_from: Vec::new(),
+            unix: None,
         }
     }
 }
@@ -140,6 +152,9 @@ pub enum ProxyError {
         "--listen {addr} is off loopback: name the networks allowed to connect with --allow-from CIDR (e.g. --allow-from 10.0.0.0/8; repeat it for more)"
     )]
     NoAllowFrom { addr: SocketAddr },
+    /// The Unix socket could not be made.
+    #[error("cannot serve on the socket {path}: {reason}")]
+    Socket { path: String, reason: String },
     /// The TLS configuration could not be built.
     #[error("cannot serve TLS: {0}")]
     Tls(String),
@@ -183,6 +198,7 @@ impl ProxyError {
             ProxyError::NotLoopback { .. }
             | ProxyError::NoAllowFrom { .. }
             | ProxyError::Tls(_)
+            | ProxyError::Socket { .. }
             | ProxyError::Bind { .. }
             | ProxyError::Config(_) => ErrorClass::Usage,
             ProxyError::NoCredentials(_) | ProxyError::CookiesExpired { .. } => ErrorClass::Auth,
@@ -199,6 +215,8 @@ impl ProxyError {
 /// stops it gracefully (and saves refreshed cookies, and audits the stop).
 pub struct ProxyHandle {
     base_url: Url,
+    /// Where it listens, as said to people (`127.0.0.1:PORT`, `unix:PATH`).
+    shown: String,
     tls_sha256: Option<String>,
     local_addr: SocketAddr,
     token: ProxyToken,
@@ -224,6 +242,11 @@ impl ProxyHandle {
     /// (`http://127.0.0.1:PORT/wiki`): what a client takes as the site.
     pub fn base_url(&self) -> &Url {
         &self.base_url
+    }
+
+    /// Where it listens, as said to people (`127.0.0.1:PORT`, `unix:PATH`).
+    pub fn listening(&self) -> &str {
+        &self.shown
     }
 
     /// With TLS: the certificate's SHA-256 (lowercase hex).
@@ -265,11 +288,8 @@ impl ProxyHandle {
         if let Some(session) = self.sessions.current() {
             session.flush().await;
         }
-        let entry = audit_words::proxy_stopped(
-            &self.site,
-            &self.local_addr.to_string(),
-            self.traffic.totals().requests,
-        );
+        let entry =
+            audit_words::proxy_stopped(&self.site, &self.shown, self.traffic.totals().requests);
         let creds = self.creds.clone();
         tokio::task::spawn_blocking(move || creds.record(entry))
             .await
@@ -295,7 +315,7 @@ impl Drop for ProxyHandle {
 /// unreadable vault (vault); and a listening address that is not loopback
 /// (usage). Audits `proxy_started`.
 pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyHandle, ProxyError> {
-    let loopback = door::listen_is_loopback(opts.listen);
+    let loopback = opts.unix.is_some() || door::listen_is_loopback(opts.listen);
     if !loopback && opts.tls.is_none() {
         return Err(ProxyError::NotLoopback { addr: opts.listen });
     }
@@ -368,25 +388,44 @@ pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyH
         .mode
         .unwrap_or(crate::confluence::client::AuthMode::Anonymous);
 
-    let listener = tokio::net::TcpListener::bind(opts.listen)
-        .await
-        .map_err(|source| ProxyError::Bind {
-            addr: opts.listen,
-            source,
-        })?;
-    let local_addr = listener.local_addr().map_err(|source| ProxyError::Bind {
-        addr: opts.listen,
-        source,
-    })?;
+    let (listener, local_addr, shown) = match &opts.unix {
+        Some(unix) => {
+            let listener = bind_unix(unix)?;
+            // Clients name `localhost` as the host of a socket's URLs.
+            let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
+            (
+                Listener::Unix(listener, unix.path.clone()),
+                addr,
+                format!("unix:{}", unix.path.display()),
+            )
+        }
+        None => {
+            let listener = tokio::net::TcpListener::bind(opts.listen)
+                .await
+                .map_err(|source| ProxyError::Bind {
+                    addr: opts.listen,
+                    source,
+                })?;
+            let local_addr = listener.local_addr().map_err(|source| ProxyError::Bind {
+                addr: opts.listen,
+                source,
+            })?;
+            (Listener::Tcp(listener), local_addr, local_addr.to_string())
+        }
+    };
+    let authority = if opts.unix.is_some() {
+        "localhost".to_string()
+    } else {
+        local_addr.to_string()
+    };
     let base_url = Url::parse(&format!(
-        "{}://{local_addr}{}",
+        "{}://{authority}{}",
         if acceptor.is_some() { "https" } else { "http" },
         site.path().trim_end_matches('/')
     ))
     .map_err(|e| ProxyError::Internal(e.to_string()))?;
 
-    let entry =
-        audit_words::proxy_started(&site_key, &local_addr.to_string(), mode, opts.allow_writes);
+    let entry = audit_words::proxy_started(&site_key, &shown, mode, opts.allow_writes);
     let c = creds.clone();
     tokio::task::spawn_blocking(move || c.record(entry))
         .await
@@ -425,11 +464,12 @@ pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyH
         allow_from: opts.allow_from.clone(),
     };
     let task = tokio::spawn(accept_loop(listener, app, door, stopped));
-    tracing::info!(listen = %local_addr, site = %site_key, mode = %mode, writes = shared.allow_writes, "proxy started");
+    tracing::info!(listen = %shown, site = %site_key, mode = %mode, writes = shared.allow_writes, "proxy started");
     Ok(ProxyHandle {
         base_url,
         tls_sha256: opts.tls.as_ref().map(ServerCertificate::sha256),
         local_addr,
+        shown,
         token: opts.token,
         site: site_key,
         traffic,
@@ -457,12 +497,7 @@ impl Door {
 
 /// Accepts connections until told to stop, then lets the open ones finish
 /// the requests under way (idle ones close at once).
-async fn accept_loop(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    door: Door,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn accept_loop(listener: Listener, app: Router, door: Door, mut stop: watch::Receiver<bool>) {
     let connections = Arc::new(listen::Connections::default());
     let mut tasks = tokio::task::JoinSet::new();
     let each = stop.clone();
@@ -472,7 +507,14 @@ async fn accept_loop(
             () = listen::stopped(&mut stop) => break,
             accepted = listener.accept() => {
                 let (tcp, peer) = match accepted {
-                    Ok(accepted) => accepted,
+                    Ok(Accepted::Tcp(tcp, peer)) => (tcp, peer),
+                    Ok(Accepted::Unix(stream)) => {
+                        let Some(place) = connections.admit(limits.max_connections) else {
+                            continue;
+                        };
+                        tasks.spawn(listen::serve(stream, app.clone(), place, limits, each.clone()));
+                        continue;
+                    }
                     Err(e) => {
                         // Out of descriptors or a connection reset before
                         // it was taken: wait a moment rather than spin.
@@ -517,4 +559,62 @@ async fn accept_loop(
     }
     drop(listener);
     while tasks.join_next().await.is_some() {}
+}
+
+/// A TCP or a Unix listener.
+enum Listener {
+    Tcp(tokio::net::TcpListener),
+    /// Its path is removed when the listener goes.
+    Unix(tokio::net::UnixListener, std::path::PathBuf),
+}
+
+enum Accepted {
+    Tcp(tokio::net::TcpStream, SocketAddr),
+    Unix(tokio::net::UnixStream),
+}
+
+impl Listener {
+    async fn accept(&self) -> std::io::Result<Accepted> {
+        match self {
+            Listener::Tcp(l) => l.accept().await.map(|(s, a)| Accepted::Tcp(s, a)),
+            Listener::Unix(l, _) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Listener::Unix(_, path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Binds the Unix socket: a stale socket of ours from a run that crashed is
+/// replaced; anything else at the path is refused. Mode 0600 (0660 with a
+/// group) before the first connection is accepted.
+fn bind_unix(unix: &UnixSocket) -> Result<tokio::net::UnixListener, ProxyError> {
+    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+    let failed = |reason: String| ProxyError::Socket {
+        path: unix.path.display().to_string(),
+        reason,
+    };
+    if let Ok(meta) = std::fs::symlink_metadata(&unix.path) {
+        if !meta.file_type().is_socket() {
+            return Err(failed(
+                "something other than a socket is there; pick another path".into(),
+            ));
+        }
+        crate::fsutil::check_owner(&unix.path, &meta).map_err(|e| failed(e.to_string()))?;
+        std::fs::remove_file(&unix.path).map_err(|e| failed(e.to_string()))?;
+    }
+    let listener = tokio::net::UnixListener::bind(&unix.path).map_err(|e| failed(e.to_string()))?;
+    let mode = if unix.group.is_some() { 0o660 } else { 0o600 };
+    if let Some(gid) = unix.group {
+        rustix::fs::chown(&unix.path, None, Some(rustix::fs::Gid::from_raw(gid)))
+            .map_err(|e| failed(format!("cannot give it to group {gid}: {e}")))?;
+    }
+    std::fs::set_permissions(&unix.path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| failed(e.to_string()))?;
+    Ok(listener)
 }
