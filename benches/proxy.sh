@@ -14,16 +14,20 @@
 # sends REQUESTS keep-alive GETs of a small JSON answer to each of:
 #   direct        the site, with the session cookie
 #   proxy         the proxy, with HTTP Basic and its token (it adds the cookie)
+#   proxy_tls     the same proxy served over TLS (`--tls`, its made certificate)
 #   nginx         nginx, with the session cookie
 #   bare_hyper    benches/bare_proxy.rs with hyper's client: a proxy in this
 #                 stack that does nothing but forward (it adds the cookie)
 #   bare_reqwest  the same with reqwest, the real proxy's client
-# interleaved in ROUNDS rounds, and then downloads a LARGE_MIB attachment
+# interleaved in ROUNDS rounds, then CONCURRENT (32) clients at once against
+# each (throughput and p99; the proxy keeps its default pace of 8 requests in
+# flight to the site), and then downloads a LARGE_MIB attachment
 # through each, LARGE_RUNS times. For the proxy and nginx's worker it reports
 # CPU time per request (over their own targets' GETs) and peak RSS (VmHWM).
 set -euo pipefail
 
 REQUESTS=${REQUESTS:-5000}
+CONCURRENT=${CONCURRENT:-32}
 ROUNDS=${ROUNDS:-10}
 WARMUP=${WARMUP:-200}
 LARGE_MIB=${LARGE_MIB:-200}
@@ -97,6 +101,16 @@ proxy_base=$(sed -n '1s/.*"base_url":"\([^"]*\)".*/\1/p' "$work/proxy.out")
 proxy_token=$(sed -n '1s/.*"token":"\([^"]*\)".*/\1/p' "$work/proxy.out")
 proxy_origin=${proxy_base%/wiki}
 
+# The same proxy over TLS (loopback, its own port): what TLS adds.
+tls_port=$(free_port)
+(cd "$work/cwd" && exec "${app_env[@]}" "$BIN" proxy --json --tls --listen "127.0.0.1:$tls_port" \
+    >"$work/proxy_tls.out" 2>"$work/proxy_tls.err") &
+proxy_tls_pid=$!
+pids+=($proxy_tls_pid)
+wait_for_line "$work/proxy_tls.out" token
+proxy_tls_token=$(sed -n '1s/.*"token":"\([^"]*\)".*/\1/p' "$work/proxy_tls.out")
+(cd "$work/cwd" && "${app_env[@]}" "$BIN" proxy cert >"$work/proxy_tls.pem" 2>/dev/null)
+
 ng_port=$(free_port)
 mkdir -p "$work/nginx/tmp"
 cat >"$work/nginx/nginx.conf" <<EOF
@@ -142,9 +156,11 @@ wait_for_line "$work/bare_hyper.log" listening
 wait_for_line "$work/bare_reqwest.log" listening
 
 basic=$(printf 'confluence-tui:%s' "$proxy_token" | base64 -w0)
+basic_tls=$(printf 'confluence-tui:%s' "$proxy_tls_token" | base64 -w0)
 printf '%s\t%s\t%s\t%s\t%s\n' \
     direct "$site$SMALL_PATH" "$site$LARGE_PATH" Cookie "$cookie" \
     proxy "$proxy_origin$SMALL_PATH" "$proxy_origin$LARGE_PATH" Authorization "Basic $basic" \
+    proxy_tls "https://localhost:$tls_port$SMALL_PATH" "https://localhost:$tls_port$LARGE_PATH" Authorization "Basic $basic_tls" \
     nginx "http://127.0.0.1:$ng_port$SMALL_PATH" "http://127.0.0.1:$ng_port$LARGE_PATH" Cookie "$cookie" \
     bare_hyper "http://127.0.0.1:$bare_hyper_port$SMALL_PATH" "http://127.0.0.1:$bare_hyper_port$LARGE_PATH" X-Bench 1 \
     bare_reqwest "http://127.0.0.1:$bare_reqwest_port$SMALL_PATH" "http://127.0.0.1:$bare_reqwest_port$LARGE_PATH" X-Bench 1 \
@@ -154,5 +170,6 @@ echo "site $site, proxy $proxy_base (pid $proxy_pid), nginx 127.0.0.1:$ng_port (
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$LOAD" --targets "$work/targets" --requests "$REQUESTS" --rounds "$ROUNDS" --warmup "$WARMUP" \
     --large-runs "$LARGE_RUNS" --large-bytes $((LARGE_MIB * 1024 * 1024)) \
-    --watch "proxy=$proxy_pid" --watch "nginx=$nginx_worker" --clk-tck "$(getconf CLK_TCK)"
+    --watch "proxy=$proxy_pid" --watch "proxy_tls=$proxy_tls_pid" --watch "nginx=$nginx_worker" \
+    --ca "$work/proxy_tls.pem" --concurrent "$CONCURRENT" --clk-tck "$(getconf CLK_TCK)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -21,6 +21,9 @@
 //! ```text
 //! proxy_load --targets FILE [--requests 5000] [--rounds 10] [--warmup 200]
 //!            [--large-runs 3] [--large-bytes N] [--watch NAME=PID]... [--clk-tck 100]
+//!            [--ca PEM-FILE]   (a certificate every client also trusts)
+//!            [--concurrent N]  (then N clients at once per target, each on its own
+//!                               keep-alive connection: throughput and p99)
 //! ```
 //!
 //! `--watch NAME=PID` names the server process behind target NAME: its CPU
@@ -72,6 +75,10 @@ struct Options {
     large_bytes: Option<u64>,
     watch: Vec<(String, u32)>,
     clk_tck: u64,
+    /// A PEM certificate every client also trusts (the TLS proxy's).
+    ca: Option<String>,
+    /// Clients at once in the concurrent phase (0: none).
+    concurrent: usize,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -84,6 +91,8 @@ fn parse_args() -> Result<Options, String> {
         large_bytes: None,
         watch: Vec::new(),
         clk_tck: 100,
+        ca: None,
+        concurrent: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -111,6 +120,10 @@ fn parse_args() -> Result<Options, String> {
                 let pid = number(pid.to_string(), "--watch")? as u32;
                 o.watch.push((name.to_string(), pid));
             }
+            "--ca" => o.ca = Some(value("--ca")?),
+            "--concurrent" => {
+                o.concurrent = number(value("--concurrent")?, "--concurrent")? as usize
+            }
             "--clk-tck" => o.clk_tck = number(value("--clk-tck")?, "--clk-tck")?.max(1),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -121,7 +134,16 @@ fn parse_args() -> Result<Options, String> {
     Ok(o)
 }
 
-fn read_targets(path: &str) -> Result<Vec<Target>, String> {
+fn read_targets(path: &str, ca: Option<&str>) -> Result<Vec<Target>, String> {
+    let ca = match ca {
+        Some(file) => Some(
+            reqwest::Certificate::from_pem(
+                &std::fs::read(file).map_err(|e| format!("{file}: {e}"))?,
+            )
+            .map_err(|e| format!("{file}: {e}"))?,
+        ),
+        None => None,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     let mut targets = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -133,7 +155,11 @@ fn read_targets(path: &str) -> Result<Vec<Target>, String> {
             HeaderName::from_bytes(hname.as_bytes()).map_err(|e| format!("{name}: {e}"))?,
             HeaderValue::from_str(hvalue).map_err(|e| format!("{name}: {e}"))?,
         );
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(ca) = &ca {
+            builder = builder.add_root_certificate(ca.clone());
+        }
+        let client = builder
             .no_proxy()
             .http1_only()
             .pool_max_idle_per_host(1)
@@ -268,7 +294,7 @@ fn rss_line(rss: &[(String, u32)]) -> String {
 }
 
 async fn run(o: Options, path: String) -> Result<(), String> {
-    let mut targets = read_targets(&path)?;
+    let mut targets = read_targets(&path, o.ca.as_deref())?;
     for (name, pid) in &o.watch {
         let t = targets
             .iter_mut()
@@ -361,6 +387,74 @@ async fn run(o: Options, path: String) -> Result<(), String> {
             ap,
             r.rps / base.rps
         );
+    }
+
+    if let Some(each) = o.requests.checked_div(o.concurrent) {
+        let each = each.max(1);
+        let ca = match o.ca.as_deref() {
+            Some(f) => Some(
+                reqwest::Certificate::from_pem(&std::fs::read(f).map_err(|e| e.to_string())?)
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
+        println!(
+            "\n{} clients at once per target, {each} GETs each, one keep-alive connection per client:",
+            o.concurrent
+        );
+        println!("| target | req/s | median ms | p99 ms |");
+        println!("|---|---|---|---|");
+        for t in &targets {
+            let mut builder = reqwest::Client::builder();
+            if let Some(ca) = &ca {
+                builder = builder.add_root_certificate(ca.clone());
+            }
+            let client = builder
+                .no_proxy()
+                .http1_only()
+                .pool_max_idle_per_host(o.concurrent)
+                .timeout(Duration::from_secs(120))
+                .build()
+                .map_err(|e| e.to_string())?;
+            let started = Instant::now();
+            let tasks: Vec<_> = (0..o.concurrent)
+                .map(|_| {
+                    let (client, url, header) = (client.clone(), t.small.clone(), t.header.clone());
+                    tokio::spawn(async move {
+                        let mut took = Vec::with_capacity(each);
+                        for _ in 0..each {
+                            let sent = Instant::now();
+                            let r = client
+                                .get(&url)
+                                .header(header.0.clone(), header.1.clone())
+                                .send()
+                                .await
+                                .map_err(|e| e.to_string())?;
+                            let status = r.status();
+                            r.bytes().await.map_err(|e| e.to_string())?;
+                            if !status.is_success() {
+                                return Err(format!("{url}: {status}"));
+                            }
+                            took.push(sent.elapsed());
+                        }
+                        Ok::<_, String>(took)
+                    })
+                })
+                .collect();
+            let mut all = Vec::new();
+            for task in tasks {
+                all.extend(task.await.map_err(|e| e.to_string())??);
+            }
+            let elapsed = started.elapsed();
+            all.sort();
+            println!(
+                "| {} | {:.0} | {:.3} | {:.3} |",
+                t.name,
+                all.len() as f64 / elapsed.as_secs_f64(),
+                median_ms(&all),
+                quantile_ms(&all, 0.99)
+            );
+        }
     }
 
     if o.large_runs > 0 {

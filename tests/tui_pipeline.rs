@@ -118,6 +118,9 @@ fn traffic() -> Msg {
             refused: 1,
             failed: 1,
             bytes: 3_549_029,
+            // Workers waiting for their turn while the site's pause lasts.
+            queued: 3,
+            paused_until: Some(NOW + Duration::seconds(30)),
         },
     })
 }

@@ -54,7 +54,7 @@ pub(super) struct Shared {
     pub site_key: String,
     pub traffic: Arc<Traffic>,
     /// At most `--max-concurrency` requests to the site; its pauses.
-    pub pace: super::pace::Pace,
+    pub pace: Arc<super::pace::Pace>,
     /// Refuse a `Host` that is not loopback (plain HTTP on loopback).
     pub check_host: bool,
     /// Named clients seen in this run (their first use is recorded).

@@ -431,7 +431,8 @@ pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyH
         .await
         .map_err(|e| ProxyError::Internal(e.to_string()))??;
 
-    let traffic = Arc::new(Traffic::default());
+    let pace = Arc::new(pace::Pace::new(opts.max_concurrency, opts.max_wait));
+    let traffic = Arc::new(Traffic::with_pace(pace.clone()));
     let shared = Arc::new(Shared {
         token: opts.token.clone(),
         allow_writes: opts.allow_writes,
@@ -451,7 +452,7 @@ pub async fn start(sessions: SessionSource, opts: ProxyOptions) -> Result<ProxyH
         // A browser on this machine may be sent to a loopback port under a
         // rebound name; off loopback, TLS names the server instead.
         check_host: acceptor.is_none(),
-        pace: pace::Pace::new(opts.max_concurrency, opts.max_wait),
+        pace,
         site,
     });
     let app = Router::new()

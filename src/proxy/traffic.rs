@@ -53,6 +53,11 @@ pub struct TrafficTotals {
     pub failed: u64,
     /// Body bytes sent to clients.
     pub bytes: u64,
+    /// Requests waiting for their turn to the site (`--max-concurrency`).
+    pub queued: u64,
+    /// The site asked to wait (429/503 `Retry-After`): nothing is sent
+    /// until then.
+    pub paused_until: Option<OffsetDateTime>,
 }
 
 /// The request log of one proxy.
@@ -60,6 +65,8 @@ pub struct TrafficTotals {
 pub struct Traffic {
     inner: Mutex<Inner>,
     live: broadcast::Sender<RequestRecord>,
+    /// The proxy's pace, for the queue and any pause in the totals.
+    pace: Option<Arc<super::pace::Pace>>,
 }
 
 #[derive(Debug, Default)]
@@ -73,6 +80,7 @@ impl Default for Traffic {
         Traffic {
             inner: Mutex::default(),
             live: broadcast::channel(BROADCAST_BACKLOG).0,
+            pace: None,
         }
     }
 }
@@ -88,9 +96,25 @@ impl Traffic {
         self.lock().ring.iter().cloned().collect()
     }
 
-    /// Counts since the proxy started.
+    /// The request log of a proxy keeping `pace`.
+    pub(super) fn with_pace(pace: Arc<super::pace::Pace>) -> Traffic {
+        Traffic {
+            pace: Some(pace),
+            ..Traffic::default()
+        }
+    }
+
+    /// Counts since the proxy started, with the queue and any pause now.
     pub fn totals(&self) -> TrafficTotals {
-        self.lock().totals
+        let mut totals = self.lock().totals;
+        if let Some(pace) = &self.pace {
+            totals.queued = pace.queued() as u64;
+            totals.paused_until = pace.paused_until().map(|until| {
+                let left = until.saturating_duration_since(tokio::time::Instant::now());
+                OffsetDateTime::now_utc() + left
+            });
+        }
+        totals
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -230,6 +254,26 @@ impl Drop for Metered {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_totals_say_who_waits_and_until_when_the_site_paused_us() {
+        let pace = Arc::new(super::super::pace::Pace::new(1, Duration::from_secs(60)));
+        let traffic = Traffic::with_pace(pace.clone());
+        assert_eq!(traffic.totals().queued, 0);
+        assert_eq!(traffic.totals().paused_until, None);
+        let _turn = pace.turn().await.unwrap();
+        let p = pace.clone();
+        let waiting = tokio::spawn(async move { p.turn().await.map(drop) });
+        while traffic.totals().queued == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(traffic.totals().queued, 1);
+        pace.pause(Duration::from_secs(30));
+        let until = traffic.totals().paused_until.expect("the pause shows");
+        let left = until - OffsetDateTime::now_utc();
+        assert!(left > time::Duration::seconds(25), "{left}");
+        waiting.abort();
+    }
 
     #[tokio::test]
     async fn records_reach_the_ring_the_totals_and_subscribers() {

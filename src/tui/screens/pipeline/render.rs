@@ -160,7 +160,7 @@ fn panel(
         lines.push(Line::from(spans));
     }
     let t = state.totals();
-    lines.push(Line::from(vec![
+    let mut totals = vec![
         label("Totals"),
         Span::raw(format!(
             "{} requests · {} refused · {} failed · {} sent · {}/min",
@@ -170,7 +170,26 @@ fn panel(
             bytes(t.bytes),
             state.recent_rate(now)
         )),
-    ]));
+    ];
+    if t.queued > 0 {
+        totals.push(Span::styled(
+            format!(" · {} waiting", t.queued),
+            theme.warn(),
+        ));
+    }
+    if let Some(until) = t.paused_until.filter(|u| *u > now) {
+        let at = until.to_offset(state.offset);
+        totals.push(Span::styled(
+            format!(
+                " · paused by the site until {:02}:{:02}:{:02}",
+                at.hour(),
+                at.minute(),
+                at.second()
+            ),
+            theme.warn(),
+        ));
+    }
+    lines.push(Line::from(totals));
     // A line wider than the panel ends with `…`, never mid-word unmarked.
     let inner = usize::from(area.width.saturating_sub(2));
     let lines: Vec<Line> = lines
